@@ -1,0 +1,132 @@
+/* vit.h — libvit, the vision-transformer runtime of vitd.
+ *
+ * Plain C11 on OpenBLAS: no GLib, no GStreamer. Three objects, used in this order:
+ *
+ *   vit_model    what was loaded from a model folder (model.safetensors + config.json, the
+ *                layout timm publishes) or a single .safetensors whose __metadata__ holds the
+ *                config. Weights are mmapped read-only; a model is immutable after open and is
+ *                shared (reference counted, thread-safe) by every stream that uses it.
+ *   vit_session  one per streaming thread: a scratch arena sized once at creation from the
+ *                model's plan, its own worker threads, its own exit threshold. Running a frame
+ *                allocates nothing.
+ *   vit_result   what one run produced; the arrays point into the session and stay valid until
+ *                the next run on that session.
+ *
+ *   vit_model *m; vit_error err;
+ *   if (vit_model_open("models/fmnist-vit", &m, &err) < 0) { fputs(err.message, stderr); ... }
+ *   vit_session *s; vit_session_new(m, NULL, &s, &err);
+ *   vit_result r;   vit_session_classify(s, &frame, &r, &err);
+ *   s = vit_session_free(s); m = vit_model_unref(m);
+ *
+ * Errors: functions return 0 (or a count) on success and a negative errno on failure, fill
+ * err->message with one line naming the file, tensor or value at fault, and leave their ret_
+ * outputs untouched. err may be NULL when the caller does not want the text.
+ */
+#ifndef VIT_H
+#define VIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIT_ERROR_MAX 512
+
+typedef struct vit_error {
+    char message[VIT_ERROR_MAX];
+} vit_error;
+
+typedef struct vit_model vit_model;
+typedef struct vit_session vit_session;
+
+/* ---- model ------------------------------------------------------------------------------ */
+
+/* Opens PATH: a folder holding model.safetensors and config.json (and optionally a labels
+ * file), or a single .safetensors file whose __metadata__ carries "config" as JSON text.
+ * -ENOENT missing file, -EINVAL malformed file or config, -ENOTSUP unknown architecture,
+ * -ENOMEM. */
+int vit_model_open(const char *path, vit_model **ret_model, vit_error *err);
+vit_model *vit_model_ref(vit_model *model);
+/* Drops one reference; frees (munmap) on the last. Accepts NULL. Always returns NULL. */
+vit_model *vit_model_unref(vit_model *model);
+
+const char *vit_model_path(const vit_model *model);
+const char *vit_model_architecture(const vit_model *model);
+int vit_model_num_classes(const vit_model *model);
+/* Class name from config.json label_names (or "class N" when the model has none). */
+const char *vit_model_label(const vit_model *model, int class_index);
+/* The network's input: channels, height, width after resize and crop. */
+void vit_model_input_size(const vit_model *model, int *ret_channels, int *ret_height,
+                          int *ret_width);
+/* Number of exits: 1 for a single network, K for an early-exit cascade. */
+int vit_model_num_exits(const vit_model *model);
+/* Cumulative GFLOPs (multiply-adds counted as 2 FLOPs) spent when exit k answers. */
+double vit_model_exit_gflops(const vit_model *model, int exit_index);
+/* The cascade's default confidence threshold (from config.json), 1.0 for single networks. */
+float vit_model_default_exit_threshold(const vit_model *model);
+
+/* ---- session ---------------------------------------------------------------------------- */
+
+typedef struct vit_session_options {
+    int threads;          /* worker threads for this session; 0 = every online core */
+    float exit_threshold; /* < 0: the model's default; else exits answer at p_max >= this */
+} vit_session_options;
+
+/* opts may be NULL for the defaults. The session holds a reference on model. */
+int vit_session_new(vit_model *model, const vit_session_options *opts,
+                    vit_session **ret_session, vit_error *err);
+vit_session *vit_session_free(vit_session *session);
+const vit_model *vit_session_model(const vit_session *session);
+void vit_session_set_exit_threshold(vit_session *session, float threshold);
+
+/* ---- frames and results ----------------------------------------------------------------- */
+
+typedef enum vit_pixel_format {
+    VIT_FORMAT_RGB,  /* packed 24-bit */
+    VIT_FORMAT_BGR,
+    VIT_FORMAT_RGBX, /* packed 32-bit, X/A ignored */
+    VIT_FORMAT_BGRX,
+    VIT_FORMAT_XRGB,
+    VIT_FORMAT_XBGR,
+    VIT_FORMAT_RGBA,
+    VIT_FORMAT_BGRA,
+    VIT_FORMAT_GRAY8,
+    VIT_FORMAT_I420, /* planar Y, U, V; chroma halved both ways */
+    VIT_FORMAT_NV12, /* planar Y, interleaved UV */
+} vit_pixel_format;
+
+typedef struct vit_frame {
+    vit_pixel_format format;
+    int width, height;
+    const uint8_t *planes[3]; /* packed formats use planes[0] only */
+    int strides[3];           /* bytes per row of each plane */
+} vit_frame;
+
+typedef struct vit_result {
+    const float *logits; /* [num_classes], owned by the session */
+    const float *probs;  /* softmax of logits, [num_classes] */
+    int num_classes;
+    int exit_index;      /* 0-based exit that answered (always 0 for single networks) */
+    double gflops;       /* cumulative GFLOPs spent to answer */
+    uint64_t latency_us; /* wall time of this run, preprocessing included */
+} vit_result;
+
+/* Resizes (the config's interpolation), centre-crops per crop_pct, normalises with the
+ * config's mean/std, then runs the network. */
+int vit_session_classify(vit_session *session, const vit_frame *frame, vit_result *ret_result,
+                         vit_error *err);
+/* Runs on an already-normalised float CHW tensor of exactly the model's input size. */
+int vit_session_run_tensor(vit_session *session, const float *chw, vit_result *ret_result,
+                           vit_error *err);
+
+/* Fills up to k class indices (and their probabilities) in descending probability order;
+ * returns how many were written. */
+int vit_result_top_k(const vit_result *result, int k, int *ret_classes, float *ret_probs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIT_H */

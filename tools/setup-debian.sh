@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, every Debian 12 package vitd needs to build, test and run its demo.
+# Idempotent: packages already present are skipped, so a warm machine pays only a dpkg query.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential meson ninja-build pkg-config clang-format
+  libopenblas-dev libjansson-dev libyaml-dev libsystemd-dev check
+  libpng-dev libjpeg-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libglib2.0-dev libglib2.0-bin dbus dbus-daemon systemd
+  python3-torch python3-numpy python3-dbus python3-gi python3-matplotlib
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup-debian: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
