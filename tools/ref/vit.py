@@ -1,0 +1,155 @@
+"""ViT / DeiT reference in plain PyTorch with timm's state-dict keys and maths.
+
+Maths (timm vision_transformer.py / deit.py, inference):
+  x = patch_embed.proj(img)           Conv k=s=patch (bias), flattened row-major -> [B, N, C]
+  x = cat(cls_token, [dist_token,] x) + pos_embed     (pos_embed covers the prefix tokens too)
+  block: x += attn.proj(MHSA(norm1(x))); x += mlp.fc2(GELU(mlp.fc1(norm2(x))))
+         qkv rows: all q, all k, all v; head h owns rows h*d..h*d+d-1; scale d^-0.5
+  global_pool "token": norm(x)[:, 0] -> head
+  global_pool "avg":   no `norm`; mean of the patch tokens (prefix excluded) -> fc_norm -> head
+  distilled: (head(x[:,0]) + head_dist(x[:,1])) / 2
+  LayerNorm eps 1e-6 (biased variance), GELU exact erf.
+Keys: cls_token, [dist_token,] pos_embed, patch_embed.proj.*, blocks.N.{norm1,attn.qkv,attn.proj,
+norm2,mlp.fc1,mlp.fc2}.*, norm.* | fc_norm.*, head.*, [head_dist.*].
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import common
+
+# timm defaults for the architectures we name; anything else comes from model_args.
+ARCHS = {
+    "deit_tiny_patch16_224": dict(img_size=224, patch_size=16, embed_dim=192, depth=12,
+                                  num_heads=3),
+    "deit_small_patch16_224": dict(img_size=224, patch_size=16, embed_dim=384, depth=12,
+                                   num_heads=6),
+    "deit_base_patch16_224": dict(img_size=224, patch_size=16, embed_dim=768, depth=12,
+                                  num_heads=12),
+    "deit_tiny_distilled_patch16_224": dict(img_size=224, patch_size=16, embed_dim=192,
+                                            depth=12, num_heads=3, distilled=True),
+    "deit_small_distilled_patch16_224": dict(img_size=224, patch_size=16, embed_dim=384,
+                                             depth=12, num_heads=6, distilled=True),
+    "vit_tiny_patch16_224": dict(img_size=224, patch_size=16, embed_dim=192, depth=12,
+                                 num_heads=3),
+    "vit_small_patch16_224": dict(img_size=224, patch_size=16, embed_dim=384, depth=12,
+                                  num_heads=6),
+    "vit_base_patch16_224": dict(img_size=224, patch_size=16, embed_dim=768, depth=12,
+                                 num_heads=12),
+}
+DEFAULTS = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=192, depth=12, num_heads=3,
+                mlp_ratio=4.0, qkv_bias=True, class_token=True, global_pool="token",
+                distilled=False)
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, img_size, patch_size, in_chans, embed_dim):
+        super().__init__()
+        self.grid = img_size // patch_size
+        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, patch_size)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, num_heads, qkv_bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, num_heads, mlp_ratio, qkv_bias):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, num_classes, img_size, patch_size, in_chans, embed_dim, depth, num_heads,
+                 mlp_ratio, qkv_bias, class_token, global_pool, distilled):
+        super().__init__()
+        assert class_token or global_pool == "avg", "no class token needs global_pool avg"
+        self.global_pool, self.distilled = global_pool, distilled
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        n = self.patch_embed.grid ** 2
+        self.num_prefix = int(class_token) + int(distilled)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if distilled else None
+        self.pos_embed = nn.Parameter(torch.zeros(1, n + self.num_prefix, embed_dim))
+        self.blocks = nn.Sequential(*[Block(embed_dim, num_heads, mlp_ratio, qkv_bias)
+                                      for _ in range(depth)])
+        if global_pool == "avg":
+            self.fc_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        else:
+            self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.head = nn.Linear(embed_dim, num_classes)
+        if distilled:
+            self.head_dist = nn.Linear(embed_dim, num_classes)
+
+    def forward(self, img):
+        x = self.patch_embed(img)
+        prefix = [t for t in (self.cls_token, self.dist_token) if t is not None]
+        x = torch.cat([t.expand(x.shape[0], -1, -1) for t in prefix] + [x], dim=1)
+        x = self.blocks(x + self.pos_embed)
+        if self.global_pool == "avg":
+            return self.head(self.fc_norm(x[:, self.num_prefix:].mean(dim=1)))
+        x = self.norm(x)
+        if self.distilled:
+            return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
+        return self.head(x[:, 0])
+
+
+def resolve_args(architecture, model_args=None):
+    args = dict(DEFAULTS)
+    args.update(ARCHS.get(architecture, {}))
+    if "distilled" in architecture:
+        args["distilled"] = True
+    args.update(model_args or {})
+    return args
+
+
+def build(architecture, num_classes, model_args=None):
+    """Returns (model, resolved model_args)."""
+    args = resolve_args(architecture, model_args)
+    return VisionTransformer(num_classes, **args), args
+
+
+def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
+               crop_pct=0.9):
+    """timm-layout config.json dict. model_args lists every shape parameter explicitly."""
+    margs = {k: args[k] for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads",
+                                  "mlp_ratio", "in_chans", "qkv_bias", "class_token")}
+    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
+                                 crop_pct, first_conv="patch_embed.proj",
+                                 classifier=["head", "head_dist"] if args["distilled"]
+                                 else "head")
+    return common.make_config(architecture, num_classes, args["embed_dim"], margs, pcfg,
+                              global_pool=args["global_pool"], label_names=label_names)
