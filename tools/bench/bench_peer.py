@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Peer benchmark: vitd's vit-infer against ONNX Runtime (CPU EP, from npm onnxruntime-node) on
+the SAME random weights, measured interleaved in one run.
+
+  tools/bench/bench_peer.py MODELNAME [--threads T] [--runs N] [--rounds R] [--build DIR]
+                            [--model-args JSON] [--workdir DIR] [--ort-only]
+
+MODELNAME is a fixture name from tools/ref/registry.py (e.g. vit_small_test) or an
+architecture name of a family with a reference (deit_tiny_patch16_224, poolformer_s12, ...).
+Steps: write the model folder (model.safetensors + config.json + input.npy + logits.npy) and
+model.onnx (torch.onnx.export, opset 14, exact-erf GELU) under WORKDIR/NAME; check that both
+runtimes reproduce the reference logits; then R rounds of `vit-infer MODEL --bench N --threads
+T` and `node ort_run.js model.onnx --runs N --threads T`, alternating which goes first. Each
+prints `median_ms: X` on its last line; the result is the median over rounds of each, and the
+ratio vitd/ORT (< 1 means vitd is faster).
+
+Build dir: --build, else $VITD_BUILD, else build/ at the top of the repository.
+Needs `npm install --ignore-scripts` in tools/bench/ once (package.json is committed).
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ref import common, registry  # noqa: E402
+
+
+def resolve(name, model_args):
+    """Returns a registry.Fixture for a fixture name or an architecture name."""
+    for fx in registry.FIXTURES:
+        if fx.name == name:
+            if model_args:
+                fx = registry.Fixture(**{**fx.__dict__,
+                                         "model_args": {**fx.model_args, **model_args}})
+            return fx
+    fam = registry.family_of_architecture(name)
+    return registry.Fixture(name, fam, name, 1000, dict(model_args or {}))
+
+
+def write_model(fx, outdir):
+    seed = zlib.crc32(fx.name.encode()) & 0x7FFFFFFF
+    fam = registry.family(fx.family)
+    model, args = fam.build(fx.architecture, fx.num_classes, fx.model_args)
+    common.randomize(model, seed, getattr(fam, "special_init", None))
+    kw = dict(fx.config_kw)
+    if fx.label_names:
+        kw["label_names"] = fx.label_names
+    config = fam.config_for(fx.architecture, fx.num_classes, args, **kw)
+    extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
+    skip = fam.skip_keys(model) if hasattr(fam, "skip_keys") else ()
+    common.write_fixture(outdir, model, config, seed, float_dtype=fx.float_dtype,
+                         single_file=fx.single_file, skip=skip, extra_tensors=extra)
+    model.float().eval()
+    c, h, w = config["pretrained_cfg"]["input_size"]
+    onnx_path = os.path.join(outdir, "model.onnx")
+    with torch.no_grad():
+        torch.onnx.export(model, torch.zeros(1, c, h, w), onnx_path, opset_version=14,
+                          input_names=["input"], output_names=["logits"],
+                          do_constant_folding=True)
+    return onnx_path
+
+
+def last_median(text, what):
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    m = re.match(r"median_ms:\s*([0-9.eE+-]+)", lines[-1]) if lines else None
+    if not m:
+        raise RuntimeError(f"{what}: no 'median_ms:' on its last line:\n{text}")
+    return float(m.group(1))
+
+
+def run(cmd, what):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{what} failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    return p.stdout
+
+
+def rel_err(path, ref):
+    got = np.load(path).reshape(-1)
+    return float(np.abs(got - ref).max() / np.abs(ref).max())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build", default=os.environ.get("VITD_BUILD", os.path.join(TOP, "build")))
+    ap.add_argument("--model-args", type=json.loads, default=None,
+                    help='JSON object merged into model_args, e.g. \'{"img_size": 448}\'')
+    ap.add_argument("--name", help="folder name under WORKDIR (default: MODELNAME)")
+    ap.add_argument("--workdir", default=os.path.join(TOP, ".bench"))
+    ap.add_argument("--ort-only", action="store_true", help="skip vit-infer")
+    opts = ap.parse_args()
+    torch.set_num_threads(1)
+
+    fx = resolve(opts.model, opts.model_args)
+    outdir = os.path.join(opts.workdir, opts.name or opts.model)
+    onnx_path = write_model(fx, outdir)
+    ref = np.load(os.path.join(outdir, "logits.npy"))
+    inp = os.path.join(outdir, "input.npy")
+    node = ["node", os.path.join(HERE, "ort_run.js")]
+    vit_infer = os.path.join(opts.build, "plugins", "vit", "vit-infer")
+    have_vit = not opts.ort_only and os.access(vit_infer, os.X_OK)
+    if not opts.ort_only and not have_vit:
+        print(f"bench: {vit_infer} not found (build first, or --build DIR); ORT only")
+
+    out = os.path.join(outdir, "ort_logits.npy")
+    run(node + [onnx_path, "--runs", "1", "--warmup", "0", "--input", inp, "--logits", out],
+        "ort_run")
+    print(f"{fx.name}: model {outdir}")
+    print(f"check: ORT logits vs reference, max abs err / max |logit| = {rel_err(out, ref):.2e}")
+    if have_vit:
+        out = os.path.join(outdir, "vit_logits.npy")
+        run([vit_infer, outdir, inp, "--logits", out], "vit-infer")
+        err = rel_err(out, ref)
+        print(f"check: vit-infer logits vs reference = {err:.2e}"
+              f"{'' if err <= 1e-4 else '  (MISMATCH: above 1e-4)'}")
+
+    vit_ms, ort_ms = [], []
+    for r in range(opts.rounds):
+        order = ["vit", "ort"] if r % 2 == 0 else ["ort", "vit"]
+        for who in order:
+            if who == "vit" and have_vit:
+                vit_ms.append(last_median(run([vit_infer, outdir, "--bench", str(opts.runs),
+                                               "--threads", str(opts.threads)], "vit-infer"),
+                                          "vit-infer"))
+            elif who == "ort":
+                ort_ms.append(last_median(run(node + [onnx_path, "--runs", str(opts.runs),
+                                                      "--threads", str(opts.threads)],
+                                              "ort_run"), "ort_run"))
+        print(f"round {r + 1}: " + (f"vitd {vit_ms[-1]:.3f} ms  " if have_vit else "")
+              + f"ort {ort_ms[-1]:.3f} ms", flush=True)
+    ort = statistics.median(ort_ms)
+    print(f"model: {fx.name}  threads: {opts.threads}  runs: {opts.runs}  rounds: {opts.rounds}")
+    print(f"ort_median_ms: {ort:.3f}")
+    if have_vit:
+        vit = statistics.median(vit_ms)
+        print(f"vitd_median_ms: {vit:.3f}")
+        print(f"ratio vitd/ort: {vit / ort:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
