@@ -65,6 +65,10 @@ typedef struct {
     VpRestartMode restart;
     double backoff_initial_s; /* default 1 */
     double backoff_max_s;     /* default 60 */
+
+    /* Added after the first version of this header (append-only): */
+    gboolean realtime;     /* `realtime:` (structured only), default TRUE: the sink syncs to the
+                            * clock, so files play at their frame rate; FALSE = as fast as possible */
 } VpPipelineSpec;
 
 typedef struct {
@@ -84,6 +88,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpConfig, vp_config_free)
 
 const VpPipelineSpec *vp_config_find(const VpConfig *config, const char *name);
 void vp_pipeline_spec_free(VpPipelineSpec *spec);
+/* A deep copy of SPEC (added: lets the daemon keep a spec beyond the VpConfig it came from). */
+VpPipelineSpec *vp_pipeline_spec_copy(const VpPipelineSpec *spec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpPipelineSpec, vp_pipeline_spec_free)
 /* TRUE when the two specs would build the same pipeline (file/line excluded): reload restarts
  * only pipelines whose specs differ. */
 gboolean vp_pipeline_spec_equal(const VpPipelineSpec *a, const VpPipelineSpec *b);

@@ -1,0 +1,194 @@
+/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`) and the all-or-nothing load of a
+ * whole configuration: the daemon file, then every *.yaml of the pipelines folder in name order.
+ *
+ * Every file is read even after one fails, so one run of `vitd --check` lists every problem.
+ * Pipeline names are unique across files; entries are returned sorted by name.
+ */
+#include <string.h>
+
+#include "vp-private.h"
+
+#define DEFAULT_PIPELINES_DIR "/etc/vitd/pipelines.d"
+
+static const char *const config_keys[] = {"bus", "pipelines-dir", "defaults", NULL};
+static const char *const bus_choices[] = {"system", "session", NULL};
+
+typedef struct {
+    VpConfig *config;
+    VpPipelineSpec *defaults;
+    const yaml_node_t *dir_node;
+} ConfigState;
+
+static void defaults_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_node_t *key_node,
+                          yaml_node_t *value, void *user_data)
+{
+    VpPipelineSpec *defaults = user_data;
+
+    if (strcmp(key, "name") == 0 || strcmp(key, "source") == 0 || strcmp(key, "launch") == 0) {
+        vp_yaml_error(file, errs, key_node,
+                      "'%s' cannot have a default: it belongs to each pipeline", key);
+        return;
+    }
+    if (vp_settings_parse(file, errs, key, value, defaults) == 0)
+        vp_yaml_unknown_key(file, errs, key_node, key, vp_setting_keys);
+}
+
+static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_node_t *key_node,
+                        yaml_node_t *value, void *user_data)
+{
+    ConfigState *st = user_data;
+    const char *text;
+    int choice;
+
+    if (strcmp(key, "bus") == 0) {
+        if (vp_yaml_get_choice(file, errs, key, value, bus_choices, NULL, &choice))
+            st->config->bus = choice == 0 ? VP_BUS_SYSTEM : VP_BUS_SESSION;
+    } else if (strcmp(key, "pipelines-dir") == 0) {
+        if (vp_yaml_get_string(file, errs, key, value, &text)) {
+            g_free(st->config->pipelines_dir);
+            st->config->pipelines_dir = vp_resolve_path(file->dir, text);
+            st->dir_node = value;
+        }
+    } else if (strcmp(key, "defaults") == 0) {
+        if (value->type == YAML_MAPPING_NODE)
+            vp_yaml_mapping_foreach(file, errs, value, defaults_pair, st->defaults);
+        else if (!vp_yaml_is_null(value))
+            vp_yaml_error(file, errs, value, "'defaults' must be a mapping, got %s",
+                          vp_yaml_kind(value));
+    } else {
+        vp_yaml_unknown_key(file, errs, key_node, key, config_keys);
+    }
+}
+
+static void parse_config_file(const char *path, ConfigState *st, VpErrors *errs)
+{
+    VpYamlFile file;
+    yaml_node_t *root;
+    char *folder;
+
+    if (!vp_yaml_file_load(&file, path, errs)) {
+        vp_yaml_file_clear(&file);
+        return;
+    }
+    /* Default: pipelines.d beside the config file (/etc/vitd/pipelines.d for the usual one). */
+    folder = g_build_filename(file.dir, "pipelines.d", NULL);
+    g_free(st->config->pipelines_dir);
+    st->config->pipelines_dir = folder;
+
+    root = vp_yaml_root(&file);
+    if (root && root->type == YAML_MAPPING_NODE)
+        vp_yaml_mapping_foreach(&file, errs, root, config_pair, st);
+    else if (root && !vp_yaml_is_null(root))
+        vp_yaml_error(&file, errs, root, "the top level must be a mapping, got %s",
+                      vp_yaml_kind(root));
+
+    if (!g_file_test(st->config->pipelines_dir, G_FILE_TEST_IS_DIR)) {
+        if (st->dir_node)
+            vp_yaml_error(&file, errs, st->dir_node, "pipelines directory '%s' does not exist",
+                          st->config->pipelines_dir);
+        else
+            vp_errors_add(errs, VP_CONFIG_ERROR_IO, path, 0, 0,
+                          "pipelines directory '%s' does not exist (set 'pipelines-dir:')",
+                          st->config->pipelines_dir);
+    }
+    vp_yaml_file_clear(&file);
+}
+
+static int compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int compare_specs(gconstpointer a, gconstpointer b)
+{
+    const VpPipelineSpec *x = *(const VpPipelineSpec *const *)a;
+    const VpPipelineSpec *y = *(const VpPipelineSpec *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+/* Every *.yaml (not hidden) of DIR in name order; NULL with an error when DIR can't be read. */
+static GPtrArray *list_pipeline_files(const char *dir, const char *reported_by, VpErrors *errs)
+{
+    GError *error = NULL;
+    GDir *d = g_dir_open(dir, 0, &error);
+    GPtrArray *files;
+    const char *name;
+
+    if (!d) {
+        vp_errors_add(errs, VP_CONFIG_ERROR_IO, reported_by, 0, 0,
+                      "cannot read pipelines directory: %s", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    files = g_ptr_array_new_with_free_func(g_free);
+    while ((name = g_dir_read_name(d)))
+        if (name[0] != '.' && g_str_has_suffix(name, ".yaml"))
+            g_ptr_array_add(files, g_strdup(name));
+    g_dir_close(d);
+    g_ptr_array_sort(files, compare_names);
+    return files;
+}
+
+VpConfig *vp_config_load(const char *config_file, GError **error)
+{
+    VpConfig *config = g_new0(VpConfig, 1);
+    ConfigState st = {config, g_new0(VpPipelineSpec, 1), NULL};
+    VpErrors errs;
+    GPtrArray *files = NULL;
+
+    config->bus = VP_BUS_SYSTEM;
+    config->pipelines_dir = g_strdup(DEFAULT_PIPELINES_DIR);
+    config->pipelines = g_ptr_array_new_with_free_func((GDestroyNotify)vp_pipeline_spec_free);
+    vp_settings_init(st.defaults);
+    vp_errors_init(&errs);
+
+    if (config_file) {
+        config->config_file = g_strdup(config_file);
+        parse_config_file(config_file, &st, &errs);
+    }
+    if (g_file_test(config->pipelines_dir, G_FILE_TEST_IS_DIR))
+        files = list_pipeline_files(config->pipelines_dir,
+                                    config_file ? config_file : config->pipelines_dir, &errs);
+    else if (!config_file)
+        vp_errors_add(&errs, VP_CONFIG_ERROR_IO, config->pipelines_dir, 0, 0,
+                      "pipelines directory does not exist");
+    for (guint i = 0; files && i < files->len; i++) {
+        char *path = g_build_filename(config->pipelines_dir, g_ptr_array_index(files, i), NULL);
+        vp_pipelines_file_parse(path, st.defaults, config->pipelines, &errs);
+        g_free(path);
+    }
+    if (files)
+        g_ptr_array_free(files, TRUE);
+    vp_pipeline_spec_free(st.defaults);
+
+    if (vp_errors_take(&errs, error)) {
+        vp_errors_clear(&errs);
+        vp_config_free(config);
+        return NULL;
+    }
+    vp_errors_clear(&errs);
+    g_ptr_array_sort(config->pipelines, compare_specs);
+    return config;
+}
+
+void vp_config_free(VpConfig *config)
+{
+    if (!config)
+        return;
+    g_free(config->config_file);
+    g_free(config->pipelines_dir);
+    if (config->pipelines)
+        g_ptr_array_free(config->pipelines, TRUE);
+    g_free(config);
+}
+
+const VpPipelineSpec *vp_config_find(const VpConfig *config, const char *name)
+{
+    g_return_val_if_fail(config != NULL && name != NULL, NULL);
+    for (guint i = 0; i < config->pipelines->len; i++) {
+        const VpPipelineSpec *spec = g_ptr_array_index(config->pipelines, i);
+        if (strcmp(spec->name, name) == 0)
+            return spec;
+    }
+    return NULL;
+}
