@@ -1,0 +1,347 @@
+/* vitd-bus.c — the whole control D-Bus surface, as two static vtables.
+ *
+ * org.vitd1.Manager (/org/vitd1): ListPipelines, Reload, Start/Stop/RestartPipeline,
+ * PipelineAdded/PipelineRemoved, Version. org.vitd1.Pipeline: one fallback vtable under
+ * /org/vitd1/pipeline whose find callback decodes the path to a pipeline name, so objects appear
+ * and vanish with the config without registering anything per pipeline. The Classification
+ * signal is declared here for introspection but sent by vitd-events on its own connection.
+ *
+ * State, LastError and Restarts emit PropertiesChanged; the counters change every frame and are
+ * read on demand (EmitsChangedSignal=false). Control methods check the caller's credentials
+ * (root, group vitd, or on the session bus the daemon's own uid) on top of the bus policy. */
+#include "vitd-bus.h"
+
+#include "vitd-bus-source.h"
+#include "vitd-log.h"
+#include "vitd-names.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int vitd_bus_open(gboolean user_bus, const char *description, sd_bus **ret)
+{
+    int r = user_bus ? sd_bus_open_user_with_description(ret, description)
+                     : sd_bus_open_system_with_description(ret, description);
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to connect to the %s bus", user_bus ? "session" : "system");
+    return 0;
+}
+
+/* ---- access control ---- */
+
+static gboolean uid_in_group(uid_t uid, gid_t gid)
+{
+    struct passwd *pw = getpwuid(uid);
+    if (!pw)
+        return FALSE;
+    int n = 64;
+    g_autofree gid_t *groups = g_new(gid_t, n);
+    if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0) {
+        groups = g_renew(gid_t, groups, n);
+        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+            return FALSE;
+    }
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return TRUE;
+    return FALSE;
+}
+
+static gboolean creds_in_group(sd_bus_creds *creds, uid_t uid, gid_t gid)
+{
+    gid_t egid;
+    const gid_t *gids = NULL;
+    if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == gid)
+        return TRUE;
+    int n = sd_bus_creds_get_supplementary_gids(creds, &gids);
+    if (n >= 0) {
+        for (int i = 0; i < n; i++)
+            if (gids[i] == gid)
+                return TRUE;
+        return FALSE;
+    }
+    return uid_in_group(uid, gid); /* the bus did not tell: use the group database */
+}
+
+static int check_control_access(VitdManager *m, sd_bus_message *msg, sd_bus_error *error)
+{
+    sd_bus_creds *creds = NULL;
+    uid_t uid;
+    gboolean allowed = FALSE;
+
+    int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID |
+                                      SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                      SD_BUS_CREDS_AUGMENT, &creds);
+    if (r >= 0 && (sd_bus_creds_get_euid(creds, &uid) >= 0 || sd_bus_creds_get_uid(creds, &uid) >= 0)) {
+        struct group *gr = getgrnam(VITD_CONTROL_GROUP);
+        allowed = uid == 0 || (m->user_bus && uid == geteuid()) ||
+                  (gr && creds_in_group(creds, uid, gr->gr_gid));
+    }
+    sd_bus_creds_unref(creds);
+    if (allowed)
+        return 0;
+    return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                             "%s is only allowed for root and members of group %s",
+                             sd_bus_message_get_member(msg), VITD_CONTROL_GROUP);
+}
+
+/* ---- org.vitd1.Manager ---- */
+
+static int method_list_pipelines(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    VitdManager *m = userdata;
+    sd_bus_message *reply = NULL;
+    g_autoptr(GPtrArray) list = vitd_manager_list(m);
+
+    int r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(sso)");
+    for (guint i = 0; r >= 0 && i < list->len; i++) {
+        VitdPipeline *p = list->pdata[i];
+        r = sd_bus_message_append(reply, "(sso)", p->name,
+                                  vitd_pipeline_state_to_string(p->state), p->path);
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    sd_bus_message_unref(reply);
+    return r;
+}
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    VitdManager *m = userdata;
+    g_autoptr(GError) err = NULL;
+
+    int r = check_control_access(m, msg, error);
+    if (r < 0)
+        return r;
+    if (!vitd_manager_reload(m, &err))
+        return sd_bus_error_set(error, VITD_ERROR_INVALID_CONFIG, err->message);
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+typedef void (*PipelineAction)(VitdPipeline *p);
+
+static int control_pipeline(sd_bus_message *msg, VitdManager *m, PipelineAction action,
+                            sd_bus_error *error)
+{
+    const char *name = NULL;
+    int r = check_control_access(m, msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    VitdPipeline *p = vitd_manager_find(m, name);
+    if (!p)
+        return sd_bus_error_setf(error, VITD_ERROR_NO_SUCH_PIPELINE, "No pipeline named '%s'", name);
+    vitd_log_full(LOG_NOTICE, p->name, NULL, "%s requested over D-Bus", sd_bus_message_get_member(msg));
+    action(p);
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_start_pipeline(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    return control_pipeline(msg, userdata, vitd_pipeline_start, error);
+}
+
+static int method_stop_pipeline(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    return control_pipeline(msg, userdata, vitd_pipeline_stop, error);
+}
+
+static int method_restart_pipeline(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+    /* Start resets the backoff and relaunches from any state. */
+    return control_pipeline(msg, userdata, vitd_pipeline_start, error);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error)
+{
+    return sd_bus_message_append(reply, "s", VITD_VERSION);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_METHOD_WITH_NAMES("ListPipelines", "", SD_BUS_PARAM(), "a(sso)", SD_BUS_PARAM(pipelines),
+                             method_list_pipelines, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("StartPipeline", "s", SD_BUS_PARAM(name), "", SD_BUS_PARAM(),
+                             method_start_pipeline, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("StopPipeline", "s", SD_BUS_PARAM(name), "", SD_BUS_PARAM(),
+                             method_stop_pipeline, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("RestartPipeline", "s", SD_BUS_PARAM(name), "", SD_BUS_PARAM(),
+                             method_restart_pipeline, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_SIGNAL_WITH_NAMES("PipelineAdded", "so", SD_BUS_PARAM(name) SD_BUS_PARAM(path), 0),
+    SD_BUS_SIGNAL_WITH_NAMES("PipelineRemoved", "so", SD_BUS_PARAM(name) SD_BUS_PARAM(path), 0),
+    SD_BUS_VTABLE_END,
+};
+
+/* ---- org.vitd1.Pipeline ---- */
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error)
+{
+    VitdPipeline *p = userdata;
+    const char *v = "";
+    if (strcmp(property, "Name") == 0)
+        v = p->name;
+    else if (strcmp(property, "State") == 0)
+        v = vitd_pipeline_state_to_string(p->state);
+    else if (strcmp(property, "Model") == 0)
+        v = p->spec->model ? p->spec->model : "";
+    else if (strcmp(property, "Source") == 0)
+        v = p->spec->source ? p->spec->source : p->spec->launch ? p->spec->launch : "";
+    else if (strcmp(property, "LastError") == 0)
+        v = p->last_error;
+    return sd_bus_message_append(reply, "s", v);
+}
+
+static int property_get_counter(sd_bus *bus, const char *path, const char *interface,
+                                const char *property, sd_bus_message *reply, void *userdata,
+                                sd_bus_error *error)
+{
+    VitdPipeline *p = userdata;
+    guint64 v = 0;
+    vitd_pipeline_refresh_counters(p);
+    if (strcmp(property, "FramesSeen") == 0)
+        v = p->frames_seen;
+    else if (strcmp(property, "FramesClassified") == 0)
+        v = p->frames_classified;
+    else if (strcmp(property, "FramesDropped") == 0)
+        v = p->frames_dropped;
+    else if (strcmp(property, "EventsDropped") == 0)
+        v = p->events_dropped;
+    return sd_bus_message_append(reply, "t", (uint64_t)v);
+}
+
+static int property_get_double(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error)
+{
+    VitdPipeline *p = userdata;
+    vitd_pipeline_refresh_counters(p);
+    return sd_bus_message_append(reply, "d", strcmp(property, "Fps") == 0 ? p->fps : p->latency_ms);
+}
+
+static int property_get_restarts(sd_bus *bus, const char *path, const char *interface,
+                                 const char *property, sd_bus_message *reply, void *userdata,
+                                 sd_bus_error *error)
+{
+    VitdPipeline *p = userdata;
+    return sd_bus_message_append(reply, "u", (uint32_t)p->restarts);
+}
+
+static int property_get_exit_counts(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error)
+{
+    VitdPipeline *p = userdata;
+    return sd_bus_message_append_array(reply, 't', p->exit_counts->data,
+                                       p->exit_counts->len * sizeof(guint64));
+}
+
+static const sd_bus_vtable pipeline_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Name", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("State", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Model", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Source", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("FramesSeen", "t", property_get_counter, 0, 0),
+    SD_BUS_PROPERTY("FramesClassified", "t", property_get_counter, 0, 0),
+    SD_BUS_PROPERTY("FramesDropped", "t", property_get_counter, 0, 0),
+    SD_BUS_PROPERTY("Restarts", "u", property_get_restarts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("LastError", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Fps", "d", property_get_double, 0, 0),
+    SD_BUS_PROPERTY("LatencyMs", "d", property_get_double, 0, 0),
+    SD_BUS_PROPERTY("ExitCounts", "at", property_get_exit_counts, 0, 0),
+    SD_BUS_PROPERTY("EventsDropped", "t", property_get_counter, 0, 0),
+    SD_BUS_SIGNAL_WITH_NAMES("Classification", "ttxta(sd)qu",
+                             SD_BUS_PARAM(seq) SD_BUS_PARAM(frame) SD_BUS_PARAM(pts_ns)
+                             SD_BUS_PARAM(realtime_us) SD_BUS_PARAM(labels) SD_BUS_PARAM(exit)
+                             SD_BUS_PARAM(latency_us), 0),
+    SD_BUS_VTABLE_END,
+};
+
+static int pipeline_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                         void **found, sd_bus_error *error)
+{
+    VitdManager *m = userdata;
+    char *name = vitd_pipeline_name_from_path(path);
+    if (!name)
+        return 0;
+    VitdPipeline *p = vitd_manager_find(m, name);
+    free(name);
+    if (!p)
+        return 0;
+    *found = p;
+    return 1;
+}
+
+static int pipeline_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                              sd_bus_error *error)
+{
+    VitdManager *m = userdata;
+    g_autoptr(GPtrArray) list = vitd_manager_list(m);
+    char **v = calloc(list->len + 1, sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    for (guint i = 0; i < list->len; i++) {
+        v[i] = strdup(((VitdPipeline *)list->pdata[i])->path);
+        if (!v[i]) {
+            for (guint j = 0; j < i; j++)
+                free(v[j]);
+            free(v);
+            return -ENOMEM;
+        }
+    }
+    *nodes = v;
+    return 1;
+}
+
+int vitd_bus_register(VitdManager *m)
+{
+    int r = sd_bus_add_object_vtable(m->bus, NULL, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE,
+                                     manager_vtable, m);
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to register %s", VITD_MANAGER_INTERFACE);
+    r = sd_bus_add_fallback_vtable(m->bus, NULL, VITD_PIPELINE_PATH_PREFIX, VITD_PIPELINE_INTERFACE,
+                                   pipeline_vtable, pipeline_find, m);
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to register %s", VITD_PIPELINE_INTERFACE);
+    r = sd_bus_add_node_enumerator(m->bus, NULL, VITD_PIPELINE_PATH_PREFIX, pipeline_enumerate, m);
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to register the pipeline enumerator");
+    return 0;
+}
+
+void vitd_bus_emit_pipeline_changed(VitdManager *m, VitdPipeline *p)
+{
+    if (m->bus)
+        sd_bus_emit_properties_changed(m->bus, p->path, VITD_PIPELINE_INTERFACE, "State",
+                                       "LastError", "Restarts", "Model", "Source", NULL);
+}
+
+void vitd_bus_emit_pipeline_added(VitdManager *m, VitdPipeline *p)
+{
+    if (m->bus)
+        sd_bus_emit_signal(m->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineAdded",
+                           "so", p->name, p->path);
+}
+
+void vitd_bus_emit_pipeline_removed(VitdManager *m, VitdPipeline *p)
+{
+    if (m->bus)
+        sd_bus_emit_signal(m->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineRemoved",
+                           "so", p->name, p->path);
+}

@@ -1,0 +1,133 @@
+/* vitd-events.c — streams Classification signals without ever blocking.
+ *
+ * Signals go out on a second bus connection, so method replies and PropertiesChanged on the
+ * control connection never queue behind frames. sd-bus writes non-blockingly: what the socket
+ * does not take stays in the connection's write queue, flushed from the main loop. When the bus
+ * (or a subscriber, through it) is slow, that queue grows; past QUEUE_MAX messages new signals
+ * are dropped and counted in the pipeline's EventsDropped instead of buffering without bound.
+ * `seq` is assigned only to signals that were actually queued, so it has no gaps: a subscriber
+ * that sees seq jump knows it lost signals in the bus, not in vitd.
+ *
+ * Because the signals' sender is this second connection (not the owner of org.vitd1), clients
+ * match them by interface/path, not by sender=org.vitd1. */
+#include "vitd-events.h"
+
+#include "vitd-log.h"
+#include "vitd-names.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <systemd/sd-bus.h>
+#include "vitd-bus-source.h"
+
+#define QUEUE_MAX_DEFAULT 256
+
+struct _VitdEvents {
+    sd_bus *bus;
+    guint source_id;
+    uint64_t queue_max;
+    gboolean warned;
+};
+
+int vitd_events_open(gboolean user_bus, VitdEvents **ret)
+{
+    sd_bus *bus = NULL;
+    int r = user_bus ? sd_bus_open_user_with_description(&bus, "vitd-events")
+                     : sd_bus_open_system_with_description(&bus, "vitd-events");
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to open the event connection to the %s bus",
+                              user_bus ? "session" : "system");
+    VitdEvents *ev = g_new0(VitdEvents, 1);
+    ev->bus = bus;
+    ev->queue_max = QUEUE_MAX_DEFAULT;
+    /* Tests shrink the bound to provoke drops quickly. */
+    const char *env = g_getenv("VITD_EVENTS_QUEUE_MAX");
+    if (env && g_ascii_strtoull(env, NULL, 10) > 0)
+        ev->queue_max = g_ascii_strtoull(env, NULL, 10);
+    ev->source_id = vitd_bus_source_attach(bus);
+    *ret = ev;
+    return 0;
+}
+
+void vitd_events_free(VitdEvents *ev)
+{
+    if (!ev)
+        return;
+    if (ev->source_id)
+        g_source_remove(ev->source_id);
+    sd_bus_close_unref(ev->bus);
+    g_free(ev);
+}
+
+void vitd_events_flush(VitdEvents *ev, guint64 timeout_us)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_us;
+    uint64_t queued = 0;
+    while (sd_bus_get_n_queued_write(ev->bus, &queued) >= 0 && queued > 0) {
+        gint64 now = g_get_monotonic_time();
+        if (now >= end)
+            break;
+        if (sd_bus_process(ev->bus, NULL) > 0)
+            continue;
+        sd_bus_wait(ev->bus, (uint64_t)(end - now));
+    }
+}
+
+static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c,
+                        guint64 seq, sd_bus_message **ret)
+{
+    sd_bus_message *m = NULL;
+    int r = sd_bus_message_new_signal(ev->bus, &m, p->path, VITD_PIPELINE_INTERFACE,
+                                      "Classification");
+    if (r < 0)
+        return r;
+    r = sd_bus_message_append(m, "ttxt", (uint64_t)seq, (uint64_t)c->frame, (int64_t)c->pts_ns,
+                              (uint64_t)g_get_real_time());
+    if (r >= 0)
+        r = sd_bus_message_open_container(m, 'a', "(sd)");
+    for (guint i = 0; r >= 0 && i < c->n_labels; i++)
+        r = sd_bus_message_append(m, "(sd)", c->labels[i], c->scores[i]);
+    if (r >= 0)
+        r = sd_bus_message_close_container(m);
+    if (r >= 0)
+        r = sd_bus_message_append(m, "qu", (uint16_t)MIN(c->exit, G_MAXUINT16),
+                                  (uint32_t)MIN(c->latency_us, (guint64)G_MAXUINT32));
+    if (r < 0) {
+        sd_bus_message_unref(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
+}
+
+void vitd_events_publish(VitdEvents *ev, VitdPipeline *p, const VitdClassification *c)
+{
+    const char *top = c->n_labels > 0 ? c->labels[0] : NULL;
+    gint64 now = g_get_monotonic_time();
+
+    if (!vitd_publish_should_emit(&p->publish, p->spec->publish, p->spec->max_rate, top, now))
+        return;
+
+    uint64_t queued = 0;
+    int r = sd_bus_get_n_queued_write(ev->bus, &queued);
+    if (r >= 0 && queued >= ev->queue_max)
+        r = -ENOBUFS;
+    sd_bus_message *m = NULL;
+    if (r >= 0)
+        r = build_signal(ev, p, c, p->seq + 1, &m);
+    if (r >= 0) {
+        r = sd_bus_send(ev->bus, m, NULL);
+        sd_bus_message_unref(m);
+    }
+    if (r < 0) {
+        p->events_dropped++;
+        if (r != -ENOBUFS && !ev->warned) {
+            ev->warned = TRUE;
+            vitd_log_full(LOG_WARNING, p->name, NULL, "Failed to emit Classification: %s",
+                          g_strerror(-r));
+        }
+        return;
+    }
+    p->seq++;
+    vitd_publish_note_emitted(&p->publish, top, now);
+}

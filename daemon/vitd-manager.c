@@ -1,0 +1,278 @@
+/* vitd-manager.c — owns the config and the set of supervised pipelines.
+ *
+ * Reload is all-or-nothing: vp_config_load() either returns a complete valid config or errors, in
+ * which case nothing changes. A valid config is applied as a diff by pipeline name: removed
+ * pipelines stop and vanish from the bus (PipelineRemoved), new ones start (PipelineAdded), and
+ * pipelines whose spec differs (vp_pipeline_spec_equal) restart; the rest keep running untouched
+ * and are re-pointed at the equal spec of the new config before the old one is freed.
+ *
+ * A once-a-second timer refreshes counters and Fps and lets supervision catch stalled runs; the
+ * watchdog is fed only while no running pipeline has stalled longer than the watchdog period. */
+#include "vitd-manager.h"
+
+#include "vitd-bus-source.h"
+#include "vitd-bus.h"
+#include "vitd-log.h"
+#include "vitd-names.h"
+#include "vitd-notify.h"
+
+#include <errno.h>
+
+static void on_pipeline_changed(VitdPipeline *p, gpointer data)
+{
+    vitd_bus_emit_pipeline_changed(data, p);
+}
+
+static void on_pipeline_classified(VitdPipeline *p, const VitdClassification *c, gpointer data)
+{
+    VitdManager *m = data;
+    if (m->events)
+        vitd_events_publish(m->events, p, c);
+}
+
+static void drain_finish(VitdManager *m)
+{
+    if (m->drain_timer) {
+        g_source_remove(m->drain_timer);
+        m->drain_timer = 0;
+    }
+    if (m->loop)
+        g_main_loop_quit(m->loop);
+}
+
+static void on_pipeline_drained(VitdPipeline *p, gpointer data)
+{
+    VitdManager *m = data;
+    if (m->draining && m->draining_left > 0 && --m->draining_left == 0)
+        drain_finish(m);
+}
+
+static const VitdPipelineCallbacks pipeline_callbacks = {
+    .changed = on_pipeline_changed,
+    .classified = on_pipeline_classified,
+    .drained = on_pipeline_drained,
+};
+
+static int compare_by_name(gconstpointer a, gconstpointer b)
+{
+    const VitdPipeline *pa = *(VitdPipeline *const *)a, *pb = *(VitdPipeline *const *)b;
+    return strcmp(pa->name, pb->name);
+}
+
+GPtrArray *vitd_manager_list(VitdManager *m)
+{
+    GPtrArray *list = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, m->pipelines);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        g_ptr_array_add(list, value);
+    g_ptr_array_sort(list, compare_by_name);
+    return list;
+}
+
+VitdPipeline *vitd_manager_find(VitdManager *m, const char *name)
+{
+    return g_hash_table_lookup(m->pipelines, name);
+}
+
+static void update_status(VitdManager *m)
+{
+    guint running = 0, total = g_hash_table_size(m->pipelines);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, m->pipelines);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        running += ((VitdPipeline *)value)->state == VITD_PIPELINE_RUNNING;
+    g_autofree char *status = g_strdup_printf("%u of %u pipelines running", running, total);
+    vitd_notify_status(status);
+}
+
+static gboolean poll_tick(gpointer data)
+{
+    VitdManager *m = data;
+    gint64 now = g_get_monotonic_time();
+    g_autoptr(GPtrArray) list = vitd_manager_list(m);
+    for (guint i = 0; i < list->len; i++)
+        vitd_pipeline_poll(list->pdata[i], now);
+    update_status(m);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean watchdog_healthy(gpointer data)
+{
+    VitdManager *m = data;
+    gint64 now = g_get_monotonic_time();
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, m->pipelines);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        if (vitd_pipeline_is_stalled(value, now, (gint64)m->watchdog_usec))
+            return FALSE;
+    return TRUE;
+}
+
+VitdManager *vitd_manager_new(const char *config_path, gboolean user_bus, GError **error)
+{
+    VpConfig *config = vp_config_load(config_path, error);
+    if (!config)
+        return NULL;
+    VitdManager *m = g_new0(VitdManager, 1);
+    m->config_path = g_strdup(config_path);
+    m->config = config;
+    m->user_bus = user_bus || config->bus == VP_BUS_SESSION;
+    m->pipelines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify)vitd_pipeline_free);
+    return m;
+}
+
+void vitd_manager_free(VitdManager *m)
+{
+    if (!m)
+        return;
+    if (m->poll_timer)
+        g_source_remove(m->poll_timer);
+    if (m->watchdog_timer)
+        g_source_remove(m->watchdog_timer);
+    if (m->drain_timer)
+        g_source_remove(m->drain_timer);
+    g_hash_table_destroy(m->pipelines); /* stops every pipeline */
+    if (m->events)
+        vitd_events_flush(m->events, 500 * 1000);
+    g_clear_pointer(&m->events, vitd_events_free);
+    if (m->bus_source)
+        g_source_remove(m->bus_source);
+    if (m->bus) {
+        sd_bus_flush(m->bus);
+        m->bus = sd_bus_close_unref(m->bus);
+    }
+    vp_config_free(m->config);
+    g_free(m->config_path);
+    g_free(m);
+}
+
+/* Creates, publishes and starts the pipeline of SPEC. */
+static void add_pipeline(VitdManager *m, const VpPipelineSpec *spec, gboolean announce)
+{
+    VitdPipeline *p = vitd_pipeline_new(spec, &pipeline_callbacks, m);
+    if (!p) {
+        vitd_log_full(LOG_ERR, spec->name, NULL, "Out of memory");
+        return;
+    }
+    g_hash_table_insert(m->pipelines, p->name, p);
+    if (announce)
+        vitd_bus_emit_pipeline_added(m, p);
+    vitd_pipeline_start(p);
+}
+
+int vitd_manager_start(VitdManager *m, GMainLoop *loop)
+{
+    m->loop = loop;
+    int r = vitd_bus_open(m->user_bus, "vitd-control", &m->bus);
+    if (r < 0)
+        return r;
+    r = vitd_bus_register(m);
+    if (r < 0)
+        return r;
+    m->bus_source = vitd_bus_source_attach(m->bus);
+    r = sd_bus_request_name(m->bus, VITD_BUS_NAME, 0);
+    if (r == -EEXIST)
+        return vitd_log_errno(r, "%s is already owned on the %s bus (is vitd already running?)",
+                              VITD_BUS_NAME, m->user_bus ? "session" : "system");
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to own %s on the %s bus (the bus policy lets only "
+                              "user vitd own it)", VITD_BUS_NAME, m->user_bus ? "session" : "system");
+    r = vitd_events_open(m->user_bus, &m->events);
+    if (r < 0)
+        return r;
+
+    for (guint i = 0; i < m->config->pipelines->len; i++)
+        add_pipeline(m, m->config->pipelines->pdata[i], FALSE);
+    m->poll_timer = g_timeout_add_seconds(1, poll_tick, m);
+    m->watchdog_timer = vitd_notify_watchdog_start(watchdog_healthy, m, &m->watchdog_usec);
+    vitd_log_info("vitd %s on the %s bus, %u pipelines from %s", VITD_VERSION,
+                  m->user_bus ? "session" : "system", m->config->pipelines->len, m->config_path);
+    g_autofree char *status = g_strdup_printf("%u pipelines configured", m->config->pipelines->len);
+    vitd_notify_ready(status);
+    return 0;
+}
+
+gboolean vitd_manager_reload(VitdManager *m, GError **error)
+{
+    vitd_notify_reloading();
+    g_autoptr(GError) err = NULL;
+    VpConfig *config = vp_config_load(m->config_path, &err);
+    if (!config) {
+        vitd_log_full(LOG_ERR, NULL, "vp-config-error", "Reload rejected, keeping the running "
+                      "configuration:\n%s", err->message);
+        vitd_notify_ready("Reload rejected: invalid configuration");
+        g_propagate_error(error, g_steal_pointer(&err));
+        return FALSE;
+    }
+    if ((config->bus == VP_BUS_SESSION) != (m->config->bus == VP_BUS_SESSION))
+        vitd_log_warning("The bus setting changed; it takes effect when vitd restarts");
+
+    /* Removed pipelines go first, while the old config their specs live in is still valid. */
+    g_autoptr(GPtrArray) old = vitd_manager_list(m);
+    guint removed = 0, added = 0, changed = 0;
+    for (guint i = 0; i < old->len; i++) {
+        VitdPipeline *p = old->pdata[i];
+        if (vp_config_find(config, p->name))
+            continue;
+        vitd_log_full(LOG_INFO, p->name, NULL, "removed from the configuration");
+        vitd_pipeline_stop(p);
+        vitd_bus_emit_pipeline_removed(m, p);
+        g_hash_table_remove(m->pipelines, p->name);
+        removed++;
+    }
+    for (guint i = 0; i < config->pipelines->len; i++) {
+        const VpPipelineSpec *spec = config->pipelines->pdata[i];
+        VitdPipeline *p = vitd_manager_find(m, spec->name);
+        if (!p) {
+            add_pipeline(m, spec, TRUE);
+            added++;
+        } else if (vp_pipeline_spec_equal(p->spec, spec)) {
+            vitd_pipeline_set_spec(p, spec);
+        } else {
+            vitd_log_full(LOG_INFO, p->name, NULL, "configuration changed, restarting");
+            vitd_pipeline_set_spec(p, spec);
+            vitd_publish_state_clear(&p->publish);
+            vitd_pipeline_start(p);
+            changed++;
+        }
+    }
+    vp_config_free(m->config);
+    m->config = config;
+    vitd_log_info("Reloaded %s: %u added, %u removed, %u restarted", m->config_path, added,
+                  removed, changed);
+    g_autofree char *status = g_strdup_printf("Reloaded: %u added, %u removed, %u restarted",
+                                              added, removed, changed);
+    vitd_notify_ready(status);
+    return TRUE;
+}
+
+static gboolean drain_timeout(gpointer data)
+{
+    VitdManager *m = data;
+    m->drain_timer = 0;
+    vitd_log_warning("%u pipelines did not drain in time, stopping them", m->draining_left);
+    drain_finish(m);
+    return G_SOURCE_REMOVE;
+}
+
+void vitd_manager_drain(VitdManager *m, guint timeout_ms)
+{
+    if (m->draining)
+        return;
+    m->draining = TRUE;
+    vitd_notify_stopping();
+    vitd_log_info("Draining pipelines");
+    g_autoptr(GPtrArray) list = vitd_manager_list(m);
+    for (guint i = 0; i < list->len; i++)
+        if (vitd_pipeline_drain(list->pdata[i]))
+            m->draining_left++;
+    if (m->draining_left == 0)
+        drain_finish(m);
+    else
+        m->drain_timer = g_timeout_add(timeout_ms, drain_timeout, m);
+}

@@ -1,0 +1,17 @@
+/* vitd-names.h — the D-Bus names of vitd and the mapping pipeline name <-> object path. */
+#pragma once
+
+#define VITD_BUS_NAME "org.vitd1"
+#define VITD_MANAGER_PATH "/org/vitd1"
+#define VITD_MANAGER_INTERFACE "org.vitd1.Manager"
+#define VITD_PIPELINE_PATH_PREFIX "/org/vitd1/pipeline"
+#define VITD_PIPELINE_INTERFACE "org.vitd1.Pipeline"
+#define VITD_ERROR_NO_SUCH_PIPELINE "org.vitd1.Error.NoSuchPipeline"
+#define VITD_ERROR_INVALID_CONFIG "org.vitd1.Error.InvalidConfig"
+#define VITD_CONTROL_GROUP "vitd"
+
+/* Object path of pipeline NAME (sd_bus_path_encode: any byte outside [A-Za-z0-9] escaped as _XX).
+ * Returns a malloc()ed string or NULL on allocation failure. */
+char *vitd_pipeline_path(const char *name);
+/* Pipeline name from an object path below VITD_PIPELINE_PATH_PREFIX; NULL when PATH is not one. */
+char *vitd_pipeline_name_from_path(const char *path);

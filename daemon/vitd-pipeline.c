@@ -1,0 +1,435 @@
+/* vitd-pipeline.c — supervision of one GstPipeline.
+ *
+ * Life of a run: vp_spec_to_launch() -> gst_parse_launch() -> PLAYING. The bus watch (on the main
+ * loop) turns `vit-classification` element messages into the classified callback, and errors or
+ * end-of-stream into the restart policy: an error restarts unless `restart: never`, an
+ * end-of-stream only under `restart: always`. Restarts wait vitd_backoff_delay(attempt), where
+ * attempt counts consecutive runs that delivered no frame, so a missing camera backs off up to
+ * backoff-max while a file that loops restarts promptly. A run that stops moving frames for
+ * STALL_TIMEOUT_US counts as an error. Nothing here touches another pipeline.
+ *
+ * Counters come from the element named "vit" (frames-seen, frames-classified, frames-skipped,
+ * mean-latency-us) and are accumulated over runs, so D-Bus readers see totals. */
+#include "vitd-pipeline.h"
+
+#include "vitd-backoff.h"
+#include "vitd-log.h"
+#include "vitd-names.h"
+
+#include <stdlib.h>
+
+#define STALL_TIMEOUT_US (20 * G_USEC_PER_SEC)
+
+static void pipeline_launch(VitdPipeline *p);
+
+const char *vitd_pipeline_state_to_string(VitdPipelineState state)
+{
+    switch (state) {
+    case VITD_PIPELINE_STOPPED: return "stopped";
+    case VITD_PIPELINE_STARTING: return "starting";
+    case VITD_PIPELINE_RUNNING: return "running";
+    case VITD_PIPELINE_BACKOFF: return "backoff";
+    case VITD_PIPELINE_DRAINING: return "draining";
+    case VITD_PIPELINE_FINISHED: return "finished";
+    case VITD_PIPELINE_FAILED: return "failed";
+    }
+    return "unknown";
+}
+
+static void pipeline_set_state(VitdPipeline *p, VitdPipelineState state)
+{
+    if (p->state == state)
+        return;
+    p->state = state;
+    if (state == VITD_PIPELINE_RUNNING || state == VITD_PIPELINE_STARTING)
+        p->progress_us = g_get_monotonic_time();
+    p->cb->changed(p, p->cb_data);
+}
+
+/* Reads a numeric property of the element as G_TYPE (guint64 or gdouble); 0 when it has none. */
+static void element_get_number(GstElement *e, const char *name, GType type, GValue *out)
+{
+    g_value_init(out, type);
+    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(e), name);
+    if (!pspec || !(pspec->flags & G_PARAM_READABLE))
+        return;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, pspec->value_type);
+    g_object_get_property(G_OBJECT(e), name, &v);
+    if (!g_value_transform(&v, out))
+        g_value_reset(out);
+    g_value_unset(&v);
+}
+
+static guint64 element_get_u64(GstElement *e, const char *name)
+{
+    GValue v = G_VALUE_INIT;
+    element_get_number(e, name, G_TYPE_UINT64, &v);
+    guint64 r = g_value_get_uint64(&v);
+    g_value_unset(&v);
+    return r;
+}
+
+void vitd_pipeline_refresh_counters(VitdPipeline *p)
+{
+    guint64 seen = 0, classified = 0, dropped = 0;
+    if (p->vit) {
+        seen = element_get_u64(p->vit, "frames-seen");
+        classified = element_get_u64(p->vit, "frames-classified");
+        dropped = element_get_u64(p->vit, "frames-skipped");
+        GValue v = G_VALUE_INIT;
+        element_get_number(p->vit, "mean-latency-us", G_TYPE_DOUBLE, &v);
+        if (classified > 0)
+            p->latency_ms = g_value_get_double(&v) / 1000.0;
+        g_value_unset(&v);
+    }
+    p->frames_seen = p->base_seen + seen;
+    p->frames_classified = p->base_classified + classified;
+    p->frames_dropped = p->base_dropped + dropped;
+}
+
+static void pipeline_teardown(VitdPipeline *p)
+{
+    if (!p->pipeline)
+        return;
+    vitd_pipeline_refresh_counters(p);
+    p->base_seen = p->frames_seen;
+    p->base_classified = p->frames_classified;
+    p->base_dropped = p->frames_dropped;
+    if (p->frames_seen != p->fps_last_seen)
+        p->run_had_frames = TRUE;
+    if (p->bus_watch) {
+        g_source_remove(p->bus_watch);
+        p->bus_watch = 0;
+    }
+    gst_element_set_state(p->pipeline, GST_STATE_NULL);
+    gst_clear_object(&p->vit);
+    gst_clear_object(&p->pipeline);
+    p->fps = 0.0;
+    p->fps_last_seen = p->frames_seen;
+}
+
+static gboolean restart_timer_fired(gpointer data)
+{
+    VitdPipeline *p = data;
+    p->restart_timer = 0;
+    p->restarts++;
+    pipeline_launch(p);
+    return G_SOURCE_REMOVE;
+}
+
+static void cancel_restart(VitdPipeline *p)
+{
+    if (p->restart_timer) {
+        g_source_remove(p->restart_timer);
+        p->restart_timer = 0;
+    }
+}
+
+/* The run is over (error or end-of-stream): wait and restart, or park in FINAL. */
+static void pipeline_run_over(VitdPipeline *p, gboolean restart, VitdPipelineState final)
+{
+    pipeline_teardown(p);
+    if (!restart) {
+        pipeline_set_state(p, final);
+        return;
+    }
+    if (p->run_had_frames)
+        p->attempt = 0;
+    double delay = vitd_backoff_delay(p->spec->backoff_initial_s, p->spec->backoff_max_s,
+                                      p->attempt);
+    p->attempt++;
+    vitd_log_full(LOG_INFO, p->name, NULL, "restarting in %.1f s", delay);
+    cancel_restart(p);
+    p->restart_timer = g_timeout_add((guint)(delay * 1000.0), restart_timer_fired, p);
+    pipeline_set_state(p, VITD_PIPELINE_BACKOFF);
+}
+
+static void pipeline_fail(VitdPipeline *p, const char *domain, const char *message)
+{
+    g_free(p->last_error);
+    p->last_error = g_strdup(message);
+    vitd_log_full(LOG_ERR, p->name, domain, "%s", message);
+    if (p->state == VITD_PIPELINE_DRAINING) {
+        pipeline_teardown(p);
+        pipeline_set_state(p, VITD_PIPELINE_STOPPED);
+        p->cb->drained(p, p->cb_data);
+        return;
+    }
+    pipeline_run_over(p, p->spec->restart != VP_RESTART_NEVER, VITD_PIPELINE_FAILED);
+}
+
+static void pipeline_fail_gerror(VitdPipeline *p, GstObject *src, const GError *err,
+                                 const char *debug)
+{
+    g_autofree char *msg = src ? g_strdup_printf("%s: %s", GST_OBJECT_NAME(src), err->message)
+                               : g_strdup(err->message);
+    if (debug)
+        vitd_log_full(LOG_DEBUG, p->name, NULL, "debug: %s", debug);
+    pipeline_fail(p, g_quark_to_string(err->domain), msg);
+}
+
+/* Appends the strings of V (a strv, a GstValueList/Array of strings, or one string). */
+static void value_collect_strings(const GValue *v, GPtrArray *out)
+{
+    if (G_VALUE_HOLDS(v, G_TYPE_STRV)) {
+        const char *const *strv = g_value_get_boxed(v);
+        for (; strv && *strv; strv++)
+            g_ptr_array_add(out, (gpointer)*strv);
+    } else if (GST_VALUE_HOLDS_LIST(v) || GST_VALUE_HOLDS_ARRAY(v)) {
+        gboolean list = GST_VALUE_HOLDS_LIST(v);
+        guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
+        for (guint i = 0; i < n; i++)
+            value_collect_strings(list ? gst_value_list_get_value(v, i)
+                                       : gst_value_array_get_value(v, i), out);
+    } else if (G_VALUE_HOLDS_STRING(v) && g_value_get_string(v)) {
+        g_ptr_array_add(out, (gpointer)g_value_get_string(v));
+    }
+}
+
+/* Appends the numbers of V (a GstValueList/Array of doubles or floats, or one number). */
+static void value_collect_doubles(const GValue *v, GArray *out)
+{
+    if (GST_VALUE_HOLDS_LIST(v) || GST_VALUE_HOLDS_ARRAY(v)) {
+        gboolean list = GST_VALUE_HOLDS_LIST(v);
+        guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
+        for (guint i = 0; i < n; i++)
+            value_collect_doubles(list ? gst_value_list_get_value(v, i)
+                                       : gst_value_array_get_value(v, i), out);
+    } else if (G_VALUE_HOLDS_DOUBLE(v)) {
+        double d = g_value_get_double(v);
+        g_array_append_val(out, d);
+    } else if (G_VALUE_HOLDS_FLOAT(v)) {
+        double d = g_value_get_float(v);
+        g_array_append_val(out, d);
+    }
+}
+
+static guint64 structure_get_u64(const GstStructure *s, const char *field, guint64 fallback)
+{
+    const GValue *v = gst_structure_get_value(s, field);
+    if (!v)
+        return fallback;
+    GValue u = G_VALUE_INIT;
+    g_value_init(&u, G_TYPE_UINT64);
+    guint64 r = g_value_transform(v, &u) ? g_value_get_uint64(&u) : fallback;
+    g_value_unset(&u);
+    return r;
+}
+
+static void handle_classification(VitdPipeline *p, const GstStructure *s)
+{
+    g_autoptr(GPtrArray) labels = g_ptr_array_new();
+    g_autoptr(GArray) scores = g_array_new(FALSE, FALSE, sizeof(double));
+    const GValue *v;
+
+    if ((v = gst_structure_get_value(s, "labels")))
+        value_collect_strings(v, labels);
+    if ((v = gst_structure_get_value(s, "scores")))
+        value_collect_doubles(v, scores);
+
+    guint64 pts = structure_get_u64(s, "timestamp", GST_CLOCK_TIME_NONE);
+    VitdClassification c = {
+        .frame = structure_get_u64(s, "frame", 0),
+        .pts_ns = GST_CLOCK_TIME_IS_VALID(pts) && pts <= G_MAXINT64 ? (gint64)pts : -1,
+        .n_labels = MIN(labels->len, scores->len),
+        .labels = (const char *const *)labels->pdata,
+        .scores = (const double *)(void *)scores->data,
+        .exit = (guint)structure_get_u64(s, "exit", 0),
+        .latency_us = structure_get_u64(s, "latency-us", 0),
+    };
+
+    if (c.exit < 64) {
+        if (p->exit_counts->len <= c.exit)
+            g_array_set_size(p->exit_counts, c.exit + 1);
+        g_array_index(p->exit_counts, guint64, c.exit)++;
+    }
+    p->run_had_frames = TRUE;
+    p->progress_us = g_get_monotonic_time();
+    p->cb->classified(p, &c, p->cb_data);
+}
+
+static gboolean on_bus_message(GstBus *bus, GstMessage *msg, gpointer data)
+{
+    VitdPipeline *p = data;
+
+    switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ELEMENT: {
+        const GstStructure *s = gst_message_get_structure(msg);
+        if (s && gst_structure_has_name(s, "vit-classification"))
+            handle_classification(p, s);
+        break;
+    }
+    case GST_MESSAGE_STATE_CHANGED:
+        if (GST_MESSAGE_SRC(msg) == GST_OBJECT(p->pipeline)) {
+            GstState new_state;
+            gst_message_parse_state_changed(msg, NULL, &new_state, NULL);
+            if (new_state == GST_STATE_PLAYING && p->state == VITD_PIPELINE_STARTING) {
+                vitd_log_full(LOG_INFO, p->name, NULL, "running");
+                pipeline_set_state(p, VITD_PIPELINE_RUNNING);
+            }
+        }
+        break;
+    case GST_MESSAGE_ERROR: {
+        g_autoptr(GError) err = NULL;
+        g_autofree char *debug = NULL;
+        gst_message_parse_error(msg, &err, &debug);
+        p->bus_watch = 0; /* removed by returning G_SOURCE_REMOVE */
+        pipeline_fail_gerror(p, GST_MESSAGE_SRC(msg), err, debug);
+        return G_SOURCE_REMOVE;
+    }
+    case GST_MESSAGE_EOS:
+        p->bus_watch = 0;
+        if (p->state == VITD_PIPELINE_DRAINING) {
+            pipeline_teardown(p);
+            pipeline_set_state(p, VITD_PIPELINE_STOPPED);
+            p->cb->drained(p, p->cb_data);
+        } else {
+            vitd_log_full(LOG_INFO, p->name, NULL, "end of stream");
+            pipeline_run_over(p, p->spec->restart == VP_RESTART_ALWAYS, VITD_PIPELINE_FINISHED);
+        }
+        return G_SOURCE_REMOVE;
+    default:
+        break;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static GstElement *parse_launch(VitdPipeline *p, GError **error)
+{
+    g_autofree char *desc = vp_spec_to_launch(p->spec);
+    GstElement *e = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
+    if (!e)
+        return NULL;
+    if (GST_IS_PIPELINE(e))
+        return e;
+    GstElement *pipeline = gst_pipeline_new(NULL);
+    gst_bin_add(GST_BIN(pipeline), e);
+    return pipeline;
+}
+
+static void pipeline_launch(VitdPipeline *p)
+{
+    g_autoptr(GError) err = NULL;
+
+    p->run_had_frames = FALSE;
+    p->pipeline = parse_launch(p, &err);
+    if (!p->pipeline) {
+        pipeline_fail_gerror(p, NULL, err, NULL);
+        return;
+    }
+    p->vit = gst_bin_get_by_name(GST_BIN(p->pipeline), "vit");
+    g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
+    p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
+    pipeline_set_state(p, VITD_PIPELINE_STARTING);
+
+    if (gst_element_set_state(p->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+        return;
+    /* The failing element posted its error on the bus; report that rather than a generic text. */
+    g_autoptr(GstMessage) msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    if (msg) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *debug = NULL;
+        gst_message_parse_error(msg, &e, &debug);
+        pipeline_fail_gerror(p, GST_MESSAGE_SRC(msg), e, debug);
+    } else {
+        pipeline_fail(p, "gst-core-error-quark", "failed to start the pipeline");
+    }
+}
+
+VitdPipeline *vitd_pipeline_new(const VpPipelineSpec *spec, const VitdPipelineCallbacks *cb,
+                                gpointer cb_data)
+{
+    char *path = vitd_pipeline_path(spec->name);
+    if (!path)
+        return NULL;
+    VitdPipeline *p = g_new0(VitdPipeline, 1);
+    p->name = g_strdup(spec->name);
+    p->path = g_strdup(path);
+    free(path);
+    p->spec = spec;
+    p->last_error = g_strdup("");
+    p->exit_counts = g_array_new(FALSE, TRUE, sizeof(guint64));
+    p->cb = cb;
+    p->cb_data = cb_data;
+    p->state = VITD_PIPELINE_STOPPED;
+    p->fps_last_us = g_get_monotonic_time();
+    return p;
+}
+
+void vitd_pipeline_free(VitdPipeline *p)
+{
+    if (!p)
+        return;
+    cancel_restart(p);
+    pipeline_teardown(p);
+    vitd_publish_state_clear(&p->publish);
+    g_array_unref(p->exit_counts);
+    g_free(p->last_error);
+    g_free(p->path);
+    g_free(p->name);
+    g_free(p);
+}
+
+void vitd_pipeline_start(VitdPipeline *p)
+{
+    cancel_restart(p);
+    pipeline_teardown(p);
+    p->attempt = 0;
+    vitd_log_full(LOG_INFO, p->name, NULL, "starting");
+    pipeline_launch(p);
+}
+
+void vitd_pipeline_stop(VitdPipeline *p)
+{
+    cancel_restart(p);
+    pipeline_teardown(p);
+    pipeline_set_state(p, VITD_PIPELINE_STOPPED);
+}
+
+void vitd_pipeline_set_spec(VitdPipeline *p, const VpPipelineSpec *spec)
+{
+    p->spec = spec;
+}
+
+gboolean vitd_pipeline_drain(VitdPipeline *p)
+{
+    cancel_restart(p);
+    if (!p->pipeline || (p->state != VITD_PIPELINE_RUNNING && p->state != VITD_PIPELINE_STARTING)) {
+        pipeline_teardown(p);
+        pipeline_set_state(p, VITD_PIPELINE_STOPPED);
+        return FALSE;
+    }
+    pipeline_set_state(p, VITD_PIPELINE_DRAINING);
+    gst_element_send_event(p->pipeline, gst_event_new_eos());
+    return TRUE;
+}
+
+void vitd_pipeline_poll(VitdPipeline *p, gint64 now_us)
+{
+    vitd_pipeline_refresh_counters(p);
+    gint64 dt = now_us - p->fps_last_us;
+    if (dt > 0 && p->pipeline) {
+        p->fps = (double)(p->frames_seen - p->fps_last_seen) * 1e6 / (double)dt;
+        if (p->frames_seen != p->fps_last_seen) {
+            p->progress_us = now_us;
+            p->run_had_frames = TRUE;
+        }
+    }
+    p->fps_last_seen = p->frames_seen;
+    p->fps_last_us = now_us;
+
+    if (!p->vit)
+        return; /* nothing tells us frames flow */
+    if ((p->state == VITD_PIPELINE_RUNNING || p->state == VITD_PIPELINE_STARTING) &&
+        now_us - p->progress_us > STALL_TIMEOUT_US) {
+        g_autofree char *msg = g_strdup_printf("no frame for %d s",
+                                               (int)(STALL_TIMEOUT_US / G_USEC_PER_SEC));
+        pipeline_fail(p, "vitd-stall", msg);
+    }
+}
+
+gboolean vitd_pipeline_is_stalled(const VitdPipeline *p, gint64 now_us, gint64 limit_us)
+{
+    return p->state == VITD_PIPELINE_RUNNING && now_us - p->progress_us > limit_us;
+}
