@@ -1,0 +1,16 @@
+/* family.c — the table of network families, searched by architecture name. */
+#include "family.h"
+
+#include <stddef.h>
+
+static const vit_family *const families[] = {
+    &vit_family_vit,
+};
+
+const vit_family *vit_family_find(const char *architecture)
+{
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+        if (families[i]->match(architecture))
+            return families[i];
+    return NULL;
+}

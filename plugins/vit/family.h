@@ -1,0 +1,41 @@
+/* family.h — how a network family plugs into libvit.
+ *
+ * A family recognises its architecture names, builds an immutable network description from the
+ * weights at model open (checking every tensor it uses), states how much scratch memory one
+ * session needs, and runs the network inside that scratch arena. Adding a family (PoolFormer,
+ * PVT, Swin, SReT, DVT cascades) is a new family_*.c plus one line in family.c's table. */
+#ifndef VIT_FAMILY_H
+#define VIT_FAMILY_H
+
+#include <stddef.h>
+
+#include "model.h"
+#include "threadpool.h"
+
+/* What one run has to work with; owned by the session. */
+typedef struct vit_run {
+    vit_threadpool *pool;
+    int threads;          /* vit_threadpool_threads(pool) */
+    void *arena;          /* arena_bytes(model, threads) bytes, 64-byte aligned */
+    float exit_threshold; /* for cascades */
+    float *logits;        /* [num_classes]: the answering exit's logits go here */
+} vit_run;
+
+typedef struct vit_family {
+    const char *name;
+    int (*match)(const char *architecture);
+    /* Reads and checks the tensors; sets model->net, the input size, num_classes, num_exits
+     * and exit_gflops. Errors name the file and the tensor. */
+    int (*build)(vit_model *model, vit_error *err);
+    void (*destroy)(void *net);
+    size_t (*arena_bytes)(const vit_model *model, int threads);
+    /* Runs on an input [input_c, input_h, input_w]; returns the answering exit (>= 0). Must not
+     * allocate. */
+    int (*run)(const vit_model *model, vit_run *run, const float *chw);
+} vit_family;
+
+const vit_family *vit_family_find(const char *architecture);
+
+extern const vit_family vit_family_vit;
+
+#endif
