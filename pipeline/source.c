@@ -99,13 +99,17 @@ static char *normalise_uri(VpYamlFile *file, VpErrors *errs, const yaml_node_t *
                       "must be %%-encoded, or give a plain file path)",
                       source);
     } else if (g_ascii_strcasecmp(scheme, "file") == 0) {
-        char *path = g_filename_from_uri(source, NULL, NULL);
+        char *host = NULL;
+        char *path = g_filename_from_uri(source, &host, NULL);
+        if (host && g_ascii_strcasecmp(host, "localhost") != 0)
+            g_clear_pointer(&path, g_free);
+        g_free(host);
         if (!path)
             vp_yaml_error(file, errs, node,
                           "source '%s' is not a local file URI (expected file:///absolute/path)",
                           source);
-        else
-            result = g_strdup(source);
+        else /* re-encoded: file:///a b.mp4 becomes file:///a%20b.mp4 */
+            result = g_filename_to_uri(path, NULL, NULL);
         g_free(path);
     } else {
         result = g_strdup(source);

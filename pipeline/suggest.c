@@ -1,9 +1,9 @@
 /* suggest.c — "did you mean" for misspelt keys and values.
  *
  * Keys are compared after folding case and treating '_' and ' ' as '-', then by edit distance
- * (Levenshtein, insert/delete/substitute each cost 1). A candidate is offered when the distance
- * is at most a third of the word's length (at least 1), which catches 'top_k', 'TopK'-style
- * slips and one- or two-letter typos without suggesting unrelated keys.
+ * (insert, delete, substitute or swap two neighbours each cost 1). A candidate is offered when the
+ * distance is at most a third of the word's length (at least 1), which catches 'top_k',
+ * 'TopK'-style slips and one- or two-letter typos without suggesting unrelated keys.
  */
 #include <string.h>
 
@@ -22,25 +22,31 @@ static void fold(const char *in, char *out)
     out[i] = '\0';
 }
 
+/* Optimal-string-alignment distance: Levenshtein plus adjacent transpositions ('smtpe'). */
 static guint edit_distance(const char *a, const char *b)
 {
-    guint row[MAX_WORD + 1];
+    guint rows[3][MAX_WORD + 1];
     size_t la = strlen(a), lb = strlen(b);
+    guint *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
 
     for (size_t j = 0; j <= lb; j++)
-        row[j] = (guint)j;
+        prev[j] = (guint)j;
     for (size_t i = 1; i <= la; i++) {
-        guint diag = row[0];
-        row[0] = (guint)i;
+        cur[0] = (guint)i;
         for (size_t j = 1; j <= lb; j++) {
-            guint up = row[j];
-            guint best = MIN(row[j] + 1, row[j - 1] + 1);
-            best = MIN(best, diag + (a[i - 1] == b[j - 1] ? 0u : 1u));
-            row[j] = best;
-            diag = up;
+            guint cost = a[i - 1] == b[j - 1] ? 0u : 1u;
+            guint best = MIN(prev[j] + 1, cur[j - 1] + 1);
+            best = MIN(best, prev[j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                best = MIN(best, prev2[j - 2] + 1);
+            cur[j] = best;
         }
+        guint *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 const char *vp_suggest(const char *word, const char *const *candidates)
