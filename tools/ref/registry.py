@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 # architecture-name prefix -> family module (first match wins)
 _PREFIXES = [
-    ("deit_", "vit"), ("vit_", "vit"),
+    ("deit_", "vit"), ("vit_", "vit"), ("poolformer_", "poolformer"), ("pvt_v2_", "pvt_v2"),
+    ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"),
 ]
 
 
@@ -38,6 +39,7 @@ def family_of_architecture(architecture):
 
 _SMALL_VIT = dict(img_size=32, patch_size=4, embed_dim=48, depth=2, num_heads=3, mlp_ratio=4.0,
                   in_chans=3)
+_SMALL_POOL = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 48], mlp_ratios=[4, 4, 4, 4], img_size=64)
 _TEN = [f"class_{i}" for i in range(10)]
 FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                   "Sneaker", "Bag", "Ankle boot"]
@@ -55,4 +57,42 @@ FIXTURES = [
             label_names=_TEN, single_file=True),
     Fixture("vit_avgpool_test", "vit", "vit_avgpool_test", 10,
             dict(_SMALL_VIT, global_pool="avg"), label_names=_TEN),
+    # PoolFormer, both key layouts (same maths except the head order)
+    Fixture("poolformer_test_timm", "poolformer", "poolformer_test", 10,
+            dict(_SMALL_POOL, layout="timm"), label_names=_TEN),
+    Fixture("poolformer_test_official", "poolformer", "poolformer_test", 10,
+            dict(_SMALL_POOL, layout="official"), label_names=_TEN),
+    Fixture("poolformer_s12", "poolformer", "poolformer_s12", 1000, dict(layout="timm"),
+            on_demand=True),
+    Fixture("poolformer_s12_official", "poolformer", "poolformer_s12", 1000,
+            dict(layout="official"), on_demand=True),
+    # PVT v2
+    Fixture("pvt_v2_test", "pvt_v2", "pvt_v2_test", 10,
+            dict(depths=[2, 1, 1, 1], embed_dims=[16, 32, 48, 64], num_heads=[1, 2, 3, 4],
+                 mlp_ratios=[4, 4, 2, 2], sr_ratios=[8, 4, 2, 1], img_size=64),
+            label_names=_TEN),
+    Fixture("pvt_v2_b0", "pvt_v2", "pvt_v2_b0", 1000),
+    # Swin: window 7 with one shifted stage and one single-window stage; window 4 over three
+    # stages whose stored relative_position_index is deliberately wrong (must be rebuilt)
+    Fixture("swin_test", "swin", "swin_test", 10,
+            dict(img_size=56, patch_size=4, window_size=7, embed_dim=24, depths=[2, 2],
+                 num_heads=[2, 4]), label_names=_TEN),
+    Fixture("swin_bogus_index_test", "swin", "swin_test", 10,
+            dict(img_size=64, patch_size=4, window_size=4, embed_dim=16, depths=[2, 2, 2],
+                 num_heads=[1, 2, 4], bogus_index=True), label_names=_TEN),
+    Fixture("swin_tiny_patch4_window7_224", "swin", "swin_tiny_patch4_window7_224", 1000,
+            on_demand=True),
+    # SReT: group attention with stored permutations
+    Fixture("sret_test", "sret", "sret_test", 10,
+            dict(img_size=64, base_dims=[8, 8, 8], heads=[2, 4, 8], depth=[4, 2, 2],
+                 recursive_num=[2, 1, 1], groups1=[8, 4, 1], groups2=[2, 1, 1],
+                 mlp_ratio=3.6, np_mlp_ratio=1), label_names=_TEN),
+    Fixture("sret_tiny", "sret", "sret_tiny", 1000),
+    Fixture("sret_small", "sret", "sret_small", 1000, on_demand=True),
+    # HAT-Net: local grid attention + pooled global attention
+    Fixture("hat_net_test", "hat_net", "hat_net_test", 10,
+            dict(img_size=64, dims=[16, 32, 48, 64], head_dim=16, expansions=[4, 4, 2, 2],
+                 grid_sizes=[4, 2, 2, 1], ds_ratios=[4, 2, 2, 1], depths=[1, 1, 2, 1],
+                 kernel_sizes=[3, 3, 5, 3]), label_names=_TEN),
+    Fixture("hat_net_tiny", "hat_net", "hat_net_tiny", 1000, on_demand=True),
 ]

@@ -1,0 +1,164 @@
+"""HAT-Net (hierarchical MHSA, yun-liu/HAT-Net) reference with the official keys and maths.
+
+Maths (inference), NCHW; every GN is GroupNorm(1 group, eps 1e-6):
+  stem (patch_embed): Conv3x3 s2 p1 (bias) in->16 -> GN -> SiLU -> Conv3x3 s2 p1 (bias) 16->C0
+  stage s>0 starts with ds{s+1}: Conv3x3 s2 p1 (bias) -> GN
+  block: x += attn(x); x += conv(x)
+  attn (H-MHSA), heads = C / head_dim, scale head_dim^-0.5, G = grid_sizes[s]:
+    qkv = attn.qkv(attn.norm(x))            1x1 conv (bias) C->3C; channel = which*C + h*d + j
+    G > 1: local attention inside each G x G cell of tokens (cells row-major, tokens row-major
+           inside a cell); l = local result on the grid; z = attn.grid_norm(x + l)
+           q = attn.q(z) [1x1 conv, bias]; kv = attn.kv(attn.ds_norm(AvgPool_ds(z)))
+           (AvgPool kernel = stride = ds_ratios[s], no padding; kv: k channels first)
+           out = softmax(q k^T * scale) v over all pooled positions; y = out + z
+    G = 1: plain global MHSA of qkv; y = out
+    attn output = attn.proj(y)              1x1 conv (bias). attn.proj_norm exists in the
+                                            checkpoint but the forward never uses it.
+  conv (IRB): GN -> 1x1 conv (no bias) C->eC -> SiLU -> depthwise kxk p(k-1)/2 (no bias) ->
+    SiLU -> 1x1 conv (no bias) eC->C -> GN
+  head: mean over H,W -> classifier.1 Linear (classifier.0 is dropout)
+Keys: patch_embed.{0,1,3}, blocks.s.i.attn.{norm,qkv,proj,proj_norm[,grid_norm,q,kv,ds_norm]},
+  blocks.s.i.conv.{conv1.0 (GN),conv1.1,conv2.0,conv3.0,conv3.1 (GN)}, ds{2,3,4}.{conv,norm},
+  classifier.1.
+model_args: dims, head_dim, expansions, grid_sizes, ds_ratios, depths, kernel_sizes, in_chans,
+  img_size. Tiny is as the paper and MODELS.md give it; small/medium/large are as read from
+  the official repository (unverified here).
+"""
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import common
+
+_SML = dict(dims=[64, 128, 320, 512], head_dim=64, expansions=[8, 8, 4, 4],
+            grid_sizes=[8, 7, 7, 1], ds_ratios=[8, 4, 2, 1])
+ARCHS = {
+    "hat_net_tiny": dict(dims=[48, 96, 240, 384], head_dim=48, expansions=[8, 8, 4, 4],
+                         grid_sizes=[8, 7, 7, 1], ds_ratios=[8, 4, 2, 1], depths=[2, 2, 6, 3]),
+    "hat_net_small": dict(depths=[2, 2, 6, 3], **_SML),
+    "hat_net_medium": dict(depths=[3, 6, 18, 3], **_SML),
+    "hat_net_large": dict(depths=[3, 8, 27, 3], **_SML),
+}
+DEFAULTS = dict(kernel_sizes=[3, 3, 3, 3], in_chans=3, img_size=224, **ARCHS["hat_net_tiny"])
+
+
+def _gn(c):
+    return nn.GroupNorm(1, c, eps=1e-6)
+
+
+class HMHSA(nn.Module):
+    def __init__(self, dim, head_dim, grid, ds):
+        super().__init__()
+        self.heads, self.hd, self.grid = dim // head_dim, head_dim, grid
+        self.norm = _gn(dim)
+        self.qkv = nn.Conv2d(dim, 3 * dim, 1)
+        self.proj = nn.Conv2d(dim, dim, 1)
+        self.proj_norm = _gn(dim)  # stored, unused (as in the official forward)
+        if grid > 1:
+            self.grid_norm = _gn(dim)
+            self.avg_pool = nn.AvgPool2d(ds, ds)
+            self.ds_norm = _gn(dim)
+            self.q = nn.Conv2d(dim, dim, 1)
+            self.kv = nn.Conv2d(dim, 2 * dim, 1)
+
+    def _attend(self, q, k, v):
+        return (q * self.hd ** -0.5 @ k.transpose(-2, -1)).softmax(-1) @ v
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        nh, d, g = self.heads, self.hd, self.grid
+        qkv = self.qkv(self.norm(x))
+        if g > 1:
+            t = qkv.reshape(b, 3, nh, d, h // g, g, w // g, g).permute(1, 0, 2, 4, 6, 5, 7, 3)
+            t = t.reshape(3, -1, g * g, d)
+            loc = self._attend(t[0], t[1], t[2])
+            loc = loc.reshape(b, nh, h // g, w // g, g, g, d).permute(0, 1, 6, 2, 4, 3, 5)
+            z = self.grid_norm(x + loc.reshape(b, c, h, w))
+            q = self.q(z).reshape(b, nh, d, -1).transpose(-2, -1)
+            kv = self.kv(self.ds_norm(self.avg_pool(z))).reshape(b, 2, nh, d, -1)
+            k, v = kv[:, 0].transpose(-2, -1), kv[:, 1].transpose(-2, -1)
+        else:
+            t = qkv.reshape(b, 3, nh, d, -1).transpose(-2, -1)
+            q, k, v = t[:, 0], t[:, 1], t[:, 2]
+        y = self._attend(q, k, v).transpose(-2, -1).reshape(b, c, h, w)
+        if g > 1:
+            y = y + z
+        return self.proj(y)
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, dim, hidden, k):
+        super().__init__()
+        self.conv1 = nn.Sequential(_gn(dim), nn.Conv2d(dim, hidden, 1, bias=False), nn.SiLU())
+        self.conv2 = nn.Sequential(nn.Conv2d(hidden, hidden, k, 1, (k - 1) // 2, groups=hidden,
+                                             bias=False), nn.SiLU())
+        self.conv3 = nn.Sequential(nn.Conv2d(hidden, dim, 1, bias=False), _gn(dim))
+
+    def forward(self, x):
+        return self.conv3(self.conv2(self.conv1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, head_dim, grid, ds, expansion, k):
+        super().__init__()
+        self.attn = HMHSA(dim, head_dim, grid, ds)
+        self.conv = InvertedResidual(dim, dim * expansion, k)
+
+    def forward(self, x):
+        x = x + self.attn(x)
+        return x + self.conv(x)
+
+
+class Downsample(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, 2, 1)
+        self.norm = _gn(cout)
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+class HATNet(nn.Module):
+    def __init__(self, num_classes, dims, head_dim, expansions, grid_sizes, ds_ratios, depths,
+                 kernel_sizes, in_chans, **_):
+        super().__init__()
+        self.patch_embed = nn.Sequential(nn.Conv2d(in_chans, 16, 3, 2, 1), _gn(16), nn.SiLU(),
+                                         nn.Conv2d(16, dims[0], 3, 2, 1))
+        self.blocks = nn.ModuleList([
+            nn.ModuleList([Block(dims[s], head_dim, grid_sizes[s], ds_ratios[s], expansions[s],
+                                 kernel_sizes[s]) for _ in range(depths[s])])
+            for s in range(len(dims))])
+        for s in range(1, len(dims)):
+            setattr(self, f"ds{s + 1}", Downsample(dims[s - 1], dims[s]))
+        self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(dims[-1], num_classes))
+
+    def forward(self, x):
+        x = self.patch_embed(x)
+        for s, stage in enumerate(self.blocks):
+            if s > 0:
+                x = getattr(self, f"ds{s + 1}")(x)
+            for blk in stage:
+                x = blk(x)
+        return self.classifier(x.mean((2, 3)))
+
+
+def resolve_args(architecture, model_args=None):
+    args = dict(DEFAULTS)
+    args.update(ARCHS.get(architecture, {}))
+    args.update(model_args or {})
+    return args
+
+
+def build(architecture, num_classes, model_args=None):
+    args = resolve_args(architecture, model_args)
+    return HATNet(num_classes, **args), args
+
+
+def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
+               crop_pct=0.9):
+    margs = {k: args[k] for k in ("dims", "head_dim", "expansions", "grid_sizes", "ds_ratios",
+                                  "depths", "kernel_sizes", "in_chans", "img_size")}
+    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
+                                 crop_pct, first_conv="patch_embed.0", classifier="classifier.1")
+    return common.make_config(architecture, num_classes, args["dims"][-1], margs, pcfg,
+                              global_pool="avg", label_names=label_names)
