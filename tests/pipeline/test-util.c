@@ -47,6 +47,39 @@ char *tu_write(const char *dir, const char *name, const char *content)
     return path;
 }
 
+void tu_copy_tree(const char *from, const char *to)
+{
+    GDir *d = g_dir_open(from, 0, NULL);
+    const char *name;
+
+    ck_assert_msg(d != NULL, "cannot open %s", from);
+    g_mkdir_with_parents(to, 0755);
+    while ((name = g_dir_read_name(d))) {
+        char *src = g_build_filename(from, name, NULL);
+        char *dst = g_build_filename(to, name, NULL);
+        if (g_file_test(src, G_FILE_TEST_IS_DIR)) {
+            tu_copy_tree(src, dst);
+        } else {
+            char *content;
+            gsize length;
+            ck_assert(g_file_get_contents(src, &content, &length, NULL));
+            ck_assert(g_file_set_contents(dst, content, (gssize)length, NULL));
+            g_free(content);
+        }
+        g_free(src);
+        g_free(dst);
+    }
+    g_dir_close(d);
+}
+
+char *tu_data(const char *name)
+{
+    const char *data = g_getenv("VP_TEST_DATA");
+
+    ck_assert_msg(data != NULL, "VP_TEST_DATA is not set (run through meson test)");
+    return g_build_filename(data, name, NULL);
+}
+
 void tu_fake_model(const char *dir, const char *name)
 {
     char *rel = g_build_filename(name, "model.safetensors", NULL);

@@ -12,6 +12,10 @@ char *tu_tmpdir(void);
 void tu_rmtree(const char *dir);
 /* Writes CONTENT to DIR/NAME (parents created); returns the full path (newly allocated). */
 char *tu_write(const char *dir, const char *name, const char *content);
+/* Copies the folder FROM (recursively) into TO. */
+void tu_copy_tree(const char *from, const char *to);
+/* The path of tests/pipeline/data/NAME (from $VP_TEST_DATA); newly allocated. */
+char *tu_data(const char *name);
 /* DIR/NAME becomes a model folder holding a (dummy) model.safetensors. */
 void tu_fake_model(const char *dir, const char *name);
 /* Loads one pipelines file into a fresh array; returns the error text (NULL on success) and the
