@@ -3,6 +3,7 @@
 #include "vitd-names.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 
 char *vitd_pipeline_path(const char *name)
@@ -18,7 +19,8 @@ char *vitd_pipeline_name_from_path(const char *path)
     char *name = NULL;
     if (sd_bus_path_decode(path, VITD_PIPELINE_PATH_PREFIX, &name) <= 0)
         return NULL;
-    if (name[0] == '\0') {
+    /* sd_bus_path_decode() accepts any depth; a pipeline is exactly one element below. */
+    if (name[0] == '\0' || strchr(name, '/')) {
         free(name);
         return NULL;
     }

@@ -1,0 +1,65 @@
+/* test-names.c — pipeline names <-> D-Bus object paths (daemon/vitd-names.c): every name the
+ * config accepts ([A-Za-z0-9_-]+) must give a valid, distinct path that decodes back. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "vitd-names.h"
+
+START_TEST(test_plain_name)
+{
+    char *path = vitd_pipeline_path("door");
+    ck_assert_str_eq(path, "/org/vitd1/pipeline/door");
+    free(path);
+}
+END_TEST
+
+START_TEST(test_dash_and_underscore_are_escaped_and_distinct)
+{
+    char *a = vitd_pipeline_path("front-door");
+    char *b = vitd_pipeline_path("front_door");
+    ck_assert(sd_bus_object_path_is_valid(a));
+    ck_assert(sd_bus_object_path_is_valid(b));
+    ck_assert_str_ne(a, b);
+    char *na = vitd_pipeline_name_from_path(a), *nb = vitd_pipeline_name_from_path(b);
+    ck_assert_str_eq(na, "front-door");
+    ck_assert_str_eq(nb, "front_door");
+    free(a), free(b), free(na), free(nb);
+}
+END_TEST
+
+START_TEST(test_leading_digit_round_trips)
+{
+    char *path = vitd_pipeline_path("0cam");
+    ck_assert(sd_bus_object_path_is_valid(path));
+    char *name = vitd_pipeline_name_from_path(path);
+    ck_assert_str_eq(name, "0cam");
+    free(path), free(name);
+}
+END_TEST
+
+START_TEST(test_foreign_paths_are_not_pipelines)
+{
+    ck_assert_ptr_null(vitd_pipeline_name_from_path("/org/vitd1"));
+    ck_assert_ptr_null(vitd_pipeline_name_from_path("/org/vitd1/pipeline"));
+    ck_assert_ptr_null(vitd_pipeline_name_from_path("/org/vitd1/pipeline/a/b"));
+    ck_assert_ptr_null(vitd_pipeline_name_from_path("/org/other/door"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("names");
+    TCase *tc = tcase_create("paths");
+    tcase_add_test(tc, test_plain_name);
+    tcase_add_test(tc, test_dash_and_underscore_are_escaped_and_distinct);
+    tcase_add_test(tc, test_leading_digit_round_trips);
+    tcase_add_test(tc, test_foreign_paths_are_not_pipelines);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
