@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""vitd end to end on a private session bus: frames in -> Classification signals out, the
+Pipeline properties, the control methods, and vitctl."""
+import json
+
+from gi.repository import Gio, GLib
+
+from vitdtest import (MANAGER_PATH, PIPELINE_IFACE, MODEL, VitdTestCase, main, pipeline_path,
+                      require_element)
+
+LIVE = """
+    pipelines:
+      - name: live-cam
+        source: test:ball
+        model: @MODEL@
+        top-k: 3
+"""
+
+
+def remote_error(e):
+    return Gio.DBusError.get_remote_error(e)
+
+
+class Signals(VitdTestCase):
+    def test_n_frames_give_n_signals_with_contiguous_seq(self):
+        require_element()
+        self.client.subscribe(iface=PIPELINE_IFACE, member="Classification")
+        self.start_vitd("""
+            pipelines:
+              - name: count-me
+                launch: videotestsrc num-buffers=40 ! video/x-raw,width=64,height=64 ! vitclassify model=@MODEL@ top-k=3 ! fakesink
+                restart: never
+        """)
+        c = self.client
+        c.wait_for("count-me to finish", lambda: c.get("count-me", "State") == "finished")
+        c.wait_for("40 signals", lambda: len(c.classifications("count-me")) >= 40, timeout=5)
+        c.pump(0.2)
+        sigs = c.classifications("count-me")
+        self.assertEqual(len(sigs), 40)
+        self.assertContiguous([s[0] for s in sigs])
+        self.assertEqual([s[1] for s in sigs], list(range(40)), "frame numbers")
+        pts = [s[2] for s in sigs]
+        self.assertEqual(pts, sorted(pts))
+        for seq, frame, pts_ns, realtime_us, labels, exit_, latency_us in sigs:
+            self.assertTrue(1 <= len(labels) <= 3, labels)
+            scores = [score for _, score in labels]
+            self.assertEqual(scores, sorted(scores, reverse=True))
+            self.assertTrue(all(0.0 <= x <= 1.0 for x in scores), scores)
+            self.assertGreater(realtime_us, 1.6e15)  # microseconds since 1970, after 2020
+            self.assertEqual(exit_, 0)
+
+        props = c.get_all("count-me")
+        self.assertEqual(props["Name"], "count-me")
+        self.assertEqual(props["State"], "finished")
+        self.assertEqual(props["Model"], MODEL)
+        self.assertIn("videotestsrc", props["Source"])
+        self.assertEqual(props["FramesSeen"], 40)
+        self.assertEqual(props["FramesClassified"], 40)
+        self.assertEqual(props["FramesDropped"], 0)
+        self.assertEqual(props["Restarts"], 0)
+        self.assertEqual(props["LastError"], "")
+        self.assertEqual(sum(props["ExitCounts"]), 40)
+        self.assertEqual(props["EventsDropped"], 0)
+        self.assertGreater(props["LatencyMs"], 0.0)
+
+    def test_control_methods_and_properties_changed(self):
+        require_element()
+        self.start_vitd(LIVE)
+        c = self.client
+        c.wait_for("live-cam running", lambda: c.get("live-cam", "State") == "running")
+        self.assertEqual(c.pipelines(), {"live-cam": ("running", pipeline_path("live-cam"))})
+        self.assertRegex(c.get(None, "Version"), r"^\d+\.\d+")
+
+        c.subscribe(iface="org.freedesktop.DBus.Properties", member="PropertiesChanged",
+                    path=pipeline_path("live-cam"))
+        c.manager("StopPipeline", "live-cam")
+        self.assertEqual(c.get("live-cam", "State"), "stopped")
+        c.wait_for("PropertiesChanged State=stopped", lambda: any(
+            a[1].get("State") == "stopped" for _, m, a in c.signals if m == "PropertiesChanged"))
+        c.manager("StartPipeline", "live-cam")
+        c.wait_for("running again", lambda: c.get("live-cam", "State") == "running")
+        c.manager("RestartPipeline", "live-cam")
+        c.wait_for("running after restart", lambda: c.get("live-cam", "State") == "running")
+        c.wait_for("frames counted", lambda: c.get("live-cam", "FramesSeen") > 0)
+        c.wait_for("a frame rate", lambda: c.get("live-cam", "Fps") > 0)
+
+        for method in ("StartPipeline", "StopPipeline", "RestartPipeline"):
+            with self.assertRaises(GLib.Error) as cm:
+                c.manager(method, "no-such-pipeline")
+            self.assertEqual(remote_error(cm.exception), "org.vitd1.Error.NoSuchPipeline")
+        with self.assertRaises(GLib.Error) as cm:
+            c.get("no-such-pipeline", "State")
+        self.assertEqual(remote_error(cm.exception), "org.freedesktop.DBus.Error.UnknownObject")
+
+    def test_introspection_lists_pipeline_objects(self):
+        self.start_vitd(LIVE)
+        xml = self.client.call("/org/vitd1/pipeline", "org.freedesktop.DBus.Introspectable",
+                               "Introspect")[0]
+        self.assertIn('<node name="live_2dcam"/>', xml)
+
+    def test_vitctl(self):
+        require_element()
+        self.start_vitd(LIVE)
+        c = self.client
+        c.wait_for("live-cam running", lambda: c.get("live-cam", "State") == "running")
+
+        r = self.vitctl("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"live-cam\s+running\s+/org/vitd1/pipeline/live_2dcam")
+
+        r = self.vitctl("status", "live-cam")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"State: running")
+        self.assertRegex(r.stdout, r"FramesSeen: \d+")
+
+        r = self.vitctl("monitor", "live-cam", "--json", "--count", "3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(events), 3)
+        self.assertEqual({e["pipeline"] for e in events}, {"live-cam"})
+        self.assertEqual([e["seq"] for e in events],
+                         list(range(events[0]["seq"], events[0]["seq"] + 3)))
+        self.assertTrue(events[0]["labels"] and "label" in events[0]["labels"][0])
+
+        r = self.vitctl("monitor", "--count", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^live-cam seq=\d+ frame=\d+ exit=0 ")
+
+        self.assertEqual(self.vitctl("stop", "live-cam").returncode, 0)
+        self.assertEqual(c.get("live-cam", "State"), "stopped")
+        self.assertEqual(self.vitctl("start", "live-cam").returncode, 0)
+        self.assertEqual(self.vitctl("restart", "live-cam").returncode, 0)
+        self.assertEqual(self.vitctl("reload").returncode, 0)
+
+        r = self.vitctl("restart", "nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No pipeline named 'nope'", r.stderr)
+        r = self.vitctl("status", "nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such pipeline", r.stderr)
+
+    def test_vitctl_without_vitd(self):
+        for args in (["list"], ["reload"], ["monitor"], ["status", "x"]):
+            r = self.vitctl(*args)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("vitd is not running on the session bus", r.stderr)
+            self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+
+    def test_sigterm_drains_and_exits_zero(self):
+        vitd = self.start_vitd(LIVE)
+        self.client.wait_for("live-cam started", lambda: self.client.pipelines())
+        self.assertEqual(vitd.stop(timeout=15), 0)
+        self.assertIn("Draining", vitd.log())
+
+
+if __name__ == "__main__":
+    main()
