@@ -5,7 +5,7 @@
 
 float vit_gelu(float x)
 {
-    return 0.5f * x * (1.0f + vit_fast_erff(x * 0.70710678118654752f));
+    return vit_fast_gelu(x);
 }
 
 void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
@@ -14,10 +14,10 @@ void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
         float *xr = x + (size_t)r * ldx;
         if (bias) {
             for (int j = 0; j < N; j++)
-                xr[j] = vit_gelu(xr[j] + bias[j]);
+                xr[j] = vit_fast_gelu(xr[j] + bias[j]);
         } else {
             for (int j = 0; j < N; j++)
-                xr[j] = vit_gelu(xr[j]);
+                xr[j] = vit_fast_gelu(xr[j]);
         }
     }
 }

@@ -8,21 +8,16 @@
 
 #include "fastmath.h"
 #include "ops.h"
+#include "reduce.h"
 
 void vit_softmax_rows(int rows, int N, float *x, int ldx)
 {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * ldx;
-        float mx = xr[0];
-        for (int j = 1; j < N; j++)
-            mx = xr[j] > mx ? xr[j] : mx;
-        float sum = 0.0f;
-        for (int j = 0; j < N; j++) {
-            float e = vit_fast_expf(xr[j] - mx);
-            xr[j] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
+        float mx = vit_row_max(xr, N);
+        for (int j = 0; j < N; j++)
+            xr[j] = vit_fast_expf(xr[j] - mx);
+        float inv = 1.0f / vit_row_sum(xr, N);
         for (int j = 0; j < N; j++)
             xr[j] *= inv;
     }

@@ -43,4 +43,10 @@ static inline float vit_fast_erff(float x)
     return x < 0 ? -y : y;
 }
 
+/* GELU, exact erf form: 0.5 x (1 + erf(x / sqrt 2)). */
+static inline float vit_fast_gelu(float x)
+{
+    return 0.5f * x * (1.0f + vit_fast_erff(x * 0.70710678118654752f));
+}
+
 #endif

@@ -10,17 +10,25 @@
 #include "ops.h"
 
 void openblas_set_num_threads(int num_threads);
+char *openblas_get_corename(void);
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
-static void blas_single_thread(void)
+static void blas_init_once(void)
 {
     openblas_set_num_threads(1);
 }
 
 void vit_gemm_init(void)
 {
-    pthread_once(&blas_once, blas_single_thread);
+    pthread_once(&blas_once, blas_init_once);
+}
+
+/* The OpenBLAS kernel set in use, for vit-infer's benchmark report. */
+const char *vit_gemm_backend(void)
+{
+    vit_gemm_init();
+    return openblas_get_corename();
 }
 
 void vit_split_range(int n, int parts, int i, int *r0, int *r1)

@@ -72,26 +72,33 @@ static int read_text_file(const char *path, char **ret_text, size_t *ret_len, vi
     return 0;
 }
 
-/* Loads the config: from config.json in dir, or from the weights' __metadata__["config"]. */
+static int config_from_metadata(vit_model *m, const char *meta, vit_error *err)
+{
+    char source[VIT_ERROR_NAME_MAX + 32];
+    snprintf(source, sizeof(source), "%.*s __metadata__.config", VIT_ERROR_NAME_MAX,
+             m->weights->path);
+    return vit_config_parse(meta, strlen(meta), source, &m->config, err);
+}
+
+/* Loads the config: a single file prefers its __metadata__["config"], a folder its
+ * config.json; each falls back to the other. */
 static int load_config(vit_model *m, const char *dir, int is_dir, vit_error *err)
 {
-    const char *meta = is_dir ? NULL : vit_safetensors_metadata(m->weights, "config");
-    if (meta) {
-        char source[VIT_ERROR_NAME_MAX + 32];
-        snprintf(source, sizeof(source), "%.*s __metadata__.config", VIT_ERROR_NAME_MAX,
-                 m->weights->path);
-        return vit_config_parse(meta, strlen(meta), source, &m->config, err);
-    }
+    const char *meta = vit_safetensors_metadata(m->weights, "config");
+    if (meta && !is_dir)
+        return config_from_metadata(m, meta, err);
     char *cfg_path = path_join(dir, "config.json");
     if (!cfg_path)
         return vit_errorf(err, -ENOMEM, "out of memory");
     char *text = NULL;
     size_t len = 0;
     int r = read_text_file(cfg_path, &text, &len, err);
-    if (r == -ENOENT && !is_dir)
-        r = vit_errorf(err, -EINVAL, "%s: no \"config\" in __metadata__ and no %s",
-                       m->weights->path, cfg_path);
-    if (r == 0)
+    if (r == -ENOENT && meta)
+        r = config_from_metadata(m, meta, err);
+    else if (r == -ENOENT)
+        r = vit_errorf(err, -ENOENT, "%s: missing, and %s has no \"config\" in __metadata__",
+                       cfg_path, m->weights->path);
+    else if (r == 0)
         r = vit_config_parse(text, len, cfg_path, &m->config, err);
     free(text);
     free(cfg_path);

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "ops.h"
+#include "reduce.h"
 
 void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *gamma,
                         const float *beta, float eps, float *y, int ldy)
@@ -10,15 +11,8 @@ void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *g
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;
         float *yr = y + (size_t)r * ldy;
-        float sum = 0.0f;
-        for (int c = 0; c < C; c++)
-            sum += xr[c];
-        float mean = sum / (float)C;
-        float sq = 0.0f;
-        for (int c = 0; c < C; c++) {
-            float d = xr[c] - mean;
-            sq += d * d;
-        }
+        float mean = vit_row_sum(xr, C) / (float)C;
+        float sq = vit_row_sq_dev(xr, C, mean);
         float inv = 1.0f / sqrtf(sq / (float)C + eps);
         for (int c = 0; c < C; c++)
             yr[c] = (xr[c] - mean) * inv * gamma[c] + beta[c];

@@ -13,6 +13,8 @@
 /* gemm.c --------------------------------------------------------------------------------- */
 /* Makes OpenBLAS single-threaded (once per process): libvit splits work itself. */
 void vit_gemm_init(void);
+/* Name of the BLAS kernel set in use (e.g. "SkylakeX"). */
+const char *vit_gemm_backend(void);
 /* C[M,N] = beta * C + A[M,K] . W[N,K]^T (+ bias[N] when non-NULL). */
 void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,
                 float beta, float *C, int ldc);
