@@ -14,33 +14,12 @@ import argparse
 import os
 import sys
 import time
-import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
-from ref import common, registry  # noqa: E402
-
-
-def fixture_seed(name):
-    return zlib.crc32(name.encode()) & 0x7FFFFFFF
-
-
-def write_one(outdir, fx):
-    seed = fixture_seed(fx.name)
-    fam = registry.family(fx.family)
-    model, args = fam.build(fx.architecture, fx.num_classes, fx.model_args)
-    common.randomize(model, seed, getattr(fam, "special_init", None))
-    fam_cfg_kw = dict(fx.config_kw)
-    if fx.label_names:
-        fam_cfg_kw["label_names"] = fx.label_names
-    config = fam.config_for(fx.architecture, fx.num_classes, args, **fam_cfg_kw)
-    extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
-    skip = fam.skip_keys(model) if hasattr(fam, "skip_keys") else ()
-    return common.write_fixture(os.path.join(outdir, fx.name), model, config, seed,
-                                float_dtype=fx.float_dtype, single_file=fx.single_file,
-                                skip=skip, extra_tensors=extra)
+from ref import registry  # noqa: E402
 
 
 def main():
@@ -70,7 +49,7 @@ def main():
     os.makedirs(opts.outdir, exist_ok=True)
     for fx in todo:
         t0 = time.monotonic()
-        logits = write_one(opts.outdir, fx)
+        _, logits = registry.write(opts.outdir, fx)
         if not opts.quiet:
             print(f"{fx.name}: {len(logits)} logits, range [{logits.min():.3f}, "
                   f"{logits.max():.3f}], argmax {int(logits.argmax())}, "

@@ -24,7 +24,6 @@ import re
 import statistics
 import subprocess
 import sys
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -33,7 +32,7 @@ sys.path.insert(0, os.path.join(TOP, "tools"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ref import common, registry  # noqa: E402
+from ref import registry  # noqa: E402
 
 
 def resolve(name, model_args):
@@ -48,21 +47,12 @@ def resolve(name, model_args):
     return registry.Fixture(name, fam, name, 1000, dict(model_args or {}))
 
 
-def write_model(fx, outdir):
-    seed = zlib.crc32(fx.name.encode()) & 0x7FFFFFFF
-    fam = registry.family(fx.family)
-    model, args = fam.build(fx.architecture, fx.num_classes, fx.model_args)
-    common.randomize(model, seed, getattr(fam, "special_init", None))
-    kw = dict(fx.config_kw)
-    if fx.label_names:
-        kw["label_names"] = fx.label_names
-    config = fam.config_for(fx.architecture, fx.num_classes, args, **kw)
-    extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
-    skip = fam.skip_keys(model) if hasattr(fam, "skip_keys") else ()
-    common.write_fixture(outdir, model, config, seed, float_dtype=fx.float_dtype,
-                         single_file=fx.single_file, skip=skip, extra_tensors=extra)
+def write_model(fx, workdir):
+    """Writes the model folder WORKDIR/<fx.name> and its model.onnx; returns the .onnx path."""
+    model, _ = registry.write(workdir, fx)
+    outdir = os.path.join(workdir, fx.name)
     model.float().eval()
-    c, h, w = config["pretrained_cfg"]["input_size"]
+    c, h, w = np.load(os.path.join(outdir, "input.npy")).shape
     onnx_path = os.path.join(outdir, "model.onnx")
     with torch.no_grad():
         torch.onnx.export(model, torch.zeros(1, c, h, w), onnx_path, opset_version=14,
@@ -100,15 +90,17 @@ def main():
     ap.add_argument("--build", default=os.environ.get("VITD_BUILD", os.path.join(TOP, "build")))
     ap.add_argument("--model-args", type=json.loads, default=None,
                     help='JSON object merged into model_args, e.g. \'{"img_size": 448}\'')
-    ap.add_argument("--name", help="folder name under WORKDIR (default: MODELNAME)")
+    ap.add_argument("--name", help="folder name under WORKDIR (default: MODELNAME); also seeds")
     ap.add_argument("--workdir", default=os.path.join(TOP, ".bench"))
     ap.add_argument("--ort-only", action="store_true", help="skip vit-infer")
     opts = ap.parse_args()
     torch.set_num_threads(1)
 
     fx = resolve(opts.model, opts.model_args)
-    outdir = os.path.join(opts.workdir, opts.name or opts.model)
-    onnx_path = write_model(fx, outdir)
+    if opts.name:  # a folder of its own (the seed follows the name)
+        fx = registry.Fixture(**{**fx.__dict__, "name": opts.name})
+    outdir = os.path.join(opts.workdir, fx.name)
+    onnx_path = write_model(fx, opts.workdir)
     ref = np.load(os.path.join(outdir, "logits.npy"))
     inp = os.path.join(outdir, "input.npy")
     node = ["node", os.path.join(HERE, "ort_run.js")]

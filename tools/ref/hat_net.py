@@ -154,6 +154,13 @@ def build(architecture, num_classes, model_args=None):
     return HATNet(num_classes, **args), args
 
 
+def special_init(name, p, gen):
+    """Tiny first stem conv: the stem's GroupNorm then sees a variance near its eps 1e-6."""
+    if name.startswith("patch_embed.0."):
+        return 2e-3
+    return None
+
+
 def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
                crop_pct=0.9):
     margs = {k: args[k] for k in ("dims", "head_dim", "expansions", "grid_sizes", "ds_ratios",

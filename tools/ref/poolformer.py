@@ -174,6 +174,8 @@ def special_init(name, p, gen):
     which would hide the blocks entirely)."""
     if "layer_scale" in name:
         return 0.5 + 0.2 * torch.randn(p.shape, generator=gen)
+    if name.startswith(("stem.", "patch_embed.")):  # tiny stem: GN eps 1e-5 matters
+        return 5e-3
     return None
 
 

@@ -143,6 +143,17 @@ def build(architecture, num_classes, model_args=None):
     return PyramidVisionTransformerV2(num_classes, **args), args
 
 
+def special_init(name, p, gen):
+    """Tiny tensors so three norms see variances near their eps (see common.randomize):
+    patch_embed.proj (-> patch_embed.norm, 1e-5), patch_embed.norm's affine (-> block norm1,
+    1e-6) and stage 0 block 0's sr conv (-> attn.norm, 1e-5)."""
+    if name.startswith("patch_embed.proj") or name.startswith("stages.0.blocks.0.attn.sr."):
+        return 5e-3
+    if name.startswith("patch_embed.norm"):
+        return 2e-3
+    return None
+
+
 def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
                crop_pct=0.9):
     margs = {k: args[k] for k in ("depths", "embed_dims", "num_heads", "mlp_ratios",

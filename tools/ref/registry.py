@@ -3,7 +3,10 @@ benchmark driver. A family module provides build(architecture, num_classes, mode
 (nn.Module, resolved args) and config_for(architecture, num_classes, args, **kw) -> config dict,
 and optionally special_init(name, tensor, gen), extra_tensors(model, args), skip_keys(model)."""
 import importlib
+import zlib
 from dataclasses import dataclass, field
+
+from . import common
 
 # architecture-name prefix -> family module (first match wins)
 _PREFIXES = [
@@ -28,6 +31,34 @@ class Fixture:
 
 def family(name):
     return importlib.import_module(f"ref.{name}")
+
+
+def fixture_seed(name):
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def prepare(fx):
+    """Builds and randomizes fx's model. Returns (model, config, seed, extra_tensors, skip)."""
+    seed = fixture_seed(fx.name)
+    fam = family(fx.family)
+    model, args = fam.build(fx.architecture, fx.num_classes, fx.model_args)
+    common.randomize(model, seed, getattr(fam, "special_init", None))
+    kw = dict(fx.config_kw)
+    if fx.label_names:
+        kw["label_names"] = fx.label_names
+    config = fam.config_for(fx.architecture, fx.num_classes, args, **kw)
+    extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
+    skip = fam.skip_keys(model) if hasattr(fam, "skip_keys") else ()
+    return model, config, seed, extra, skip
+
+
+def write(outdir, fx):
+    """Writes fixture fx into outdir/fx.name; returns (model, logits)."""
+    import os
+    model, config, seed, extra, skip = prepare(fx)
+    logits = common.write_fixture(os.path.join(outdir, fx.name), model, config, seed,
+                                  fx.float_dtype, fx.single_file, skip, extra)
+    return model, logits
 
 
 def family_of_architecture(architecture):

@@ -240,6 +240,20 @@ def special_init(name, p, gen):
     if leaf[-1] == "bias" and leaf[-2].startswith("coefficient"):
         odd = leaf[-2][-1] in "13"
         return (1.0 if odd else 0.5) + 0.2 * torch.randn(p.shape, generator=gen)
+    # eps sensitivity (see common.randomize): bn1 sees a variance ~2.5e-5 against eps 1e-5,
+    # and the first LayerNorm (1e-6) sees a tiny stem output + tiny pos_embed
+    if name.startswith("patch_embed.conv1.") or name == "patch_embed.bn1.running_mean":
+        return 5e-3
+    if name == "patch_embed.bn1.running_var":
+        return 2.5e-5 * (0.5 + torch.rand(p.shape, generator=gen))
+    if name.startswith("patch_embed.bn3.") and leaf[-1] in ("weight", "bias"):
+        return 2e-3
+    if name == "pos_embed":
+        return 0.02
+    if name.endswith("mlp.fc1.weight"):
+        return 0.5
+    if name.endswith("mlp.fc1.bias"):
+        return common.gelu_probe_bias(p, gen)
     return None
 
 

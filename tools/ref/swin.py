@@ -203,6 +203,10 @@ def special_init(name, p, gen):
     """Bias tables N(0, 0.5): large enough that a wrong index or a missing table is visible."""
     if name.endswith("relative_position_bias_table"):
         return 0.5 * torch.randn(p.shape, generator=gen)
+    if name.startswith("patch_embed.proj"):  # -> patch_embed.norm sees var ~ eps 1e-5
+        return 5e-3
+    if name.startswith("patch_embed.norm"):  # -> block 0 norm1 likewise
+        return 3e-3
     return None
 
 
