@@ -1,0 +1,52 @@
+"""Exports a trained checkpoint to a model folder in timm's layout: model.safetensors (F32,
+the state-dict keys unchanged), config.json (architecture, num_classes, model_args,
+pretrained_cfg, label_names, plus project fields) and labels.txt (one class name per line).
+
+  /usr/bin/python3 tools/train/export.py --checkpoint /var/tmp/vitd-train/NAME/best.pt \
+      --out models/NAME            # architecture and args are read from the checkpoint
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmnist  # noqa: E402
+import safetensors_io  # noqa: E402
+
+
+def write_folder(out_dir, state_dict, config):
+    """Writes state_dict (tensors) and config (dict) as a model folder at out_dir."""
+    os.makedirs(out_dir, exist_ok=True)
+    tensors = {k: v.detach().cpu().float().numpy() for k, v in state_dict.items()}
+    safetensors_io.save(os.path.join(out_dir, "model.safetensors"), tensors,
+                        {"format": "pt"})
+    cfg = {"num_classes": len(fmnist.LABEL_NAMES), "pretrained_cfg": fmnist.pretrained_cfg(),
+           "label_names": fmnist.LABEL_NAMES}
+    cfg = {**config, **{k: v for k, v in cfg.items() if k not in config}}
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out_dir, "labels.txt"), "w") as f:
+        f.write("\n".join(fmnist.LABEL_NAMES) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    ck = torch.load(a.checkpoint)
+    if "config" not in ck:
+        sys.exit(f"{a.checkpoint}: no 'config' entry (written by an older tool?)")
+    cfg = dict(ck["config"])
+    cfg.setdefault("training", {})["checkpoint_epoch"] = ck.get("epoch", -1) + 1
+    write_folder(a.out, ck["model"], cfg)
+    print(f"wrote {a.out} from {a.checkpoint} (epoch {ck.get('epoch', -1) + 1}, "
+          f"val {ck.get('val', float('nan')):.4f})")
+
+
+if __name__ == "__main__":
+    main()

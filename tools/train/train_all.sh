@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Trains every shipped Fashion-MNIST model in order, seeded, resumable, and exports them to
+# models/. Each step is skipped once its run directory holds "done"; an interrupted step resumes
+# from its last per-epoch checkpoint. Run it in the background on a shared machine:
+#   nohup nice -n 19 bash tools/train/train_all.sh > /var/tmp/vitd-train/all.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+W=${WORK_DIR:-/var/tmp/vitd-train}
+PY="nice -n 19 /usr/bin/python3"
+BASE_EPOCHS=${BASE_EPOCHS:-2}
+S1_EPOCHS=${S1_EPOCHS:-3}
+S2_EPOCHS=${S2_EPOCHS:-1}
+mkdir -p "$W"
+
+step() {  # step NAME COMMAND...: run unless done, with --resume after a partial run
+    local name=$1; shift
+    if [ -f "$W/$name/done" ]; then echo "== $name: done already"; return; fi
+    local resume=""
+    [ -f "$W/$name/last.pt" ] && resume=--resume
+    echo "== $name: $* $resume"
+    "$@" --name "$name" --work-dir "$W" $resume
+    touch "$W/$name/done"
+}
+
+# 1. The demo model: 7x7 tokens, also the 7x7 single-exit model and the warm start below.
+step fmnist-vit-tiny $PY tools/train/train_vit.py --patch-size 4 --embed-dim 64 --depth 4 \
+    --num-heads 4 --mlp-ratio 4 --epochs 6 --batch-size 128 --lr 1.5e-3 --warmup-steps 200 \
+    --flip --seed 0 --out models/fmnist-vit-tiny
+# 2. 4x4 tokens: exit 0 of the cascade and the 4x4 single-exit model.
+step fmnist-vit-p7 $PY tools/train/train_vit.py --patch-size 7 --embed-dim 64 --depth 4 \
+    --num-heads 4 --mlp-ratio 4 --epochs 8 --batch-size 128 --lr 1.5e-3 --warmup-steps 200 \
+    --flip --seed 0 --out models/fmnist-vit-p7
+# 3. Baseline at 14x14 tokens: progressive resizing, warm-started from the 7x7 model.
+step fmnist-deit-p2 $PY tools/train/train_vit.py --patch-size 2 --embed-dim 64 --depth 4 \
+    --num-heads 4 --mlp-ratio 4 --epochs "$BASE_EPOCHS" --batch-size 128 --lr 5e-4 \
+    --warmup-steps 100 --flip --seed 0 --architecture deit_fmnist_d64_patch2_28 \
+    --init-from "$W/fmnist-vit-tiny/best.pt" --out models/fmnist-deit-p2
+# 4-5. The cascade, one exit per stage, earlier exits frozen.
+step fmnist-dvt-s1 $PY tools/train/train_dvt.py --stage 1 --epochs "$S1_EPOCHS" \
+    --batch-size 128 --lr 5e-4 --warmup-steps 100 --flip --seed 0 \
+    --init-exit0 "$W/fmnist-vit-p7/best.pt" --warm-exit "$W/fmnist-vit-tiny/best.pt"
+step fmnist-dvt-s2 $PY tools/train/train_dvt.py --stage 2 --epochs "$S2_EPOCHS" \
+    --batch-size 128 --lr 3e-4 --warmup-steps 100 --flip --seed 0 \
+    --init-cascade "$W/fmnist-dvt-s1/best.pt" --warm-exit "$W/fmnist-deit-p2/best.pt" \
+    --out models/fmnist-dvt
+echo "== all done"
