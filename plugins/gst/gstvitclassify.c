@@ -47,9 +47,11 @@
  * Quality of service: the element never queues frames. A frame due for classification is
  * passed through unclassified (and counted in `frames-skipped`) when a downstream QoS event
  * says its running time is already past, or when the source is live, the pipeline is playing
- * and the frame is more than one frame period older than its capture deadline (running time
- * plus upstream latency): a newer frame is already waiting, so inference is not keeping up.
- * On a live source the element adds its measured inference time to the reported latency.
+ * and the frame is already past its deadline (running time plus the pipeline latency) when it
+ * arrives: inference is not keeping up, and skipping lets it catch up with the newest frames,
+ * so whatever waits upstream (a queue) stays bounded by the latency. On a live source the
+ * element adds its inference time (measured by a warm-up run at start) to the latency it
+ * reports, so frames classified in time are shown in time.
  *
  * A missing or unreadable model, or a labels file that does not match it, fails the
  * READY->PAUSED state change with a resource error naming the file.
@@ -127,6 +129,7 @@ struct _GstVitClassify {
   gboolean upstream_live;           /* from the last latency query that went upstream */
   GstClockTime upstream_min_latency;
   gboolean upstream_latency_known;
+  GstClockTime pipeline_latency;    /* from the LATENCY event, NONE until one arrives */
 
   /* Set in start(), freed in stop(); used by the streaming thread in between. */
   vit_model *model;
@@ -222,15 +225,19 @@ gst_vit_classify_warm_up (GstVitClassify *self)
   vit_result result;
   vit_error err;
   gint64 t0;
+  gint i;
 
   vit_model_input_size (self->model, &c, &h, &w);
   zeros = g_new0 (gfloat, (gsize) c * h * w);
-  t0 = g_get_monotonic_time ();
-  if (vit_session_run_tensor (self->session, zeros, &result, &err) < 0) {
-    GST_WARNING_OBJECT (self, "warm-up run failed: %s", err.message);
-    return;
+  /* The first run pays the cold start; the second measures what a frame will cost. */
+  for (i = 0; i < 2; i++) {
+    t0 = g_get_monotonic_time ();
+    if (vit_session_run_tensor (self->session, zeros, &result, &err) < 0) {
+      GST_WARNING_OBJECT (self, "warm-up run failed: %s", err.message);
+      return;
+    }
+    self->inference_latency = (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND;
   }
-  self->inference_latency = (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND;
   GST_INFO_OBJECT (self, "warm-up inference took %" GST_TIME_FORMAT,
       GST_TIME_ARGS (self->inference_latency));
 }
@@ -255,6 +262,7 @@ gst_vit_classify_start (GstBaseTransform *trans)
   self->latency_sum_us = 0;
   self->qos_earliest = GST_CLOCK_TIME_NONE;
   self->upstream_latency_known = FALSE;
+  self->pipeline_latency = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (self);
 
   if (model_path == NULL || model_path[0] == '\0') {
@@ -407,6 +415,14 @@ gst_vit_classify_src_event (GstBaseTransform *trans, GstEvent *event)
     else
       self->qos_earliest = GST_CLOCK_TIME_NONE;
     GST_OBJECT_UNLOCK (self);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+
+    /* The latency the sinks were told to add: a frame is shown at running time + this. */
+    gst_event_parse_latency (event, &latency);
+    GST_OBJECT_LOCK (self);
+    self->pipeline_latency = latency;
+    GST_OBJECT_UNLOCK (self);
   }
   return GST_BASE_TRANSFORM_CLASS (gst_vit_classify_parent_class)->src_event (trans, event);
 }
@@ -451,24 +467,11 @@ gst_vit_classify_query (GstBaseTransform *trans, GstPadDirection direction, GstQ
   return TRUE;
 }
 
-/* Duration of one frame: the buffer's own, else from the framerate, else the inference time. */
-static GstClockTime
-gst_vit_classify_frame_period (GstVitClassify *self, GstBuffer *buf)
-{
-  if (GST_BUFFER_DURATION_IS_VALID (buf))
-    return GST_BUFFER_DURATION (buf);
-  if (GST_VIDEO_INFO_FPS_N (&self->info) > 0)
-    return gst_util_uint64_scale_int (GST_SECOND, GST_VIDEO_INFO_FPS_D (&self->info),
-        GST_VIDEO_INFO_FPS_N (&self->info));
-  return self->inference_latency;
-}
-
 /* TRUE when classifying this frame would only make the pipeline later (see the doc comment). */
 static gboolean
-gst_vit_classify_frame_is_late (GstVitClassify *self, GstClockTime running_time,
-    GstBuffer *buf)
+gst_vit_classify_frame_is_late (GstVitClassify *self, GstClockTime running_time)
 {
-  GstClockTime earliest, upstream_latency, base_time, now;
+  GstClockTime earliest, deadline, base_time, now;
   gboolean live, known, playing;
   GstClock *clock;
 
@@ -500,7 +503,12 @@ gst_vit_classify_frame_is_late (GstVitClassify *self, GstClockTime running_time,
 
   GST_OBJECT_LOCK (self);
   live = self->upstream_live;
-  upstream_latency = self->upstream_min_latency;
+  /* When the frame is due: what upstream needs plus the latency this element announced, or
+   * the latency the sinks were given when that is longer. (Sinks that do not sync are given
+   * none, yet a frame cannot be expected before upstream and inference are through.) */
+  deadline = running_time + self->upstream_min_latency + self->inference_latency;
+  if (GST_CLOCK_TIME_IS_VALID (self->pipeline_latency))
+    deadline = MAX (deadline, running_time + self->pipeline_latency);
   playing = GST_STATE (self) == GST_STATE_PLAYING;
   clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self)) : NULL;
   base_time = GST_ELEMENT_CAST (self)->base_time;
@@ -512,10 +520,15 @@ gst_vit_classify_frame_is_late (GstVitClassify *self, GstClockTime running_time,
   if (!live || !playing || now < base_time)
     return FALSE;
 
+  /* Already past its deadline before inference even starts: classifying it would only delay
+   * the frames queued behind it. Skipping these drains any backlog, so what waits upstream
+   * stays bounded by the pipeline latency. (A frame that arrives in time but whose inference
+   * overruns is caught by the sink's QoS events instead, which cover the frames after it.) */
   now -= base_time;
-  if (now > running_time + upstream_latency + gst_vit_classify_frame_period (self, buf)) {
-    GST_LOG_OBJECT (self, "live: frame at %" GST_TIME_FORMAT " is stale at %" GST_TIME_FORMAT,
-        GST_TIME_ARGS (running_time), GST_TIME_ARGS (now));
+  if (now > deadline) {
+    GST_LOG_OBJECT (self, "live: frame at %" GST_TIME_FORMAT " late: now %" GST_TIME_FORMAT
+        " past its deadline %" GST_TIME_FORMAT, GST_TIME_ARGS (running_time),
+        GST_TIME_ARGS (now), GST_TIME_ARGS (deadline));
     return TRUE;
   }
   return FALSE;
@@ -679,7 +692,7 @@ gst_vit_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   /* Gap buffers carry no picture to classify. */
   if (!due || GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP))
     return GST_FLOW_OK;
-  if (gst_vit_classify_frame_is_late (self, running_time, buf)) {
+  if (gst_vit_classify_frame_is_late (self, running_time)) {
     GST_OBJECT_LOCK (self);
     self->frames_skipped++;
     GST_OBJECT_UNLOCK (self);
