@@ -4,7 +4,8 @@
  *   vit-infer MODEL IMAGE [--top-k K]            top-k labels of a PNG / JPEG / PPM / PGM file
  *   vit-infer MODEL --bench N [--threads T]      N timed runs; last line "median_ms: X"
  *
- * Errors are one line on stderr and a non-zero exit status. */
+ * Errors are one line on stderr and a non-zero exit status: 2 for bad usage, 3 when the model's
+ * architecture is not supported, 1 for everything else. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -238,7 +239,10 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0)
         return 2;
     vit_error err = {{0}};
-    if (run(&o, &err) < 0)
-        return fail(err.message);
+    int r = run(&o, &err);
+    if (r < 0) {
+        fail(err.message);
+        return r == -ENOTSUP ? 3 : 1;
+    }
     return 0;
 }

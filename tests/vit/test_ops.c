@@ -1,0 +1,290 @@
+/* test_ops.c — every numeric op of libvit against a naive double-precision reference:
+ * the GEMM wrapper (bias, accumulate, row split over threads), LayerNorm, softmax, GELU,
+ * attention on the fused qkv layout, the patch-embedding unfold, and the thread pool. */
+#include <check.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "ops.h"
+#include "threadpool.h"
+
+static unsigned rng_state = 12345;
+
+static float frand(void)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *rand_array(size_t n)
+{
+    float *a = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        a[i] = frand();
+    return a;
+}
+
+static double max_abs_diff(const float *a, const double *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i] - b[i]));
+    return m;
+}
+
+static void naive_linear(int M, int N, int K, const float *A, const float *W, const float *bias,
+                         double *C)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = bias ? bias[n] : 0.0;
+            for (int k = 0; k < K; k++)
+                s += (double)A[m * K + k] * W[n * K + k];
+            C[m * N + n] = s;
+        }
+}
+
+START_TEST(test_linear_bias_and_accumulate)
+{
+    vit_gemm_init();
+    int M = 7, N = 13, K = 19;
+    float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
+    float *C = rand_array((size_t)M * N);
+    double *ref = malloc(sizeof(double) * M * N);
+    naive_linear(M, N, K, A, W, b, ref);
+    for (int i = 0; i < M * N; i++)
+        ref[i] += C[i]; /* beta = 1 keeps what was there: the fused residual add */
+    vit_linear(M, N, K, A, K, W, b, 1.0f, C, N);
+    ck_assert_double_lt(max_abs_diff(C, ref, (size_t)M * N), 1e-5);
+    naive_linear(M, N, K, A, W, NULL, ref);
+    vit_linear(M, N, K, A, K, W, NULL, 0.0f, C, N);
+    ck_assert_double_lt(max_abs_diff(C, ref, (size_t)M * N), 1e-5);
+    free(A), free(W), free(b), free(C), free(ref);
+}
+END_TEST
+
+START_TEST(test_linear_rows_threaded_split)
+{
+    vit_threadpool *pool;
+    ck_assert_int_eq(vit_threadpool_new(3, &pool, NULL), 0);
+    int M = 197, N = 40, K = 24; /* 197 rows do not divide by 3 */
+    float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
+    float *C = calloc((size_t)M * N, sizeof(float));
+    double *ref = malloc(sizeof(double) * M * N);
+    naive_linear(M, N, K, A, W, b, ref);
+    vit_linear_rows(pool, M, N, K, A, K, W, b, C, N);
+    ck_assert_double_lt(max_abs_diff(C, ref, (size_t)M * N), 1e-5);
+    /* fewer rows than threads */
+    naive_linear(2, N, K, A, W, b, ref);
+    vit_linear_rows(pool, 2, N, K, A, K, W, b, C, N);
+    ck_assert_double_lt(max_abs_diff(C, ref, (size_t)2 * N), 1e-5);
+    vit_threadpool_free(pool);
+    free(A), free(W), free(b), free(C), free(ref);
+}
+END_TEST
+
+START_TEST(test_split_range_covers_everything)
+{
+    for (int n = 0; n < 50; n++)
+        for (int parts = 1; parts < 9; parts++) {
+            int expect = 0;
+            for (int i = 0; i < parts; i++) {
+                int r0, r1;
+                vit_split_range(n, parts, i, &r0, &r1);
+                ck_assert_int_eq(r0, expect);
+                ck_assert_int_ge(r1, r0);
+                ck_assert_int_le(r1 - r0, n / parts + 1);
+                expect = r1;
+            }
+            ck_assert_int_eq(expect, n);
+        }
+}
+END_TEST
+
+START_TEST(test_layernorm)
+{
+    int rows = 5, C = 37;
+    float *x = rand_array((size_t)rows * C), *g = rand_array(C), *b = rand_array(C);
+    for (int i = 0; i < rows * C; i++)
+        x[i] = x[i] * 3.0f + 100.0f; /* a large mean: the one-pass variance would lose it */
+    float *y = malloc(sizeof(float) * rows * C);
+    double *ref = malloc(sizeof(double) * rows * C);
+    for (int r = 0; r < rows; r++) {
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; c++)
+            mean += x[r * C + c];
+        mean /= C;
+        for (int c = 0; c < C; c++)
+            var += (x[r * C + c] - mean) * (x[r * C + c] - mean);
+        var /= C;
+        for (int c = 0; c < C; c++)
+            ref[r * C + c] = (x[r * C + c] - mean) / sqrt(var + 1e-6) * g[c] + b[c];
+    }
+    vit_layernorm_rows(rows, C, x, C, g, b, 1e-6f, y, C);
+    ck_assert_double_lt(max_abs_diff(y, ref, (size_t)rows * C), 2e-4);
+    free(x), free(g), free(b), free(y), free(ref);
+}
+END_TEST
+
+START_TEST(test_softmax)
+{
+    int rows = 3, N = 197;
+    float *x = rand_array((size_t)rows * N);
+    for (int i = 0; i < rows * N; i++)
+        x[i] *= 30.0f; /* wide range: exercises the max subtraction */
+    double *ref = malloc(sizeof(double) * rows * N);
+    for (int r = 0; r < rows; r++) {
+        double mx = -INFINITY, s = 0;
+        for (int j = 0; j < N; j++)
+            mx = fmax(mx, x[r * N + j]);
+        for (int j = 0; j < N; j++)
+            s += exp(x[r * N + j] - mx);
+        for (int j = 0; j < N; j++)
+            ref[r * N + j] = exp(x[r * N + j] - mx) / s;
+    }
+    vit_softmax_rows(rows, N, x, N);
+    ck_assert_double_lt(max_abs_diff(x, ref, (size_t)rows * N), 1e-6);
+    free(x), free(ref);
+}
+END_TEST
+
+START_TEST(test_gelu_exact_erf_form)
+{
+    double worst = 0;
+    for (double v = -12.0; v <= 12.0; v += 0.001) {
+        double ref = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+        worst = fmax(worst, fabs(vit_gelu((float)v) - ref) / fmax(1.0, fabs(v)));
+    }
+    ck_assert_double_lt(worst, 1e-6);
+    /* and the fused bias form */
+    float x[4] = {-1.0f, 0.0f, 0.5f, 2.0f}, bias[4] = {0.5f, 0.0f, -0.5f, 1.0f};
+    vit_bias_gelu_rows(1, 4, x, 4, bias);
+    for (int i = 0; i < 4; i++) {
+        double in = (double)((float[]){-0.5f, 0.0f, 0.0f, 3.0f})[i];
+        ck_assert_double_lt(fabs(x[i] - 0.5 * in * (1.0 + erf(in / sqrt(2.0)))), 1e-6);
+    }
+}
+END_TEST
+
+START_TEST(test_attention_fused_qkv)
+{
+    int N = 11, C = 12, heads = 3, d = C / heads;
+    float *qkv = rand_array((size_t)N * 3 * C);
+    float *out = calloc((size_t)N * C, sizeof(float));
+    float *scores = malloc(sizeof(float) * N * N);
+    double *ref = malloc(sizeof(double) * N * C);
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < N; i++) {
+            double logit[64], mx = -INFINITY, s = 0;
+            for (int j = 0; j < N; j++) {
+                double dot = 0;
+                for (int k = 0; k < d; k++)
+                    dot += (double)qkv[i * 3 * C + h * d + k] * qkv[j * 3 * C + C + h * d + k];
+                logit[j] = dot / sqrt(d);
+                mx = fmax(mx, logit[j]);
+            }
+            for (int j = 0; j < N; j++)
+                s += exp(logit[j] - mx);
+            for (int k = 0; k < d; k++) {
+                double acc = 0;
+                for (int j = 0; j < N; j++)
+                    acc += exp(logit[j] - mx) / s * qkv[j * 3 * C + 2 * C + h * d + k];
+                ref[i * C + h * d + k] = acc;
+            }
+        }
+    /* two row ranges, as two threads would compute them */
+    vit_attention_rows(N, C, heads, qkv, 0, 4, scores, out, C);
+    vit_attention_rows(N, C, heads, qkv, 4, N, scores + 4 * N, out, C);
+    ck_assert_double_lt(max_abs_diff(out, ref, (size_t)N * C), 1e-5);
+    free(qkv), free(out), free(scores), free(ref);
+}
+END_TEST
+
+START_TEST(test_patch_embed_matches_convolution)
+{
+    int Cin = 3, H = 12, W = 8, p = 4, D = 5, gh = H / p, gw = W / p, np = gh * gw;
+    int K = Cin * p * p;
+    float *img = rand_array((size_t)Cin * H * W), *w = rand_array((size_t)D * K);
+    float *b = rand_array(D);
+    float *rows = malloc(sizeof(float) * np * K), *out = malloc(sizeof(float) * np * D);
+    double *ref = malloc(sizeof(double) * np * D);
+    for (int gy = 0; gy < gh; gy++)
+        for (int gx = 0; gx < gw; gx++)
+            for (int o = 0; o < D; o++) {
+                double s = b[o];
+                for (int c = 0; c < Cin; c++)
+                    for (int ky = 0; ky < p; ky++)
+                        for (int kx = 0; kx < p; kx++)
+                            s += (double)w[((o * Cin + c) * p + ky) * p + kx] *
+                                 img[(c * H + gy * p + ky) * W + gx * p + kx];
+                ref[(gy * gw + gx) * D + o] = s;
+            }
+    /* in two parts, as the threads do */
+    vit_patches_to_rows(img, Cin, H, W, p, gw, 0, 2, rows);
+    vit_patches_to_rows(img, Cin, H, W, p, gw, 2, np, rows + 2 * K);
+    vit_linear(np, D, K, rows, K, w, b, 0.0f, out, D);
+    ck_assert_double_lt(max_abs_diff(out, ref, (size_t)np * D), 1e-5);
+    free(img), free(w), free(b), free(rows), free(out), free(ref);
+}
+END_TEST
+
+typedef struct count_ctx {
+    atomic_int hits[64];
+} count_ctx;
+
+static void count_task(void *ctx, int task, int n)
+{
+    count_ctx *c = ctx;
+    ck_assert_int_eq(n, 64);
+    atomic_fetch_add(&c->hits[task], 1);
+}
+
+START_TEST(test_threadpool_runs_each_task_once)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        vit_threadpool *pool;
+        ck_assert_int_eq(vit_threadpool_new(threads, &pool, NULL), 0);
+        ck_assert_int_eq(vit_threadpool_threads(pool), threads);
+        for (int round = 0; round < 200; round++) {
+            count_ctx c;
+            for (int i = 0; i < 64; i++)
+                atomic_init(&c.hits[i], 0);
+            vit_threadpool_run(pool, 64, count_task, &c);
+            for (int i = 0; i < 64; i++)
+                ck_assert_int_eq(atomic_load(&c.hits[i]), 1);
+        }
+        vit_threadpool_free(pool);
+    }
+    vit_error err;
+    vit_threadpool *pool = NULL;
+    ck_assert_int_lt(vit_threadpool_new(0, &pool, &err), 0);
+    ck_assert_ptr_null(pool);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("vit-ops");
+    TCase *tc = tcase_create("ops");
+    tcase_add_test(tc, test_linear_bias_and_accumulate);
+    tcase_add_test(tc, test_linear_rows_threaded_split);
+    tcase_add_test(tc, test_split_range_covers_everything);
+    tcase_add_test(tc, test_layernorm);
+    tcase_add_test(tc, test_softmax);
+    tcase_add_test(tc, test_gelu_exact_erf_form);
+    tcase_add_test(tc, test_attention_fused_qkv);
+    tcase_add_test(tc, test_patch_embed_matches_convolution);
+    tcase_add_test(tc, test_threadpool_runs_each_task_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ops_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
