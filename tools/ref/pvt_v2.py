@@ -8,11 +8,15 @@ Maths (inference), tokens are the grid flattened row-major, [B, N, C]:
        (sr: Conv k=s=R with bias, norm eps 1e-5), else y = x; k, v = split(attn.kv(y)) (k rows
        first); heads: channel h*d + j; softmax(q k^T * d^-0.5) v
   mlp: fc1 -> depthwise Conv3x3 p1 (bias) on the grid -> GELU -> fc2
+  linear variant (pvt_v2_b2_li, model_args linear=true), every stage whatever its sr_ratio:
+       y = GELU(attn.norm(attn.sr(AdaptiveAvgPool7x7(grid(x))))) with sr a 1x1 conv (bias),
+       norm eps 1e-5; adaptive pooling bins are [floor(i*H/7), ceil((i+1)*H/7)); and the MLP
+       has a ReLU between fc1 and the depthwise conv.
   each stage ends with stages.i.norm (LayerNorm eps 1e-6); head: mean over tokens -> head Linear
 Keys: patch_embed.{proj,norm}, stages.i.downsample.{proj,norm}, stages.i.blocks.j.{norm1,attn.q,
   attn.kv,attn.sr,attn.norm,attn.proj,norm2,mlp.fc1,mlp.dwconv,mlp.fc2}, stages.i.norm, head.
-model_args: depths, embed_dims, num_heads, mlp_ratios, sr_ratios, qkv_bias, linear (False only),
-  in_chans, img_size.
+model_args: depths, embed_dims, num_heads, mlp_ratios, sr_ratios, qkv_bias, linear, in_chans,
+  img_size.
 """
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,6 +31,9 @@ ARCHS = {
     "pvt_v2_b2": dict(depths=[3, 4, 6, 3], **_B1),
     "pvt_v2_b3": dict(depths=[3, 4, 18, 3], **_B1),
     "pvt_v2_b4": dict(depths=[3, 8, 27, 3], **_B1),
+    "pvt_v2_b5": dict(depths=[3, 6, 40, 3], embed_dims=[64, 128, 320, 512],
+                      num_heads=[1, 2, 5, 8], mlp_ratios=[4, 4, 4, 4]),
+    "pvt_v2_b2_li": dict(depths=[3, 4, 6, 3], linear=True, **_B1),
 }
 DEFAULTS = dict(depths=[2, 2, 2, 2], embed_dims=[32, 64, 160, 256], num_heads=[1, 2, 5, 8],
                 mlp_ratios=[8, 8, 4, 4], sr_ratios=[8, 4, 2, 1], qkv_bias=True, linear=False,
@@ -44,21 +51,28 @@ class OverlapPatchEmbed(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, dim, heads, sr_ratio, qkv_bias):
+    def __init__(self, dim, heads, sr_ratio, qkv_bias, linear=False):
         super().__init__()
         self.heads, self.hd = heads, dim // heads
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
         self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
-        self.sr_ratio = sr_ratio
-        if sr_ratio > 1:
+        self.sr_ratio, self.linear = sr_ratio, linear
+        if linear:
+            self.pool = nn.AdaptiveAvgPool2d(7)
+            self.sr = nn.Conv2d(dim, dim, 1)
+            self.norm = nn.LayerNorm(dim, eps=1e-5)
+        elif sr_ratio > 1:
             self.sr = nn.Conv2d(dim, dim, sr_ratio, sr_ratio)
             self.norm = nn.LayerNorm(dim, eps=1e-5)
 
     def forward(self, x, hw):
         b, n, c = x.shape
         q = self.q(x).reshape(b, n, self.heads, self.hd).transpose(1, 2)
-        if self.sr_ratio > 1:
+        if self.linear:
+            y = self.pool(x.transpose(1, 2).reshape(b, c, hw[0], hw[1]))
+            y = F.gelu(self.norm(self.sr(y).flatten(2).transpose(1, 2)))
+        elif self.sr_ratio > 1:
             y = x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
             y = self.norm(self.sr(y).flatten(2).transpose(1, 2))
         else:
@@ -69,8 +83,9 @@ class Attention(nn.Module):
 
 
 class MlpDw(nn.Module):
-    def __init__(self, dim, hidden):
+    def __init__(self, dim, hidden, extra_relu=False):
         super().__init__()
+        self.extra_relu = extra_relu
         self.fc1 = nn.Linear(dim, hidden)
         self.dwconv = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
         self.fc2 = nn.Linear(hidden, dim)
@@ -78,17 +93,20 @@ class MlpDw(nn.Module):
     def forward(self, x, hw):
         x = self.fc1(x)
         b, n, c = x.shape
-        x = self.dwconv(x.transpose(1, 2).reshape(b, c, hw[0], hw[1])).flatten(2).transpose(1, 2)
+        x = x.transpose(1, 2).reshape(b, c, hw[0], hw[1])
+        if self.extra_relu:
+            x = F.relu(x)
+        x = self.dwconv(x).flatten(2).transpose(1, 2)
         return self.fc2(F.gelu(x))
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads, mlp_ratio, sr_ratio, qkv_bias):
+    def __init__(self, dim, heads, mlp_ratio, sr_ratio, qkv_bias, linear):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, heads, sr_ratio, qkv_bias)
+        self.attn = Attention(dim, heads, sr_ratio, qkv_bias, linear)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = MlpDw(dim, int(dim * mlp_ratio))
+        self.mlp = MlpDw(dim, int(dim * mlp_ratio), extra_relu=linear)
 
     def forward(self, x, hw):
         x = x + self.attn(self.norm1(x), hw)
@@ -96,10 +114,11 @@ class Block(nn.Module):
 
 
 class Stage(nn.Module):
-    def __init__(self, cin, dim, depth, heads, mlp_ratio, sr_ratio, qkv_bias, downsample):
+    def __init__(self, cin, dim, depth, heads, mlp_ratio, sr_ratio, qkv_bias, linear,
+                 downsample):
         super().__init__()
         self.downsample = OverlapPatchEmbed(cin, dim, 3, 2) if downsample else None
-        self.blocks = nn.ModuleList([Block(dim, heads, mlp_ratio, sr_ratio, qkv_bias)
+        self.blocks = nn.ModuleList([Block(dim, heads, mlp_ratio, sr_ratio, qkv_bias, linear)
                                      for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
@@ -117,11 +136,11 @@ class PyramidVisionTransformerV2(nn.Module):
     def __init__(self, num_classes, depths, embed_dims, num_heads, mlp_ratios, sr_ratios,
                  qkv_bias, linear, in_chans, **_):
         super().__init__()
-        assert not linear, "the linear (-Li) variant has no reference here yet"
         self.patch_embed = OverlapPatchEmbed(in_chans, embed_dims[0], 7, 4)
         self.stages = nn.ModuleList([
             Stage(embed_dims[max(i - 1, 0)], embed_dims[i], depths[i], num_heads[i],
-                  mlp_ratios[i], sr_ratios[i], qkv_bias, i > 0) for i in range(len(depths))])
+                  mlp_ratios[i], sr_ratios[i], qkv_bias, linear, i > 0)
+            for i in range(len(depths))])
         self.head = nn.Linear(embed_dims[-1], num_classes)
 
     def forward(self, x):

@@ -103,6 +103,12 @@ FIXTURES = [
                  mlp_ratios=[4, 4, 2, 2], sr_ratios=[8, 4, 2, 1], img_size=64),
             label_names=_TEN),
     Fixture("pvt_v2_b0", "pvt_v2", "pvt_v2_b0", 1000),
+    # linear (-Li): adaptive 7x7 pooling, on grids 28 (even bins), 14, 7 and 4 (overlapping bins)
+    Fixture("pvt_v2_li_test", "pvt_v2", "pvt_v2_li_test", 10,
+            dict(depths=[1, 1, 1, 1], embed_dims=[16, 32, 48, 64], num_heads=[1, 2, 3, 4],
+                 mlp_ratios=[4, 4, 2, 2], sr_ratios=[8, 4, 2, 1], linear=True, img_size=112),
+            label_names=_TEN),
+    Fixture("pvt_v2_b2_li", "pvt_v2", "pvt_v2_b2_li", 1000, on_demand=True),
     # Swin: window 7 with one shifted stage and one single-window stage; window 4 over three
     # stages whose stored relative_position_index is deliberately wrong (must be rebuilt)
     Fixture("swin_test", "swin", "swin_test", 10,
