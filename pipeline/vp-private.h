@@ -50,6 +50,8 @@ char *vp_join_choices(const char *const *choices);
 
 /* Files larger than this are refused before they are parsed. */
 #define VP_MAX_FILE_SIZE (1024 * 1024)
+/* Deepest flow nesting ([ and {) accepted; see yaml_tree.c. */
+#define VP_MAX_NESTING 32
 
 typedef struct {
     char *path; /* as given, used in messages */

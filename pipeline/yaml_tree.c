@@ -80,6 +80,39 @@ static gboolean read_file(VpYamlFile *file, VpErrors *errs, char **ret_text, gsi
     return TRUE;
 }
 
+/* libyaml's scanner is quadratic in the depth of flow collections ("[[[[..."), so a small
+ * hostile file could stall a reload for minutes. Configurations nest a few levels; refuse
+ * more than VP_MAX_NESTING before parsing. Quoted scalars and comments are skipped (a quote
+ * counts only where a scalar can start, so "don't" in plain text is not one); block nesting
+ * needs indentation and grows the file quadratically, so it needs no guard. Returns the byte
+ * offset where the limit is passed, or -1. */
+static gssize find_deep_nesting(const char *text, gsize length)
+{
+    int depth = 0;
+    char prev = '\n';
+
+    for (gsize i = 0; i < length; i++) {
+        char c = text[i];
+        gboolean token_start =
+            g_ascii_isspace(prev) || prev == '[' || prev == '{' || prev == ',' || prev == ':';
+        if (c == '#' && g_ascii_isspace(prev)) {
+            while (i + 1 < length && text[i + 1] != '\n')
+                i++;
+        } else if ((c == '"' || c == '\'') && token_start) {
+            for (i++; i < length && text[i] != c; i++)
+                if (c == '"' && text[i] == '\\')
+                    i++;
+        } else if (c == '[' || c == '{') {
+            if (++depth > VP_MAX_NESTING)
+                return (gssize)i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+        prev = i < length ? text[i] : c;
+    }
+    return -1;
+}
+
 /* After the first document, anything but the end of the stream is an error. */
 static gboolean check_single_document(VpYamlFile *file, VpErrors *errs, yaml_parser_t *parser,
                                       const char *text, gsize length)
@@ -106,6 +139,7 @@ gboolean vp_yaml_file_load(VpYamlFile *file, const char *path, VpErrors *errs)
     yaml_parser_t parser;
     char *text = NULL, *absolute, *dir;
     gsize length = 0;
+    gssize nested;
     gboolean ok = TRUE;
 
     memset(file, 0, sizeof(*file));
@@ -117,6 +151,18 @@ gboolean vp_yaml_file_load(VpYamlFile *file, const char *path, VpErrors *errs)
 
     if (!read_file(file, errs, &text, &length))
         return FALSE;
+    nested = find_deep_nesting(text, length);
+    if (nested >= 0) {
+        int line = 1, column = 1;
+        for (gssize i = 0; i < nested; i++) {
+            column = text[i] == '\n' ? 1 : column + 1;
+            line += text[i] == '\n';
+        }
+        vp_errors_add(errs, VP_CONFIG_ERROR_SYNTAX, path, line, column,
+                      "nesting deeper than %d levels", VP_MAX_NESTING);
+        g_free(text);
+        return FALSE;
+    }
     if (!yaml_parser_initialize(&parser)) {
         vp_errors_add(errs, VP_CONFIG_ERROR_IO, path, 0, 0, "out of memory");
         g_free(text);

@@ -467,6 +467,14 @@ START_TEST(test_syntax_errors)
     ck_assert_ptr_nonnull(err);
     ck_assert_msg(g_str_has_prefix(err, path) && strstr(err, ": syntax error: "), "%s", err);
     g_free(err);
+    /* Deep flow nesting is refused before libyaml sees it (its scanner is quadratic there). */
+    char *deep = g_strnfill(40, '[');
+    char *yaml = g_strdup_printf("pipelines: %s\n", deep);
+    err = load(yaml, NULL);
+    tu_assert_error(err, path, "1:44: nesting deeper than 32 levels");
+    g_free(err);
+    g_free(yaml);
+    g_free(deep);
     err = load("pipelines: []\n---\npipelines: []\n", NULL);
     tu_assert_error(err, path, "2:1: a second YAML document: a file holds exactly one");
     g_free(err);
