@@ -663,6 +663,36 @@ gst_vit_classify_run (GstVitClassify *self, GstBuffer *buf, vit_result *ret_resu
   return GST_FLOW_OK;
 }
 
+static gint
+gst_vit_classify_compare_probs (gconstpointer a, gconstpointer b, gpointer probs)
+{
+  gfloat pa = ((const gfloat *) probs)[*(const gint *) a];
+  gfloat pb = ((const gfloat *) probs)[*(const gint *) b];
+
+  if (pa != pb)
+    return pa > pb ? -1 : 1;
+  return *(const gint *) a - *(const gint *) b;
+}
+
+/* Fills self->top_classes / top_probs with the K most probable classes, best first. The
+ * runtime's selection costs O(K^2 N), fine for a handful; a long list (top-k=1000 on ImageNet)
+ * is cheaper sorted whole. */
+static gint
+gst_vit_classify_top_k (GstVitClassify *self, const vit_result *result, gint k)
+{
+  gint i;
+
+  if (k <= 16)
+    return vit_result_top_k (result, k, self->top_classes, self->top_probs);
+  for (i = 0; i < result->num_classes; i++)
+    self->top_classes[i] = i;
+  g_qsort_with_data (self->top_classes, result->num_classes, sizeof (gint),
+      gst_vit_classify_compare_probs, (gpointer) result->probs);
+  for (i = 0; i < k; i++)
+    self->top_probs[i] = result->probs[self->top_classes[i]];
+  return k;
+}
+
 static GstFlowReturn
 gst_vit_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -703,8 +733,7 @@ gst_vit_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (ret != GST_FLOW_OK)
     return ret;
 
-  n = vit_result_top_k (&result, (int) MIN (top_k, (guint) self->num_classes),
-      self->top_classes, self->top_probs);
+  n = gst_vit_classify_top_k (self, &result, (gint) MIN (top_k, (guint) self->num_classes));
   for (kept = 0; kept < n && self->top_probs[kept] >= threshold; kept++);
   quark_buf = kept <= (gint) G_N_ELEMENTS (quarks) ? quarks : g_new (GQuark, kept);
   for (i = 0; i < kept; i++)

@@ -22,6 +22,7 @@
 
 #define SMALL_MODEL VIT_FIXTURES_DIR "/vit_small_test"
 #define GRAY_MODEL VIT_FIXTURES_DIR "/vit_gray_test"
+#define DEIT_MODEL VIT_FIXTURES_DIR "/deit_tiny_patch16_224"
 #define NUM_CLASSES 10
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -366,6 +367,47 @@ GST_START_TEST (test_top_k)
   }
   gst_message_unref (k3);
   gst_message_unref (all);
+}
+GST_END_TEST;
+
+/* A long list (every class of a 1000-class model) is complete, ordered, and starts with the
+ * short list. */
+GST_START_TEST (test_top_k_long)
+{
+  GstMessage *msg[2];
+  const GstStructure *s[2];
+  gdouble sum = 0;
+  guint i, j;
+
+  for (j = 0; j < 2; j++) {
+    GstHarness *h = gst_harness_new_parse (j == 0
+        ? "vitclassify name=vit model=" DEIT_MODEL " top-k=1000 threads=1"
+        : "vitclassify name=vit model=" DEIT_MODEL " top-k=5 threads=1");
+    GstBus *bus = gst_bus_new ();
+    GstCaps *caps = make_caps ("NV12", 96, 64);
+
+    gst_element_set_bus (h->element, bus);
+    gst_harness_set_src_caps (h, gst_caps_ref (caps));
+    fail_unless_equals_int (gst_harness_push (h, make_buffer (caps, 0)), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+    s[j] = pop_classification (bus, &msg[j]);
+    fail_unless (s[j] != NULL);
+    gst_caps_unref (caps);
+    gst_harness_teardown (h);
+    gst_object_unref (bus);
+  }
+  fail_unless_equals_int (array_size (s[0], "labels"), 1000);
+  for (i = 0; i < 1000; i++) {
+    sum += array_double (s[0], "scores", i);
+    fail_unless (i == 0 || array_double (s[0], "scores", i) <= array_double (s[0], "scores",
+            i - 1));
+  }
+  fail_unless (fabs (sum - 1.0) < 1e-3, "softmax sums to %f", sum);
+  for (i = 0; i < 5; i++)
+    fail_unless_equals_string (array_string (s[0], "labels", i),
+        array_string (s[1], "labels", i));
+  gst_message_unref (msg[0]);
+  gst_message_unref (msg[1]);
 }
 GST_END_TEST;
 
@@ -912,6 +954,7 @@ vitclassify_suite (void)
   tcase_add_test (tc, test_gray_model);
   tcase_add_test (tc, test_interval);
   tcase_add_test (tc, test_top_k);
+  tcase_add_test (tc, test_top_k_long);
   tcase_add_test (tc, test_threshold);
   tcase_add_test (tc, test_labels_file);
   tcase_add_test (tc, test_meta_matches_message);

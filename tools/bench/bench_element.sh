@@ -78,8 +78,8 @@ for ((r = 1; r <= rounds; r++)); do
   tl=$(pipeline_seconds "$frames")
   pipe=$(calc "($frames - $short) / ($tl - $ts)")
   printf 'round %d: bare %.2f fps (mean %.3f ms), pipeline %.2f fps\n' "$r" "$bare" "$mean_ms" "$pipe"
-  best_bare=$(calc "$bare > $best_bare ? $bare : $best_bare")
-  best_pipe=$(calc "$pipe > $best_pipe ? $pipe : $best_pipe")
+  best_bare=$(calc "($bare > $best_bare) ? $bare : $best_bare")
+  best_pipe=$(calc "($pipe > $best_pipe) ? $pipe : $best_pipe")
 done
 printf 'bare runtime:  %.2f frames/s\n' "$best_bare"
 printf 'pipeline:      %.2f frames/s\n' "$best_pipe"
