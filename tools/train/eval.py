@@ -46,6 +46,13 @@ def main():
     probs, gflops = exit_probs(model, cfg, x)
     secs = time.time() - t0
     k = probs.shape[0]
+    if cfg["architecture"] != "dvt_cascade":  # cross-check against tools/ref/vit.py
+        ref = model_folder.load_reference_vit(a.model)
+        xs = fmnist.normalise(x[:200])
+        with torch.no_grad():
+            diff = (ref(xs) - model(xs)).abs().max().item()
+        if diff > 1e-4:
+            sys.exit(f"{a.model}: tools/ref/vit.py disagrees with tools/train (max |dlogit| {diff})")
     t = a.exit_threshold if a.exit_threshold is not None else cfg.get("exit_threshold", 1.0)
     res = cascade_eval.evaluate(probs, y, gflops, [t] * (k - 1) + [0.0])
     res.update({"model": a.model, "architecture": cfg["architecture"], "split": a.split,

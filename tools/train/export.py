@@ -12,17 +12,19 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # tools/, for the reference engineer's tools/ref
 import fmnist  # noqa: E402
-import safetensors_io  # noqa: E402
+from ref import safetensors_io  # noqa: E402
 
 
 def write_folder(out_dir, state_dict, config):
     """Writes state_dict (tensors) and config (dict) as a model folder at out_dir."""
     os.makedirs(out_dir, exist_ok=True)
     tensors = {k: v.detach().cpu().float().numpy() for k, v in state_dict.items()}
-    safetensors_io.save(os.path.join(out_dir, "model.safetensors"), tensors,
-                        {"format": "pt"})
+    safetensors_io.save_file(tensors, os.path.join(out_dir, "model.safetensors"),
+                             {"format": "pt"}, float_dtype="F32")
     cfg = {"num_classes": len(fmnist.LABEL_NAMES), "pretrained_cfg": fmnist.pretrained_cfg(),
            "label_names": fmnist.LABEL_NAMES}
     cfg = {**config, **{k: v for k, v in cfg.items() if k not in config}}

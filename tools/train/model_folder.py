@@ -3,12 +3,16 @@ reference: `vit_*`/`deit_*` architectures as vit_model.VisionTransformer, `dvt_c
 dvt.DVTCascade. Strict: every tensor must be present with the right shape, and no extras."""
 import json
 import os
+import sys
 
 import torch
 
-import dvt
-import safetensors_io
-import vit_model
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/
+
+import dvt  # noqa: E402
+import vit_model  # noqa: E402
+from ref import safetensors_io  # noqa: E402
+from ref import vit as ref_vit  # noqa: E402
 
 
 def load(folder):
@@ -25,7 +29,18 @@ def load(folder):
                                             a["mlp_ratio"], cfg["num_classes"])
     else:
         raise ValueError(f"{folder}/config.json: unknown architecture {arch!r}")
-    tensors = safetensors_io.load(os.path.join(folder, "model.safetensors"))
+    tensors, _ = safetensors_io.load_file(os.path.join(folder, "model.safetensors"))
     sd = {k: torch.from_numpy(v) for k, v in tensors.items()}
     model.load_state_dict(sd, strict=True)
     return model.eval(), cfg
+
+
+def load_reference_vit(folder):
+    """The same folder through the reference engineer's tools/ref/vit.py (an independent
+    timm-keyed ViT): a check that the exported keys and model_args mean what timm means."""
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    model, _ = ref_vit.build(cfg["architecture"], cfg["num_classes"], cfg["model_args"])
+    tensors, _ = safetensors_io.load_file(os.path.join(folder, "model.safetensors"))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+    return model.eval()
