@@ -59,7 +59,8 @@
  * ## Example launch lines
  * |[
  * gst-launch-1.0 -m videotestsrc num-buffers=30 ! vitclassify model=models/fmnist-vit ! fakesink
- * gst-launch-1.0 v4l2src ! vitclassify model=/path/to/model top-k=3 ! vitoverlay ! videoconvert ! autovideosink
+ * gst-launch-1.0 v4l2src ! vitclassify model=/path/to/model top-k=3 ! vitoverlay ! videoconvert !
+ * autovideosink
  * ]|
  */
 #include "config.h"
@@ -75,7 +76,7 @@
 #include "gstvitmodelcache.h"
 #include "vit.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_vit_classify_debug);
+GST_DEBUG_CATEGORY_STATIC(gst_vit_classify_debug);
 #define GST_CAT_DEFAULT gst_vit_classify_debug
 
 #define DEFAULT_TOP_K 5
@@ -85,894 +86,897 @@ GST_DEBUG_CATEGORY_STATIC (gst_vit_classify_debug);
 #define DEFAULT_THREADS 0
 
 enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_LABELS,
-  PROP_TOP_K,
-  PROP_INTERVAL,
-  PROP_THRESHOLD,
-  PROP_EXIT_THRESHOLD,
-  PROP_THREADS,
-  PROP_FRAMES_SEEN,
-  PROP_FRAMES_CLASSIFIED,
-  PROP_FRAMES_SKIPPED,
-  PROP_MEAN_LATENCY_US,
+    PROP_0,
+    PROP_MODEL,
+    PROP_LABELS,
+    PROP_TOP_K,
+    PROP_INTERVAL,
+    PROP_THRESHOLD,
+    PROP_EXIT_THRESHOLD,
+    PROP_THREADS,
+    PROP_FRAMES_SEEN,
+    PROP_FRAMES_CLASSIFIED,
+    PROP_FRAMES_SKIPPED,
+    PROP_MEAN_LATENCY_US,
 };
 
 #define VIT_CLASSIFY_FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, GRAY8, I420, NV12 }"
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIT_CLASSIFY_FORMATS)));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIT_CLASSIFY_FORMATS)));
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIT_CLASSIFY_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIT_CLASSIFY_FORMATS)));
 
 struct _GstVitClassify {
-  GstBaseTransform parent;
+    GstBaseTransform parent;
 
-  /* Properties and counters: under the object lock. */
-  gchar *model_path;
-  gchar *labels_path;
-  guint top_k;
-  guint interval;
-  gdouble threshold;
-  gdouble exit_threshold;
-  gboolean exit_threshold_changed;
-  guint threads;
-  guint64 frames_seen;
-  guint64 frames_classified;
-  guint64 frames_skipped;
-  guint64 latency_sum_us;
-  GstClockTime qos_earliest;        /* from downstream QoS events, running time */
-  gboolean upstream_live;           /* from the last latency query that went upstream */
-  GstClockTime upstream_min_latency;
-  gboolean upstream_latency_known;
-  GstClockTime pipeline_latency;    /* from the LATENCY event, NONE until one arrives */
+    /* Properties and counters: under the object lock. */
+    gchar *model_path;
+    gchar *labels_path;
+    guint top_k;
+    guint interval;
+    gdouble threshold;
+    gdouble exit_threshold;
+    gboolean exit_threshold_changed;
+    guint threads;
+    guint64 frames_seen;
+    guint64 frames_classified;
+    guint64 frames_skipped;
+    guint64 latency_sum_us;
+    GstClockTime qos_earliest; /* from downstream QoS events, running time */
+    gboolean upstream_live;    /* from the last latency query that went upstream */
+    GstClockTime upstream_min_latency;
+    gboolean upstream_latency_known;
+    GstClockTime pipeline_latency; /* from the LATENCY event, NONE until one arrives */
 
-  /* Set in start(), freed in stop(); used by the streaming thread in between. */
-  vit_model *model;
-  vit_session *session;
-  gint num_classes;
-  GQuark *class_quarks;             /* [num_classes] label of each class */
-  gint *top_classes;                /* [num_classes] scratch for top-k */
-  gfloat *top_probs;                /* [num_classes] */
-  GstClockTime inference_latency;   /* measured at start, added to live latency */
+    /* Set in start(), freed in stop(); used by the streaming thread in between. */
+    vit_model *model;
+    vit_session *session;
+    gint num_classes;
+    GQuark *class_quarks;           /* [num_classes] label of each class */
+    gint *top_classes;              /* [num_classes] scratch for top-k */
+    gfloat *top_probs;              /* [num_classes] */
+    GstClockTime inference_latency; /* measured at start, added to live latency */
 
-  /* Streaming thread only. */
-  GstVideoInfo info;
-  vit_pixel_format format;
-  guint64 frame_index;              /* next frame's index since stream start / flush */
+    /* Streaming thread only. */
+    GstVideoInfo info;
+    vit_pixel_format format;
+    guint64 frame_index; /* next frame's index since stream start / flush */
 };
 
-G_DEFINE_TYPE (GstVitClassify, gst_vit_classify, GST_TYPE_BASE_TRANSFORM);
-GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (vitclassify, "vitclassify", GST_RANK_NONE,
-    GST_TYPE_VIT_CLASSIFY,
-    GST_DEBUG_CATEGORY_INIT (gst_vit_classify_debug, "vitclassify", 0,
-        "vision-transformer video classifier"));
+G_DEFINE_TYPE(GstVitClassify, gst_vit_classify, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
+    vitclassify, "vitclassify", GST_RANK_NONE, GST_TYPE_VIT_CLASSIFY,
+    GST_DEBUG_CATEGORY_INIT(gst_vit_classify_debug, "vitclassify", 0,
+                            "vision-transformer video classifier"));
 
 /* ---- model, labels and session: READY <-> PAUSED ------------------------------------------ */
 
 /* Maps a vit_model_open() failure onto the GStreamer error a user expects. */
-static void
-gst_vit_classify_post_model_error (GstVitClassify *self, const gchar *path, int r,
-    const vit_error *err)
+static void gst_vit_classify_post_model_error(GstVitClassify *self, const gchar *path, int r,
+                                              const vit_error *err)
 {
-  if (r == -ENOENT) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Model \"%s\" not found: %s", path, err->message), ("vit_model_open: %s",
-            g_strerror (-r)));
-  } else if (r == -EACCES || r == -EPERM || r == -EIO || r == -EISDIR) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not read model \"%s\": %s", path, err->message), ("vit_model_open: %s",
-            g_strerror (-r)));
-  } else {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Could not load model \"%s\": %s", path, err->message), ("vit_model_open: %s",
-            g_strerror (-r)));
-  }
+    if (r == -ENOENT) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
+                          ("Model \"%s\" not found: %s", path, err->message),
+                          ("vit_model_open: %s", g_strerror(-r)));
+    } else if (r == -EACCES || r == -EPERM || r == -EIO || r == -EISDIR) {
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                          ("Could not read model \"%s\": %s", path, err->message),
+                          ("vit_model_open: %s", g_strerror(-r)));
+    } else {
+        GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
+                          ("Could not load model \"%s\": %s", path, err->message),
+                          ("vit_model_open: %s", g_strerror(-r)));
+    }
 }
 
 /* Reads PATH (one label per line) into self->class_quarks. An empty line keeps the model's
  * own name for that class; the number of lines (trailing empty lines ignored) must equal the
  * model's class count, since a mismatched file silently mislabels every result. */
-static gboolean
-gst_vit_classify_load_labels (GstVitClassify *self, const gchar *path)
+static gboolean gst_vit_classify_load_labels(GstVitClassify *self, const gchar *path)
 {
-  g_autofree gchar *contents = NULL;
-  g_auto (GStrv) lines = NULL;
-  g_autoptr (GError) error = NULL;
-  gint n, i;
+    g_autofree gchar *contents = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GError) error = NULL;
+    gint n, i;
 
-  if (!g_file_get_contents (path, &contents, NULL, &error)) {
-    if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Labels file \"%s\" not found", path), ("%s", error->message));
-    else
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not read labels file \"%s\"", path), ("%s", error->message));
-    return FALSE;
-  }
+    if (!g_file_get_contents(path, &contents, NULL, &error)) {
+        if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("Labels file \"%s\" not found", path),
+                              ("%s", error->message));
+        else
+            GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
+                              ("Could not read labels file \"%s\"", path), ("%s", error->message));
+        return FALSE;
+    }
 
-  lines = g_strsplit (contents, "\n", -1);
-  n = (gint) g_strv_length (lines);
-  for (i = 0; i < n; i++)
-    g_strchomp (lines[i]);      /* also drops the \r of DOS line ends */
-  while (n > 0 && lines[n - 1][0] == '\0')
-    n--;
+    lines = g_strsplit(contents, "\n", -1);
+    n = (gint)g_strv_length(lines);
+    for (i = 0; i < n; i++)
+        g_strchomp(lines[i]); /* also drops the \r of DOS line ends */
+    while (n > 0 && lines[n - 1][0] == '\0')
+        n--;
 
-  if (n != self->num_classes) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Labels file \"%s\" has %d labels but model \"%s\" has %d classes", path, n,
-            vit_model_path (self->model), self->num_classes), (NULL));
-    return FALSE;
-  }
-  for (i = 0; i < n; i++) {
-    if (lines[i][0] != '\0')
-      self->class_quarks[i] = g_quark_from_string (lines[i]);
-  }
-  return TRUE;
+    if (n != self->num_classes) {
+        GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
+                          ("Labels file \"%s\" has %d labels but model \"%s\" has %d classes", path,
+                           n, vit_model_path(self->model), self->num_classes),
+                          (NULL));
+        return FALSE;
+    }
+    for (i = 0; i < n; i++) {
+        if (lines[i][0] != '\0')
+            self->class_quarks[i] = g_quark_from_string(lines[i]);
+    }
+    return TRUE;
 }
 
 /* One inference on a black input, so the first real frame does not pay for cold caches and
  * page faults on the mapped weights, and so the live latency can be reported up front. */
-static void
-gst_vit_classify_warm_up (GstVitClassify *self)
+static void gst_vit_classify_warm_up(GstVitClassify *self)
 {
-  gint c, h, w;
-  g_autofree gfloat *zeros = NULL;
-  vit_result result;
-  vit_error err;
-  gint64 t0;
-  gint i;
+    gint c, h, w;
+    g_autofree gfloat *zeros = NULL;
+    vit_result result;
+    vit_error err;
+    gint64 t0;
+    gint i;
 
-  vit_model_input_size (self->model, &c, &h, &w);
-  zeros = g_new0 (gfloat, (gsize) c * h * w);
-  /* The first run pays the cold start; the second measures what a frame will cost. */
-  for (i = 0; i < 2; i++) {
-    t0 = g_get_monotonic_time ();
-    if (vit_session_run_tensor (self->session, zeros, &result, &err) < 0) {
-      GST_WARNING_OBJECT (self, "warm-up run failed: %s", err.message);
-      return;
+    vit_model_input_size(self->model, &c, &h, &w);
+    zeros = g_new0(gfloat, (gsize)c * h * w);
+    /* The first run pays the cold start; the second measures what a frame will cost. */
+    for (i = 0; i < 2; i++) {
+        t0 = g_get_monotonic_time();
+        if (vit_session_run_tensor(self->session, zeros, &result, &err) < 0) {
+            GST_WARNING_OBJECT(self, "warm-up run failed: %s", err.message);
+            return;
+        }
+        self->inference_latency = (GstClockTime)(g_get_monotonic_time() - t0) * GST_USECOND;
     }
-    self->inference_latency = (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND;
-  }
-  GST_INFO_OBJECT (self, "warm-up inference took %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (self->inference_latency));
+    GST_INFO_OBJECT(self, "warm-up inference took %" GST_TIME_FORMAT,
+                    GST_TIME_ARGS(self->inference_latency));
 }
 
-static gboolean
-gst_vit_classify_start (GstBaseTransform *trans)
+static gboolean gst_vit_classify_start(GstBaseTransform *trans)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
-  g_autofree gchar *model_path = NULL;
-  g_autofree gchar *labels_path = NULL;
-  vit_session_options opts;
-  vit_error err;
-  gint i, r;
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
+    g_autofree gchar *model_path = NULL;
+    g_autofree gchar *labels_path = NULL;
+    vit_session_options opts;
+    vit_error err;
+    gint i, r;
 
-  GST_OBJECT_LOCK (self);
-  model_path = g_strdup (self->model_path);
-  labels_path = g_strdup (self->labels_path);
-  opts.threads = (int) self->threads;
-  opts.exit_threshold = (float) self->exit_threshold;
-  self->exit_threshold_changed = FALSE;
-  self->frames_seen = self->frames_classified = self->frames_skipped = 0;
-  self->latency_sum_us = 0;
-  self->qos_earliest = GST_CLOCK_TIME_NONE;
-  self->upstream_latency_known = FALSE;
-  self->pipeline_latency = GST_CLOCK_TIME_NONE;
-  GST_OBJECT_UNLOCK (self);
+    GST_OBJECT_LOCK(self);
+    model_path = g_strdup(self->model_path);
+    labels_path = g_strdup(self->labels_path);
+    opts.threads = (int)self->threads;
+    opts.exit_threshold = (float)self->exit_threshold;
+    self->exit_threshold_changed = FALSE;
+    self->frames_seen = self->frames_classified = self->frames_skipped = 0;
+    self->latency_sum_us = 0;
+    self->qos_earliest = GST_CLOCK_TIME_NONE;
+    self->upstream_latency_known = FALSE;
+    self->pipeline_latency = GST_CLOCK_TIME_NONE;
+    GST_OBJECT_UNLOCK(self);
 
-  if (model_path == NULL || model_path[0] == '\0') {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No model given: set the \"model\" property to a model folder or .safetensors file"),
-        (NULL));
-    return FALSE;
-  }
+    if (model_path == NULL || model_path[0] == '\0') {
+        GST_ELEMENT_ERROR(
+            self, RESOURCE, NOT_FOUND,
+            ("No model given: set the \"model\" property to a model folder or .safetensors file"),
+            (NULL));
+        return FALSE;
+    }
 
-  r = gst_vit_model_cache_acquire (model_path, &self->model, &err);
-  if (r < 0) {
-    gst_vit_classify_post_model_error (self, model_path, r, &err);
-    return FALSE;
-  }
+    r = gst_vit_model_cache_acquire(model_path, &self->model, &err);
+    if (r < 0) {
+        gst_vit_classify_post_model_error(self, model_path, r, &err);
+        return FALSE;
+    }
 
-  self->num_classes = vit_model_num_classes (self->model);
-  self->class_quarks = g_new0 (GQuark, self->num_classes);
-  self->top_classes = g_new0 (gint, self->num_classes);
-  self->top_probs = g_new0 (gfloat, self->num_classes);
-  for (i = 0; i < self->num_classes; i++)
-    self->class_quarks[i] = g_quark_from_string (vit_model_label (self->model, i));
-  if (labels_path != NULL && labels_path[0] != '\0'
-      && !gst_vit_classify_load_labels (self, labels_path))
-    return FALSE;               /* stop() frees what start() set up */
+    self->num_classes = vit_model_num_classes(self->model);
+    self->class_quarks = g_new0(GQuark, self->num_classes);
+    self->top_classes = g_new0(gint, self->num_classes);
+    self->top_probs = g_new0(gfloat, self->num_classes);
+    for (i = 0; i < self->num_classes; i++)
+        self->class_quarks[i] = g_quark_from_string(vit_model_label(self->model, i));
+    if (labels_path != NULL && labels_path[0] != '\0' &&
+        !gst_vit_classify_load_labels(self, labels_path))
+        return FALSE; /* stop() frees what start() set up */
 
-  r = vit_session_new (self->model, &opts, &self->session, &err);
-  if (r < 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Could not prepare model \"%s\" for inference: %s", model_path, err.message),
-        ("vit_session_new: %s", g_strerror (-r)));
-    return FALSE;
-  }
-  gst_vit_classify_warm_up (self);
-  self->frame_index = 0;
-  GST_INFO_OBJECT (self, "model %s (%s, %d classes, %d exits)", model_path,
-      vit_model_architecture (self->model), self->num_classes,
-      vit_model_num_exits (self->model));
-  return TRUE;
+    r = vit_session_new(self->model, &opts, &self->session, &err);
+    if (r < 0) {
+        GST_ELEMENT_ERROR(
+            self, RESOURCE, FAILED,
+            ("Could not prepare model \"%s\" for inference: %s", model_path, err.message),
+            ("vit_session_new: %s", g_strerror(-r)));
+        return FALSE;
+    }
+    gst_vit_classify_warm_up(self);
+    self->frame_index = 0;
+    GST_INFO_OBJECT(self, "model %s (%s, %d classes, %d exits)", model_path,
+                    vit_model_architecture(self->model), self->num_classes,
+                    vit_model_num_exits(self->model));
+    return TRUE;
 }
 
-static gboolean
-gst_vit_classify_stop (GstBaseTransform *trans)
+static gboolean gst_vit_classify_stop(GstBaseTransform *trans)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
 
-  self->session = vit_session_free (self->session);
-  self->model = gst_vit_model_cache_release (self->model);
-  g_clear_pointer (&self->class_quarks, g_free);
-  g_clear_pointer (&self->top_classes, g_free);
-  g_clear_pointer (&self->top_probs, g_free);
-  self->num_classes = 0;
-  self->inference_latency = 0;
-  return TRUE;
+    self->session = vit_session_free(self->session);
+    self->model = gst_vit_model_cache_release(self->model);
+    g_clear_pointer(&self->class_quarks, g_free);
+    g_clear_pointer(&self->top_classes, g_free);
+    g_clear_pointer(&self->top_probs, g_free);
+    self->num_classes = 0;
+    self->inference_latency = 0;
+    return TRUE;
 }
 
 /* ---- caps ---------------------------------------------------------------------------------- */
 
-static gboolean
-gst_vit_classify_format_from_video (GstVideoFormat format, vit_pixel_format *ret_format)
+static gboolean gst_vit_classify_format_from_video(GstVideoFormat format,
+                                                   vit_pixel_format *ret_format)
 {
-  static const struct {
-    GstVideoFormat video;
-    vit_pixel_format vit;
-  } map[] = {
-    { GST_VIDEO_FORMAT_RGB, VIT_FORMAT_RGB },
-    { GST_VIDEO_FORMAT_BGR, VIT_FORMAT_BGR },
-    { GST_VIDEO_FORMAT_RGBx, VIT_FORMAT_RGBX },
-    { GST_VIDEO_FORMAT_BGRx, VIT_FORMAT_BGRX },
-    { GST_VIDEO_FORMAT_xRGB, VIT_FORMAT_XRGB },
-    { GST_VIDEO_FORMAT_xBGR, VIT_FORMAT_XBGR },
-    { GST_VIDEO_FORMAT_RGBA, VIT_FORMAT_RGBA },
-    { GST_VIDEO_FORMAT_BGRA, VIT_FORMAT_BGRA },
-    { GST_VIDEO_FORMAT_GRAY8, VIT_FORMAT_GRAY8 },
-    { GST_VIDEO_FORMAT_I420, VIT_FORMAT_I420 },
-    { GST_VIDEO_FORMAT_NV12, VIT_FORMAT_NV12 },
-  };
-  gsize i;
+    static const struct {
+        GstVideoFormat video;
+        vit_pixel_format vit;
+    } map[] = {
+        {GST_VIDEO_FORMAT_RGB, VIT_FORMAT_RGB},     {GST_VIDEO_FORMAT_BGR, VIT_FORMAT_BGR},
+        {GST_VIDEO_FORMAT_RGBx, VIT_FORMAT_RGBX},   {GST_VIDEO_FORMAT_BGRx, VIT_FORMAT_BGRX},
+        {GST_VIDEO_FORMAT_xRGB, VIT_FORMAT_XRGB},   {GST_VIDEO_FORMAT_xBGR, VIT_FORMAT_XBGR},
+        {GST_VIDEO_FORMAT_RGBA, VIT_FORMAT_RGBA},   {GST_VIDEO_FORMAT_BGRA, VIT_FORMAT_BGRA},
+        {GST_VIDEO_FORMAT_GRAY8, VIT_FORMAT_GRAY8}, {GST_VIDEO_FORMAT_I420, VIT_FORMAT_I420},
+        {GST_VIDEO_FORMAT_NV12, VIT_FORMAT_NV12},
+    };
+    gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (map); i++) {
-    if (map[i].video == format) {
-      *ret_format = map[i].vit;
-      return TRUE;
+    for (i = 0; i < G_N_ELEMENTS(map); i++) {
+        if (map[i].video == format) {
+            *ret_format = map[i].vit;
+            return TRUE;
+        }
     }
-  }
-  return FALSE;
+    return FALSE;
 }
 
 /* Also called again on renegotiation: later frames are read with the new layout. */
-static gboolean
-gst_vit_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+static gboolean gst_vit_classify_set_caps(GstBaseTransform *trans, GstCaps *incaps,
+                                          GstCaps *outcaps)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
-  GstVideoInfo info;
-  vit_pixel_format format;
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
+    GstVideoInfo info;
+    vit_pixel_format format;
 
-  if (!gst_video_info_from_caps (&info, incaps)) {
-    GST_WARNING_OBJECT (self, "cannot parse caps %" GST_PTR_FORMAT, incaps);
-    return FALSE;
-  }
-  if (!gst_vit_classify_format_from_video (GST_VIDEO_INFO_FORMAT (&info), &format)
-      || GST_VIDEO_INFO_WIDTH (&info) < 1 || GST_VIDEO_INFO_HEIGHT (&info) < 1) {
-    GST_WARNING_OBJECT (self, "unsupported caps %" GST_PTR_FORMAT, incaps);
-    return FALSE;
-  }
-  GST_DEBUG_OBJECT (self, "classifying %s %dx%d", GST_VIDEO_INFO_NAME (&info),
-      GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info));
-  self->info = info;
-  self->format = format;
-  return TRUE;
+    if (!gst_video_info_from_caps(&info, incaps)) {
+        GST_WARNING_OBJECT(self, "cannot parse caps %" GST_PTR_FORMAT, incaps);
+        return FALSE;
+    }
+    if (!gst_vit_classify_format_from_video(GST_VIDEO_INFO_FORMAT(&info), &format) ||
+        GST_VIDEO_INFO_WIDTH(&info) < 1 || GST_VIDEO_INFO_HEIGHT(&info) < 1) {
+        GST_WARNING_OBJECT(self, "unsupported caps %" GST_PTR_FORMAT, incaps);
+        return FALSE;
+    }
+    GST_DEBUG_OBJECT(self, "classifying %s %dx%d", GST_VIDEO_INFO_NAME(&info),
+                     GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info));
+    self->info = info;
+    self->format = format;
+    return TRUE;
 }
 
 /* ---- events, latency and QoS --------------------------------------------------------------- */
 
-static gboolean
-gst_vit_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
+static gboolean gst_vit_classify_sink_event(GstBaseTransform *trans, GstEvent *event)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
 
-  switch (GST_EVENT_TYPE (event)) {
+    switch (GST_EVENT_TYPE(event)) {
     case GST_EVENT_STREAM_START:
     case GST_EVENT_FLUSH_STOP:
-      /* A new stream or a flushing seek: frame indices and lateness start over. */
-      self->frame_index = 0;
-      GST_OBJECT_LOCK (self);
-      self->qos_earliest = GST_CLOCK_TIME_NONE;
-      GST_OBJECT_UNLOCK (self);
-      break;
+        /* A new stream or a flushing seek: frame indices and lateness start over. */
+        self->frame_index = 0;
+        GST_OBJECT_LOCK(self);
+        self->qos_earliest = GST_CLOCK_TIME_NONE;
+        GST_OBJECT_UNLOCK(self);
+        break;
     default:
-      break;
-  }
-  return GST_BASE_TRANSFORM_CLASS (gst_vit_classify_parent_class)->sink_event (trans, event);
+        break;
+    }
+    return GST_BASE_TRANSFORM_CLASS(gst_vit_classify_parent_class)->sink_event(trans, event);
 }
 
-static gboolean
-gst_vit_classify_src_event (GstBaseTransform *trans, GstEvent *event)
+static gboolean gst_vit_classify_src_event(GstBaseTransform *trans, GstEvent *event)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
-    GstQOSType type;
-    gdouble proportion;
-    GstClockTimeDiff diff;
-    GstClockTime timestamp;
+    if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
+        GstQOSType type;
+        gdouble proportion;
+        GstClockTimeDiff diff;
+        GstClockTime timestamp;
 
-    gst_event_parse_qos (event, &type, &proportion, &diff, &timestamp);
-    GST_OBJECT_LOCK (self);
-    /* diff > 0: the sink got a frame diff late; frames before timestamp + diff are lost. */
-    if (diff > 0 && GST_CLOCK_TIME_IS_VALID (timestamp))
-      self->qos_earliest = timestamp + diff;
-    else
-      self->qos_earliest = GST_CLOCK_TIME_NONE;
-    GST_OBJECT_UNLOCK (self);
-  } else if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
-    GstClockTime latency;
+        gst_event_parse_qos(event, &type, &proportion, &diff, &timestamp);
+        GST_OBJECT_LOCK(self);
+        /* diff > 0: the sink got a frame diff late; frames before timestamp + diff are lost. */
+        if (diff > 0 && GST_CLOCK_TIME_IS_VALID(timestamp))
+            self->qos_earliest = timestamp + diff;
+        else
+            self->qos_earliest = GST_CLOCK_TIME_NONE;
+        GST_OBJECT_UNLOCK(self);
+    } else if (GST_EVENT_TYPE(event) == GST_EVENT_LATENCY) {
+        GstClockTime latency;
 
-    /* The latency the sinks were told to add: a frame is shown at running time + this. */
-    gst_event_parse_latency (event, &latency);
-    GST_OBJECT_LOCK (self);
-    self->pipeline_latency = latency;
-    GST_OBJECT_UNLOCK (self);
-  }
-  return GST_BASE_TRANSFORM_CLASS (gst_vit_classify_parent_class)->src_event (trans, event);
+        /* The latency the sinks were told to add: a frame is shown at running time + this. */
+        gst_event_parse_latency(event, &latency);
+        GST_OBJECT_LOCK(self);
+        self->pipeline_latency = latency;
+        GST_OBJECT_UNLOCK(self);
+    }
+    return GST_BASE_TRANSFORM_CLASS(gst_vit_classify_parent_class)->src_event(trans, event);
 }
 
-static void
-gst_vit_classify_store_upstream_latency (GstVitClassify *self, GstQuery *query)
+static void gst_vit_classify_store_upstream_latency(GstVitClassify *self, GstQuery *query)
 {
-  gboolean live;
-  GstClockTime min, max;
+    gboolean live;
+    GstClockTime min, max;
 
-  gst_query_parse_latency (query, &live, &min, &max);
-  GST_OBJECT_LOCK (self);
-  self->upstream_live = live;
-  self->upstream_min_latency = GST_CLOCK_TIME_IS_VALID (min) ? min : 0;
-  self->upstream_latency_known = TRUE;
-  GST_OBJECT_UNLOCK (self);
+    gst_query_parse_latency(query, &live, &min, &max);
+    GST_OBJECT_LOCK(self);
+    self->upstream_live = live;
+    self->upstream_min_latency = GST_CLOCK_TIME_IS_VALID(min) ? min : 0;
+    self->upstream_latency_known = TRUE;
+    GST_OBJECT_UNLOCK(self);
 }
 
 /* A latency query passing through on its way upstream: remember what upstream answered
  * (the live check needs it) and add the time inference holds each frame. */
-static gboolean
-gst_vit_classify_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+static gboolean gst_vit_classify_query(GstBaseTransform *trans, GstPadDirection direction,
+                                       GstQuery *query)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
-  gboolean live;
-  GstClockTime min, max;
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
+    gboolean live;
+    GstClockTime min, max;
 
-  if (!GST_BASE_TRANSFORM_CLASS (gst_vit_classify_parent_class)->query (trans, direction,
-          query))
-    return FALSE;
-  if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    if (!GST_BASE_TRANSFORM_CLASS(gst_vit_classify_parent_class)->query(trans, direction, query))
+        return FALSE;
+    if (direction != GST_PAD_SRC || GST_QUERY_TYPE(query) != GST_QUERY_LATENCY)
+        return TRUE;
+
+    gst_vit_classify_store_upstream_latency(self, query);
+    gst_query_parse_latency(query, &live, &min, &max);
+    if (live && self->inference_latency > 0) {
+        min += self->inference_latency;
+        if (GST_CLOCK_TIME_IS_VALID(max))
+            max += self->inference_latency;
+        gst_query_set_latency(query, live, min, max);
+    }
     return TRUE;
-
-  gst_vit_classify_store_upstream_latency (self, query);
-  gst_query_parse_latency (query, &live, &min, &max);
-  if (live && self->inference_latency > 0) {
-    min += self->inference_latency;
-    if (GST_CLOCK_TIME_IS_VALID (max))
-      max += self->inference_latency;
-    gst_query_set_latency (query, live, min, max);
-  }
-  return TRUE;
 }
 
 /* TRUE when classifying this frame would only make the pipeline later (see the doc comment). */
-static gboolean
-gst_vit_classify_frame_is_late (GstVitClassify *self, GstClockTime running_time)
+static gboolean gst_vit_classify_frame_is_late(GstVitClassify *self, GstClockTime running_time)
 {
-  GstClockTime earliest, deadline, base_time, now;
-  gboolean live, known, playing;
-  GstClock *clock;
+    GstClockTime earliest, deadline, base_time, now;
+    gboolean live, known, playing;
+    GstClock *clock;
 
-  if (!GST_CLOCK_TIME_IS_VALID (running_time))
-    return FALSE;
+    if (!GST_CLOCK_TIME_IS_VALID(running_time))
+        return FALSE;
 
-  GST_OBJECT_LOCK (self);
-  earliest = self->qos_earliest;
-  known = self->upstream_latency_known;
-  GST_OBJECT_UNLOCK (self);
-  if (GST_CLOCK_TIME_IS_VALID (earliest) && running_time <= earliest) {
-    GST_LOG_OBJECT (self, "QoS: running time %" GST_TIME_FORMAT " before %" GST_TIME_FORMAT,
-        GST_TIME_ARGS (running_time), GST_TIME_ARGS (earliest));
-    return TRUE;
-  }
-
-  if (!known) {
-    GstQuery *query = gst_query_new_latency ();
-
-    if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), query)) {
-      gst_vit_classify_store_upstream_latency (self, query);
-    } else {
-      GST_OBJECT_LOCK (self);
-      self->upstream_latency_known = TRUE; /* nobody answers: not live; don't ask per frame */
-      GST_OBJECT_UNLOCK (self);
+    GST_OBJECT_LOCK(self);
+    earliest = self->qos_earliest;
+    known = self->upstream_latency_known;
+    GST_OBJECT_UNLOCK(self);
+    if (GST_CLOCK_TIME_IS_VALID(earliest) && running_time <= earliest) {
+        GST_LOG_OBJECT(self, "QoS: running time %" GST_TIME_FORMAT " before %" GST_TIME_FORMAT,
+                       GST_TIME_ARGS(running_time), GST_TIME_ARGS(earliest));
+        return TRUE;
     }
-    gst_query_unref (query);
-  }
 
-  GST_OBJECT_LOCK (self);
-  live = self->upstream_live;
-  /* When the frame is due: what upstream needs plus the latency this element announced, or
-   * the latency the sinks were given when that is longer. (Sinks that do not sync are given
-   * none, yet a frame cannot be expected before upstream and inference are through.) */
-  deadline = running_time + self->upstream_min_latency + self->inference_latency;
-  if (GST_CLOCK_TIME_IS_VALID (self->pipeline_latency))
-    deadline = MAX (deadline, running_time + self->pipeline_latency);
-  playing = GST_STATE (self) == GST_STATE_PLAYING;
-  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self)) : NULL;
-  base_time = GST_ELEMENT_CAST (self)->base_time;
-  GST_OBJECT_UNLOCK (self);
-  if (clock == NULL)
-    return FALSE;
-  now = gst_clock_get_time (clock);
-  gst_object_unref (clock);
-  if (!live || !playing || now < base_time)
-    return FALSE;
+    if (!known) {
+        GstQuery *query = gst_query_new_latency();
 
-  /* Already past its deadline before inference even starts: classifying it would only delay
-   * the frames queued behind it. Skipping these drains any backlog, so what waits upstream
-   * stays bounded by the pipeline latency. (A frame that arrives in time but whose inference
-   * overruns is caught by the sink's QoS events instead, which cover the frames after it.) */
-  now -= base_time;
-  if (now > deadline) {
-    GST_LOG_OBJECT (self, "live: frame at %" GST_TIME_FORMAT " late: now %" GST_TIME_FORMAT
-        " past its deadline %" GST_TIME_FORMAT, GST_TIME_ARGS (running_time),
-        GST_TIME_ARGS (now), GST_TIME_ARGS (deadline));
-    return TRUE;
-  }
-  return FALSE;
+        if (gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), query)) {
+            gst_vit_classify_store_upstream_latency(self, query);
+        } else {
+            GST_OBJECT_LOCK(self);
+            self->upstream_latency_known = TRUE; /* nobody answers: not live; don't ask per frame */
+            GST_OBJECT_UNLOCK(self);
+        }
+        gst_query_unref(query);
+    }
+
+    GST_OBJECT_LOCK(self);
+    live = self->upstream_live;
+    /* When the frame is due: what upstream needs plus the latency this element announced, or
+     * the latency the sinks were given when that is longer. (Sinks that do not sync are given
+     * none, yet a frame cannot be expected before upstream and inference are through.) */
+    deadline = running_time + self->upstream_min_latency + self->inference_latency;
+    if (GST_CLOCK_TIME_IS_VALID(self->pipeline_latency))
+        deadline = MAX(deadline, running_time + self->pipeline_latency);
+    playing = GST_STATE(self) == GST_STATE_PLAYING;
+    clock = GST_ELEMENT_CLOCK(self) ? gst_object_ref(GST_ELEMENT_CLOCK(self)) : NULL;
+    base_time = GST_ELEMENT_CAST(self)->base_time;
+    GST_OBJECT_UNLOCK(self);
+    if (clock == NULL)
+        return FALSE;
+    now = gst_clock_get_time(clock);
+    gst_object_unref(clock);
+    if (!live || !playing || now < base_time)
+        return FALSE;
+
+    /* Already past its deadline before inference even starts: classifying it would only delay
+     * the frames queued behind it. Skipping these drains any backlog, so what waits upstream
+     * stays bounded by the pipeline latency. (A frame that arrives in time but whose inference
+     * overruns is caught by the sink's QoS events instead, which cover the frames after it.) */
+    now -= base_time;
+    if (now > deadline) {
+        GST_LOG_OBJECT(self,
+                       "live: frame at %" GST_TIME_FORMAT " late: now %" GST_TIME_FORMAT
+                       " past its deadline %" GST_TIME_FORMAT,
+                       GST_TIME_ARGS(running_time), GST_TIME_ARGS(now), GST_TIME_ARGS(deadline));
+        return TRUE;
+    }
+    return FALSE;
 }
 
 /* ---- per frame ----------------------------------------------------------------------------- */
 
 /* Whether the frame with the next index is due for classification under `interval`. */
-static gboolean
-gst_vit_classify_frame_is_due (GstVitClassify *self)
+static gboolean gst_vit_classify_frame_is_due(GstVitClassify *self)
 {
-  guint interval;
+    guint interval;
 
-  GST_OBJECT_LOCK (self);
-  interval = self->interval;
-  GST_OBJECT_UNLOCK (self);
-  return self->frame_index % interval == 0;
+    GST_OBJECT_LOCK(self);
+    interval = self->interval;
+    GST_OBJECT_UNLOCK(self);
+    return self->frame_index % interval == 0;
 }
 
 /* Adding the meta needs a writable buffer. One shared with another branch (a tee) gets a
  * shallow copy: a new GstBuffer over the same memory, so no pixels are copied. */
-static GstFlowReturn
-gst_vit_classify_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *input,
-    GstBuffer **outbuf)
+static GstFlowReturn gst_vit_classify_prepare_output_buffer(GstBaseTransform *trans,
+                                                            GstBuffer *input, GstBuffer **outbuf)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
 
-  if (gst_buffer_is_writable (input) || !gst_vit_classify_frame_is_due (self)) {
-    *outbuf = input;
-  } else {
-    GST_LOG_OBJECT (self, "buffer not writable: attaching the meta to a shallow copy");
-    *outbuf = gst_buffer_copy (input);
-  }
-  return GST_FLOW_OK;
+    if (gst_buffer_is_writable(input) || !gst_vit_classify_frame_is_due(self)) {
+        *outbuf = input;
+    } else {
+        GST_LOG_OBJECT(self, "buffer not writable: attaching the meta to a shallow copy");
+        *outbuf = gst_buffer_copy(input);
+    }
+    return GST_FLOW_OK;
 }
 
 /* Posts the "vit-classification" message for META (fields documented at the top). */
-static void
-gst_vit_classify_post_result (GstVitClassify *self, GstBuffer *buf, GstClockTime running_time,
-    const GstVitClassificationMeta *meta)
+static void gst_vit_classify_post_result(GstVitClassify *self, GstBuffer *buf,
+                                         GstClockTime running_time,
+                                         const GstVitClassificationMeta *meta)
 {
-  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
-  GValue labels = G_VALUE_INIT, scores = G_VALUE_INIT, ids = G_VALUE_INIT;
-  GstStructure *s;
-  gsize i;
+    GstSegment *segment = &GST_BASE_TRANSFORM(self)->segment;
+    GstClockTime pts = GST_BUFFER_PTS(buf);
+    GstClockTime stream_time = GST_CLOCK_TIME_NONE;
+    GValue labels = G_VALUE_INIT, scores = G_VALUE_INIT, ids = G_VALUE_INIT;
+    GstStructure *s;
+    gsize i;
 
-  if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME)
-    stream_time = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
+    if (GST_CLOCK_TIME_IS_VALID(pts) && segment->format == GST_FORMAT_TIME)
+        stream_time = gst_segment_to_stream_time(segment, GST_FORMAT_TIME, pts);
 
-  gst_value_array_init (&labels, (guint) meta->length);
-  gst_value_array_init (&scores, (guint) meta->length);
-  gst_value_array_init (&ids, (guint) meta->length);
-  for (i = 0; i < meta->length; i++) {
-    GValue v = G_VALUE_INIT;
+    gst_value_array_init(&labels, (guint)meta->length);
+    gst_value_array_init(&scores, (guint)meta->length);
+    gst_value_array_init(&ids, (guint)meta->length);
+    for (i = 0; i < meta->length; i++) {
+        GValue v = G_VALUE_INIT;
 
-    g_value_init (&v, G_TYPE_STRING);
-    g_value_set_static_string (&v, g_quark_to_string (meta->class_quarks[i]));
-    gst_value_array_append_and_take_value (&labels, &v);
-    g_value_init (&v, G_TYPE_DOUBLE);
-    g_value_set_double (&v, meta->confidence_levels[i]);
-    gst_value_array_append_and_take_value (&scores, &v);
-    g_value_init (&v, G_TYPE_INT);
-    g_value_set_int (&v, meta->class_ids[i]);
-    gst_value_array_append_and_take_value (&ids, &v);
-  }
+        g_value_init(&v, G_TYPE_STRING);
+        g_value_set_static_string(&v, g_quark_to_string(meta->class_quarks[i]));
+        gst_value_array_append_and_take_value(&labels, &v);
+        g_value_init(&v, G_TYPE_DOUBLE);
+        g_value_set_double(&v, meta->confidence_levels[i]);
+        gst_value_array_append_and_take_value(&scores, &v);
+        g_value_init(&v, G_TYPE_INT);
+        g_value_set_int(&v, meta->class_ids[i]);
+        gst_value_array_append_and_take_value(&ids, &v);
+    }
 
-  s = gst_structure_new ("vit-classification",
-      "frame", G_TYPE_UINT64, meta->frame,
-      "timestamp", G_TYPE_UINT64, pts,
-      "stream-time", G_TYPE_UINT64, stream_time,
-      "running-time", G_TYPE_UINT64, running_time,
-      "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (buf), NULL);
-  gst_structure_take_value (s, "labels", &labels);
-  gst_structure_take_value (s, "scores", &scores);
-  gst_structure_take_value (s, "class-ids", &ids);
-  gst_structure_set (s, "exit", G_TYPE_UINT, meta->exit_index,
-      "latency-us", G_TYPE_UINT64, meta->latency_us, NULL);
-  gst_element_post_message (GST_ELEMENT_CAST (self),
-      gst_message_new_element (GST_OBJECT_CAST (self), s));
+    s = gst_structure_new("vit-classification", "frame", G_TYPE_UINT64, meta->frame, "timestamp",
+                          G_TYPE_UINT64, pts, "stream-time", G_TYPE_UINT64, stream_time,
+                          "running-time", G_TYPE_UINT64, running_time, "duration", G_TYPE_UINT64,
+                          GST_BUFFER_DURATION(buf), NULL);
+    gst_structure_take_value(s, "labels", &labels);
+    gst_structure_take_value(s, "scores", &scores);
+    gst_structure_take_value(s, "class-ids", &ids);
+    gst_structure_set(s, "exit", G_TYPE_UINT, meta->exit_index, "latency-us", G_TYPE_UINT64,
+                      meta->latency_us, NULL);
+    gst_element_post_message(GST_ELEMENT_CAST(self),
+                             gst_message_new_element(GST_OBJECT_CAST(self), s));
 }
 
 /* Runs the session on BUF; fills *ret_result and *ret_latency_us. */
-static GstFlowReturn
-gst_vit_classify_run (GstVitClassify *self, GstBuffer *buf, vit_result *ret_result,
-    guint64 *ret_latency_us)
+static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf,
+                                          vit_result *ret_result, guint64 *ret_latency_us)
 {
-  GstVideoFrame vframe;
-  vit_frame frame;
-  vit_error err;
-  gboolean exit_changed;
-  gdouble exit_threshold;
-  gint64 t0, t1;
-  guint i;
-  int r;
+    GstVideoFrame vframe;
+    vit_frame frame;
+    vit_error err;
+    gboolean exit_changed;
+    gdouble exit_threshold;
+    gint64 t0, t1;
+    guint i;
+    int r;
 
-  GST_OBJECT_LOCK (self);
-  exit_changed = self->exit_threshold_changed;
-  exit_threshold = self->exit_threshold;
-  self->exit_threshold_changed = FALSE;
-  GST_OBJECT_UNLOCK (self);
-  if (exit_changed)
-    vit_session_set_exit_threshold (self->session, exit_threshold < 0
-        ? vit_model_default_exit_threshold (self->model) : (float) exit_threshold);
+    GST_OBJECT_LOCK(self);
+    exit_changed = self->exit_threshold_changed;
+    exit_threshold = self->exit_threshold;
+    self->exit_threshold_changed = FALSE;
+    GST_OBJECT_UNLOCK(self);
+    if (exit_changed)
+        vit_session_set_exit_threshold(
+            self->session, exit_threshold < 0 ? vit_model_default_exit_threshold(self->model)
+                                              : (float)exit_threshold);
 
-  if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map video frame %" G_GUINT64_FORMAT,
-            self->frame_index), ("buffer %" GST_PTR_FORMAT, buf));
-    return GST_FLOW_ERROR;
-  }
-  memset (&frame, 0, sizeof frame);
-  frame.format = self->format;
-  frame.width = GST_VIDEO_FRAME_WIDTH (&vframe);
-  frame.height = GST_VIDEO_FRAME_HEIGHT (&vframe);
-  for (i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
-    frame.planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
-    frame.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
-  }
+    if (!gst_video_frame_map(&vframe, &self->info, buf, GST_MAP_READ)) {
+        GST_ELEMENT_ERROR(self, STREAM, FAILED,
+                          ("Could not map video frame %" G_GUINT64_FORMAT, self->frame_index),
+                          ("buffer %" GST_PTR_FORMAT, buf));
+        return GST_FLOW_ERROR;
+    }
+    memset(&frame, 0, sizeof frame);
+    frame.format = self->format;
+    frame.width = GST_VIDEO_FRAME_WIDTH(&vframe);
+    frame.height = GST_VIDEO_FRAME_HEIGHT(&vframe);
+    for (i = 0; i < GST_VIDEO_FRAME_N_PLANES(&vframe) && i < 3; i++) {
+        frame.planes[i] = GST_VIDEO_FRAME_PLANE_DATA(&vframe, i);
+        frame.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE(&vframe, i);
+    }
 
-  t0 = g_get_monotonic_time ();
-  r = vit_session_classify (self->session, &frame, ret_result, &err);
-  t1 = g_get_monotonic_time ();
-  gst_video_frame_unmap (&vframe);
-  if (r < 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Classification failed on frame %" G_GUINT64_FORMAT ": %s", self->frame_index,
-            err.message), ("vit_session_classify: %s", g_strerror (-r)));
-    return GST_FLOW_ERROR;
-  }
-  *ret_latency_us = (guint64) (t1 - t0);
-  return GST_FLOW_OK;
+    t0 = g_get_monotonic_time();
+    r = vit_session_classify(self->session, &frame, ret_result, &err);
+    t1 = g_get_monotonic_time();
+    gst_video_frame_unmap(&vframe);
+    if (r < 0) {
+        GST_ELEMENT_ERROR(self, STREAM, FAILED,
+                          ("Classification failed on frame %" G_GUINT64_FORMAT ": %s",
+                           self->frame_index, err.message),
+                          ("vit_session_classify: %s", g_strerror(-r)));
+        return GST_FLOW_ERROR;
+    }
+    *ret_latency_us = (guint64)(t1 - t0);
+    return GST_FLOW_OK;
 }
 
-static gint
-gst_vit_classify_compare_probs (gconstpointer a, gconstpointer b, gpointer probs)
+static gint gst_vit_classify_compare_probs(gconstpointer a, gconstpointer b, gpointer probs)
 {
-  gfloat pa = ((const gfloat *) probs)[*(const gint *) a];
-  gfloat pb = ((const gfloat *) probs)[*(const gint *) b];
+    gfloat pa = ((const gfloat *)probs)[*(const gint *)a];
+    gfloat pb = ((const gfloat *)probs)[*(const gint *)b];
 
-  if (pa != pb)
-    return pa > pb ? -1 : 1;
-  return *(const gint *) a - *(const gint *) b;
+    if (pa != pb)
+        return pa > pb ? -1 : 1;
+    return *(const gint *)a - *(const gint *)b;
 }
 
 /* Fills self->top_classes / top_probs with the K most probable classes, best first. The
  * runtime's selection costs O(K^2 N), fine for a handful; a long list (top-k=1000 on ImageNet)
  * is cheaper sorted whole. */
-static gint
-gst_vit_classify_top_k (GstVitClassify *self, const vit_result *result, gint k)
+static gint gst_vit_classify_top_k(GstVitClassify *self, const vit_result *result, gint k)
 {
-  gint i;
+    gint i;
 
-  if (k <= 16)
-    return vit_result_top_k (result, k, self->top_classes, self->top_probs);
-  for (i = 0; i < result->num_classes; i++)
-    self->top_classes[i] = i;
-  g_qsort_with_data (self->top_classes, result->num_classes, sizeof (gint),
-      gst_vit_classify_compare_probs, (gpointer) result->probs);
-  for (i = 0; i < k; i++)
-    self->top_probs[i] = result->probs[self->top_classes[i]];
-  return k;
+    if (k <= 16)
+        return vit_result_top_k(result, k, self->top_classes, self->top_probs);
+    for (i = 0; i < result->num_classes; i++)
+        self->top_classes[i] = i;
+    g_qsort_with_data(self->top_classes, result->num_classes, sizeof(gint),
+                      gst_vit_classify_compare_probs, (gpointer)result->probs);
+    for (i = 0; i < k; i++)
+        self->top_probs[i] = result->probs[self->top_classes[i]];
+    return k;
 }
 
-static GstFlowReturn
-gst_vit_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
+static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstBuffer *buf)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (trans);
-  GstVitClassificationMeta res = { 0 }, *meta;
-  GstClockTime running_time = GST_CLOCK_TIME_NONE;
-  gboolean due = gst_vit_classify_frame_is_due (self);
-  guint64 frame_index = self->frame_index++;
-  guint64 latency_us = 0;
-  GQuark quarks[64], *quark_buf;
-  vit_result result;
-  GstFlowReturn ret;
-  guint top_k;
-  gdouble threshold;
-  gint n, kept, i;
+    GstVitClassify *self = GST_VIT_CLASSIFY(trans);
+    GstVitClassificationMeta res = {0}, *meta;
+    GstClockTime running_time = GST_CLOCK_TIME_NONE;
+    gboolean due = gst_vit_classify_frame_is_due(self);
+    guint64 frame_index = self->frame_index++;
+    guint64 latency_us = 0;
+    GQuark quarks[64], *quark_buf;
+    vit_result result;
+    GstFlowReturn ret;
+    guint top_k;
+    gdouble threshold;
+    gint n, kept, i;
 
-  if (GST_BUFFER_PTS_IS_VALID (buf) && trans->segment.format == GST_FORMAT_TIME)
-    running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME,
-        GST_BUFFER_PTS (buf));
+    if (GST_BUFFER_PTS_IS_VALID(buf) && trans->segment.format == GST_FORMAT_TIME)
+        running_time =
+            gst_segment_to_running_time(&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
 
-  GST_OBJECT_LOCK (self);
-  self->frames_seen++;
-  top_k = self->top_k;
-  threshold = self->threshold;
-  GST_OBJECT_UNLOCK (self);
+    GST_OBJECT_LOCK(self);
+    self->frames_seen++;
+    top_k = self->top_k;
+    threshold = self->threshold;
+    GST_OBJECT_UNLOCK(self);
 
-  /* Gap buffers carry no picture to classify. */
-  if (!due || GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_GAP))
+    /* Gap buffers carry no picture to classify. */
+    if (!due || GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_GAP))
+        return GST_FLOW_OK;
+    if (gst_vit_classify_frame_is_late(self, running_time)) {
+        GST_OBJECT_LOCK(self);
+        self->frames_skipped++;
+        GST_OBJECT_UNLOCK(self);
+        return GST_FLOW_OK;
+    }
+
+    ret = gst_vit_classify_run(self, buf, &result, &latency_us);
+    if (ret != GST_FLOW_OK)
+        return ret;
+
+    n = gst_vit_classify_top_k(self, &result, (gint)MIN(top_k, (guint)self->num_classes));
+    for (kept = 0; kept < n && self->top_probs[kept] >= threshold; kept++)
+        ;
+    quark_buf = kept <= (gint)G_N_ELEMENTS(quarks) ? quarks : g_new(GQuark, kept);
+    for (i = 0; i < kept; i++)
+        quark_buf[i] = self->class_quarks[self->top_classes[i]];
+
+    GST_OBJECT_LOCK(self);
+    self->frames_classified++;
+    self->latency_sum_us += latency_us;
+    GST_OBJECT_UNLOCK(self);
+
+    /* The result as the meta will hold it (top_probs is already in descending order). */
+    res.frame = frame_index;
+    res.exit_index = (guint)result.exit_index;
+    res.latency_us = latency_us;
+    res.length = (gsize)kept;
+    res.class_quarks = quark_buf;
+    res.confidence_levels = self->top_probs;
+    res.class_ids = self->top_classes;
+
+    /* prepare_output_buffer made due frames writable; a subclass-free bypass is not expected. */
+    meta = NULL;
+    if (gst_buffer_is_writable(buf))
+        meta = gst_buffer_add_vit_classification_meta(buf, res.length, res.confidence_levels,
+                                                      res.class_quarks, res.class_ids);
+    if (meta != NULL) {
+        meta->frame = res.frame;
+        meta->exit_index = res.exit_index;
+        meta->latency_us = res.latency_us;
+    } else {
+        GST_WARNING_OBJECT(self, "buffer not writable, no meta on frame %" G_GUINT64_FORMAT,
+                           frame_index);
+    }
+    gst_vit_classify_post_result(self, buf, running_time, &res);
+    if (quark_buf != quarks)
+        g_free(quark_buf);
     return GST_FLOW_OK;
-  if (gst_vit_classify_frame_is_late (self, running_time)) {
-    GST_OBJECT_LOCK (self);
-    self->frames_skipped++;
-    GST_OBJECT_UNLOCK (self);
-    return GST_FLOW_OK;
-  }
-
-  ret = gst_vit_classify_run (self, buf, &result, &latency_us);
-  if (ret != GST_FLOW_OK)
-    return ret;
-
-  n = gst_vit_classify_top_k (self, &result, (gint) MIN (top_k, (guint) self->num_classes));
-  for (kept = 0; kept < n && self->top_probs[kept] >= threshold; kept++);
-  quark_buf = kept <= (gint) G_N_ELEMENTS (quarks) ? quarks : g_new (GQuark, kept);
-  for (i = 0; i < kept; i++)
-    quark_buf[i] = self->class_quarks[self->top_classes[i]];
-
-  GST_OBJECT_LOCK (self);
-  self->frames_classified++;
-  self->latency_sum_us += latency_us;
-  GST_OBJECT_UNLOCK (self);
-
-  /* The result as the meta will hold it (top_probs is already in descending order). */
-  res.frame = frame_index;
-  res.exit_index = (guint) result.exit_index;
-  res.latency_us = latency_us;
-  res.length = (gsize) kept;
-  res.class_quarks = quark_buf;
-  res.confidence_levels = self->top_probs;
-  res.class_ids = self->top_classes;
-
-  /* prepare_output_buffer made due frames writable; a subclass-free bypass is not expected. */
-  meta = NULL;
-  if (gst_buffer_is_writable (buf))
-    meta = gst_buffer_add_vit_classification_meta (buf, res.length, res.confidence_levels,
-        res.class_quarks, res.class_ids);
-  if (meta != NULL) {
-    meta->frame = res.frame;
-    meta->exit_index = res.exit_index;
-    meta->latency_us = res.latency_us;
-  } else {
-    GST_WARNING_OBJECT (self, "buffer not writable, no meta on frame %" G_GUINT64_FORMAT,
-        frame_index);
-  }
-  gst_vit_classify_post_result (self, buf, running_time, &res);
-  if (quark_buf != quarks)
-    g_free (quark_buf);
-  return GST_FLOW_OK;
 }
 
 /* ---- properties ---------------------------------------------------------------------------- */
 
-static void
-gst_vit_classify_set_property (GObject *object, guint prop_id, const GValue *value,
-    GParamSpec *pspec)
+static void gst_vit_classify_set_property(GObject *object, guint prop_id, const GValue *value,
+                                          GParamSpec *pspec)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (object);
+    GstVitClassify *self = GST_VIT_CLASSIFY(object);
 
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
+    GST_OBJECT_LOCK(self);
+    switch (prop_id) {
     case PROP_MODEL:
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      break;
+        g_free(self->model_path);
+        self->model_path = g_value_dup_string(value);
+        break;
     case PROP_LABELS:
-      g_free (self->labels_path);
-      self->labels_path = g_value_dup_string (value);
-      break;
+        g_free(self->labels_path);
+        self->labels_path = g_value_dup_string(value);
+        break;
     case PROP_TOP_K:
-      self->top_k = g_value_get_uint (value);
-      break;
+        self->top_k = g_value_get_uint(value);
+        break;
     case PROP_INTERVAL:
-      self->interval = g_value_get_uint (value);
-      break;
+        self->interval = g_value_get_uint(value);
+        break;
     case PROP_THRESHOLD:
-      self->threshold = g_value_get_double (value);
-      break;
+        self->threshold = g_value_get_double(value);
+        break;
     case PROP_EXIT_THRESHOLD:
-      self->exit_threshold = g_value_get_double (value);
-      self->exit_threshold_changed = TRUE;
-      break;
+        self->exit_threshold = g_value_get_double(value);
+        self->exit_threshold_changed = TRUE;
+        break;
     case PROP_THREADS:
-      self->threads = g_value_get_uint (value);
-      break;
+        self->threads = g_value_get_uint(value);
+        break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (self);
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        break;
+    }
+    GST_OBJECT_UNLOCK(self);
 }
 
-static void
-gst_vit_classify_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+static void gst_vit_classify_get_property(GObject *object, guint prop_id, GValue *value,
+                                          GParamSpec *pspec)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (object);
+    GstVitClassify *self = GST_VIT_CLASSIFY(object);
 
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
+    GST_OBJECT_LOCK(self);
+    switch (prop_id) {
     case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
-      break;
+        g_value_set_string(value, self->model_path);
+        break;
     case PROP_LABELS:
-      g_value_set_string (value, self->labels_path);
-      break;
+        g_value_set_string(value, self->labels_path);
+        break;
     case PROP_TOP_K:
-      g_value_set_uint (value, self->top_k);
-      break;
+        g_value_set_uint(value, self->top_k);
+        break;
     case PROP_INTERVAL:
-      g_value_set_uint (value, self->interval);
-      break;
+        g_value_set_uint(value, self->interval);
+        break;
     case PROP_THRESHOLD:
-      g_value_set_double (value, self->threshold);
-      break;
+        g_value_set_double(value, self->threshold);
+        break;
     case PROP_EXIT_THRESHOLD:
-      g_value_set_double (value, self->exit_threshold);
-      break;
+        g_value_set_double(value, self->exit_threshold);
+        break;
     case PROP_THREADS:
-      g_value_set_uint (value, self->threads);
-      break;
+        g_value_set_uint(value, self->threads);
+        break;
     case PROP_FRAMES_SEEN:
-      g_value_set_uint64 (value, self->frames_seen);
-      break;
+        g_value_set_uint64(value, self->frames_seen);
+        break;
     case PROP_FRAMES_CLASSIFIED:
-      g_value_set_uint64 (value, self->frames_classified);
-      break;
+        g_value_set_uint64(value, self->frames_classified);
+        break;
     case PROP_FRAMES_SKIPPED:
-      g_value_set_uint64 (value, self->frames_skipped);
-      break;
+        g_value_set_uint64(value, self->frames_skipped);
+        break;
     case PROP_MEAN_LATENCY_US:
-      g_value_set_uint64 (value, self->frames_classified
-          ? (self->latency_sum_us + self->frames_classified / 2) / self->frames_classified : 0);
-      break;
+        g_value_set_uint64(value, self->frames_classified
+                                      ? (self->latency_sum_us + self->frames_classified / 2) /
+                                            self->frames_classified
+                                      : 0);
+        break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
-  GST_OBJECT_UNLOCK (self);
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        break;
+    }
+    GST_OBJECT_UNLOCK(self);
 }
 
-static void
-gst_vit_classify_finalize (GObject *object)
+static void gst_vit_classify_finalize(GObject *object)
 {
-  GstVitClassify *self = GST_VIT_CLASSIFY (object);
+    GstVitClassify *self = GST_VIT_CLASSIFY(object);
 
-  g_free (self->model_path);
-  g_free (self->labels_path);
-  G_OBJECT_CLASS (gst_vit_classify_parent_class)->finalize (object);
+    g_free(self->model_path);
+    g_free(self->labels_path);
+    G_OBJECT_CLASS(gst_vit_classify_parent_class)->finalize(object);
 }
 
-static void
-gst_vit_classify_install_properties (GObjectClass *gobject_class)
+static void gst_vit_classify_install_properties(GObjectClass *gobject_class)
 {
-  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+    const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Model to run: a folder holding model.safetensors and config.json (the layout "
-          "timm publishes), or a single .safetensors file with its config in the metadata. "
-          "Loaded when the element goes to PAUSED; elements naming the same model share it",
-          NULL, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_LABELS,
-      g_param_spec_string ("labels", "Labels file",
-          "Text file with one class name per line, in the model's class order, replacing the "
-          "names in the model's config.json (an empty line keeps the model's name). Its line "
-          "count must match the model's classes", NULL, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_TOP_K,
-      g_param_spec_uint ("top-k", "Top K",
-          "Report at most this many classes per frame, most probable first", 1, G_MAXINT,
-          DEFAULT_TOP_K, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_INTERVAL,
-      g_param_spec_uint ("interval", "Interval",
-          "Classify every Nth frame (the first of a stream always); the others pass "
-          "through without results", 1, G_MAXUINT, DEFAULT_INTERVAL,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
-      g_param_spec_double ("threshold", "Threshold",
-          "Lowest probability reported: classes below it are left out of the meta and the "
-          "message (which may then list none)", 0.0, 1.0, DEFAULT_THRESHOLD,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_EXIT_THRESHOLD,
-      g_param_spec_double ("exit-threshold", "Exit threshold",
-          "Early-exit cascades: an exit answers when its top probability reaches this "
-          "(lower is faster, higher is more accurate); -1 uses the model's own default. "
-          "No effect on single networks", -1.0, 1.0, DEFAULT_EXIT_THRESHOLD,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_uint ("threads", "Threads",
-          "Worker threads for this element's inference; 0 uses every online core. With "
-          "several streams on one machine, give each a share of the cores", 0, 1024,
-          DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_FRAMES_SEEN,
-      g_param_spec_uint64 ("frames-seen", "Frames seen",
-          "Frames received since the element last started", 0, G_MAXUINT64, 0, ro));
-  g_object_class_install_property (gobject_class, PROP_FRAMES_CLASSIFIED,
-      g_param_spec_uint64 ("frames-classified", "Frames classified",
-          "Frames classified (with a meta and a message) since the element last started", 0,
-          G_MAXUINT64, 0, ro));
-  g_object_class_install_property (gobject_class, PROP_FRAMES_SKIPPED,
-      g_param_spec_uint64 ("frames-skipped", "Frames skipped",
-          "Frames due for classification but passed through unclassified because they were "
-          "already late (QoS), since the element last started", 0, G_MAXUINT64, 0, ro));
-  g_object_class_install_property (gobject_class, PROP_MEAN_LATENCY_US,
-      g_param_spec_uint64 ("mean-latency-us", "Mean latency",
-          "Mean wall time of one inference over the classified frames, in microseconds", 0,
-          G_MAXUINT64, 0, ro));
+    g_object_class_install_property(
+        gobject_class, PROP_MODEL,
+        g_param_spec_string(
+            "model", "Model",
+            "Model to run: a folder holding model.safetensors and config.json (the layout "
+            "timm publishes), or a single .safetensors file with its config in the metadata. "
+            "Loaded when the element goes to PAUSED; elements naming the same model share it",
+            NULL, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_LABELS,
+        g_param_spec_string(
+            "labels", "Labels file",
+            "Text file with one class name per line, in the model's class order, replacing the "
+            "names in the model's config.json (an empty line keeps the model's name). Its line "
+            "count must match the model's classes",
+            NULL, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_TOP_K,
+        g_param_spec_uint("top-k", "Top K",
+                          "Report at most this many classes per frame, most probable first", 1,
+                          G_MAXINT, DEFAULT_TOP_K, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_INTERVAL,
+        g_param_spec_uint(
+            "interval", "Interval",
+            "Classify every Nth frame (the first of a stream always); the others pass "
+            "through without results",
+            1, G_MAXUINT, DEFAULT_INTERVAL, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_THRESHOLD,
+        g_param_spec_double(
+            "threshold", "Threshold",
+            "Lowest probability reported: classes below it are left out of the meta and the "
+            "message (which may then list none)",
+            0.0, 1.0, DEFAULT_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_EXIT_THRESHOLD,
+        g_param_spec_double(
+            "exit-threshold", "Exit threshold",
+            "Early-exit cascades: an exit answers when its top probability reaches this "
+            "(lower is faster, higher is more accurate); -1 uses the model's own default. "
+            "No effect on single networks",
+            -1.0, 1.0, DEFAULT_EXIT_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_THREADS,
+        g_param_spec_uint(
+            "threads", "Threads",
+            "Worker threads for this element's inference; 0 uses every online core. With "
+            "several streams on one machine, give each a share of the cores",
+            0, 1024, DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
+    g_object_class_install_property(
+        gobject_class, PROP_FRAMES_SEEN,
+        g_param_spec_uint64("frames-seen", "Frames seen",
+                            "Frames received since the element last started", 0, G_MAXUINT64, 0,
+                            ro));
+    g_object_class_install_property(
+        gobject_class, PROP_FRAMES_CLASSIFIED,
+        g_param_spec_uint64(
+            "frames-classified", "Frames classified",
+            "Frames classified (with a meta and a message) since the element last started", 0,
+            G_MAXUINT64, 0, ro));
+    g_object_class_install_property(
+        gobject_class, PROP_FRAMES_SKIPPED,
+        g_param_spec_uint64(
+            "frames-skipped", "Frames skipped",
+            "Frames due for classification but passed through unclassified because they were "
+            "already late (QoS), since the element last started",
+            0, G_MAXUINT64, 0, ro));
+    g_object_class_install_property(
+        gobject_class, PROP_MEAN_LATENCY_US,
+        g_param_spec_uint64(
+            "mean-latency-us", "Mean latency",
+            "Mean wall time of one inference over the classified frames, in microseconds", 0,
+            G_MAXUINT64, 0, ro));
 }
 
-static void
-gst_vit_classify_class_init (GstVitClassifyClass *klass)
+static void gst_vit_classify_class_init(GstVitClassifyClass *klass)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+    GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+    GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+    GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS(klass);
 
-  gobject_class->set_property = gst_vit_classify_set_property;
-  gobject_class->get_property = gst_vit_classify_get_property;
-  gobject_class->finalize = gst_vit_classify_finalize;
-  gst_vit_classify_install_properties (gobject_class);
+    gobject_class->set_property = gst_vit_classify_set_property;
+    gobject_class->get_property = gst_vit_classify_get_property;
+    gobject_class->finalize = gst_vit_classify_finalize;
+    gst_vit_classify_install_properties(gobject_class);
 
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
-  gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_set_static_metadata (element_class, "Vision transformer classifier",
-      "Filter/Analyzer/Video",
-      "Classifies video frames with a vision transformer; posts vit-classification "
-      "messages and attaches GstVitClassificationMeta", "vitd developers");
+    gst_element_class_add_static_pad_template(element_class, &sink_template);
+    gst_element_class_add_static_pad_template(element_class, &src_template);
+    gst_element_class_set_static_metadata(
+        element_class, "Vision transformer classifier", "Filter/Analyzer/Video",
+        "Classifies video frames with a vision transformer; posts vit-classification "
+        "messages and attaches GstVitClassificationMeta",
+        "vitd developers");
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_vit_classify_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_vit_classify_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_vit_classify_set_caps);
-  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_vit_classify_sink_event);
-  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_vit_classify_src_event);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_vit_classify_query);
-  trans_class->prepare_output_buffer =
-      GST_DEBUG_FUNCPTR (gst_vit_classify_prepare_output_buffer);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vit_classify_transform_ip);
-  trans_class->transform_ip_on_passthrough = TRUE;
-  trans_class->passthrough_on_same_caps = TRUE;
+    trans_class->start = GST_DEBUG_FUNCPTR(gst_vit_classify_start);
+    trans_class->stop = GST_DEBUG_FUNCPTR(gst_vit_classify_stop);
+    trans_class->set_caps = GST_DEBUG_FUNCPTR(gst_vit_classify_set_caps);
+    trans_class->sink_event = GST_DEBUG_FUNCPTR(gst_vit_classify_sink_event);
+    trans_class->src_event = GST_DEBUG_FUNCPTR(gst_vit_classify_src_event);
+    trans_class->query = GST_DEBUG_FUNCPTR(gst_vit_classify_query);
+    trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR(gst_vit_classify_prepare_output_buffer);
+    trans_class->transform_ip = GST_DEBUG_FUNCPTR(gst_vit_classify_transform_ip);
+    trans_class->transform_ip_on_passthrough = TRUE;
+    trans_class->passthrough_on_same_caps = TRUE;
 }
 
-static void
-gst_vit_classify_init (GstVitClassify *self)
+static void gst_vit_classify_init(GstVitClassify *self)
 {
-  self->top_k = DEFAULT_TOP_K;
-  self->interval = DEFAULT_INTERVAL;
-  self->threshold = DEFAULT_THRESHOLD;
-  self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
-  self->threads = DEFAULT_THREADS;
-  self->qos_earliest = GST_CLOCK_TIME_NONE;
-  gst_video_info_init (&self->info);
-  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
-  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+    self->top_k = DEFAULT_TOP_K;
+    self->interval = DEFAULT_INTERVAL;
+    self->threshold = DEFAULT_THRESHOLD;
+    self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
+    self->threads = DEFAULT_THREADS;
+    self->qos_earliest = GST_CLOCK_TIME_NONE;
+    gst_video_info_init(&self->info);
+    gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), TRUE);
+    gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
 }

@@ -7,10 +7,10 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_VIT_CLASSIFY (gst_vit_classify_get_type ())
-G_DECLARE_FINAL_TYPE (GstVitClassify, gst_vit_classify, GST, VIT_CLASSIFY, GstBaseTransform)
+#define GST_TYPE_VIT_CLASSIFY (gst_vit_classify_get_type())
+G_DECLARE_FINAL_TYPE(GstVitClassify, gst_vit_classify, GST, VIT_CLASSIFY, GstBaseTransform)
 
-GST_ELEMENT_REGISTER_DECLARE (vitclassify);
+GST_ELEMENT_REGISTER_DECLARE(vitclassify);
 
 G_END_DECLS
 

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 
 /* TRUE when pixel (x, y) of character C is ink; x < GST_VIT_FONT_WIDTH, y < HEIGHT.
  * Characters outside printable ASCII are drawn as '?'. */
-gboolean gst_vit_font_pixel (gchar c, guint x, guint y);
+gboolean gst_vit_font_pixel(gchar c, guint x, guint y);
 
 G_END_DECLS
 

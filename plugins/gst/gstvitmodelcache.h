@@ -14,11 +14,11 @@ G_BEGIN_DECLS
 /* Returns the cached model for PATH, opening it on first use. On success *ret_model holds a
  * reference the caller gives back with gst_vit_model_cache_release(). On failure returns
  * vit_model_open()'s negative errno, fills err and leaves *ret_model untouched. */
-int gst_vit_model_cache_acquire (const char *path, vit_model **ret_model, vit_error *err);
+int gst_vit_model_cache_acquire(const char *path, vit_model **ret_model, vit_error *err);
 
 /* Gives back a model from gst_vit_model_cache_acquire(); the last user closes it. Accepts
  * NULL; returns NULL. */
-vit_model *gst_vit_model_cache_release (vit_model *model);
+vit_model *gst_vit_model_cache_release(vit_model *model);
 
 G_END_DECLS
 

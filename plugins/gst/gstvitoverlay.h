@@ -7,10 +7,10 @@
 
 G_BEGIN_DECLS
 
-#define GST_TYPE_VIT_OVERLAY (gst_vit_overlay_get_type ())
-G_DECLARE_FINAL_TYPE (GstVitOverlay, gst_vit_overlay, GST, VIT_OVERLAY, GstVideoFilter)
+#define GST_TYPE_VIT_OVERLAY (gst_vit_overlay_get_type())
+G_DECLARE_FINAL_TYPE(GstVitOverlay, gst_vit_overlay, GST, VIT_OVERLAY, GstVideoFilter)
 
-GST_ELEMENT_REGISTER_DECLARE (vitoverlay);
+GST_ELEMENT_REGISTER_DECLARE(vitoverlay);
 
 G_END_DECLS
 
