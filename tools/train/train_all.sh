@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=${WORK_DIR:-/var/tmp/vitd-train}
 PY="nice -n 19 /usr/bin/python3"
-BASE_EPOCHS=${BASE_EPOCHS:-2}
+# 14x14-token "epochs" are 11,000-image slices (1/5 of the training split) so a busy machine
+# still checkpoints every few minutes; BASE 5 x 11,000 = one pass over the data.
+BASE_EPOCHS=${BASE_EPOCHS:-5}
 S1_EPOCHS=${S1_EPOCHS:-3}
-S2_EPOCHS=${S2_EPOCHS:-1}
+S2_EPOCHS=${S2_EPOCHS:-4}
 mkdir -p "$W"
 
 step() {  # step NAME COMMAND...: run unless done, with --resume after a partial run
@@ -28,18 +30,18 @@ step fmnist-vit-tiny $PY tools/train/train_vit.py --patch-size 4 --embed-dim 64 
     --flip --seed 0 --out models/fmnist-vit-tiny
 # 2. 4x4 tokens: exit 0 of the cascade and the 4x4 single-exit model.
 step fmnist-vit-p7 $PY tools/train/train_vit.py --patch-size 7 --embed-dim 64 --depth 4 \
-    --num-heads 4 --mlp-ratio 4 --epochs 8 --batch-size 128 --lr 1.5e-3 --warmup-steps 200 \
+    --num-heads 4 --mlp-ratio 4 --epochs 6 --batch-size 128 --lr 1.5e-3 --warmup-steps 200 \
     --flip --seed 0 --out models/fmnist-vit-p7
 # 3. Baseline at 14x14 tokens: progressive resizing, warm-started from the 7x7 model.
 step fmnist-deit-p2 $PY tools/train/train_vit.py --patch-size 2 --embed-dim 64 --depth 4 \
-    --num-heads 4 --mlp-ratio 4 --epochs "$BASE_EPOCHS" --batch-size 128 --lr 5e-4 \
+    --num-heads 4 --mlp-ratio 4 --epochs "$BASE_EPOCHS" --epoch-images 11000 --batch-size 128 --lr 5e-4 \
     --warmup-steps 100 --flip --seed 0 --architecture deit_fmnist_d64_patch2_28 \
     --init-from "$W/fmnist-vit-tiny/best.pt" --out models/fmnist-deit-p2
 # 4-5. The cascade, one exit per stage, earlier exits frozen.
-step fmnist-dvt-s1 $PY tools/train/train_dvt.py --stage 1 --epochs "$S1_EPOCHS" \
+step fmnist-dvt-s1 $PY tools/train/train_dvt.py --stage 1 --epochs "$S1_EPOCHS" --epoch-images 27500 \
     --batch-size 128 --lr 5e-4 --warmup-steps 100 --flip --seed 0 \
     --init-exit0 "$W/fmnist-vit-p7/best.pt" --warm-exit "$W/fmnist-vit-tiny/best.pt"
-step fmnist-dvt-s2 $PY tools/train/train_dvt.py --stage 2 --epochs "$S2_EPOCHS" \
+step fmnist-dvt-s2 $PY tools/train/train_dvt.py --stage 2 --epochs "$S2_EPOCHS" --epoch-images 11000 \
     --batch-size 128 --lr 3e-4 --warmup-steps 100 --flip --seed 0 \
     --init-cascade "$W/fmnist-dvt-s1/best.pt" --warm-exit "$W/fmnist-deit-p2/best.pt" \
     --out models/fmnist-dvt

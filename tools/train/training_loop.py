@@ -31,6 +31,9 @@ def add_common_args(p: argparse.ArgumentParser):
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--max-train", type=int, default=0, help="use only N training images (smoke tests)")
+    p.add_argument("--epoch-images", type=int, default=0,
+                   help="images per epoch (a seeded random subset each epoch; default all): "
+                        "shorter epochs checkpoint more often on a busy machine")
 
 
 def seed_everything(seed):
@@ -66,7 +69,8 @@ def run(model, args, loss_fn, val_fn, params=None):
     if args.max_train:
         xtr, ytr = xtr[:args.max_train], ytr[:args.max_train]
     xva, yva = fmnist.load_split("val")
-    steps_per_epoch = len(xtr) // args.batch_size
+    per_epoch = min(args.epoch_images or len(xtr), len(xtr))
+    steps_per_epoch = per_epoch // args.batch_size
     total = steps_per_epoch * args.epochs
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2 and p.shape[0] > 1 and p.shape[1] > 1]
@@ -91,7 +95,7 @@ def run(model, args, loss_fn, val_fn, params=None):
         log(f"resumed {last_path}: next epoch {start_epoch + 1}, best val {best:.4f}")
     nparams = sum(p.numel() for p in model.parameters())
     log(f"{args.name}: {nparams} parameters ({len(params) and sum(p.numel() for p in params)} "
-        f"trained), {len(xtr)} train / {len(xva)} val images, {steps_per_epoch} steps/epoch, "
+        f"trained), {len(xtr)} train / {len(xva)} val images, {per_epoch} per epoch, {steps_per_epoch} steps/epoch, "
         f"{args.epochs} epochs, threads {torch.get_num_threads()}")
     for epoch in range(start_epoch, args.epochs):
         model.train()

@@ -1,0 +1,82 @@
+"""Writes numerical fixtures for the C runtime's dvt_cascade: random cascades whose reuse paths
+are all non-zero (a freshly initialised cascade has zero reuse outputs, which would hide bugs),
+in the same layout as tools/make_fixtures.py: OUTDIR/NAME/{model.safetensors, config.json,
+input.npy (float32 [1,28,28], normalised), logits.npy (last exit, float32 [10]),
+exit_logits.npy (float32 [K,10], every exit, computed in float64 from the stored weights)}.
+
+  /usr/bin/python3 tools/train/dvt_fixture.py OUTDIR
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import dvt  # noqa: E402
+import export  # noqa: E402
+from ref import common  # noqa: E402
+
+FIXTURES = {
+    # the shipped shape: three exits, 4x4 / 7x7 / 14x14 tokens, same width
+    "dvt_cascade_fmnist_shape": [dict(patch_size=p, embed_dim=64, depth=4, num_heads=4,
+                                      mlp_ratio=4.0) for p in (7, 4, 2)],
+    # uneven exits: widths, depths and heads all differ between exits (generality)
+    "dvt_cascade_uneven": [dict(patch_size=7, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0),
+                           dict(patch_size=4, embed_dim=48, depth=3, num_heads=3, mlp_ratio=3.0),
+                           dict(patch_size=2, embed_dim=40, depth=2, num_heads=4, mlp_ratio=2.0)],
+}
+
+
+def randomise(model, gen):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("norm1.weight", "norm2.weight", "norm.weight")):
+                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
+            elif p.ndim == 1 or name.endswith(("cls_token", "pos_embed")):
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen))
+            else:
+                fan_in = p[0].numel()
+                p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
+
+
+def write(outdir, name, exits, seed):
+    args = [dict(img_size=28, in_chans=1, **e) for e in exits]
+    model = dvt.DVTCascade(args)
+    randomise(model, torch.Generator().manual_seed(seed))
+    folder = os.path.join(outdir, name)
+    cfg = {"architecture": "dvt_cascade", "num_classes": 10,
+           "model_args": {"exits": args, "ctx_hidden": dvt.CTX_HIDDEN, "ctx_dim": dvt.CTX_DIM,
+                          "ln_eps": 1e-6},
+           "exit_gflops": dvt.cumulative_gflops(args), "exit_threshold": 0.9}
+    export.write_folder(folder, model.state_dict(), cfg)
+    with open(os.path.join(folder, "config.json")) as f:
+        import json
+        full = json.load(f)
+    x = common.random_input(full, seed + 1)
+    m = model.double().eval()
+    with torch.no_grad():
+        outs = m(torch.from_numpy(x).double().unsqueeze(0))
+    exit_logits = torch.cat(outs).float().numpy()
+    np.save(os.path.join(folder, "input.npy"), x)
+    np.save(os.path.join(folder, "exit_logits.npy"), exit_logits)
+    np.save(os.path.join(folder, "logits.npy"), exit_logits[-1])
+    return exit_logits
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("outdir")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    for i, (name, exits) in enumerate(sorted(FIXTURES.items())):
+        lg = write(a.outdir, name, exits, 1000 + i)
+        print(f"{name}: exit argmax {lg.argmax(1).tolist()}, "
+              f"max prob {torch.from_numpy(lg).softmax(1).max(1).values.numpy().round(3).tolist()}")
+
+
+if __name__ == "__main__":
+    main()
