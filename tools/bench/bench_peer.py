@@ -2,8 +2,8 @@
 """Peer benchmark: vitd's vit-infer against ONNX Runtime (CPU EP, from npm onnxruntime-node) on
 the SAME random weights, measured interleaved in one run.
 
-  tools/bench/bench_peer.py MODELNAME [--threads T] [--runs N] [--rounds R] [--build DIR]
-                            [--model-args JSON] [--workdir DIR] [--ort-only]
+  tools/bench/bench_peer.py MODELNAME... [--threads T] [--runs N] [--rounds R] [--build DIR]
+                            [--model-args JSON] [--name NAME] [--workdir DIR] [--ort-only]
 
 MODELNAME is a fixture name from tools/ref/registry.py (e.g. vit_small_test) or an
 architecture name of a family with a reference (deit_tiny_patch16_224, poolformer_s12, ...).
@@ -12,7 +12,8 @@ model.onnx (torch.onnx.export, opset 14, exact-erf GELU) under WORKDIR/NAME; che
 runtimes reproduce the reference logits; then R rounds of `vit-infer MODEL --bench N --threads
 T` and `node ort_run.js model.onnx --runs N --threads T`, alternating which goes first. Each
 prints `median_ms: X` on its last line; the result is the median over rounds of each, and the
-ratio vitd/ORT (< 1 means vitd is faster).
+ratio vitd/ORT (< 1 means vitd is faster). Several MODELNAMEs end with a summary table; a
+model vit-infer cannot run (family not supported yet) is timed with ORT alone.
 
 Build dir: --build, else $VITD_BUILD, else build/ at the top of the repository.
 Needs `npm install --ignore-scripts` in tools/bench/ once (package.json is committed).
@@ -32,7 +33,7 @@ sys.path.insert(0, os.path.join(TOP, "tools"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ref import registry  # noqa: E402
+from ref import common, registry  # noqa: E402
 
 
 def resolve(name, model_args):
@@ -48,17 +49,19 @@ def resolve(name, model_args):
 
 
 def write_model(fx, workdir):
-    """Writes the model folder WORKDIR/<fx.name> and its model.onnx; returns the .onnx path."""
+    """Writes the model folder WORKDIR/<fx.name> and its model.onnx; returns (.onnx path,
+    GFLOPs of one forward)."""
     model, _ = registry.write(workdir, fx)
     outdir = os.path.join(workdir, fx.name)
     model.float().eval()
     c, h, w = np.load(os.path.join(outdir, "input.npy")).shape
+    gflops = common.count_gflops(model, (c, h, w))
     onnx_path = os.path.join(outdir, "model.onnx")
     with torch.no_grad():
         torch.onnx.export(model, torch.zeros(1, c, h, w), onnx_path, opset_version=14,
                           input_names=["input"], output_names=["logits"],
                           do_constant_folding=True)
-    return onnx_path
+    return onnx_path, gflops
 
 
 def last_median(text, what):
@@ -81,26 +84,13 @@ def rel_err(path, ref):
     return float(np.abs(got - ref).max() / np.abs(ref).max())
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("model")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--build", default=os.environ.get("VITD_BUILD", os.path.join(TOP, "build")))
-    ap.add_argument("--model-args", type=json.loads, default=None,
-                    help='JSON object merged into model_args, e.g. \'{"img_size": 448}\'')
-    ap.add_argument("--name", help="folder name under WORKDIR (default: MODELNAME); also seeds")
-    ap.add_argument("--workdir", default=os.path.join(TOP, ".bench"))
-    ap.add_argument("--ort-only", action="store_true", help="skip vit-infer")
-    opts = ap.parse_args()
-    torch.set_num_threads(1)
-
-    fx = resolve(opts.model, opts.model_args)
+def bench_one(name, opts):
+    """Writes, checks and times one model; returns a summary row (dict)."""
+    fx = resolve(name, opts.model_args)
     if opts.name:  # a folder of its own (the seed follows the name)
         fx = registry.Fixture(**{**fx.__dict__, "name": opts.name})
     outdir = os.path.join(opts.workdir, fx.name)
-    onnx_path = write_model(fx, opts.workdir)
+    onnx_path, gflops = write_model(fx, opts.workdir)
     ref = np.load(os.path.join(outdir, "logits.npy"))
     inp = os.path.join(outdir, "input.npy")
     node = ["node", os.path.join(HERE, "ort_run.js")]
@@ -109,17 +99,22 @@ def main():
     if not opts.ort_only and not have_vit:
         print(f"bench: {vit_infer} not found (build first, or --build DIR); ORT only")
 
+    print(f"{fx.name}: model {outdir}, {gflops:.3f} GFLOPs (torch profiler count)")
     out = os.path.join(outdir, "ort_logits.npy")
     run(node + [onnx_path, "--runs", "1", "--warmup", "0", "--input", inp, "--logits", out],
         "ort_run")
-    print(f"{fx.name}: model {outdir}")
     print(f"check: ORT logits vs reference, max abs err / max |logit| = {rel_err(out, ref):.2e}")
+    err = None
     if have_vit:
         out = os.path.join(outdir, "vit_logits.npy")
-        run([vit_infer, outdir, inp, "--logits", out], "vit-infer")
-        err = rel_err(out, ref)
-        print(f"check: vit-infer logits vs reference = {err:.2e}"
-              f"{'' if err <= 1e-4 else '  (MISMATCH: above 1e-4)'}")
+        try:
+            run([vit_infer, outdir, inp, "--logits", out], "vit-infer")
+            err = rel_err(out, ref)
+            print(f"check: vit-infer logits vs reference = {err:.2e}"
+                  f"{'' if err <= 1e-4 else '  (MISMATCH: above 1e-4)'}")
+        except RuntimeError as e:
+            print(f"check: vit-infer cannot run it, timing ORT only: {str(e).splitlines()[-1]}")
+            have_vit = False
 
     vit_ms, ort_ms = [], []
     for r in range(opts.rounds):
@@ -135,13 +130,45 @@ def main():
                                               "ort_run"), "ort_run"))
         print(f"round {r + 1}: " + (f"vitd {vit_ms[-1]:.3f} ms  " if have_vit else "")
               + f"ort {ort_ms[-1]:.3f} ms", flush=True)
-    ort = statistics.median(ort_ms)
-    print(f"model: {fx.name}  threads: {opts.threads}  runs: {opts.runs}  rounds: {opts.rounds}")
-    print(f"ort_median_ms: {ort:.3f}")
-    if have_vit:
-        vit = statistics.median(vit_ms)
-        print(f"vitd_median_ms: {vit:.3f}")
-        print(f"ratio vitd/ort: {vit / ort:.3f}")
+    row = {"name": fx.name, "gflops": gflops, "ort": statistics.median(ort_ms),
+           "vit": statistics.median(vit_ms) if vit_ms else None, "err": err}
+    print(f"model: {fx.name}  gflops: {gflops:.3f}  threads: {opts.threads}  runs: {opts.runs}"
+          f"  rounds: {opts.rounds}")
+    print(f"ort_median_ms: {row['ort']:.3f}")
+    if row["vit"] is not None:
+        print(f"vitd_median_ms: {row['vit']:.3f}")
+        print(f"ratio vitd/ort: {row['vit'] / row['ort']:.3f}")
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="+", metavar="MODELNAME")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build", default=os.environ.get("VITD_BUILD", os.path.join(TOP, "build")))
+    ap.add_argument("--model-args", type=json.loads, default=None,
+                    help='JSON object merged into model_args, e.g. \'{"img_size": 448}\'')
+    ap.add_argument("--name", help="folder name under WORKDIR (default: MODELNAME); also seeds")
+    ap.add_argument("--workdir", default=os.path.join(TOP, ".bench"))
+    ap.add_argument("--ort-only", action="store_true", help="skip vit-infer")
+    opts = ap.parse_args()
+    if opts.name and len(opts.models) > 1:
+        ap.error("--name needs a single MODELNAME")
+    torch.set_num_threads(1)
+    rows = []
+    for name in opts.models:
+        rows.append(bench_one(name, opts))
+        print(flush=True)
+    if len(rows) > 1:
+        print(f"{'model':36s} {'GFLOPs':>8s} {'vitd ms':>9s} {'ORT ms':>9s} {'vitd/ORT':>9s}"
+              f" {'max err':>9s}")
+        for r in rows:
+            vit = f"{r['vit']:9.3f}" if r["vit"] is not None else f"{'-':>9s}"
+            ratio = f"{r['vit'] / r['ort']:9.3f}" if r["vit"] is not None else f"{'-':>9s}"
+            err = f"{r['err']:9.1e}" if r["err"] is not None else f"{'-':>9s}"
+            print(f"{r['name']:36s} {r['gflops']:8.3f} {vit} {r['ort']:9.3f} {ratio} {err}")
     return 0
 
 

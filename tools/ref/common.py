@@ -164,6 +164,17 @@ def random_input(config, seed):
     return ((img - mean) / std).float().numpy()
 
 
+def count_gflops(model, input_size):
+    """GFLOPs (2 per multiply-add) of one float32 forward, as torch's profiler counts them
+    (convolutions, GEMMs, batched matmuls, elementwise add/mul)."""
+    from torch.profiler import ProfilerActivity, profile
+    model.float().eval()
+    x = torch.zeros(1, *input_size)
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        model(x)
+    return sum(e.flops for e in prof.key_averages() if e.flops) / 1e9
+
+
 def reference_logits(model, chw):
     """Logits in float64 (from the float32/F16-rounded weights), returned as float32."""
     m = model.double().eval()

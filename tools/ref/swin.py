@@ -56,7 +56,7 @@ def shift_mask(h, w, ws, s):
             cnt += 1
     win = img.reshape(h // ws, ws, w // ws, ws).permute(0, 2, 1, 3).reshape(-1, ws * ws)
     diff = win[:, None, :] - win[:, :, None]
-    return torch.where(diff != 0, torch.tensor(-100.0), torch.tensor(0.0))
+    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
 
 
 class WindowAttention(nn.Module):
