@@ -35,15 +35,29 @@ def write_folder(out_dir, state_dict, config):
         f.write("\n".join(fmnist.LABEL_NAMES) + "\n")
 
 
+def vit_config_from_state(ck, num_heads):
+    """Config of a single-ViT checkpoint from its tensor shapes (heads cannot be inferred)."""
+    import vit_model
+    sd = ck["model"]
+    w = sd["patch_embed.proj.weight"]
+    depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
+    args = dict(img_size=28, patch_size=w.shape[-1], in_chans=w.shape[1], embed_dim=w.shape[0],
+                depth=depth, num_heads=num_heads,
+                mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / w.shape[0])
+    return {"architecture": f"vit_fmnist_d{w.shape[0]}_patch{w.shape[-1]}_28", "num_classes": 10,
+            "model_args": args, "gflops": round(2 * vit_model.vit_macs(**args) / 1e9, 6),
+            "training": {"val_acc": ck.get("val"), "note": "exported while still training"}}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--num-heads", type=int, default=4,
+                   help="for a ViT checkpoint of a run still training (no config stored yet)")
     a = p.parse_args()
     ck = torch.load(a.checkpoint)
-    if "config" not in ck:
-        sys.exit(f"{a.checkpoint}: no 'config' entry (written by an older tool?)")
-    cfg = dict(ck["config"])
+    cfg = dict(ck["config"]) if "config" in ck else vit_config_from_state(ck, a.num_heads)
     cfg.setdefault("training", {})["checkpoint_epoch"] = ck.get("epoch", -1) + 1
     write_folder(a.out, ck["model"], cfg)
     print(f"wrote {a.out} from {a.checkpoint} (epoch {ck.get('epoch', -1) + 1}, "
