@@ -17,7 +17,9 @@ static void setup(void)
     tu_fake_model(dir, "models/tiny");
     g_free(tu_write(dir, "one.safetensors", "x"));
     g_free(tu_write(dir, "notes.txt", "x"));
-    g_mkdir_with_parents(g_build_filename(dir, "empty-model", NULL), 0755);
+    char *empty = g_build_filename(dir, "empty-model", NULL);
+    g_mkdir_with_parents(empty, 0755);
+    g_free(empty);
     path = g_build_filename(dir, "p.yaml", NULL);
 }
 
