@@ -1,9 +1,8 @@
 /* attention.c — softmax and multi-head self-attention on a fused qkv buffer.
  *
  * Heads are never copied out: q, k and v of head h are strided views of the [N, 3C] buffer
- * (leading dimension 3C), so QK^T and AV are two sgemm calls per head, and each head's output
+ * (leading dimension 3C), so QK^T and AV are two GEMM calls per head, and each head's output
  * lands directly in its columns of the [N, C] result. */
-#include <cblas.h>
 #include <math.h>
 
 #include "fastmath.h"
@@ -34,10 +33,9 @@ void vit_attention_rows(int N, int C, int heads, const float *qkv, int r0, int r
         const float *q = qkv + (size_t)r0 * ld + h * d;
         const float *k = qkv + C + h * d;
         const float *v = qkv + 2 * C + h * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, N, d, scale, q, ld, k, ld,
-                    0.0f, scores, N);
+        vit_gemm(rows, N, d, scale, q, ld, k, ld, 1, NULL, 0, scores, N);
         vit_softmax_rows(rows, N, scores, N);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, d, N, 1.0f, scores, N, v, ld,
-                    0.0f, out + (size_t)r0 * ldo + h * d, ldo);
+        vit_gemm(rows, d, N, 1.0f, scores, N, v, ld, 0, NULL, 0, out + (size_t)r0 * ldo + h * d,
+                 ldo);
     }
 }

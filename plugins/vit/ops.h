@@ -11,11 +11,18 @@
 #include "threadpool.h"
 
 /* gemm.c --------------------------------------------------------------------------------- */
-/* Makes OpenBLAS single-threaded (once per process): libvit splits work itself. */
+/* Picks the GEMM backend and makes OpenBLAS single-threaded (once per process): libvit
+ * splits work itself. Called by vit_model_open. */
 void vit_gemm_init(void);
-/* Name of the BLAS kernel set in use (e.g. "SkylakeX"). */
+/* Human-readable backend in use, e.g. "libvit AVX-512" or "OpenBLAS Haswell". */
 const char *vit_gemm_backend(void);
-/* C[M,N] = beta * C + A[M,K] . W[N,K]^T (+ bias[N] when non-NULL). */
+/* Forces a backend ("blas", "avx2", "avx512") for tests; -1 if this CPU lacks it. */
+int vit_gemm_select(const char *name);
+/* C[M,N] = alpha * A[M,K] . op(B) (+ C when accumulate) (+ bias[N] when non-NULL), where op(B)
+ * is B^T for trans_b (B [N,K], a Linear weight) else B [K,N]. */
+void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              int trans_b, const float *bias, int accumulate, float *C, int ldc);
+/* C[M,N] = beta * C + A[M,K] . W[N,K]^T (+ bias[N] when non-NULL); beta is 0 or 1. */
 void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,
                 float beta, float *C, int ldc);
 /* vit_linear with beta 0, rows split over the pool's threads, each calling one-thread sgemm. */

@@ -163,7 +163,7 @@ static int bench(vit_session *s, const float *input, const options *o, vit_error
         for (int i = 0; i < o->bench; i++)
             sum += ms[i];
         printf("model: %s (%s)\n", vit_model_path(m), vit_model_architecture(m));
-        printf("threads: %d\nblas: OpenBLAS %s\nruns: %d\ngflops: %.3f\n", o->threads,
+        printf("threads: %d\ngemm: %s\nruns: %d\ngflops: %.3f\n", o->threads,
                vit_gemm_backend(), o->bench, res.gflops);
         printf("min_ms: %.3f\nmean_ms: %.3f\nmax_ms: %.3f\n", ms[0], sum / o->bench,
                ms[o->bench - 1]);

@@ -45,9 +45,18 @@ static void naive_linear(int M, int N, int K, const float *A, const float *W, co
         }
 }
 
+static const char *const backends[] = {"blas", "avx2", "avx512"};
+
+/* Selects backend i; false when this CPU lacks it (the test then checks nothing more). */
+static int use_backend(int i)
+{
+    return vit_gemm_select(backends[i]) == 0;
+}
+
 START_TEST(test_linear_bias_and_accumulate)
 {
-    vit_gemm_init();
+    if (!use_backend(_i))
+        return;
     int M = 7, N = 13, K = 19;
     float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
     float *C = rand_array((size_t)M * N);
@@ -66,6 +75,8 @@ END_TEST
 
 START_TEST(test_linear_rows_threaded_split)
 {
+    if (!use_backend(_i))
+        return;
     vit_threadpool *pool;
     ck_assert_int_eq(vit_threadpool_new(3, &pool, NULL), 0);
     int M = 197, N = 40, K = 24; /* 197 rows do not divide by 3 */
@@ -163,6 +174,40 @@ START_TEST(test_gelu_exact_erf_form)
     for (int i = 0; i < 4; i++) {
         double in = (double)((float[]){-0.5f, 0.0f, 0.0f, 3.0f})[i];
         ck_assert_double_lt(fabs(x[i] - 0.5 * in * (1.0 + erf(in / sqrt(2.0)))), 1e-6);
+    }
+}
+END_TEST
+
+START_TEST(test_gemm_shapes_and_layouts)
+{
+    if (!use_backend(_i))
+        return;
+    /* ragged sizes around every tile edge, both B layouts, alpha, accumulate, long K */
+    static const int dims[][3] = {{1, 1, 1}, {13, 33, 7}, {12, 32, 256}, {25, 70, 300},
+                                  {6, 16, 513}, {197, 64, 197}};
+    for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++) {
+        int M = dims[t][0], N = dims[t][1], K = dims[t][2], lda = K + 3, ldc = N + 5;
+        for (int trans = 0; trans < 2; trans++) {
+            int ldb = trans ? K + 2 : N + 1;
+            float *A = rand_array((size_t)M * lda), *B = rand_array((size_t)(trans ? N : K) * ldb);
+            float *C = rand_array((size_t)M * ldc), *bias = rand_array(N);
+            double *ref = malloc(sizeof(double) * M * N);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double s = 0;
+                    for (int k = 0; k < K; k++)
+                        s += (double)A[m * lda + k] * (trans ? B[n * ldb + k] : B[k * ldb + n]);
+                    ref[m * N + n] = 0.5 * s + bias[n] + C[m * ldc + n];
+                }
+            vit_gemm(M, N, K, 0.5f, A, lda, B, ldb, trans, bias, 1, C, ldc);
+            double worst = 0;
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++)
+                    worst = fmax(worst, fabs(C[m * ldc + n] - ref[m * N + n]));
+            ck_assert_msg(worst < 1e-4, "%s %dx%dx%d trans %d: error %g", backends[_i], M, N, K,
+                          trans, worst);
+            free(A), free(B), free(C), free(bias), free(ref);
+        }
     }
 }
 END_TEST
@@ -267,8 +312,9 @@ static Suite *ops_suite(void)
 {
     Suite *s = suite_create("vit-ops");
     TCase *tc = tcase_create("ops");
-    tcase_add_test(tc, test_linear_bias_and_accumulate);
-    tcase_add_test(tc, test_linear_rows_threaded_split);
+    tcase_add_loop_test(tc, test_linear_bias_and_accumulate, 0, 3);
+    tcase_add_loop_test(tc, test_linear_rows_threaded_split, 0, 3);
+    tcase_add_loop_test(tc, test_gemm_shapes_and_layouts, 0, 3);
     tcase_add_test(tc, test_split_range_covers_everything);
     tcase_add_test(tc, test_layernorm);
     tcase_add_test(tc, test_softmax);

@@ -1,0 +1,208 @@
+/* gemm_kernel.c — a small GotoBLAS-style SGEMM: C = alpha * A op(B) (+ C) (+ bias).
+ *
+ * Why not only OpenBLAS: a distribution's OpenBLAS may run kernels older than the CPU (Debian
+ * 12's 0.3.21 picks Haswell kernels on AVX-512 Zen 4, and OPENBLAS_CORETYPE can pin any
+ * machine to them), which halves GEMM speed at ViT shapes; libvit's GEMMs are the whole cost.
+ *
+ * Blocking: K in blocks of KC; for each block, B is packed one panel of NR columns at a time
+ * (KC x NR floats, L1-resident, zero-padded past N), then every MR-row strip of A is multiplied
+ * against it straight from A (broadcast loads; A is never packed). The register tile is MR x NR
+ * accumulators (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm). Ragged edges: rows past M
+ * reuse the strip's first row and are not stored; columns past N are masked (AVX-512) or go
+ * through a small tile (AVX2). The first K block writes (or accumulates into) C, later blocks add
+ * to it; bias is added once, with the last block. */
+#include "gemm_kernel.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define KC 256
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+vit_gemm_isa vit_gemm_kernel_detect(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return VIT_GEMM_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return VIT_GEMM_AVX2;
+    return VIT_GEMM_BLAS;
+}
+
+/* Packs B's k range [k0, k0+kc) x columns [n0, n0+nr) as bp[k][j], zeros past N. */
+static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr, float *bp)
+{
+    int cols = g->N - n0 < nr ? g->N - n0 : nr;
+    if (g->trans_b) {
+        if (cols < nr)
+            memset(bp, 0, (size_t)kc * nr * sizeof(float));
+        for (int j = 0; j < cols; j++) {
+            const float *src = g->B + (size_t)(n0 + j) * g->ldb + k0;
+            for (int k = 0; k < kc; k++)
+                bp[k * nr + j] = src[k];
+        }
+    } else {
+        for (int k = 0; k < kc; k++) {
+            const float *src = g->B + (size_t)(k0 + k) * g->ldb + n0;
+            memcpy(bp + (size_t)k * nr, src, (size_t)cols * sizeof(float));
+            if (cols < nr)
+                memset(bp + (size_t)k * nr + cols, 0, (size_t)(nr - cols) * sizeof(float));
+        }
+    }
+}
+
+/* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
+
+#define MR512 12
+#define NR512 32
+
+__attribute__((target("avx512f"))) static void
+tile512(int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,
+        float alpha, int load_c, const float *bias)
+{
+    __m512 acc[MR512][2];
+    for (int i = 0; i < MR512; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(bp + k * NR512);
+        __m512 b1 = _mm512_load_ps(bp + k * NR512 + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR512; i++) {
+            __m512 a = _mm512_set1_ps(arow[i][k]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    __m512 va = _mm512_set1_ps(alpha);
+    __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int i = 0; i < MR512; i++) { /* constant indices keep acc in registers */
+        if (i >= rows)
+            break;
+        float *ci = c + (size_t)i * ldc;
+        __m512 r0 = _mm512_fmadd_ps(acc[i][0], va, bias0);
+        __m512 r1 = _mm512_fmadd_ps(acc[i][1], va, bias1);
+        if (load_c) {
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, ci));
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, ci + 16));
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+__attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
+{
+    float bp[KC * NR512] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < g->K; k0 += KC) {
+        int kc = g->K - k0 < KC ? g->K - k0 : KC;
+        int last = k0 + kc == g->K;
+        for (int n0 = 0; n0 < g->N; n0 += NR512) {
+            int cols = g->N - n0 < NR512 ? g->N - n0 : NR512;
+            pack_b(g, k0, kc, n0, NR512, bp);
+            for (int m0 = 0; m0 < g->M; m0 += MR512) {
+                int rows = g->M - m0 < MR512 ? g->M - m0 : MR512;
+                const float *arow[MR512];
+                for (int i = 0; i < MR512; i++)
+                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
+                tile512(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols,
+                        g->alpha, k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
+            }
+        }
+    }
+}
+
+/* ---- AVX2 + FMA: 6 x 16 ----------------------------------------------------------------- */
+
+#define MR256 6
+#define NR256 16
+
+__attribute__((target("avx2,fma"))) static void
+tile256(int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,
+        float alpha, int load_c, const float *bias)
+{
+    __m256 acc[MR256][2];
+    for (int i = 0; i < MR256; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(bp + k * NR256);
+        __m256 b1 = _mm256_load_ps(bp + k * NR256 + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR256; i++) {
+            __m256 a = _mm256_broadcast_ss(arow[i] + k);
+            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    float tile[MR256][NR256] __attribute__((aligned(32)));
+    __m256 va = _mm256_set1_ps(alpha);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR256; i++) { /* constant indices keep acc in registers */
+        _mm256_store_ps(tile[i], _mm256_mul_ps(acc[i][0], va));
+        _mm256_store_ps(tile[i] + 8, _mm256_mul_ps(acc[i][1], va));
+    }
+    for (int i = 0; i < rows; i++) {
+        float *ci = c + (size_t)i * ldc;
+        for (int j = 0; j < cols; j++)
+            ci[j] = tile[i][j] + (bias ? bias[j] : 0.0f) + (load_c ? ci[j] : 0.0f);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gemm256(const vit_gemm_args *g)
+{
+    float bp[KC * NR256] __attribute__((aligned(32)));
+    for (int k0 = 0; k0 < g->K; k0 += KC) {
+        int kc = g->K - k0 < KC ? g->K - k0 : KC;
+        int last = k0 + kc == g->K;
+        for (int n0 = 0; n0 < g->N; n0 += NR256) {
+            int cols = g->N - n0 < NR256 ? g->N - n0 : NR256;
+            pack_b(g, k0, kc, n0, NR256, bp);
+            for (int m0 = 0; m0 < g->M; m0 += MR256) {
+                int rows = g->M - m0 < MR256 ? g->M - m0 : MR256;
+                const float *arow[MR256];
+                for (int i = 0; i < MR256; i++)
+                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
+                tile256(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols,
+                        g->alpha, k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
+            }
+        }
+    }
+}
+
+void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
+{
+    if (g->M <= 0 || g->N <= 0)
+        return;
+    if (g->K <= 0) { /* empty sum: only bias / accumulate remain */
+        for (int i = 0; i < g->M; i++)
+            for (int j = 0; j < g->N; j++) {
+                float *c = g->C + (size_t)i * g->ldc + j;
+                *c = (g->accumulate ? *c : 0.0f) + (g->bias ? g->bias[j] : 0.0f);
+            }
+        return;
+    }
+    if (isa == VIT_GEMM_AVX512)
+        gemm512(g);
+    else
+        gemm256(g);
+}
+
+#else /* not x86-64: cblas only */
+
+vit_gemm_isa vit_gemm_kernel_detect(void)
+{
+    return VIT_GEMM_BLAS;
+}
+
+void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
+{
+    (void)isa;
+    (void)g;
+}
+
+#endif
