@@ -13,12 +13,13 @@
 
 #include "test-util.h"
 
-/* ---- the stand-in element --------------------------------------------------------------- */
+/* ---- the stand-in element: vitclassify's property names, types and ranges
+ * --------------------------------------------------------------- */
 
 typedef struct {
     GstBaseTransform parent;
     char *model;
-    int top_k, interval, threads;
+    guint top_k, interval, threads;
     double exit_threshold;
 } FakeVit;
 typedef struct {
@@ -40,16 +41,16 @@ static void fake_vit_set_property(GObject *object, guint id, const GValue *value
         self->model = g_value_dup_string(value);
         break;
     case PROP_TOP_K:
-        self->top_k = g_value_get_int(value);
+        self->top_k = g_value_get_uint(value);
         break;
     case PROP_INTERVAL:
-        self->interval = g_value_get_int(value);
+        self->interval = g_value_get_uint(value);
         break;
     case PROP_EXIT_THRESHOLD:
         self->exit_threshold = g_value_get_double(value);
         break;
     case PROP_THREADS:
-        self->threads = g_value_get_int(value);
+        self->threads = g_value_get_uint(value);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -75,17 +76,18 @@ static void fake_vit_class_init(FakeVitClass *klass)
     gobject_class->finalize = fake_vit_finalize;
     g_object_class_install_property(gobject_class, PROP_MODEL,
                                     g_param_spec_string("model", "", "", NULL, G_PARAM_WRITABLE));
-    g_object_class_install_property(gobject_class, PROP_TOP_K,
-                                    g_param_spec_int("top-k", "", "", 1, 100, 5, G_PARAM_WRITABLE));
+    g_object_class_install_property(
+        gobject_class, PROP_TOP_K,
+        g_param_spec_uint("top-k", "", "", 1, G_MAXINT, 5, G_PARAM_WRITABLE));
     g_object_class_install_property(
         gobject_class, PROP_INTERVAL,
-        g_param_spec_int("interval", "", "", 1, G_MAXINT, 1, G_PARAM_WRITABLE));
+        g_param_spec_uint("interval", "", "", 1, G_MAXUINT, 1, G_PARAM_WRITABLE));
     g_object_class_install_property(
         gobject_class, PROP_EXIT_THRESHOLD,
         g_param_spec_double("exit-threshold", "", "", -1, 1, -1, G_PARAM_WRITABLE));
     g_object_class_install_property(
         gobject_class, PROP_THREADS,
-        g_param_spec_int("threads", "", "", 0, 256, 0, G_PARAM_WRITABLE));
+        g_param_spec_uint("threads", "", "", 0, 1024, 0, G_PARAM_WRITABLE));
     gst_element_class_add_static_pad_template(element_class, &sink);
     gst_element_class_add_static_pad_template(element_class, &src);
     gst_element_class_set_static_metadata(element_class, "test stand-in", "Filter", "stand-in",
