@@ -17,6 +17,7 @@ typedef struct {
     VpConfig *config;
     VpPipelineSpec *defaults;
     const yaml_node_t *dir_node;
+    gboolean dir_known; /* FALSE when vitd.yaml could not say where the pipelines are */
 } ConfigState;
 
 static void defaults_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_node_t *key_node,
@@ -48,6 +49,8 @@ static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
             g_free(st->config->pipelines_dir);
             st->config->pipelines_dir = vp_resolve_path(file->dir, text);
             st->dir_node = value;
+        } else {
+            st->dir_known = FALSE;
         }
     } else if (strcmp(key, "defaults") == 0) {
         if (value->type == YAML_MAPPING_NODE)
@@ -60,28 +63,34 @@ static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
     }
 }
 
+/* Reads vitd.yaml into ST. Unless it is unreadable or malformed (st->dir_known FALSE), the
+ * pipelines folder is known afterwards, and its files are worth reading for more errors. */
 static void parse_config_file(const char *path, ConfigState *st, VpErrors *errs)
 {
     VpYamlFile file;
     yaml_node_t *root;
-    char *folder;
 
-    if (!vp_yaml_file_load(&file, path, errs)) {
+    st->dir_known = vp_yaml_file_load(&file, path, errs);
+    /* Default: pipelines.d beside the config file (/etc/vitd/pipelines.d for the usual one). */
+    g_free(st->config->pipelines_dir);
+    st->config->pipelines_dir = g_build_filename(file.dir, "pipelines.d", NULL);
+    if (!st->dir_known) {
         vp_yaml_file_clear(&file);
         return;
     }
-    /* Default: pipelines.d beside the config file (/etc/vitd/pipelines.d for the usual one). */
-    folder = g_build_filename(file.dir, "pipelines.d", NULL);
-    g_free(st->config->pipelines_dir);
-    st->config->pipelines_dir = folder;
 
     root = vp_yaml_root(&file);
-    if (root && root->type == YAML_MAPPING_NODE)
+    if (root && root->type == YAML_MAPPING_NODE) {
         vp_yaml_mapping_foreach(&file, errs, root, config_pair, st);
-    else if (root && !vp_yaml_is_null(root))
+    } else if (root && !vp_yaml_is_null(root)) {
         vp_yaml_error(&file, errs, root, "the top level must be a mapping, got %s",
                       vp_yaml_kind(root));
-
+        st->dir_known = FALSE;
+    }
+    if (!st->dir_known) {
+        vp_yaml_file_clear(&file);
+        return;
+    }
     if (!g_file_test(st->config->pipelines_dir, G_FILE_TEST_IS_DIR)) {
         if (st->dir_node)
             vp_yaml_error(&file, errs, st->dir_node, "pipelines directory '%s' does not exist",
@@ -132,7 +141,7 @@ static GPtrArray *list_pipeline_files(const char *dir, const char *reported_by, 
 VpConfig *vp_config_load(const char *config_file, GError **error)
 {
     VpConfig *config = g_new0(VpConfig, 1);
-    ConfigState st = {config, g_new0(VpPipelineSpec, 1), NULL};
+    ConfigState st = {config, g_new0(VpPipelineSpec, 1), NULL, TRUE};
     VpErrors errs;
     GPtrArray *files = NULL;
 
@@ -146,7 +155,7 @@ VpConfig *vp_config_load(const char *config_file, GError **error)
         config->config_file = g_strdup(config_file);
         parse_config_file(config_file, &st, &errs);
     }
-    if (g_file_test(config->pipelines_dir, G_FILE_TEST_IS_DIR))
+    if (st.dir_known && g_file_test(config->pipelines_dir, G_FILE_TEST_IS_DIR))
         files = list_pipeline_files(config->pipelines_dir,
                                     config_file ? config_file : config->pipelines_dir, &errs);
     else if (!config_file)

@@ -255,9 +255,22 @@ START_TEST(test_missing_things)
     ck_assert_ptr_nonnull(strstr(err, "models/none' does not exist"));
     g_free(err);
 
+    /* A malformed vitd.yaml does not say where the pipelines are: none are read (the broken
+     * file below would add a second error). */
+    g_free(tu_write(dir, "pipelines.d/90-broken.yaml", "pipelines: 5\n"));
     g_free(tu_write(dir, "vitd.yaml", "bus: [\n"));
     err = load_error(&code);
     ck_assert_int_eq(code, VP_CONFIG_ERROR_SYNTAX);
+    ck_assert_int_eq(tu_count_lines(err), 1);
+    g_free(err);
+    g_free(tu_write(dir, "vitd.yaml", "pipelines-dir: [a]\n"));
+    err = load_error(&code);
+    tu_assert_error(err, config, "1:16: 'pipelines-dir' must be a non-empty string, got a list");
+    ck_assert_int_eq(tu_count_lines(err), 1);
+    g_free(err);
+    g_free(tu_write(dir, "vitd.yaml", "bus: session\n"));
+    err = load_error(&code);
+    ck_assert_ptr_nonnull(strstr(err, "90-broken.yaml:1:12: 'pipelines' must be a list"));
     g_free(err);
 
     g_free(config);
