@@ -74,6 +74,22 @@ def gelu_probe_bias(p, gen):
     return 1.5 * sign + 0.3 * torch.randn(p.shape, generator=gen)
 
 
+def calibrate_batchnorm(model, config, seed, n=4):
+    """Sets every BatchNorm's running mean/var to the statistics of n random images (a
+    train-mode forward with cumulative averaging), then returns the model to eval mode."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    x = torch.stack([torch.from_numpy(random_input(config, seed + 100 + i)) for i in range(n)])
+    model.float().train()
+    with torch.no_grad():
+        model(x)
+    model.eval()
+    for m in bns:
+        m.momentum = 0.1
+
+
 def state_dict_for_file(model, float_dtype="F32", skip=()):
     """The model's state dict as numpy (floats rounded to what float_dtype stores), without
     BatchNorm's num_batches_tracked and anything named in skip."""

@@ -21,22 +21,22 @@ Keys: patch_embed.{0,1,3}, blocks.s.i.attn.{norm,qkv,proj,proj_norm[,grid_norm,q
   blocks.s.i.conv.{conv1.0 (GN),conv1.1,conv2.0,conv3.0,conv3.1 (GN)}, ds{2,3,4}.{conv,norm},
   classifier.1.
 model_args: dims, head_dim, expansions, grid_sizes, ds_ratios, depths, kernel_sizes, in_chans,
-  img_size. Tiny is as the paper and MODELS.md give it; small/medium/large are as read from
-  the official repository (unverified here).
+  img_size. Sizes as in the official HAT_Net.py (yun-liu/HAT-Net).
 """
 import torch.nn as nn
 import torch.nn.functional as F
 
 from . import common
 
-_SML = dict(dims=[64, 128, 320, 512], head_dim=64, expansions=[8, 8, 4, 4],
-            grid_sizes=[8, 7, 7, 1], ds_ratios=[8, 4, 2, 1])
+_SML = dict(head_dim=64, expansions=[8, 8, 4, 4], grid_sizes=[8, 7, 7, 1],
+            ds_ratios=[8, 4, 2, 1])
 ARCHS = {
     "hat_net_tiny": dict(dims=[48, 96, 240, 384], head_dim=48, expansions=[8, 8, 4, 4],
                          grid_sizes=[8, 7, 7, 1], ds_ratios=[8, 4, 2, 1], depths=[2, 2, 6, 3]),
-    "hat_net_small": dict(depths=[2, 2, 6, 3], **_SML),
-    "hat_net_medium": dict(depths=[3, 6, 18, 3], **_SML),
-    "hat_net_large": dict(depths=[3, 8, 27, 3], **_SML),
+    "hat_net_small": dict(dims=[64, 128, 320, 512], depths=[2, 3, 8, 3], **_SML),
+    "hat_net_medium": dict(dims=[64, 128, 320, 512], depths=[3, 6, 18, 3],
+                           kernel_sizes=[5, 3, 5, 3], **_SML),
+    "hat_net_large": dict(dims=[64, 128, 320, 640], depths=[3, 8, 27, 3], **_SML),
 }
 DEFAULTS = dict(kernel_sizes=[3, 3, 3, 3], in_chans=3, img_size=224, **ARCHS["hat_net_tiny"])
 
@@ -46,17 +46,19 @@ def _gn(c):
 
 
 class HMHSA(nn.Module):
-    def __init__(self, dim, head_dim, grid, ds):
+    """H-MHSA; norm makes the norms (GroupNorm(1) for HAT-Net, BatchNorm for TransCNN)."""
+    def __init__(self, dim, head_dim, grid, ds, norm=_gn, proj_norm=True):
         super().__init__()
         self.heads, self.hd, self.grid = dim // head_dim, head_dim, grid
-        self.norm = _gn(dim)
+        self.norm = norm(dim)
         self.qkv = nn.Conv2d(dim, 3 * dim, 1)
         self.proj = nn.Conv2d(dim, dim, 1)
-        self.proj_norm = _gn(dim)  # stored, unused (as in the official forward)
+        if proj_norm:
+            self.proj_norm = norm(dim)  # stored, unused (as in the official forward)
         if grid > 1:
-            self.grid_norm = _gn(dim)
+            self.grid_norm = norm(dim)
             self.avg_pool = nn.AvgPool2d(ds, ds)
-            self.ds_norm = _gn(dim)
+            self.ds_norm = norm(dim)
             self.q = nn.Conv2d(dim, dim, 1)
             self.kv = nn.Conv2d(dim, 2 * dim, 1)
 

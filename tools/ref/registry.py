@@ -1,7 +1,8 @@
 """The fixture table and the family-name -> module map shared by make_fixtures.py and the
 benchmark driver. A family module provides build(architecture, num_classes, model_args) ->
 (nn.Module, resolved args) and config_for(architecture, num_classes, args, **kw) -> config dict,
-and optionally special_init(name, tensor, gen), extra_tensors(model, args), skip_keys(model)."""
+and optionally special_init(name, tensor, gen), calibrate(model, config, seed),
+extra_tensors(model, args), skip_keys(model)."""
 import importlib
 import zlib
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from . import common
 # architecture-name prefix -> family module (first match wins)
 _PREFIXES = [
     ("deit_", "vit"), ("vit_", "vit"), ("poolformer_", "poolformer"), ("pvt_v2_", "pvt_v2"),
-    ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"),
+    ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"), ("transcnn_", "transcnn"),
 ]
 
 
@@ -47,6 +48,8 @@ def prepare(fx):
     if fx.label_names:
         kw["label_names"] = fx.label_names
     config = fam.config_for(fx.architecture, fx.num_classes, args, **kw)
+    if hasattr(fam, "calibrate"):
+        fam.calibrate(model, config, seed)
     extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
     skip = fam.skip_keys(model) if hasattr(fam, "skip_keys") else ()
     return model, config, seed, extra, skip
@@ -132,4 +135,10 @@ FIXTURES = [
                  grid_sizes=[4, 2, 2, 1], ds_ratios=[4, 2, 2, 1], depths=[1, 1, 2, 1],
                  kernel_sizes=[3, 3, 5, 3]), label_names=_TEN),
     Fixture("hat_net_tiny", "hat_net", "hat_net_tiny", 1000, on_demand=True),
+    # TransCNN: the same H-MHSA with BatchNorm everywhere and the two-branch downsampler
+    Fixture("transcnn_test", "transcnn", "transcnn_test", 10,
+            dict(img_size=64, dims=[16, 32, 48, 64], head_dim=16, expansions=[4, 4, 2, 2],
+                 grid_sizes=[4, 2, 2, 1], ds_ratios=[4, 2, 2, 1], depths=[1, 1, 2, 1],
+                 kernel_sizes=[5, 3, 5, 3]), label_names=_TEN),
+    Fixture("transcnn_tiny", "transcnn", "transcnn_tiny", 1000, on_demand=True),
 ]
