@@ -148,15 +148,17 @@ def make_config(architecture, num_classes, num_features, model_args, pcfg, globa
 
 
 def write_model_folder(outdir, tensors, config, float_dtype="F32", single_file=False):
-    """Writes outdir/model.safetensors (+ config.json, or the config as __metadata__["config"]
-    when single_file). tensors are numpy arrays already rounded to float_dtype."""
+    """Writes outdir/model.safetensors + config.json. single_file=True: the config goes into
+    __metadata__["config"] and there is no config.json; single_file="NAME.safetensors": the
+    same, under that file name (a model opened by file path, not by folder).
+    tensors are numpy arrays already rounded to float_dtype."""
     os.makedirs(outdir, exist_ok=True)
     text = json.dumps(config, indent=2) + "\n"
     meta = {"format": "pt"}
     if single_file:
         meta["config"] = text
-    safetensors_io.save_file(tensors, os.path.join(outdir, "model.safetensors"), meta,
-                             float_dtype=float_dtype)
+    name = single_file if isinstance(single_file, str) else "model.safetensors"
+    safetensors_io.save_file(tensors, os.path.join(outdir, name), meta, float_dtype=float_dtype)
     cfg_path = os.path.join(outdir, "config.json")
     if single_file:
         if os.path.exists(cfg_path):

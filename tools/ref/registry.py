@@ -25,7 +25,7 @@ class Fixture:
     model_args: dict = field(default_factory=dict)
     label_names: list = None
     float_dtype: str = "F32"
-    single_file: bool = False
+    single_file: object = False  # True, or the file name of a lone .safetensors
     on_demand: bool = False
     config_kw: dict = field(default_factory=dict)
 
@@ -89,6 +89,8 @@ FIXTURES = [
             float_dtype="F16"),
     Fixture("vit_single_file", "vit", "vit_single_file", 10, dict(_SMALL_VIT),
             label_names=_TEN, single_file=True),
+    Fixture("vit_single_file_path", "vit", "vit_single_file_path", 10, dict(_SMALL_VIT),
+            label_names=_TEN, single_file="model-single.safetensors"),
     Fixture("vit_avgpool_test", "vit", "vit_avgpool_test", 10,
             dict(_SMALL_VIT, global_pool="avg"), label_names=_TEN),
     # PoolFormer, both key layouts (same maths except the head order)
