@@ -13,11 +13,11 @@
 #   message per frame. Fixed costs (process start, plugin registry, model load, warm-up) are
 #   cancelled by timing a short and a long run and dividing the frame difference by the time
 #   difference.
-# Rounds alternate bare and pipeline so machine load hits both alike; the best round of each
-# is reported (the least disturbed one on a shared machine).
+# Rounds alternate bare and pipeline so machine load hits both alike. Reported: the best round
+# of each (the least disturbed on a shared machine) and the median of the per-round ratios.
 #
 # Defaults: the build tree in ./build, the DeiT-Tiny-shaped fixture (random weights, real size:
-# 224x224, 12 blocks, 1000 classes), 200 frames, 1 thread, 3 rounds, 320x240 RGB frames.
+# 224x224, 12 blocks, 1000 classes), 200 frames, 1 thread, 5 rounds, 320x240 RGB frames.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,7 +25,7 @@ build=build
 model=
 frames=200
 threads=1
-rounds=3
+rounds=5
 size=320x240
 while getopts "b:m:n:t:r:s:h" opt; do
   case $opt in
@@ -43,6 +43,8 @@ width=${size%x*}
 height=${size#*x}
 infer=$build/plugins/vit/vit-infer
 
+# Both sides must run the same libvit: (re)build the tool and the plugin from this tree.
+ninja -C "$build" plugins/vit/vit-infer plugins/gst/libgstvit.so >/dev/null
 for f in "$infer" "$build/plugins/gst/libgstvit.so"; do
   [ -e "$f" ] || { echo "bench_element: $f missing; build first (meson compile -C $build)" >&2; exit 1; }
 done
@@ -69,6 +71,7 @@ pipeline_seconds() {
 short=$(( frames / 10 > 5 ? frames / 10 : 5 ))
 best_bare=0
 best_pipe=0
+ratios=()
 echo "model: $model"
 echo "threads: $threads, frames: $frames, input: ${width}x${height} RGB, rounds: $rounds"
 for ((r = 1; r <= rounds; r++)); do
@@ -77,10 +80,15 @@ for ((r = 1; r <= rounds; r++)); do
   ts=$(pipeline_seconds "$short")
   tl=$(pipeline_seconds "$frames")
   pipe=$(calc "($frames - $short) / ($tl - $ts)")
-  printf 'round %d: bare %.2f fps (mean %.3f ms), pipeline %.2f fps\n' "$r" "$bare" "$mean_ms" "$pipe"
+  ratios+=("$(calc "$pipe / $bare")")
+  printf 'round %d: bare %.2f fps (mean %.3f ms), pipeline %.2f fps, ratio %.3f\n' "$r" "$bare" \
+    "$mean_ms" "$pipe" "${ratios[-1]}"
   best_bare=$(calc "($bare > $best_bare) ? $bare : $best_bare")
   best_pipe=$(calc "($pipe > $best_pipe) ? $pipe : $best_pipe")
 done
 printf 'bare runtime:  %.2f frames/s\n' "$best_bare"
 printf 'pipeline:      %.2f frames/s\n' "$best_pipe"
-printf 'ratio:         %.3f (pipeline / bare)\n' "$(calc "$best_pipe / $best_bare")"
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+  print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+printf 'ratio:         %.3f (best pipeline / best bare)\n' "$(calc "$best_pipe / $best_bare")"
+printf 'median ratio:  %.3f (of %d paired rounds)\n' "$median" "$rounds"
