@@ -167,6 +167,25 @@ START_TEST(test_minimal_config)
 }
 END_TEST
 
+START_TEST(test_entry_resets_a_default)
+{
+    g_autoptr(VpConfig) c = NULL;
+
+    g_free(tu_write(dir, "vitd.yaml", "defaults:\n  early-exit: 0.5\n  realtime: no\n"));
+    g_free(tu_write(dir, "pipelines.d/10-cameras.yaml",
+                    "pipelines:\n"
+                    "  - {name: a, source: 'test:ball', model: ../models/fmnist-vit}\n"
+                    "  - {name: b, source: 'test:ball', model: ../models/fmnist-vit,\n"
+                    "     early-exit: default, realtime: yes}\n"));
+    c = vp_config_load(config, NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_double_eq_tol(vp_config_find(c, "a")->early_exit, 0.5, 1e-12);
+    ck_assert(!vp_config_find(c, "a")->realtime);
+    ck_assert(vp_config_find(c, "b")->early_exit < 0);
+    ck_assert(vp_config_find(c, "b")->realtime);
+}
+END_TEST
+
 START_TEST(test_files_in_name_order)
 {
     char *err;
@@ -292,6 +311,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_example);
     tcase_add_test(tc, test_reload_is_stable);
     tcase_add_test(tc, test_minimal_config);
+    tcase_add_test(tc, test_entry_resets_a_default);
     tcase_add_test(tc, test_files_in_name_order);
     tcase_add_test(tc, test_errors_from_every_file);
     tcase_add_test(tc, test_config_errors);

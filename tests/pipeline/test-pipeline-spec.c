@@ -1,4 +1,4 @@
-/* test-pipeline-file.c — one pipelines file through vp_pipelines_file_load(): every key's good
+/* test-pipeline-spec.c — one pipelines file through vp_pipelines_file_load(): every key's good
  * and bad values, entry shapes, launch entries, syntax errors and their positions, duplicate
  * names, and spec equality/copy. Each case writes a small YAML file into a scratch folder that
  * also holds a fake model folder ("models/tiny") and a single-file model ("one.safetensors").
@@ -608,9 +608,9 @@ START_TEST(test_spec_equal_and_copy)
 }
 END_TEST
 
-static Suite *pipeline_file_suite(void)
+static Suite *pipeline_spec_suite(void)
 {
-    Suite *s = suite_create("pipeline-file");
+    Suite *s = suite_create("pipeline-spec");
     TCase *tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -637,7 +637,7 @@ static Suite *pipeline_file_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(pipeline_file_suite());
+    SRunner *runner = srunner_create(pipeline_spec_suite());
     int failed;
 
     srunner_run_all(runner, CK_NORMAL);
