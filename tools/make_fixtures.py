@@ -4,22 +4,49 @@ model.safetensors, config.json (timm layout; absent for single-file fixtures), i
 (float32 [C,H,W], already normalised) and logits.npy (float32 [num_classes], computed in float64
 by the PyTorch reference in tools/ref/ from exactly the stored weights).
 
-  make_fixtures.py OUTDIR [--stamp FILE] [--only NAME...] [--list]
+  make_fixtures.py OUTDIR [--stamp FILE] [--only NAME...] [--all] [--list]
 
 Deterministic: every fixture is seeded from its name. Fixtures marked on_demand (real-size
-models of the heavier families) are only written when named with --only, so the default build
-stays well under a minute on 2 cores.
+models of the heavier families) are only written when named with --only (or with --all), so
+the default build stays well under a minute on 2 cores.
+
+The default set also includes the DVT cascade fixtures of tools/train/dvt_fixture.py (owned by
+the training tools; same folder layout plus exit_logits.npy) when that file is present. A
+failure there is reported on stderr and does not stop the fixtures of tools/ref.
 """
 import argparse
 import os
 import sys
 import time
+import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
 from ref import registry  # noqa: E402
+
+
+def write_dvt_fixtures(outdir, quiet):
+    """Runs tools/train/dvt_fixture.py's writer with the seeds its own main() uses."""
+    if not os.path.exists(os.path.join(HERE, "train", "dvt_fixture.py")):
+        return []
+    sys.path.insert(0, os.path.join(HERE, "train"))
+    try:
+        import dvt_fixture
+        names = []
+        for i, (name, exits) in enumerate(sorted(dvt_fixture.FIXTURES.items())):
+            dvt_fixture.write(outdir, name, exits, 1000 + i)
+            names.append(name)
+            if not quiet:
+                print(f"{name}: DVT cascade (tools/train/dvt_fixture.py)", flush=True)
+        return names
+    except Exception:  # noqa: BLE001 - another component's code must not break ours
+        print("make_fixtures: tools/train/dvt_fixture.py failed, DVT fixtures skipped:",
+              file=sys.stderr)
+        traceback.print_exc()
+        return []
 
 
 def main():
@@ -27,6 +54,7 @@ def main():
     ap.add_argument("outdir", nargs="?")
     ap.add_argument("--stamp", help="file to touch when every fixture is written")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="write just these fixtures")
+    ap.add_argument("--all", action="store_true", help="also the on-demand fixtures")
     ap.add_argument("--list", action="store_true", help="list fixture names and exit")
     ap.add_argument("--quiet", action="store_true")
     opts = ap.parse_args()
@@ -45,7 +73,7 @@ def main():
             ap.error(f"unknown fixture(s): {', '.join(unknown)} (see --list)")
         todo = [by_name[n] for n in opts.only]
     else:
-        todo = [fx for fx in registry.FIXTURES if not fx.on_demand]
+        todo = [fx for fx in registry.FIXTURES if opts.all or not fx.on_demand]
     os.makedirs(opts.outdir, exist_ok=True)
     for fx in todo:
         t0 = time.monotonic()
@@ -54,9 +82,12 @@ def main():
             print(f"{fx.name}: {len(logits)} logits, range [{logits.min():.3f}, "
                   f"{logits.max():.3f}], argmax {int(logits.argmax())}, "
                   f"{time.monotonic() - t0:.1f} s", flush=True)
+    names = [fx.name for fx in todo]
+    if not opts.only:
+        names += write_dvt_fixtures(opts.outdir, opts.quiet)
     if opts.stamp:
         with open(opts.stamp, "w") as f:
-            f.write("\n".join(fx.name for fx in todo) + "\n")
+            f.write("\n".join(names) + "\n")
     return 0
 
 
