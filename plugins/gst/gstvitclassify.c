@@ -222,6 +222,7 @@ static void gst_vit_classify_warm_up(GstVitClassify *self)
     g_autofree gfloat *zeros = NULL;
     vit_result result;
     vit_error err;
+    GstClockTime took = 0;
     gint64 t0;
     gint i;
 
@@ -234,10 +235,12 @@ static void gst_vit_classify_warm_up(GstVitClassify *self)
             GST_WARNING_OBJECT(self, "warm-up run failed: %s", err.message);
             return;
         }
-        self->inference_latency = (GstClockTime)(g_get_monotonic_time() - t0) * GST_USECOND;
+        took = (GstClockTime)(g_get_monotonic_time() - t0) * GST_USECOND;
     }
-    GST_INFO_OBJECT(self, "warm-up inference took %" GST_TIME_FORMAT,
-                    GST_TIME_ARGS(self->inference_latency));
+    GST_INFO_OBJECT(self, "warm-up inference took %" GST_TIME_FORMAT, GST_TIME_ARGS(took));
+    GST_OBJECT_LOCK(self); /* latency queries read it from other threads */
+    self->inference_latency = took;
+    GST_OBJECT_UNLOCK(self);
 }
 
 static gboolean gst_vit_classify_start(GstBaseTransform *trans)
@@ -312,7 +315,9 @@ static gboolean gst_vit_classify_stop(GstBaseTransform *trans)
     g_clear_pointer(&self->top_classes, g_free);
     g_clear_pointer(&self->top_probs, g_free);
     self->num_classes = 0;
+    GST_OBJECT_LOCK(self);
     self->inference_latency = 0;
+    GST_OBJECT_UNLOCK(self);
     return TRUE;
 }
 
@@ -438,7 +443,7 @@ static gboolean gst_vit_classify_query(GstBaseTransform *trans, GstPadDirection 
 {
     GstVitClassify *self = GST_VIT_CLASSIFY(trans);
     gboolean live;
-    GstClockTime min, max;
+    GstClockTime min, max, ours;
 
     if (!GST_BASE_TRANSFORM_CLASS(gst_vit_classify_parent_class)->query(trans, direction, query))
         return FALSE;
@@ -447,10 +452,13 @@ static gboolean gst_vit_classify_query(GstBaseTransform *trans, GstPadDirection 
 
     gst_vit_classify_store_upstream_latency(self, query);
     gst_query_parse_latency(query, &live, &min, &max);
-    if (live && self->inference_latency > 0) {
-        min += self->inference_latency;
+    GST_OBJECT_LOCK(self);
+    ours = self->inference_latency;
+    GST_OBJECT_UNLOCK(self);
+    if (live && ours > 0) {
+        min += ours;
         if (GST_CLOCK_TIME_IS_VALID(max))
-            max += self->inference_latency;
+            max += ours;
         gst_query_set_latency(query, live, min, max);
     }
     return TRUE;
