@@ -55,6 +55,59 @@ static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr
 
 /* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
 
+/* Transposes 16 rows x 16 k of a Linear weight into bp[k][j0 .. j0+15] (row stride 32).
+ * Within 128-bit lanes: 32-bit then 64-bit unpacks turn each group of 4 rows into vectors
+ * holding those rows at k = 4 * lane + e; two rounds of 128-bit lane shuffles then gather the
+ * four groups' lane l into one vector per k. */
+__attribute__((target("avx512f"))) static void transpose16_512(const float *w, int ldw,
+                                                               float *bp)
+{
+    __m512 s[4][4];
+    for (int g = 0; g < 4; g++) {
+        __m512 a = _mm512_loadu_ps(w + (size_t)(4 * g) * ldw);
+        __m512 b = _mm512_loadu_ps(w + (size_t)(4 * g + 1) * ldw);
+        __m512 c = _mm512_loadu_ps(w + (size_t)(4 * g + 2) * ldw);
+        __m512 d = _mm512_loadu_ps(w + (size_t)(4 * g + 3) * ldw);
+        __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a, b));
+        __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a, b));
+        __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(c, d));
+        __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(c, d));
+        s[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        s[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        s[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        s[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512 x0 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0x44);
+        __m512 x2 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0xee);
+        __m512 x3 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0xee);
+        _mm512_store_ps(bp + (size_t)e * 32, _mm512_shuffle_f32x4(x0, x1, 0x88));
+        _mm512_store_ps(bp + (size_t)(4 + e) * 32, _mm512_shuffle_f32x4(x0, x1, 0xdd));
+        _mm512_store_ps(bp + (size_t)(8 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0x88));
+        _mm512_store_ps(bp + (size_t)(12 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0xdd));
+    }
+}
+
+/* pack_b for a full 32-column panel of a transposed B, 16 x 16 blocks at a time. */
+__attribute__((target("avx512f"))) static void pack_b512(const vit_gemm_args *g, int k0, int kc,
+                                                         int n0, float *bp)
+{
+    if (!g->trans_b || g->N - n0 < 32) {
+        pack_b(g, k0, kc, n0, 32, bp);
+        return;
+    }
+    const float *w = g->B + (size_t)n0 * g->ldb + k0;
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        transpose16_512(w + k, g->ldb, bp + (size_t)k * 32);
+        transpose16_512(w + (size_t)16 * g->ldb + k, g->ldb, bp + (size_t)k * 32 + 16);
+    }
+    for (; k < kc; k++)
+        for (int j = 0; j < 32; j++)
+            bp[k * 32 + j] = w[(size_t)j * g->ldb + k];
+}
+
 #define MR512 12
 #define NR512 32
 
@@ -104,7 +157,7 @@ __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
         int last = k0 + kc == g->K;
         for (int n0 = 0; n0 < g->N; n0 += NR512) {
             int cols = g->N - n0 < NR512 ? g->N - n0 : NR512;
-            pack_b(g, k0, kc, n0, NR512, bp);
+            pack_b512(g, k0, kc, n0, bp);
             for (int m0 = 0; m0 < g->M; m0 += MR512) {
                 int rows = g->M - m0 < MR512 ? g->M - m0 : MR512;
                 const float *arow[MR512];

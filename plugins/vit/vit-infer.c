@@ -131,11 +131,26 @@ static int load_tensor(const vit_model *m, const char *path, float **ret, vit_er
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b);
+
 static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -150,14 +165,20 @@ static int bench(vit_session *s, const float *input, const options *o, vit_error
     vit_result res;
     int r = vit_session_run_tensor(s, input, &res, err); /* warm-up */
     double *ms = calloc((size_t)o->bench, sizeof(double));
-    if (!ms)
+    double *cpu = calloc((size_t)o->bench, sizeof(double));
+    if (!ms || !cpu) {
+        free(ms);
+        free(cpu);
         return -ENOMEM;
+    }
     for (int i = 0; r == 0 && i < o->bench; i++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         r = vit_session_run_tensor(s, input, &res, err);
         ms[i] = now_ms() - t0;
+        cpu[i] = cpu_ms() - c0;
     }
     if (r == 0) {
+        double cpu_med = median(cpu, o->bench);
         qsort(ms, (size_t)o->bench, sizeof(double), cmp_double);
         double sum = 0;
         for (int i = 0; i < o->bench; i++)
@@ -167,11 +188,12 @@ static int bench(vit_session *s, const float *input, const options *o, vit_error
                vit_gemm_backend(), o->bench, res.gflops);
         printf("min_ms: %.3f\nmean_ms: %.3f\nmax_ms: %.3f\n", ms[0], sum / o->bench,
                ms[o->bench - 1]);
-        double med = o->bench % 2 ? ms[o->bench / 2]
-                                  : 0.5 * (ms[o->bench / 2 - 1] + ms[o->bench / 2]);
-        printf("median_ms: %.3f\n", med);
+        /* CPU time of all threads per run: robust to other load on the machine */
+        printf("median_cpu_ms: %.3f\n", cpu_med);
+        printf("median_ms: %.3f\n", median(ms, o->bench));
     }
     free(ms);
+    free(cpu);
     return r;
 }
 
