@@ -141,7 +141,7 @@ class Config:
     def write(self, name, text):
         path = os.path.join(self.pipelines_dir, name)
         with open(path, "w") as f:
-            f.write(textwrap.dedent(text).replace("@MODEL@", MODEL))
+            f.write(textwrap.dedent(text).lstrip("\n").replace("@MODEL@", MODEL))
         return path
 
     def remove(self, name):
@@ -214,6 +214,13 @@ class Client:
         while time.monotonic() < end:
             ctx.iteration(False) or time.sleep(0.005)
 
+    @staticmethod
+    def _drain(ctx):
+        # Bounded: under a flood of signals the context is never empty.
+        for _ in range(2000):
+            if not ctx.iteration(False):
+                break
+
     def wait_for(self, what, cond, timeout=20.0):
         """Runs the main context until COND() is true; fails the test after TIMEOUT seconds."""
         ctx = GLib.MainContext.default()
@@ -226,9 +233,8 @@ class Client:
                 pass
             if time.monotonic() > end:
                 raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-            while ctx.iteration(False):
-                pass
-            time.sleep(0.02)
+            self._drain(ctx)
+            time.sleep(0.01)
 
 
 class Vitd:

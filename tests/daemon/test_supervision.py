@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Supervision and back-pressure: a failing pipeline restarts with exponential backoff while
+another keeps streaming; end-of-stream restarts under `restart: always`; a subscriber that stops
+reading, or a stalled bus, never stalls vitd (signals beyond the queue bound are dropped and
+counted in EventsDropped, and seq stays gapless)."""
+import os
+import re
+import signal
+
+import dbus
+
+from vitdtest import PIPELINE_IFACE, VitdTestCase, main, require_element
+
+FAST = """
+      - name: fast
+        launch: videotestsrc ! video/x-raw,width=32,height=32,framerate=1000/1 ! vitclassify model=@MODEL@ top-k=1 ! fakesink sync=true
+"""
+
+
+class Supervision(VitdTestCase):
+    def setUp(self):
+        super().setUp()
+        require_element()
+        self.client.subscribe(iface=PIPELINE_IFACE, member="Classification")
+
+    def seqs(self, name):
+        return [s[0] for s in self.client.classifications(name)]
+
+    def test_failing_pipeline_backs_off_while_another_streams(self):
+        self.start_vitd("""
+            pipelines:
+              - name: good
+                source: test:ball
+                model: @MODEL@
+              - name: broken-cam
+                source: v4l2:/dev/vitd-test-no-such-camera
+                model: @MODEL@
+                restart:
+                  policy: always
+                  backoff-initial: 0.2
+                  backoff-max: 0.8
+        """)
+        c = self.client
+        c.wait_for("good streaming", lambda: len(self.seqs("good")) >= 3)
+        streamed_before = len(self.seqs("good"))
+        c.wait_for("4 restarts of broken-cam", lambda: c.get("broken-cam", "Restarts") >= 4)
+
+        self.assertIn(c.get("broken-cam", "State"), ("backoff", "starting"))
+        self.assertIn("/dev/vitd-test-no-such-camera", c.get("broken-cam", "LastError"))
+        delays = re.findall(r"\[broken-cam\] restarting in ([0-9.]+) s", self.vitd.log())
+        self.assertEqual(delays[:5], ["0.2", "0.4", "0.8", "0.8", "0.8"][:len(delays[:5])])
+        self.assertGreaterEqual(len(delays), 4)
+
+        c.wait_for("good still streaming", lambda: len(self.seqs("good")) > streamed_before + 5)
+        self.assertContiguous(self.seqs("good"))
+        self.assertEqual(c.get("good", "Restarts"), 0)
+        self.assertEqual(c.get("good", "State"), "running")
+        self.assertEqual(c.get("good", "LastError"), "")
+
+    def test_end_of_stream_restarts_under_always(self):
+        self.start_vitd("""
+            pipelines:
+              - name: clip
+                launch: videotestsrc num-buffers=5 ! video/x-raw,width=32,height=32 ! vitclassify model=@MODEL@ ! fakesink
+                restart:
+                  policy: always
+                  backoff-initial: 0.1
+        """)
+        c = self.client
+        c.wait_for("3 restarts", lambda: c.get("clip", "Restarts") >= 3)
+        c.wait_for("15 signals", lambda: len(self.seqs("clip")) >= 15)
+        self.assertContiguous(self.seqs("clip"))  # seq spans restarts without gaps
+        frames = [s[1] for s in c.classifications("clip")]
+        self.assertEqual(frames[:15], [0, 1, 2, 3, 4] * 3)
+        self.assertEqual(c.get("clip", "LastError"), "")
+
+    def test_stuck_subscriber_does_not_stall_pipelines_or_methods(self):
+        self.start_vitd("pipelines:\n" + FAST + """
+      - name: live
+        source: test:ball
+        model: @MODEL@
+""")
+        c = self.client
+        c.wait_for("fast streaming", lambda: len(self.seqs("fast")) >= 100)
+        # A raw libdbus connection that subscribes to every event and then never reads again.
+        stuck = dbus.bus.BusConnection(self.bus.address)
+        stuck.add_match_string("type='signal',interface='org.vitd1.Pipeline'")
+        start_live, start_fast = len(self.seqs("live")), len(self.seqs("fast"))
+        c.wait_for("live keeps streaming", lambda: len(self.seqs("live")) >= start_live + 30)
+        c.wait_for("fast keeps streaming", lambda: len(self.seqs("fast")) >= start_fast + 500)
+        self.assertEqual(sorted(c.pipelines()), ["fast", "live"])
+        self.assertEqual(c.get("live", "State"), "running")
+        self.assertContiguous(self.seqs("live"))
+        stuck.close()
+
+    def test_stalled_bus_drops_and_counts_events(self):
+        self.start_vitd("pipelines:\n" + FAST, env={"VITD_EVENTS_QUEUE_MAX": "16"})
+        c = self.client
+        c.wait_for("fast streaming", lambda: len(self.seqs("fast")) >= 100)
+        self.assertEqual(c.get("fast", "EventsDropped"), 0)
+        # Freeze the bus: vitd's socket fills, its queue reaches the bound, and it must drop.
+        os.kill(self.bus.proc.pid, signal.SIGSTOP)
+        try:
+            c.pump(3.0)
+        finally:
+            os.kill(self.bus.proc.pid, signal.SIGCONT)
+        c.wait_for("EventsDropped counted", lambda: c.get("fast", "EventsDropped") > 0)
+        n = len(self.seqs("fast"))
+        c.wait_for("streaming after the stall", lambda: len(self.seqs("fast")) > n + 100)
+        self.assertContiguous(self.seqs("fast"))  # gapless: dropped signals took no seq
+        frames = [s[1] for s in c.classifications("fast")]
+        self.assertTrue(any(b - a > 1 for a, b in zip(frames, frames[1:])),
+                        "no frame went unpublished while the bus was frozen")
+        self.assertEqual(c.get("fast", "State"), "running")
+
+
+if __name__ == "__main__":
+    main()
