@@ -58,6 +58,10 @@ static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
         else if (!vp_yaml_is_null(value))
             vp_yaml_error(file, errs, value, "'defaults' must be a mapping, got %s",
                           vp_yaml_kind(value));
+    } else if (strcmp(key, "pipelines") == 0) {
+        vp_yaml_error(file, errs, key_node,
+                      "'pipelines' belong in *.yaml files of the pipelines directory, not in "
+                      "vitd.yaml");
     } else {
         vp_yaml_unknown_key(file, errs, key_node, key, config_keys);
     }

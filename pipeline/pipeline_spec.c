@@ -226,6 +226,12 @@ static void top_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_nod
 {
     FileState *st = user_data;
 
+    if (strcmp(key, "bus") == 0 || strcmp(key, "pipelines-dir") == 0 ||
+        strcmp(key, "defaults") == 0) {
+        vp_yaml_error(file, errs, key_node, "'%s' belongs in vitd.yaml, not in a pipelines file",
+                      key);
+        return;
+    }
     if (strcmp(key, "pipelines") != 0) {
         vp_yaml_unknown_key(file, errs, key_node, key, top_keys);
         return;

@@ -244,6 +244,8 @@ START_TEST(test_config_errors)
         {"defaults:\n  topk: 2\n", "2:3: unknown key 'topk' (did you mean 'top-k'?)"},
         {"defaults: [1]\n", "1:11: 'defaults' must be a mapping, got a list"},
         {"- bus\n", "1:1: the top level must be a mapping, got a list"},
+        {"pipelines: []\n", "1:1: 'pipelines' belong in *.yaml files of the pipelines "
+                            "directory, not in vitd.yaml"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_free(tu_write(dir, "vitd.yaml", cases[i][0]));

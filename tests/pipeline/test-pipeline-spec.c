@@ -427,6 +427,7 @@ START_TEST(test_file_shape)
         {"- name: a\n", "1:1: the top level must be a mapping holding 'pipelines:', got a list"},
         {"hello\n", "1:1: the top level must be a mapping holding 'pipelines:', got a string"},
         {"pipeline:\n  - name: a\n", "1:1: unknown key 'pipeline' (did you mean 'pipelines'?)"},
+        {"bus: session\n", "1:1: 'bus' belongs in vitd.yaml, not in a pipelines file"},
         {"bus: session\n", "1:1: missing 'pipelines:' (the list of pipelines)"},
         {"pipelines: 5\n", "1:12: 'pipelines' must be a list of entries, got a string"},
         {"pipelines:\n  - just-a-name\n", "2:5: a pipeline entry must be a mapping, got a string"},
