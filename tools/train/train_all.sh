@@ -1,48 +1,60 @@
 #!/usr/bin/env bash
-# Trains every shipped Fashion-MNIST model in order, seeded, resumable, and exports them to
-# models/. Each step is skipped once its run directory holds "done"; an interrupted step resumes
-# from its last per-epoch checkpoint. Run it in the background on a shared machine:
+# Trains every shipped Fashion-MNIST model, seeded and resumable, and exports them to models/.
+# Each step is skipped once its run directory holds "done"; an interrupted step resumes from its
+# last per-epoch checkpoint. Independent steps run side by side, one thread each (on a busy
+# machine one thread per process wastes nothing at OpenMP barriers; see the README section):
+#   tiny (7x7) | p7 (4x4)  ->  baseline (14x14, warm from tiny) | cascade stage 1 (7x7 exit)
+#   -> cascade stage 2 (14x14 exit, warm from the baseline) -> export with thresholds.
 #   nohup nice -n 19 bash tools/train/train_all.sh > /var/tmp/vitd-train/all.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=${WORK_DIR:-/var/tmp/vitd-train}
 PY="nice -n 19 /usr/bin/python3"
+T=${THREADS:-1}
 # 14x14-token "epochs" are 11,000-image slices (1/5 of the training split) so a busy machine
 # still checkpoints every few minutes; BASE 5 x 11,000 = one pass over the data.
+TINY_EPOCHS=${TINY_EPOCHS:-5}
+P7_EPOCHS=${P7_EPOCHS:-5}
 BASE_EPOCHS=${BASE_EPOCHS:-5}
 S1_EPOCHS=${S1_EPOCHS:-3}
 S2_EPOCHS=${S2_EPOCHS:-4}
 mkdir -p "$W"
+# Threads that lose their core on a busy machine should sleep, not spin at OpenMP barriers.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 step() {  # step NAME COMMAND...: run unless done, with --resume after a partial run
     local name=$1; shift
     if [ -f "$W/$name/done" ]; then echo "== $name: done already"; return; fi
     local resume=""
     [ -f "$W/$name/last.pt" ] && resume=--resume
-    echo "== $name: $* $resume"
-    "$@" --name "$name" --work-dir "$W" $resume
+    echo "== $name: $* $resume (log $W/$name.log)"
+    "$@" --name "$name" --work-dir "$W" --threads "$T" $resume > "$W/$name.log" 2>&1
     touch "$W/$name/done"
+    echo "== $name: finished $(date +%T)"
 }
 
-# 1. The demo model: 7x7 tokens, also the 7x7 single-exit model and the warm start below.
+# The demo model: 7x7 tokens, also the 7x7 single-exit model and the warm start of the rest.
 step fmnist-vit-tiny $PY tools/train/train_vit.py --patch-size 4 --embed-dim 64 --depth 4 \
-    --num-heads 4 --mlp-ratio 4 --epochs 6 --batch-size 128 --lr 1.5e-3 --warmup-steps 200 \
-    --flip --seed 0 --out models/fmnist-vit-tiny
-# 2. 4x4 tokens: exit 0 of the cascade and the 4x4 single-exit model.
+    --num-heads 4 --mlp-ratio 4 --epochs "$TINY_EPOCHS" --batch-size 128 --lr 1.5e-3 \
+    --warmup-steps 200 --flip --seed 0 --out models/fmnist-vit-tiny &
+# 4x4 tokens: exit 0 of the cascade and the 4x4 single-exit model.
 step fmnist-vit-p7 $PY tools/train/train_vit.py --patch-size 7 --embed-dim 64 --depth 4 \
-    --num-heads 4 --mlp-ratio 4 --epochs 6 --batch-size 128 --lr 1.5e-3 --warmup-steps 200 \
-    --flip --seed 0 --out models/fmnist-vit-p7
-# 3. Baseline at 14x14 tokens: progressive resizing, warm-started from the 7x7 model.
+    --num-heads 4 --mlp-ratio 4 --epochs "$P7_EPOCHS" --batch-size 128 --lr 1.5e-3 \
+    --warmup-steps 200 --flip --seed 0 --out models/fmnist-vit-p7 &
+wait
+# Baseline at 14x14 tokens: progressive resizing, warm-started from the 7x7 model.
 step fmnist-deit-p2 $PY tools/train/train_vit.py --patch-size 2 --embed-dim 64 --depth 4 \
-    --num-heads 4 --mlp-ratio 4 --epochs "$BASE_EPOCHS" --epoch-images 11000 --batch-size 128 --lr 5e-4 \
-    --warmup-steps 100 --flip --seed 0 --architecture deit_fmnist_d64_patch2_28 \
-    --init-from "$W/fmnist-vit-tiny/best.pt" --out models/fmnist-deit-p2
-# 4-5. The cascade, one exit per stage, earlier exits frozen.
-step fmnist-dvt-s1 $PY tools/train/train_dvt.py --stage 1 --epochs "$S1_EPOCHS" --epoch-images 27500 \
-    --batch-size 128 --lr 5e-4 --warmup-steps 100 --flip --seed 0 \
-    --init-exit0 "$W/fmnist-vit-p7/best.pt" --warm-exit "$W/fmnist-vit-tiny/best.pt"
-step fmnist-dvt-s2 $PY tools/train/train_dvt.py --stage 2 --epochs "$S2_EPOCHS" --epoch-images 11000 \
-    --batch-size 128 --lr 3e-4 --warmup-steps 100 --flip --seed 0 \
+    --num-heads 4 --mlp-ratio 4 --epochs "$BASE_EPOCHS" --epoch-images 11000 --batch-size 128 \
+    --lr 5e-4 --warmup-steps 100 --flip --seed 0 --architecture deit_fmnist_d64_patch2_28 \
+    --init-from "$W/fmnist-vit-tiny/best.pt" --out models/fmnist-deit-p2 &
+# Cascade stage 1: exit 1 (7x7) with reuse from the frozen exit 0.
+step fmnist-dvt-s1 $PY tools/train/train_dvt.py --stage 1 --epochs "$S1_EPOCHS" \
+    --epoch-images 27500 --batch-size 128 --lr 5e-4 --warmup-steps 100 --flip --seed 0 \
+    --init-exit0 "$W/fmnist-vit-p7/best.pt" --warm-exit "$W/fmnist-vit-tiny/best.pt" &
+wait
+# Cascade stage 2: exit 2 (14x14) with reuse from the frozen exit 1, then thresholds + export.
+step fmnist-dvt-s2 $PY tools/train/train_dvt.py --stage 2 --epochs "$S2_EPOCHS" \
+    --epoch-images 11000 --batch-size 128 --lr 3e-4 --warmup-steps 100 --flip --seed 0 \
     --init-cascade "$W/fmnist-dvt-s1/best.pt" --warm-exit "$W/fmnist-deit-p2/best.pt" \
     --out models/fmnist-dvt
-echo "== all done"
+echo "== all done $(date +%T)"
