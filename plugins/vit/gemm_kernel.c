@@ -63,6 +63,8 @@ __attribute__((target("avx512f"))) static void transpose16_512(const float *w, i
                                                                float *bp)
 {
     __m512 s[4][4];
+    for (int j = 0; j < 16; j++) /* the next block's lines: weights stream from memory */
+        _mm_prefetch((const char *)(w + (size_t)j * ldw + 64), _MM_HINT_T0);
     for (int g = 0; g < 4; g++) {
         __m512 a = _mm512_loadu_ps(w + (size_t)(4 * g) * ldw);
         __m512 b = _mm512_loadu_ps(w + (size_t)(4 * g + 1) * ldw);
