@@ -154,7 +154,8 @@ def numpy_vit(folder):
 
 class FilesSelfConsistent(unittest.TestCase):
     def test_numpy_vit_reproduces_logits(self):
-        for name in ("vit_small_test", "vit_gray_test", "vit_f16_test", "vit_single_file",
+        for name in ("vit_small_test", "vit_gray_test", "vit_f16_test", "vit_bf16_test",
+                     "vit_single_file",
                      "vit_single_file_path", "vit_avgpool_test"):
             folder, _, logits = fixture(name)
             with self.subTest(name):

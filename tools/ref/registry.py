@@ -87,6 +87,8 @@ FIXTURES = [
             config_kw=dict(mean=[0.2860], std=[0.3530])),
     Fixture("vit_f16_test", "vit", "vit_f16_test", 10, dict(_SMALL_VIT), label_names=_TEN,
             float_dtype="F16"),
+    Fixture("vit_bf16_test", "vit", "vit_bf16_test", 10, dict(_SMALL_VIT), label_names=_TEN,
+            float_dtype="BF16"),
     Fixture("vit_single_file", "vit", "vit_single_file", 10, dict(_SMALL_VIT),
             label_names=_TEN, single_file=True),
     Fixture("vit_single_file_path", "vit", "vit_single_file_path", 10, dict(_SMALL_VIT),
