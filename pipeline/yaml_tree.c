@@ -437,7 +437,8 @@ gboolean vp_yaml_get_string(VpYamlFile *file, VpErrors *errs, const char *key, y
 
     if (!v || vp_yaml_is_null(value) || v[0] == '\0') {
         vp_yaml_error(file, errs, value, "'%s' must be a non-empty string, got %s", key,
-                      vp_yaml_kind(value));
+                      v && v[0] == '\0' && !vp_yaml_is_null(value) ? "an empty string"
+                                                                   : vp_yaml_kind(value));
         return FALSE;
     }
     *ret = v;

@@ -296,6 +296,12 @@ START_TEST(test_names)
     ck_assert_ptr_nonnull(strstr(err, "2:12: 'name' must be 1 to 64 letters"));
     g_free(err);
     g_free(yaml);
+    err = load("pipelines:\n  - {name: '', source: 'test:ball', model: models/tiny}\n", NULL);
+    tu_assert_error(err, path, "2:12: 'name' must be a non-empty string, got an empty string");
+    g_free(err);
+    err = load("pipelines:\n  - {name: , source: 'test:ball', model: models/tiny}\n", NULL);
+    tu_assert_error(err, path, "2:12: 'name' must be a non-empty string, got nothing");
+    g_free(err);
     err = load("pipelines:\n  - {source: 'test:ball', model: models/tiny}\n", NULL);
     tu_assert_error(err, path, "2:5: pipeline entry has no 'name'");
     g_free(err);
