@@ -147,6 +147,23 @@ def make_config(architecture, num_classes, num_features, model_args, pcfg, globa
     return cfg
 
 
+def hub_style(config, tag, crop_pct=None, fixed_input_size=None):
+    """The config as timm's push_to_hf_hub writes it for a stock architecture: no model_args
+    (the architecture name alone defines the shapes), pretrained_cfg with tag/custom_load/...
+    and no null fields. A runtime must know the architecture's defaults to open it."""
+    out = {k: v for k, v in config.items() if k != "model_args"}
+    pcfg = dict(config["pretrained_cfg"])
+    if crop_pct is not None:
+        pcfg["crop_pct"] = crop_pct
+    ordered = {"tag": tag, "custom_load": False, "input_size": pcfg.pop("input_size")}
+    if fixed_input_size is not None:
+        ordered["fixed_input_size"] = fixed_input_size
+    ordered.update(pcfg)
+    ordered["license"] = "apache-2.0"
+    out["pretrained_cfg"] = ordered
+    return out
+
+
 def write_model_folder(outdir, tensors, config, float_dtype="F32", single_file=False):
     """Writes outdir/model.safetensors + config.json. single_file=True: the config goes into
     __metadata__["config"] and there is no config.json; single_file="NAME.safetensors": the

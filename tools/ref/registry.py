@@ -28,6 +28,7 @@ class Fixture:
     single_file: object = False  # True, or the file name of a lone .safetensors
     on_demand: bool = False
     config_kw: dict = field(default_factory=dict)
+    hub_config: dict = None  # common.hub_style() arguments: config.json exactly as timm's hub
 
 
 def family(name):
@@ -48,6 +49,8 @@ def prepare(fx):
     if fx.label_names:
         kw["label_names"] = fx.label_names
     config = fam.config_for(fx.architecture, fx.num_classes, args, **kw)
+    if fx.hub_config is not None:
+        config = common.hub_style(config, **fx.hub_config)
     if hasattr(fam, "calibrate"):
         fam.calibrate(model, config, seed)
     extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
@@ -81,6 +84,9 @@ FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal
 FIXTURES = [
     Fixture("deit_tiny_patch16_224", "vit", "deit_tiny_patch16_224", 1000),
     Fixture("deit_tiny_distilled_patch16_224", "vit", "deit_tiny_distilled_patch16_224", 1000),
+    # config.json as timm's hub writes it: no model_args, shapes from the architecture name
+    Fixture("deit_tiny_patch16_224_hubcfg", "vit", "deit_tiny_patch16_224", 1000,
+            hub_config=dict(tag="fb_in1k", crop_pct=0.875, fixed_input_size=True)),
     Fixture("vit_small_test", "vit", "vit_small_test", 10, dict(_SMALL_VIT), label_names=_TEN),
     Fixture("vit_gray_test", "vit", "vit_gray_test", 10,
             dict(_SMALL_VIT, img_size=28, in_chans=1), label_names=FASHION_LABELS,
@@ -104,12 +110,16 @@ FIXTURES = [
             on_demand=True),
     Fixture("poolformer_s12_official", "poolformer", "poolformer_s12", 1000,
             dict(layout="official"), on_demand=True),
+    Fixture("poolformer_s12_hubcfg", "poolformer", "poolformer_s12", 1000, dict(layout="timm"),
+            on_demand=True, hub_config=dict(tag="sail_in1k")),
     # PVT v2
     Fixture("pvt_v2_test", "pvt_v2", "pvt_v2_test", 10,
             dict(depths=[2, 1, 1, 1], embed_dims=[16, 32, 48, 64], num_heads=[1, 2, 3, 4],
                  mlp_ratios=[4, 4, 2, 2], sr_ratios=[8, 4, 2, 1], img_size=64),
             label_names=_TEN),
     Fixture("pvt_v2_b0", "pvt_v2", "pvt_v2_b0", 1000),
+    Fixture("pvt_v2_b0_hubcfg", "pvt_v2", "pvt_v2_b0", 1000, on_demand=True,
+            hub_config=dict(tag="in1k", fixed_input_size=False)),
     # linear (-Li): adaptive 7x7 pooling, on grids 28 (even bins), 14, 7 and 4 (overlapping bins)
     Fixture("pvt_v2_li_test", "pvt_v2", "pvt_v2_li_test", 10,
             dict(depths=[1, 1, 1, 1], embed_dims=[16, 32, 48, 64], num_heads=[1, 2, 3, 4],
@@ -126,6 +136,8 @@ FIXTURES = [
                  num_heads=[1, 2, 4], bogus_index=True), label_names=_TEN),
     Fixture("swin_tiny_patch4_window7_224", "swin", "swin_tiny_patch4_window7_224", 1000,
             on_demand=True),
+    Fixture("swin_tiny_patch4_window7_224_hubcfg", "swin", "swin_tiny_patch4_window7_224", 1000,
+            on_demand=True, hub_config=dict(tag="ms_in1k", fixed_input_size=True)),
     # SReT: group attention with stored permutations
     Fixture("sret_test", "sret", "sret_test", 10,
             dict(img_size=64, base_dims=[8, 8, 8], heads=[2, 4, 8], depth=[4, 2, 2],
