@@ -5,7 +5,9 @@
  * darkened box so it stays legible on any picture. RGB-family formats get white text on a box
  * whose colours are quartered; GRAY8 and the Y plane of I420 / NV12 get the same in luma
  * (chroma is left as it was, so the box keeps a faint tint of the picture). Frames without
- * the meta (skipped by interval or QoS) pass untouched. */
+ * the meta (skipped by interval or QoS) show the last result while "hold" is on, so the label
+ * does not flicker; with it off, or before the first result, they pass untouched (and
+ * uncopied: the element switches to passthrough for them). */
 
 /**
  * SECTION:element-vitoverlay
@@ -13,7 +15,9 @@
  * @see_also: vitclassify
  *
  * Draws the most probable label, its score and the exit that answered onto each frame that
- * vitclassify classified, so a person watching the stream sees what the model thinks.
+ * vitclassify classified, so a person watching the stream sees what the model thinks. Frames
+ * in between (vitclassify's interval, or frames it skipped to keep up) keep showing the last
+ * result unless #GstVitOverlay:hold is off; a flushing seek or a new stream clears it.
  *
  * ## Example launch line
  * |[
@@ -45,12 +49,14 @@ typedef enum {
 
 #define DEFAULT_POSITION GST_VIT_OVERLAY_TOP_LEFT
 #define DEFAULT_SCALE 0
+#define DEFAULT_HOLD TRUE
 #define MAX_TEXT 96
 
 enum {
     PROP_0,
     PROP_POSITION,
     PROP_SCALE,
+    PROP_HOLD,
 };
 
 #define VIT_OVERLAY_FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, GRAY8, I420, NV12 }"
@@ -67,6 +73,9 @@ struct _GstVitOverlay {
 
     GstVitOverlayPosition position; /* under the object lock */
     guint scale;
+    gboolean hold;
+
+    gchar last_text[MAX_TEXT]; /* streaming thread: the last result drawn, "" before any */
 };
 
 G_DEFINE_TYPE(GstVitOverlay, gst_vit_overlay, GST_TYPE_VIDEO_FILTER);
@@ -147,21 +156,52 @@ static void gst_vit_overlay_draw_text(GstVideoFrame *frame, const Box *box, cons
     }
 }
 
-/* "<label> <score> exit <n>", shortened so it fits the frame at SCALE. */
-static void gst_vit_overlay_format_text(const GstVitClassificationMeta *meta, gint frame_width,
-                                        guint scale, gchar *text, gsize size)
+/* "<label> <score> exit <n>" for META. */
+static void gst_vit_overlay_format_text(const GstVitClassificationMeta *meta, gchar *text,
+                                        gsize size)
 {
-    gint fit = (frame_width - 2 * (gint)scale) / ((GST_VIT_FONT_WIDTH + 1) * (gint)scale);
-
     if (meta->length > 0)
         g_snprintf(text, size, "%s %.2f exit %u", g_quark_to_string(meta->class_quarks[0]),
                    meta->confidence_levels[0], meta->exit_index);
     else
         g_snprintf(text, size, "(none) exit %u", meta->exit_index);
+}
+
+/* Shortens TEXT so that it fits a frame FRAME_WIDTH wide at SCALE. */
+static void gst_vit_overlay_fit_text(gchar *text, gint frame_width, guint scale)
+{
+    gint fit = (frame_width - 2 * (gint)scale) / ((GST_VIT_FONT_WIDTH + 1) * (gint)scale);
+
     if (fit < 0)
         fit = 0;
     if ((gsize)fit < strlen(text))
         text[fit] = '\0';
+}
+
+/* Frames with nothing to draw pass through untouched: in passthrough the base class neither
+ * makes them writable (which would copy a buffer shared with a tee) nor maps them. */
+static void gst_vit_overlay_before_transform(GstBaseTransform *trans, GstBuffer *buffer)
+{
+    GstVitOverlay *self = GST_VIT_OVERLAY(trans);
+    gboolean hold;
+
+    GST_OBJECT_LOCK(self);
+    hold = self->hold;
+    GST_OBJECT_UNLOCK(self);
+    gst_base_transform_set_passthrough(trans,
+                                       gst_buffer_get_vit_classification_meta(buffer) == NULL &&
+                                           (!hold || self->last_text[0] == '\0'));
+}
+
+static gboolean gst_vit_overlay_sink_event(GstBaseTransform *trans, GstEvent *event)
+{
+    GstVitOverlay *self = GST_VIT_OVERLAY(trans);
+
+    /* A new stream or a seek: the last result described frames that are gone. */
+    if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP ||
+        GST_EVENT_TYPE(event) == GST_EVENT_STREAM_START)
+        self->last_text[0] = '\0';
+    return GST_BASE_TRANSFORM_CLASS(gst_vit_overlay_parent_class)->sink_event(trans, event);
 }
 
 static GstFlowReturn gst_vit_overlay_transform_frame_ip(GstVideoFilter *filter,
@@ -172,20 +212,25 @@ static GstFlowReturn gst_vit_overlay_transform_frame_ip(GstVideoFilter *filter,
     gint fw = GST_VIDEO_FRAME_WIDTH(frame), fh = GST_VIDEO_FRAME_HEIGHT(frame);
     GstVitOverlayPosition position;
     gchar text[MAX_TEXT];
+    gboolean hold;
     guint scale;
     Box box;
-
-    if (meta == NULL)
-        return GST_FLOW_OK;
 
     GST_OBJECT_LOCK(self);
     position = self->position;
     scale = self->scale;
+    hold = self->hold;
     GST_OBJECT_UNLOCK(self);
+
+    if (meta != NULL)
+        gst_vit_overlay_format_text(meta, self->last_text, sizeof self->last_text);
+    else if (!hold || self->last_text[0] == '\0')
+        return GST_FLOW_OK;
+    g_strlcpy(text, self->last_text, sizeof text);
     if (scale == 0) /* automatic: about 1/20 of the picture's height per line */
         scale = (guint)MAX(1, fh / 160);
 
-    gst_vit_overlay_format_text(meta, fw, scale, text, sizeof text);
+    gst_vit_overlay_fit_text(text, fw, scale);
     box.width = (gint)(strlen(text) * (GST_VIT_FONT_WIDTH + 1) + 1) * (gint)scale;
     box.height = (GST_VIT_FONT_HEIGHT + 2) * (gint)scale;
     box.width = MIN(box.width, fw);
@@ -215,6 +260,9 @@ static void gst_vit_overlay_set_property(GObject *object, guint prop_id, const G
     case PROP_SCALE:
         self->scale = g_value_get_uint(value);
         break;
+    case PROP_HOLD:
+        self->hold = g_value_get_boolean(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -234,6 +282,9 @@ static void gst_vit_overlay_get_property(GObject *object, guint prop_id, GValue 
         break;
     case PROP_SCALE:
         g_value_set_uint(value, self->scale);
+        break;
+    case PROP_HOLD:
+        g_value_set_boolean(value, self->hold);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -265,6 +316,14 @@ static void gst_vit_overlay_class_init(GstVitOverlayClass *klass)
             "picture's height (height / 160, at least 1)",
             0, 64, DEFAULT_SCALE, rw));
 
+    g_object_class_install_property(
+        gobject_class, PROP_HOLD,
+        g_param_spec_boolean("hold", "Hold",
+                             "Keep showing the last result on frames that carry none (between "
+                             "classified frames with vitclassify's interval, or frames it "
+                             "skipped); off draws only on classified frames",
+                             DEFAULT_HOLD, rw));
+
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     gst_element_class_add_static_pad_template(element_class, &src_template);
     gst_element_class_set_static_metadata(
@@ -274,6 +333,9 @@ static void gst_vit_overlay_class_init(GstVitOverlayClass *klass)
         "vitd developers");
 
     filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR(gst_vit_overlay_transform_frame_ip);
+    GST_BASE_TRANSFORM_CLASS(klass)->before_transform =
+        GST_DEBUG_FUNCPTR(gst_vit_overlay_before_transform);
+    GST_BASE_TRANSFORM_CLASS(klass)->sink_event = GST_DEBUG_FUNCPTR(gst_vit_overlay_sink_event);
 
     gst_type_mark_as_plugin_api(GST_TYPE_VIT_OVERLAY_POSITION, 0);
 }
@@ -282,4 +344,5 @@ static void gst_vit_overlay_init(GstVitOverlay *self)
 {
     self->position = DEFAULT_POSITION;
     self->scale = DEFAULT_SCALE;
+    self->hold = DEFAULT_HOLD;
 }

@@ -183,6 +183,103 @@ GST_START_TEST(test_no_meta_no_change)
 }
 GST_END_TEST;
 
+/* A frame without a result that someone else still holds (a tee's other branch) is passed on
+ * as is: not copied, not made writable. One with a result is drawn on a copy, leaving the
+ * holder's pixels alone. */
+GST_START_TEST(test_shared_buffers)
+{
+    GstHarness *h = gst_harness_new_parse("vitoverlay scale=1");
+    GstCaps *caps = make_caps("RGBx", 128, 32);
+    GstBuffer *in = grey_buffer(caps), *out;
+    GstMapInfo map;
+
+    gst_harness_set_src_caps(h, gst_caps_ref(caps));
+    fail_unless_equals_int(gst_harness_push(h, gst_buffer_ref(in)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    fail_unless(out == in);
+    gst_buffer_unref(out);
+
+    add_meta(in);
+    fail_unless_equals_int(gst_harness_push(h, gst_buffer_ref(in)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    fail_unless(out != in);
+    fail_unless(gst_buffer_map(in, &map, GST_MAP_READ));
+    fail_unless_equals_int(map.data[0], GREY);
+    gst_buffer_unmap(in, &map);
+    fail_unless(gst_buffer_map(out, &map, GST_MAP_READ));
+    fail_unless(map.data[0] != GREY);
+    gst_buffer_unmap(out, &map);
+
+    gst_buffer_unref(out);
+    gst_buffer_unref(in);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
+static gboolean all_grey(GstBuffer *buf)
+{
+    GstMapInfo map;
+    gboolean grey = TRUE;
+    gsize i;
+
+    fail_unless(gst_buffer_map(buf, &map, GST_MAP_READ));
+    for (i = 0; i < map.size && grey; i++)
+        grey = map.data[i] == GREY;
+    gst_buffer_unmap(buf, &map);
+    return grey;
+}
+
+/* Frames between results keep showing the last one (no flicker with interval=N), unless hold
+ * is off; a flushing seek forgets it. */
+GST_START_TEST(test_hold_last_result)
+{
+    GstHarness *h = gst_harness_new_parse("vitoverlay name=ov scale=1");
+    GstElement *ov = gst_bin_get_by_name(GST_BIN(h->element), "ov");
+    GstCaps *caps = make_caps("NV12", 128, 32);
+    Region r = {0, 0, BOX_W(1), BOX_H(1)};
+    GstBuffer *in, *out;
+
+    gst_harness_set_src_caps(h, gst_caps_ref(caps));
+    in = grey_buffer(caps);
+    add_meta(in);
+    fail_unless_equals_int(gst_harness_push(h, in), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    check_changed_only_in(out, caps, &r);
+    gst_buffer_unref(out);
+
+    /* No result on this frame: the last one is drawn again, in the same place. */
+    fail_unless_equals_int(gst_harness_push(h, grey_buffer(caps)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    check_changed_only_in(out, caps, &r);
+    gst_buffer_unref(out);
+
+    g_object_set(ov, "hold", FALSE, NULL);
+    fail_unless_equals_int(gst_harness_push(h, grey_buffer(caps)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    fail_unless(all_grey(out));
+    gst_buffer_unref(out);
+
+    g_object_set(ov, "hold", TRUE, NULL);
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_start()));
+    fail_unless(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+    {
+        GstSegment segment;
+
+        gst_segment_init(&segment, GST_FORMAT_TIME);
+        fail_unless(gst_harness_push_event(h, gst_event_new_segment(&segment)));
+    }
+    fail_unless_equals_int(gst_harness_push(h, grey_buffer(caps)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    fail_unless(all_grey(out));
+    gst_buffer_unref(out);
+
+    gst_object_unref(ov);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+}
+GST_END_TEST;
+
 /* Text wider than the frame is cut to fit; nothing is written outside the frame. */
 GST_START_TEST(test_narrow_frame)
 {
@@ -233,6 +330,8 @@ static Suite *vitoverlay_suite(void)
     tcase_add_test(tc, test_box_in_every_format);
     tcase_add_test(tc, test_position_and_scale);
     tcase_add_test(tc, test_no_meta_no_change);
+    tcase_add_test(tc, test_shared_buffers);
+    tcase_add_test(tc, test_hold_last_result);
     tcase_add_test(tc, test_narrow_frame);
     tcase_add_test(tc, test_after_vitclassify);
     return s;
