@@ -65,10 +65,13 @@ static void jpeg_error_exit(j_common_ptr cinfo)
     longjmp(st->jump, 1);
 }
 
-static void jpeg_quiet(j_common_ptr cinfo, int level)
+/* Warnings (level -1: corrupt or truncated data, which libjpeg papers over with grey) are kept
+ * and turned into an error after decoding; trace messages are dropped. */
+static void jpeg_keep_warning(j_common_ptr cinfo, int level)
 {
-    (void)cinfo;
-    (void)level;
+    jpeg_error_state *st = (jpeg_error_state *)cinfo->err;
+    if (level < 0 && st->mgr.num_warnings++ == 0)
+        st->mgr.format_message(cinfo, st->text);
 }
 
 static int load_jpeg(const char *path, FILE *f, vit_image *img, vit_error *err)
@@ -78,7 +81,7 @@ static int load_jpeg(const char *path, FILE *f, vit_image *img, vit_error *err)
     uint8_t *volatile pixels = NULL;
     cinfo.err = jpeg_std_error(&jerr.mgr);
     jerr.mgr.error_exit = jpeg_error_exit;
-    jerr.mgr.emit_message = jpeg_quiet;
+    jerr.mgr.emit_message = jpeg_keep_warning;
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(pixels);
@@ -107,6 +110,10 @@ static int load_jpeg(const char *path, FILE *f, vit_image *img, vit_error *err)
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    if (jerr.mgr.num_warnings) {
+        free(pixels);
+        return vit_errorf(err, -EINVAL, "%s: corrupt JPEG: %s", path, jerr.text);
+    }
     img->pixels = pixels;
     set_frame(img, bpp == 1 ? VIT_FORMAT_GRAY8 : VIT_FORMAT_RGB, w, h, bpp);
     return 0;
