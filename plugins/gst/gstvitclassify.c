@@ -84,6 +84,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_vit_classify_debug);
 #define DEFAULT_THRESHOLD 0.0
 #define DEFAULT_EXIT_THRESHOLD -1.0
 #define DEFAULT_THREADS 0
+#define DEFAULT_POST_MESSAGES TRUE
 
 enum {
     PROP_0,
@@ -94,6 +95,7 @@ enum {
     PROP_THRESHOLD,
     PROP_EXIT_THRESHOLD,
     PROP_THREADS,
+    PROP_POST_MESSAGES,
     PROP_FRAMES_SEEN,
     PROP_FRAMES_CLASSIFIED,
     PROP_FRAMES_SKIPPED,
@@ -121,6 +123,7 @@ struct _GstVitClassify {
     gdouble exit_threshold;
     gboolean exit_threshold_changed;
     guint threads;
+    gboolean post_messages;
     guint64 frames_seen;
     guint64 frames_classified;
     guint64 frames_skipped;
@@ -697,6 +700,7 @@ static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstB
     GQuark quarks[64], *quark_buf;
     vit_result result;
     GstFlowReturn ret;
+    gboolean post;
     guint top_k;
     gdouble threshold;
     gint n, kept, i;
@@ -759,7 +763,11 @@ static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstB
         GST_WARNING_OBJECT(self, "buffer not writable, no meta on frame %" G_GUINT64_FORMAT,
                            frame_index);
     }
-    gst_vit_classify_post_result(self, buf, running_time, &res);
+    GST_OBJECT_LOCK(self);
+    post = self->post_messages;
+    GST_OBJECT_UNLOCK(self);
+    if (post)
+        gst_vit_classify_post_result(self, buf, running_time, &res);
     if (quark_buf != quarks)
         g_free(quark_buf);
     return GST_FLOW_OK;
@@ -798,6 +806,9 @@ static void gst_vit_classify_set_property(GObject *object, guint prop_id, const 
     case PROP_THREADS:
         self->threads = g_value_get_uint(value);
         break;
+    case PROP_POST_MESSAGES:
+        self->post_messages = g_value_get_boolean(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -832,6 +843,9 @@ static void gst_vit_classify_get_property(GObject *object, guint prop_id, GValue
         break;
     case PROP_THREADS:
         g_value_set_uint(value, self->threads);
+        break;
+    case PROP_POST_MESSAGES:
+        g_value_set_boolean(value, self->post_messages);
         break;
     case PROP_FRAMES_SEEN:
         g_value_set_uint64(value, self->frames_seen);
@@ -920,6 +934,13 @@ static void gst_vit_classify_install_properties(GObjectClass *gobject_class)
             "several streams on one machine, give each a share of the cores",
             0, 1024, DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
+        gobject_class, PROP_POST_MESSAGES,
+        g_param_spec_boolean(
+            "post-messages", "Post messages",
+            "Post a vit-classification element message on the bus for every classified frame; "
+            "turn off when only the buffer meta is read (e.g. by vitoverlay or an appsink)",
+            DEFAULT_POST_MESSAGES, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
         gobject_class, PROP_FRAMES_SEEN,
         g_param_spec_uint64("frames-seen", "Frames seen",
                             "Frames received since the element last started", 0, G_MAXUINT64, 0,
@@ -983,6 +1004,7 @@ static void gst_vit_classify_init(GstVitClassify *self)
     self->threshold = DEFAULT_THRESHOLD;
     self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
     self->threads = DEFAULT_THREADS;
+    self->post_messages = DEFAULT_POST_MESSAGES;
     self->qos_earliest = GST_CLOCK_TIME_NONE;
     gst_video_info_init(&self->info);
     gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), TRUE);

@@ -512,6 +512,28 @@ GST_START_TEST(test_exit_threshold_cascade)
 }
 GST_END_TEST;
 
+/* Without messages the meta still comes: for applications that only read buffers. */
+GST_START_TEST(test_post_messages_off)
+{
+    GstBus *bus;
+    GstHarness *h = classify_harness("post-messages=false", &bus);
+    GstCaps *caps = make_caps("RGB", 32, 32);
+    GstMessage *msg;
+    GstBuffer *out;
+
+    gst_harness_set_src_caps(h, gst_caps_ref(caps));
+    fail_unless_equals_int(gst_harness_push(h, make_buffer(caps, 0)), GST_FLOW_OK);
+    out = gst_harness_pull(h);
+    fail_unless(gst_buffer_get_vit_classification_meta(out) != NULL);
+    fail_unless(pop_classification(bus, &msg) == NULL);
+    fail_unless_equals_uint64(get_u64(h, "frames-classified"), 1);
+    gst_buffer_unref(out);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+    gst_object_unref(bus);
+}
+GST_END_TEST;
+
 /* ---- meta and message ---------------------------------------------------------------------- */
 
 GST_START_TEST(test_meta_matches_message)
@@ -957,7 +979,8 @@ GST_START_TEST(test_property_flags)
     GstElement *e = gst_element_factory_make("vitclassify", NULL);
     GObjectClass *klass = G_OBJECT_GET_CLASS(e);
     static const gchar *ready_only[] = {"model", "labels", "threads"};
-    static const gchar *playing[] = {"top-k", "interval", "threshold", "exit-threshold"};
+    static const gchar *playing[] = {"top-k", "interval", "threshold", "exit-threshold",
+                                     "post-messages"};
     static const gchar *read_only[] = {"frames-seen", "frames-classified", "frames-skipped",
                                        "mean-latency-us"};
     gsize i;
@@ -996,6 +1019,7 @@ static Suite *vitclassify_suite(void)
     tcase_add_test(tc, test_labels_file);
     tcase_add_test(tc, test_exit_threshold_cascade);
     tcase_add_test(tc, test_meta_matches_message);
+    tcase_add_test(tc, test_post_messages_off);
     tcase_add_test(tc, test_shared_buffer_not_copied);
     tcase_add_test(tc, test_missing_model);
     tcase_add_test(tc, test_corrupt_model);
