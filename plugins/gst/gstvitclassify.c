@@ -18,8 +18,8 @@
  * runtime, so no converter is needed upstream for the supported formats.
  *
  * For every classified frame the element attaches a #GstVitClassificationMeta (see
- * `gstvitmeta.h`) to the buffer and posts an element message named `vit-classification`
- * with these fields:
+ * `gstvitmeta.h`) to the buffer and (unless #GstVitClassify:post-messages is off) posts an
+ * element message named `vit-classification` with these fields:
  *
  * * `frame` (#guint64): index of the frame among the buffers this element has received since
  *   the stream started or was last flushed (a flushing seek restarts it at 0). Frames skipped
