@@ -54,7 +54,9 @@ def prepare(fx):
     if hasattr(fam, "calibrate"):
         fam.calibrate(model, config, seed)
     extra = fam.extra_tensors(model, args) if hasattr(fam, "extra_tensors") else None
-    skip = fam.skip_keys(model) if hasattr(fam, "skip_keys") else ()
+    skip = list(fam.skip_keys(model)) if hasattr(fam, "skip_keys") else []
+    if fx.hub_config is not None:  # timm >= 0.9 saves no index/mask buffers
+        skip += [k for k in model.state_dict() if k.endswith("relative_position_index")]
     return model, config, seed, extra, skip
 
 
