@@ -395,7 +395,10 @@ void vitd_pipeline_set_spec(VitdPipeline *p, const VpPipelineSpec *spec)
 gboolean vitd_pipeline_drain(VitdPipeline *p)
 {
     cancel_restart(p);
-    if (!p->pipeline || (p->state != VITD_PIPELINE_RUNNING && p->state != VITD_PIPELINE_STARTING)) {
+    /* Only a PLAYING pipeline has frames in flight worth draining. A live source that is still
+     * prerolling holds its live lock while the sink waits for preroll, so sending it EOS then
+     * would block the main loop; such a pipeline is simply stopped. */
+    if (!p->pipeline || p->state != VITD_PIPELINE_RUNNING) {
         pipeline_teardown(p);
         pipeline_set_state(p, VITD_PIPELINE_STOPPED);
         return FALSE;

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""The shipped system-bus policy (conf/org.vitd1.conf) and vitd's own credential check, on a
+private dbus-daemon with a system-bus configuration. An unprivileged caller (uid nobody, via
+setpriv) may list, introspect, read properties and receive signals, but control methods are
+refused: by the policy, and by vitd itself where a permissive bus lets the call through.
+Needs root (to run as nobody); skipped otherwise."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from vitdtest import (PERMISSIVE_BUS_CONFIG, SKIP, SOURCE, SYSTEM_BUS_CONFIG, Bus, Client, Config,
+                      Vitd, VitdTestCase, main)
+
+# Run as nobody: performs calls on the bus at argv[1] and prints one JSON object of outcomes.
+UNPRIVILEGED_CLIENT = r'''
+import json, sys
+from gi.repository import Gio, GLib
+flags = Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], flags, None, None)
+got = []
+conn.signal_subscribe(None, "org.vitd1.Manager", "PipelineAdded", None, None,
+                      Gio.DBusSignalFlags.NONE, lambda *a: got.append(a[5].unpack()))
+def call(dest, path, iface, method, args=None):
+    try:
+        conn.call_sync(dest, path, iface, method, args, None, Gio.DBusCallFlags.NONE, 5000, None)
+        return "ok"
+    except GLib.Error as e:
+        return Gio.DBusError.get_remote_error(e) + ": " + e.message
+res = {
+  "ListPipelines": call("org.vitd1", "/org/vitd1", "org.vitd1.Manager", "ListPipelines"),
+  "Version": call("org.vitd1", "/org/vitd1", "org.freedesktop.DBus.Properties", "Get",
+                  GLib.Variant("(ss)", ("org.vitd1.Manager", "Version"))),
+  "Introspect": call("org.vitd1", "/org/vitd1", "org.freedesktop.DBus.Introspectable", "Introspect"),
+  "Ping": call("org.vitd1", "/org/vitd1", "org.freedesktop.DBus.Peer", "Ping"),
+  "Reload": call("org.vitd1", "/org/vitd1", "org.vitd1.Manager", "Reload"),
+  "StopPipeline": call("org.vitd1", "/org/vitd1", "org.vitd1.Manager", "StopPipeline",
+                       GLib.Variant("(s)", ("x",))),
+  "RequestName": call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "RequestName", GLib.Variant("(su)", ("org.vitd1", 4))),
+}
+if len(sys.argv) > 2:   # wait for a PipelineAdded the test triggers as root
+    print("ready", flush=True)
+    ctx = GLib.MainContext.default()
+    import time
+    end = time.monotonic() + 10
+    while not got and time.monotonic() < end:
+        ctx.iteration(False) or time.sleep(0.01)
+    res["PipelineAdded"] = [list(a) for a in got]
+print(json.dumps(res), flush=True)
+'''
+
+
+class Policy(VitdTestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            print("not root: cannot run a client as nobody; skipping", file=sys.stderr)
+            sys.exit(SKIP)
+        # No session bus needed: these tests build their own system-style buses.
+        script = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
+        script.write(UNPRIVILEGED_CLIENT)
+        script.close()
+        os.chmod(script.name, 0o644)
+        self.script = script.name
+        self.addCleanup(os.unlink, script.name)
+
+    def system_bus(self, template, extra=""):
+        bus = Bus(template, extra=extra)
+        self.addCleanup(bus.close)
+        return bus
+
+    def start_system_vitd(self, bus):
+        self.config = Config(None, bus="system")
+        self.addCleanup(self.config.close)
+        self.vitd = Vitd(bus, self.config, user=False)
+        self.addCleanup(self.vitd.close)
+        root = Client(bus.address)
+        self.addCleanup(root.close)
+        self.vitd.wait_ready(root)
+        return root
+
+    def as_nobody(self, address, *extra):
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+               "/usr/bin/python3", self.script, address] + list(extra)
+        env = dict(os.environ, HOME="/tmp")
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+
+    def test_shipped_policy_is_deny_by_default(self):
+        policy = os.path.join(SOURCE, "conf", "org.vitd1.conf")
+        # vitd runs as root in this test, so root may own the name (the real unit uses user vitd).
+        bus = self.system_bus(SYSTEM_BUS_CONFIG, extra='<policy user="root"><allow own="org.vitd1"/>'
+                              '</policy><include>%s</include>' % policy)
+        root = self.start_system_vitd(bus)
+        root.manager("Reload")  # root may control
+        self.assertEqual(root.pipelines(), {})
+
+        proc = self.as_nobody(bus.address, "wait-signal")
+        self.assertEqual(proc.stdout.readline().strip(), "ready")
+        self.config.write("p.yaml", """
+            pipelines:
+              - name: added-later
+                source: test:ball
+                model: @MODEL@
+        """)
+        root.manager("Reload")
+        out, _ = proc.communicate(timeout=30)
+        res = json.loads(out)
+        for allowed in ("ListPipelines", "Version", "Introspect", "Ping"):
+            self.assertEqual(res[allowed], "ok", allowed)
+        for denied in ("Reload", "StopPipeline", "RequestName"):
+            self.assertTrue(res[denied].startswith("org.freedesktop.DBus.Error.AccessDenied"),
+                            "%s: %s" % (denied, res[denied]))
+        self.assertEqual(res["PipelineAdded"], [["added-later", "/org/vitd1/pipeline/added_2dlater"]])
+
+    def test_vitd_checks_credentials_behind_a_permissive_bus(self):
+        bus = self.system_bus(PERMISSIVE_BUS_CONFIG)
+        self.start_system_vitd(bus)
+        proc = self.as_nobody(bus.address)
+        out, _ = proc.communicate(timeout=30)
+        res = json.loads(out)
+        self.assertEqual(res["ListPipelines"], "ok")
+        for denied in ("Reload", "StopPipeline"):
+            self.assertTrue(res[denied].startswith("org.freedesktop.DBus.Error.AccessDenied"),
+                            res[denied])
+            self.assertIn("only allowed for root and members of group vitd", res[denied])
+
+
+if __name__ == "__main__":
+    main()
