@@ -157,6 +157,8 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
 
 /* ---- model, labels and session: READY <-> PAUSED ------------------------------------------ */
 
+static gboolean gst_vit_classify_stop(GstBaseTransform *trans);
+
 /* Maps a vit_model_open() failure onto the GStreamer error a user expects. */
 static void gst_vit_classify_post_model_error(GstVitClassify *self, const gchar *path, int r,
                                               const vit_error *err)
@@ -290,7 +292,7 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
         self->class_quarks[i] = g_quark_from_string(vit_model_label(self->model, i));
     if (labels_path != NULL && labels_path[0] != '\0' &&
         !gst_vit_classify_load_labels(self, labels_path))
-        return FALSE; /* stop() frees what start() set up */
+        goto fail;
 
     r = vit_session_new(self->model, &opts, &self->session, &err);
     if (r < 0) {
@@ -298,7 +300,7 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
             self, RESOURCE, FAILED,
             ("Could not prepare model \"%s\" for inference: %s", model_path, err.message),
             ("vit_session_new: %s", g_strerror(-r)));
-        return FALSE;
+        goto fail;
     }
     gst_vit_classify_warm_up(self);
     self->frame_index = 0;
@@ -306,6 +308,11 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
                     vit_model_architecture(self->model), self->num_classes,
                     vit_model_num_exits(self->model));
     return TRUE;
+
+fail:
+    /* A failed start is not followed by stop(): undo it here, or the next attempt leaks. */
+    gst_vit_classify_stop(trans);
+    return FALSE;
 }
 
 static gboolean gst_vit_classify_stop(GstBaseTransform *trans)

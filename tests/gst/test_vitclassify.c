@@ -972,6 +972,29 @@ GST_START_TEST(test_two_elements_share_model)
 }
 GST_END_TEST;
 
+/* A start that fails after the model was opened (labels file of the wrong length) gives the
+ * model back: retrying does not pile up mappings, and none is left afterwards. */
+GST_START_TEST(test_failed_start_releases_model)
+{
+    g_autofree gchar *dir = g_dir_make_tmp("vitclassify-XXXXXX", NULL);
+    g_autofree gchar *path = g_build_filename(dir, "labels.txt", NULL);
+    GstElement *e = gst_element_factory_make("vitclassify", NULL);
+    gint i;
+
+    fail_unless(g_file_set_contents(path, "cat\ndog\n", -1, NULL));
+    g_object_set(e, "model", SMALL_MODEL, "labels", path, NULL);
+    for (i = 0; i < 3; i++) {
+        fail_unless_equals_int(gst_element_set_state(e, GST_STATE_PAUSED),
+                               GST_STATE_CHANGE_FAILURE);
+        fail_unless_equals_int(count_mappings(SMALL_MODEL "/model.safetensors"), 0);
+    }
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(e);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+GST_END_TEST;
+
 /* ---- properties as gst-inspect shows them -------------------------------------------------- */
 
 GST_START_TEST(test_property_flags)
@@ -1030,6 +1053,7 @@ static Suite *vitclassify_suite(void)
     tcase_add_test(tc, test_qos_event_skips_late_frames);
     tcase_add_test(tc, test_live_stale_frames_skipped);
     tcase_add_test(tc, test_two_elements_share_model);
+    tcase_add_test(tc, test_failed_start_releases_model);
     tcase_add_test(tc, test_property_flags);
     return s;
 }
