@@ -38,6 +38,8 @@ while getopts "b:m:n:t:r:s:h" opt; do
     *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
+[ -d "$build" ] || { echo "bench_element: no build directory $build" >&2; exit 1; }
+build=$(cd "$build" && pwd)
 model=${model:-$build/tests/fixtures/deit_tiny_patch16_224}
 width=${size%x*}
 height=${size#*x}
@@ -50,8 +52,8 @@ for f in "$infer" "$build/plugins/gst/libgstvit.so"; do
 done
 [ -e "$model" ] || { echo "bench_element: model $model missing (fixtures: meson compile -C $build)" >&2; exit 1; }
 
-export GST_PLUGIN_PATH=$PWD/$build/plugins/gst
-export GST_REGISTRY=$PWD/$build/bench-element-registry.bin
+export GST_PLUGIN_PATH=$build/plugins/gst
+export GST_REGISTRY=$build/bench-element-registry.bin
 gst-inspect-1.0 vitclassify >/dev/null   # build the registry outside the timed runs
 
 now_ns() { date +%s%N; }
