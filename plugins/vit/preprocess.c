@@ -258,6 +258,22 @@ static inline void fetch_rgb(const vit_frame *f, int x, int y, float *rgb)
     rgb[2] = Y + 2.017232f * U;
 }
 
+/* Byte offsets of R, G, B within a pixel and the pixel size, for packed formats; 0 for YUV. */
+static int packed_layout(vit_pixel_format fmt, int *r, int *g, int *b)
+{
+    static const signed char table[][4] = {
+        [VIT_FORMAT_RGB] = {0, 1, 2, 3},  [VIT_FORMAT_BGR] = {2, 1, 0, 3},
+        [VIT_FORMAT_RGBX] = {0, 1, 2, 4}, [VIT_FORMAT_BGRX] = {2, 1, 0, 4},
+        [VIT_FORMAT_XRGB] = {1, 2, 3, 4}, [VIT_FORMAT_XBGR] = {3, 2, 1, 4},
+        [VIT_FORMAT_RGBA] = {0, 1, 2, 4}, [VIT_FORMAT_BGRA] = {2, 1, 0, 4},
+        [VIT_FORMAT_GRAY8] = {0, 0, 0, 1},
+    };
+    if ((unsigned)fmt > VIT_FORMAT_GRAY8)
+        return 0;
+    *r = table[fmt][0], *g = table[fmt][1], *b = table[fmt][2];
+    return table[fmt][3];
+}
+
 /* The horizontally resampled source row sy: 3 planes of width floats. */
 static const float *resampled_row(vit_preprocess *pre, const vit_frame *f, int sy)
 {
@@ -265,6 +281,21 @@ static const float *resampled_row(vit_preprocess *pre, const vit_frame *f, int s
     float *out = pre->cache + (size_t)slot * 3 * W;
     if (pre->cache_key[slot] == sy)
         return out;
+    pre->cache_key[slot] = sy;
+    int ro, go, bo, bpp = packed_layout(f->format, &ro, &go, &bo);
+    if (bpp) { /* packed: no per-pixel format switch */
+        const uint8_t *row = f->planes[0] + (size_t)sy * f->strides[0];
+        for (int x = 0; x < W; x++) {
+            float acc[3] = {0, 0, 0};
+            for (int k = 0; k < taps; k++) {
+                float w = pre->xw[x * taps + k];
+                const uint8_t *px = row + (size_t)pre->xidx[x * taps + k] * bpp;
+                acc[0] += w * px[ro], acc[1] += w * px[go], acc[2] += w * px[bo];
+            }
+            out[x] = acc[0], out[W + x] = acc[1], out[2 * W + x] = acc[2];
+        }
+        return out;
+    }
     for (int x = 0; x < W; x++) {
         float acc[3] = {0, 0, 0}, rgb[3];
         for (int k = 0; k < taps; k++) {
@@ -274,7 +305,6 @@ static const float *resampled_row(vit_preprocess *pre, const vit_frame *f, int s
         }
         out[x] = acc[0], out[W + x] = acc[1], out[2 * W + x] = acc[2];
     }
-    pre->cache_key[slot] = sy;
     return out;
 }
 

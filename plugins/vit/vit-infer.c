@@ -32,7 +32,8 @@ static void usage(FILE *out)
           "  --logits OUT.npy  write the float32 logits [num_classes] to OUT.npy\n"
           "  --top-k K         print the K most likely labels (default 5)\n"
           "  --threads T       worker threads (default 1; 0 = every online core)\n"
-          "  --bench N         time N runs (on INPUT, else a fixed pseudo-random tensor);\n"
+          "  --bench N         time N runs on INPUT (an image includes preprocessing), else\n"
+          "                    on a fixed pseudo-random tensor;\n"
           "                    the last line printed is \"median_ms: X\"\n"
           "  -h, --help        show this help\n",
           out);
@@ -159,11 +160,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int bench(vit_session *s, const float *input, const options *o, vit_error *err)
+/* One run: on the tensor when there is one, else on the frame (preprocessing included). */
+static int run_once(vit_session *s, const float *input, const vit_frame *frame, vit_result *res,
+                    vit_error *err)
+{
+    return input ? vit_session_run_tensor(s, input, res, err)
+                 : vit_session_classify(s, frame, res, err);
+}
+
+static int bench(vit_session *s, const float *input, const vit_frame *frame, const options *o,
+                 vit_error *err)
 {
     const vit_model *m = vit_session_model(s);
     vit_result res;
-    int r = vit_session_run_tensor(s, input, &res, err); /* warm-up */
+    int r = run_once(s, input, frame, &res, err); /* warm-up */
     double *ms = calloc((size_t)o->bench, sizeof(double));
     double *cpu = calloc((size_t)o->bench, sizeof(double));
     if (!ms || !cpu) {
@@ -173,7 +183,7 @@ static int bench(vit_session *s, const float *input, const options *o, vit_error
     }
     for (int i = 0; r == 0 && i < o->bench; i++) {
         double t0 = now_ms(), c0 = cpu_ms();
-        r = vit_session_run_tensor(s, input, &res, err);
+        r = run_once(s, input, frame, &res, err);
         ms[i] = now_ms() - t0;
         cpu[i] = cpu_ms() - c0;
     }
@@ -235,8 +245,8 @@ static int run(const options *o, vit_error *err)
             r = -ENOMEM;
         for (size_t i = 0; r == 0 && !o->input && i < (size_t)c * h * w; i++)
             tensor[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-        if (r == 0 && tensor)
-            r = bench(s, tensor, o, err);
+        if (r == 0)
+            r = bench(s, tensor, &img.frame, o, err);
     } else if (r == 0) {
         r = tensor ? vit_session_run_tensor(s, tensor, &res, err)
                    : vit_session_classify(s, &img.frame, &res, err);
