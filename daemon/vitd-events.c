@@ -9,7 +9,7 @@
  * that sees seq jump knows it lost signals in the bus, not in vitd.
  *
  * Because the signals' sender is this second connection (not the owner of org.vitd1), clients
- * match them by interface/path, not by sender=org.vitd1. */
+ * match them by interface/path, or by sender=org.vitd1.Events, the name this connection owns. */
 #include "vitd-events.h"
 
 #include "vitd-log.h"
@@ -34,6 +34,15 @@ struct _VitdEvents {
     gboolean warned;
 };
 
+static int on_name_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+    const sd_bus_error *e = sd_bus_message_get_error(m);
+    if (e)
+        vitd_log_warning("Could not own %s (%s); Classification signals are still sent",
+                         VITD_EVENTS_BUS_NAME, e->message);
+    return 0;
+}
+
 int vitd_events_open(gboolean user_bus, VitdEvents **ret)
 {
     sd_bus *bus = NULL;
@@ -52,6 +61,10 @@ int vitd_events_open(gboolean user_bus, VitdEvents **ret)
     int sndbuf = EVENTS_SNDBUF;
     if (setsockopt(sd_bus_get_fd(bus), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
         vitd_log_warning("Failed to shrink the event socket buffer: %s", g_strerror(errno));
+    /* Not fatal: subscribers that match on interface and path get the signals either way. */
+    r = sd_bus_request_name_async(bus, NULL, VITD_EVENTS_BUS_NAME, 0, on_name_reply, NULL);
+    if (r < 0)
+        vitd_log_errno(r, "Failed to request %s", VITD_EVENTS_BUS_NAME);
     ev->source_id = vitd_bus_source_attach(bus);
     *ret = ev;
     return 0;

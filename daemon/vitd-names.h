@@ -2,6 +2,8 @@
 #pragma once
 
 #define VITD_BUS_NAME "org.vitd1"
+/* Owned by the event connection, so `gdbus monitor --dest` / `busctl monitor` can name it. */
+#define VITD_EVENTS_BUS_NAME "org.vitd1.Events"
 #define VITD_MANAGER_PATH "/org/vitd1"
 #define VITD_MANAGER_INTERFACE "org.vitd1.Manager"
 #define VITD_PIPELINE_PATH_PREFIX "/org/vitd1/pipeline"

@@ -89,7 +89,7 @@ class Policy(VitdTestCase):
     def test_shipped_policy_is_deny_by_default(self):
         policy = os.path.join(SOURCE, "conf", "org.vitd1.conf")
         # vitd runs as root in this test, so root may own the name (the real unit uses user vitd).
-        bus = self.system_bus(SYSTEM_BUS_CONFIG, extra='<policy user="root"><allow own="org.vitd1"/>'
+        bus = self.system_bus(SYSTEM_BUS_CONFIG, extra='<policy user="root"><allow own_prefix="org.vitd1"/>'
                               '</policy><include>%s</include>' % policy)
         root = self.start_system_vitd(bus)
         root.manager("Reload")  # root may control

@@ -2,6 +2,9 @@
 """vitd end to end on a private session bus: frames in -> Classification signals out, the
 Pipeline properties, the control methods, and vitctl."""
 import json
+import select
+import subprocess
+import time
 
 from gi.repository import Gio, GLib
 
@@ -138,6 +141,23 @@ class Signals(VitdTestCase):
         r = self.vitctl("status", "nope")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no such pipeline", r.stderr)
+
+    def test_gdbus_monitor_sees_classifications(self):
+        require_element()
+        self.start_vitd(LIVE)
+        proc = subprocess.Popen(["gdbus", "monitor", "--address", self.bus.address, "--dest",
+                                 "org.vitd1.Events", "--object-path", pipeline_path("live-cam")],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            lines = []
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any("Classification" in l for l in lines):
+                if select.select([proc.stdout], [], [], 1.0)[0]:
+                    lines.append(proc.stdout.readline())
+            self.assertTrue(any("org.vitd1.Pipeline.Classification" in l for l in lines), lines)
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
 
     def test_vitctl_without_vitd(self):
         for args in (["list"], ["reload"], ["monitor"], ["status", "x"]):
