@@ -238,10 +238,68 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* Mutates a valid file at random (header bytes flipped, digits changed, truncation) many times:
+ * every open either fails with a message or yields tensors whose data lie inside the file. */
+START_TEST(test_mutated_files_never_crash)
+{
+    float f32[6] = {1, 2, 3, 4, 5, 6};
+    uint16_t f16[4] = {0x3c00, 0x4000, 0x4200, 0x4400};
+    tw_tensor t[] = {
+        {"blocks.0.attn.qkv.weight", "F32", 2, {2, 3}, f32, sizeof(f32)},
+        {"blocks.0.norm1.bias", "F16", 1, {4}, f16, sizeof(f16)},
+    };
+    ck_assert_int_eq(tw_write(model_path(), t, 2, "{\"architecture\": \"vit_x\"}"), 0);
+    FILE *f = fopen(model_path(), "rb");
+    unsigned char orig[4096];
+    size_t n = fread(orig, 1, sizeof(orig), f);
+    fclose(f);
+    unsigned rng = 99;
+    int opened = 0;
+    for (int iter = 0; iter < 1000; iter++) {
+        unsigned char buf[4096];
+        memcpy(buf, orig, n);
+        size_t len = n;
+        int edits = 1 + iter % 3;
+        for (int e = 0; e < edits; e++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t pos = (rng >> 8) % (n - 24); /* mostly the header */
+            rng = rng * 1103515245u + 12345u;
+            unsigned char v = (unsigned char)(rng >> 16);
+            if (buf[pos] >= '0' && buf[pos] <= '9')
+                v = (unsigned char)('0' + v % 10); /* keep it JSON-ish: change a number */
+            buf[pos] = v;
+        }
+        if (iter % 7 == 0)
+            len = (rng >> 4) % n;
+        f = fopen(model_path(), "wb");
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        vit_safetensors *st = NULL;
+        vit_error err = {{0}};
+        if (vit_safetensors_open(model_path(), &st, &err) < 0) {
+            ck_assert_msg(err.message[0] != 0, "failure without a message");
+            continue;
+        }
+        opened++;
+        for (size_t i = 0; i < st->num_tensors; i++) {
+            const st_tensor *tt = &st->tensors[i];
+            ck_assert(tt->end <= st->size && tt->begin <= tt->end);
+            volatile float sink = 0;
+            for (int64_t k = 0; tt->f32 && k < tt->numel; k++)
+                sink += tt->f32[k];
+            (void)sink;
+        }
+        vit_safetensors_close(st);
+    }
+    ck_assert_int_gt(opened, 0); /* some mutations (e.g. in padding) still load */
+}
+END_TEST
+
 static Suite *st_suite(void)
 {
     Suite *s = suite_create("vit-safetensors");
     TCase *tc = tcase_create("loader");
+    tcase_set_timeout(tc, 60); /* the mutation test writes a thousand files */
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_valid_file_f32_f16_bf16);
     tcase_add_test(tc, test_lookup_errors_name_tensor);
@@ -256,6 +314,7 @@ static Suite *st_suite(void)
     tcase_add_test(tc, test_reject_misaligned_f32);
     tcase_add_test(tc, test_reject_malformed_entries);
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_mutated_files_never_crash);
     suite_add_tcase(s, tc);
     return s;
 }
