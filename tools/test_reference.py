@@ -57,8 +57,8 @@ class SafetensorsIO(unittest.TestCase):
         path = os.path.join(_TMP.name, "rt.safetensors")
         a = np.arange(6, dtype=np.float32).reshape(2, 3) / 7
         idx = np.array([3, 1, 2, 0], dtype=np.int64)
-        st.save_file({"b.f16": a, "a.idx": idx, "c": np.float32([1.5])}, path,
-                     {"k": "v"}, float_dtype="F16")
+        st.save_file({"b.f16": a, "a.idx": idx, "c": np.float32([1.5]),
+                      "n": np.array(7, dtype=np.int64)}, path, {"k": "v"}, float_dtype="F16")
         blob = pathlib.Path(path).read_bytes()
         n = int.from_bytes(blob[:8], "little")
         self.assertEqual((8 + n) % 8, 0, "data must start 8-byte aligned")
@@ -67,9 +67,12 @@ class SafetensorsIO(unittest.TestCase):
         self.assertEqual(header["a.idx"]["dtype"], "I64")
         self.assertEqual(header["b.f16"]["dtype"], "F16")
         self.assertEqual(header["a.idx"]["data_offsets"], [0, 32])  # 8-byte tensors first
+        self.assertEqual(header["n"]["shape"], [])  # a scalar stays 0-d
         got, meta = st.load_file(path)
         np.testing.assert_array_equal(got["a.idx"], idx)
         np.testing.assert_array_equal(got["b.f16"], a.astype(np.float16))
+        self.assertEqual(got["n"].shape, ())
+        self.assertEqual(int(got["n"]), 7)
         self.assertEqual(meta, {"k": "v"})
 
     def test_bf16_round_to_nearest_even(self):

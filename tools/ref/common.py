@@ -92,10 +92,11 @@ def calibrate_batchnorm(model, config, seed, n=4):
 
 def state_dict_for_file(model, float_dtype="F32", skip=()):
     """The model's state dict as numpy (floats rounded to what float_dtype stores), without
-    BatchNorm's num_batches_tracked and anything named in skip."""
+    anything named in skip. BatchNorm's num_batches_tracked stays, an I64 of shape [] (as in
+    files converted from real checkpoints): a runtime must accept and ignore it."""
     out = {}
     for k, v in model.state_dict().items():
-        if k.endswith("num_batches_tracked") or k in skip:
+        if k in skip:
             continue
         v = v.detach().cpu()
         if v.is_floating_point():

@@ -63,7 +63,7 @@ def _to_numpy(t):
         if str(t.dtype) == "torch.bfloat16":
             return t.view(dtype=__import__("torch").int16).numpy().view(np.uint16), "BF16"
         t = t.numpy()
-    return np.ascontiguousarray(t), None
+    return np.asarray(t, order="C"), None  # (ascontiguousarray would make 0-d arrays 1-d)
 
 
 def save_file(tensors, path, metadata=None, float_dtype=None):
