@@ -244,6 +244,43 @@ class FamilySpecifics(unittest.TestCase):
             h.set(p)
         self.assertGreater(rel(got, logits), 10 * TOL)
 
+    def test_swin_block_matches_dense_attention(self):
+        """The shifted-window block equals attention over ALL tokens of the rolled grid where
+        pairs in different windows are excluded, pairs from different regions get -100, and
+        the bias comes from (dh, dw) directly: no partition/reverse reshapes involved."""
+        _, model, _ = fixture("swin_test")
+        for blk in model.layers[0].blocks:
+            ws, s = blk.ws, blk.shift
+            n, c = blk.grid, blk.norm1.normalized_shape[0]
+            heads, hd = blk.attn.heads, blk.attn.hd
+            x = torch.randn(1, n, n, c, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+            with torch.no_grad():
+                want = blk.double()(x)
+                y = torch.roll(blk.norm1(x), (-s, -s), (1, 2)).reshape(n * n, c)
+                qkv = blk.attn.qkv(y).reshape(n * n, 3, heads, hd)
+                r = torch.arange(n).repeat_interleave(n)
+                col = torch.arange(n).repeat(n)
+                win = (r // ws) * (n // ws) + col // ws
+
+                def region(v):  # slices [0,-ws), [-ws,-s), [-s,end) of the rolled grid
+                    return (v >= n - ws).long() + (v >= n - s).long() if s else 0 * v
+                reg = region(r) * 3 + region(col)
+                table = blk.attn.relative_position_bias_table
+                dh = (r[:, None] % ws) - (r[None, :] % ws) + ws - 1
+                dw = (col[:, None] % ws) - (col[None, :] % ws) + ws - 1
+                idx = dh * (2 * ws - 1) + dw
+                out = torch.empty(n * n, heads, hd, dtype=torch.float64)
+                for h in range(heads):
+                    logit = qkv[:, 0, h] @ qkv[:, 1, h].T * hd ** -0.5 + table[idx, h]
+                    logit = logit + torch.where(reg[:, None] != reg[None, :], -100.0, 0.0)
+                    logit = logit.masked_fill(win[:, None] != win[None, :], float("-inf"))
+                    out[:, h] = logit.softmax(-1) @ qkv[:, 2, h]
+                y = blk.attn.proj(out.reshape(n * n, c)).reshape(1, n, n, c)
+                h1 = x + torch.roll(y, (s, s), (1, 2))
+                got = h1 + blk.mlp(blk.norm2(h1))
+            with self.subTest(shift=s):
+                self.assertLess(float((got - want).abs().max()), 1e-10)
+
     def test_swin_index_rebuilt(self):
         from ref import swin
         for name, bogus in (("swin_test", False), ("swin_bogus_index_test", True)):
