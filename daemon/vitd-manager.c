@@ -17,6 +17,7 @@
 #include "vitd-notify.h"
 
 #include <errno.h>
+#include <gio/gio.h>
 
 static void on_pipeline_changed(VitdPipeline *p, gpointer data)
 {
@@ -199,6 +200,10 @@ int vitd_manager_start(VitdManager *m, GMainLoop *loop)
 
 gboolean vitd_manager_reload(VitdManager *m, GError **error)
 {
+    if (m->draining) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY, "vitd is shutting down");
+        return FALSE;
+    }
     vitd_notify_reloading();
     g_autoptr(GError) err = NULL;
     VpConfig *config = vp_config_load(m->config_path, &err);
