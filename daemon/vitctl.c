@@ -143,18 +143,17 @@ static void print_event(const char *pipeline, uint64_t seq, uint64_t frame, int6
 {
     if (arg_json) {
         json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:O, s:i, s:I}", "pipeline", pipeline,
-                              "seq", (json_int_t)seq, "frame", (json_int_t)frame,
-                              "pts_ns", (json_int_t)pts, "realtime_us", (json_int_t)realtime,
-                              "labels", labels, "exit", (int)exit_idx,
-                              "latency_us", (json_int_t)latency);
+                              "seq", (json_int_t)seq, "frame", (json_int_t)frame, "pts_ns",
+                              (json_int_t)pts, "realtime_us", (json_int_t)realtime, "labels",
+                              labels, "exit", (int)exit_idx, "latency_us", (json_int_t)latency);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s)
             printf("%s\n", s);
         free(s);
         json_decref(o);
     } else {
-        printf("%s seq=%" PRIu64 " frame=%" PRIu64 " exit=%u latency=%.1fms", pipeline, seq,
-               frame, exit_idx, latency / 1000.0);
+        printf("%s seq=%" PRIu64 " frame=%" PRIu64 " exit=%u latency=%.1fms", pipeline, seq, frame,
+               exit_idx, latency / 1000.0);
         size_t i;
         json_t *l;
         json_array_foreach(labels, i, l)
@@ -208,7 +207,7 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
 
 static int cmd_monitor(sd_bus *bus, const char *pipeline)
 {
-    Monitor mon = { 0, EXIT_SUCCESS, false };
+    Monitor mon = {0, EXIT_SUCCESS, false};
     sd_bus_error e = SD_BUS_ERROR_NULL;
     char *path = pipeline ? vitd_pipeline_path(pipeline) : NULL;
     char match[512];
@@ -224,11 +223,14 @@ static int cmd_monitor(sd_bus *bus, const char *pipeline)
     }
     /* Signals come from vitd's event connection, so match on interface and path, not sender. */
     if (path)
-        snprintf(match, sizeof match, "type='signal',interface='%s',member='Classification',path='%s'",
+        snprintf(match, sizeof match,
+                 "type='signal',interface='%s',member='Classification',path='%s'",
                  VITD_PIPELINE_INTERFACE, path);
     else
-        snprintf(match, sizeof match, "type='signal',interface='%s',member='Classification',"
-                 "path_namespace='%s'", VITD_PIPELINE_INTERFACE, VITD_PIPELINE_PATH_PREFIX);
+        snprintf(match, sizeof match,
+                 "type='signal',interface='%s',member='Classification',"
+                 "path_namespace='%s'",
+                 VITD_PIPELINE_INTERFACE, VITD_PIPELINE_PATH_PREFIX);
     free(path);
     r = sd_bus_add_match(bus, NULL, match, on_classification, &mon);
     if (r >= 0)
@@ -272,20 +274,30 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "user", no_argument, NULL, 'u' },
-        { "json", no_argument, NULL, 'j' },
-        { "count", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        {"user", no_argument, NULL, 'u'},
+        {"json", no_argument, NULL, 'j'},
+        {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "hn:", options, NULL)) >= 0) {
         switch (c) {
-        case 'u': arg_user = true; break;
-        case 'j': arg_json = true; break;
-        case 'n': arg_count = strtoull(optarg, NULL, 10); break;
-        case 'h': usage(stdout); return EXIT_SUCCESS;
-        default: usage(stderr); return 2;
+        case 'u':
+            arg_user = true;
+            break;
+        case 'j':
+            arg_json = true;
+            break;
+        case 'n':
+            arg_count = strtoull(optarg, NULL, 10);
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_SUCCESS;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind >= argc) {

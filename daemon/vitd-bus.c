@@ -27,7 +27,8 @@ int vitd_bus_open(gboolean user_bus, const char *description, sd_bus **ret)
     int r = user_bus ? sd_bus_open_user_with_description(ret, description)
                      : sd_bus_open_system_with_description(ret, description);
     if (r < 0)
-        return vitd_log_errno(r, "Failed to connect to the %s bus", user_bus ? "session" : "system");
+        return vitd_log_errno(r, "Failed to connect to the %s bus",
+                              user_bus ? "session" : "system");
     return 0;
 }
 
@@ -73,10 +74,13 @@ static int check_control_access(VitdManager *m, sd_bus_message *msg, sd_bus_erro
     uid_t uid;
     gboolean allowed = FALSE;
 
-    int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID |
-                                      SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
-                                      SD_BUS_CREDS_AUGMENT, &creds);
-    if (r >= 0 && (sd_bus_creds_get_euid(creds, &uid) >= 0 || sd_bus_creds_get_uid(creds, &uid) >= 0)) {
+    int r = sd_bus_query_sender_creds(msg,
+                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID |
+                                          SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                          SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+    if (r >= 0 &&
+        (sd_bus_creds_get_euid(creds, &uid) >= 0 || sd_bus_creds_get_uid(creds, &uid) >= 0)) {
         struct group *gr = getgrnam(VITD_CONTROL_GROUP);
         allowed = uid == 0 || (m->user_bus && uid == geteuid()) ||
                   (gr && creds_in_group(creds, uid, gr->gr_gid));
@@ -102,8 +106,8 @@ static int method_list_pipelines(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_open_container(reply, 'a', "(sso)");
     for (guint i = 0; r >= 0 && i < list->len; i++) {
         VitdPipeline *p = list->pdata[i];
-        r = sd_bus_message_append(reply, "(sso)", p->name,
-                                  vitd_pipeline_state_to_string(p->state), p->path);
+        r = sd_bus_message_append(reply, "(sso)", p->name, vitd_pipeline_state_to_string(p->state),
+                                  p->path);
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
@@ -140,8 +144,10 @@ static int control_pipeline(sd_bus_message *msg, VitdManager *m, PipelineAction 
         return r;
     VitdPipeline *p = vitd_manager_find(m, name);
     if (!p)
-        return sd_bus_error_setf(error, VITD_ERROR_NO_SUCH_PIPELINE, "No pipeline named '%s'", name);
-    vitd_log_full(LOG_NOTICE, p->name, NULL, "%s requested over D-Bus", sd_bus_message_get_member(msg));
+        return sd_bus_error_setf(error, VITD_ERROR_NO_SUCH_PIPELINE, "No pipeline named '%s'",
+                                 name);
+    vitd_log_full(LOG_NOTICE, p->name, NULL, "%s requested over D-Bus",
+                  sd_bus_message_get_member(msg));
     action(p);
     return sd_bus_reply_method_return(msg, NULL);
 }
@@ -268,8 +274,9 @@ static const sd_bus_vtable pipeline_vtable[] = {
     SD_BUS_PROPERTY("EventsDropped", "t", property_get_counter, 0, 0),
     SD_BUS_SIGNAL_WITH_NAMES("Classification", "ttxta(sd)qu",
                              SD_BUS_PARAM(seq) SD_BUS_PARAM(frame) SD_BUS_PARAM(pts_ns)
-                             SD_BUS_PARAM(realtime_us) SD_BUS_PARAM(labels) SD_BUS_PARAM(exit)
-                             SD_BUS_PARAM(latency_us), 0),
+                                 SD_BUS_PARAM(realtime_us) SD_BUS_PARAM(labels) SD_BUS_PARAM(exit)
+                                     SD_BUS_PARAM(latency_us),
+                             0),
     SD_BUS_VTABLE_END,
 };
 
@@ -335,8 +342,8 @@ void vitd_bus_emit_pipeline_changed(VitdManager *m, VitdPipeline *p)
 void vitd_bus_emit_pipeline_added(VitdManager *m, VitdPipeline *p)
 {
     if (m->bus)
-        sd_bus_emit_signal(m->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineAdded",
-                           "so", p->name, p->path);
+        sd_bus_emit_signal(m->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineAdded", "so",
+                           p->name, p->path);
 }
 
 void vitd_bus_emit_pipeline_removed(VitdManager *m, VitdPipeline *p)

@@ -9,7 +9,8 @@
 int vitd_bus_open(gboolean user_bus, const char *description, sd_bus **ret);
 /* Registers the objects of M on M->bus. */
 int vitd_bus_register(VitdManager *m);
-/* PropertiesChanged for the properties of P that emit it (State, LastError, Restarts, Model, Source). */
+/* PropertiesChanged for the properties of P that emit it (State, LastError, Restarts, Model,
+ * Source). */
 void vitd_bus_emit_pipeline_changed(VitdManager *m, VitdPipeline *p);
 void vitd_bus_emit_pipeline_added(VitdManager *m, VitdPipeline *p);
 void vitd_bus_emit_pipeline_removed(VitdManager *m, VitdPipeline *p);

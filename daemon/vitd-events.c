@@ -98,8 +98,8 @@ static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassif
                         guint64 seq, sd_bus_message **ret)
 {
     sd_bus_message *m = NULL;
-    int r = sd_bus_message_new_signal(ev->bus, &m, p->path, VITD_PIPELINE_INTERFACE,
-                                      "Classification");
+    int r =
+        sd_bus_message_new_signal(ev->bus, &m, p->path, VITD_PIPELINE_INTERFACE, "Classification");
     if (r < 0)
         return r;
     r = sd_bus_message_append(m, "ttxt", (uint64_t)seq, (uint64_t)c->frame, (int64_t)c->pts_ns,

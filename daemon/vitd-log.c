@@ -43,16 +43,18 @@ static void log_message(int priority, const char *pipeline, const char *error_do
         g_autofree char *msg = g_strconcat("MESSAGE=", message, NULL);
         g_autofree char *prio = g_strdup_printf("PRIORITY=%d", priority);
         g_autofree char *pl = pipeline ? g_strconcat("PIPELINE=", pipeline, NULL) : NULL;
-        g_autofree char *dom = error_domain ? g_strconcat("ERROR_DOMAIN=", error_domain, NULL) : NULL;
+        g_autofree char *dom =
+            error_domain ? g_strconcat("ERROR_DOMAIN=", error_domain, NULL) : NULL;
         struct iovec iov[5];
         int n = 0;
-        iov[n++] = (struct iovec){ msg, strlen(msg) };
-        iov[n++] = (struct iovec){ prio, strlen(prio) };
-        iov[n++] = (struct iovec){ (char *)"SYSLOG_IDENTIFIER=vitd", strlen("SYSLOG_IDENTIFIER=vitd") };
+        iov[n++] = (struct iovec){msg, strlen(msg)};
+        iov[n++] = (struct iovec){prio, strlen(prio)};
+        iov[n++] =
+            (struct iovec){(char *)"SYSLOG_IDENTIFIER=vitd", strlen("SYSLOG_IDENTIFIER=vitd")};
         if (pl)
-            iov[n++] = (struct iovec){ pl, strlen(pl) };
+            iov[n++] = (struct iovec){pl, strlen(pl)};
         if (dom)
-            iov[n++] = (struct iovec){ dom, strlen(dom) };
+            iov[n++] = (struct iovec){dom, strlen(dom)};
         if (sd_journal_sendv(iov, n) >= 0)
             return;
     }
@@ -64,8 +66,8 @@ static void log_message(int priority, const char *pipeline, const char *error_do
         fprintf(stderr, "vitd: %s\n", message);
 }
 
-void vitd_log_full(int priority, const char *pipeline, const char *error_domain,
-                   const char *format, ...)
+void vitd_log_full(int priority, const char *pipeline, const char *error_domain, const char *format,
+                   ...)
 {
     va_list ap;
     va_start(ap, format);

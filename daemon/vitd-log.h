@@ -9,8 +9,8 @@
 void vitd_log_init(void);
 /* Logs FORMAT at PRIORITY (LOG_ERR...). PIPELINE and ERROR_DOMAIN, when not NULL, become the
  * journal fields PIPELINE= and ERROR_DOMAIN= (and a "[pipeline]" prefix on stderr). */
-void vitd_log_full(int priority, const char *pipeline, const char *error_domain,
-                   const char *format, ...) G_GNUC_PRINTF(4, 5);
+void vitd_log_full(int priority, const char *pipeline, const char *error_domain, const char *format,
+                   ...) G_GNUC_PRINTF(4, 5);
 /* Logs "FORMAT: strerror(-R)" as an error and returns R (negative errno). */
 int vitd_log_errno(int r, const char *format, ...) G_GNUC_PRINTF(2, 3);
 

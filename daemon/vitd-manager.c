@@ -122,8 +122,8 @@ VitdManager *vitd_manager_new(const char *config_path, gboolean user_bus, GError
     m->config_path = g_strdup(config_path);
     m->config = config;
     m->user_bus = user_bus || config->bus == VP_BUS_SESSION;
-    m->pipelines = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                         (GDestroyNotify)vitd_pipeline_free);
+    m->pipelines =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)vitd_pipeline_free);
     return m;
 }
 
@@ -181,8 +181,10 @@ int vitd_manager_start(VitdManager *m, GMainLoop *loop)
         return vitd_log_errno(r, "%s is already owned on the %s bus (is vitd already running?)",
                               VITD_BUS_NAME, m->user_bus ? "session" : "system");
     if (r < 0)
-        return vitd_log_errno(r, "Failed to own %s on the %s bus (the bus policy lets only "
-                              "user vitd own it)", VITD_BUS_NAME, m->user_bus ? "session" : "system");
+        return vitd_log_errno(r,
+                              "Failed to own %s on the %s bus (the bus policy lets only "
+                              "user vitd own it)",
+                              VITD_BUS_NAME, m->user_bus ? "session" : "system");
     r = vitd_events_open(m->user_bus, &m->events);
     if (r < 0)
         return r;
@@ -208,8 +210,10 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
     g_autoptr(GError) err = NULL;
     VpConfig *config = vp_config_load(m->config_path, &err);
     if (!config) {
-        vitd_log_full(LOG_ERR, NULL, "vp-config-error", "Reload rejected, keeping the running "
-                      "configuration:\n%s", err->message);
+        vitd_log_full(LOG_ERR, NULL, "vp-config-error",
+                      "Reload rejected, keeping the running "
+                      "configuration:\n%s",
+                      err->message);
         vitd_notify_ready("Reload rejected: invalid configuration");
         g_propagate_error(error, g_steal_pointer(&err));
         return FALSE;
@@ -248,10 +252,10 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
     }
     vp_config_free(m->config);
     m->config = config;
-    vitd_log_info("Reloaded %s: %u added, %u removed, %u restarted", m->config_path, added,
-                  removed, changed);
-    g_autofree char *status = g_strdup_printf("Reloaded: %u added, %u removed, %u restarted",
-                                              added, removed, changed);
+    vitd_log_info("Reloaded %s: %u added, %u removed, %u restarted", m->config_path, added, removed,
+                  changed);
+    g_autofree char *status =
+        g_strdup_printf("Reloaded: %u added, %u removed, %u restarted", added, removed, changed);
     vitd_notify_ready(status);
     return TRUE;
 }

@@ -10,12 +10,12 @@
 
 typedef struct _VitdManager {
     char *config_path;
-    gboolean user_bus;         /* session bus: --user or `bus: session` */
-    VpConfig *config;          /* current, valid config; pipelines point into it */
-    GHashTable *pipelines;     /* name -> VitdPipeline*, owned */
-    sd_bus *bus;               /* control connection, owns org.vitd1 */
+    gboolean user_bus;     /* session bus: --user or `bus: session` */
+    VpConfig *config;      /* current, valid config; pipelines point into it */
+    GHashTable *pipelines; /* name -> VitdPipeline*, owned */
+    sd_bus *bus;           /* control connection, owns org.vitd1 */
     guint bus_source;
-    VitdEvents *events;        /* event connection */
+    VitdEvents *events; /* event connection */
     GMainLoop *loop;
     guint poll_timer, watchdog_timer;
     guint64 watchdog_usec;

@@ -21,8 +21,8 @@ void vitd_notify_reloading(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned long long usec = (unsigned long long)ts.tv_sec * 1000000ULL +
-                              (unsigned long long)ts.tv_nsec / 1000ULL;
+    unsigned long long usec =
+        (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
     sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading configuration\nMONOTONIC_USEC=%llu", usec);
 }
 
@@ -44,8 +44,7 @@ static gboolean watchdog_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-guint vitd_notify_watchdog_start(VitdWatchdogHealthy healthy, gpointer user_data,
-                                 guint64 *ret_usec)
+guint vitd_notify_watchdog_start(VitdWatchdogHealthy healthy, gpointer user_data, guint64 *ret_usec)
 {
     uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)

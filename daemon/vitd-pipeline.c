@@ -25,13 +25,20 @@ static void pipeline_launch(VitdPipeline *p);
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
 {
     switch (state) {
-    case VITD_PIPELINE_STOPPED: return "stopped";
-    case VITD_PIPELINE_STARTING: return "starting";
-    case VITD_PIPELINE_RUNNING: return "running";
-    case VITD_PIPELINE_BACKOFF: return "backoff";
-    case VITD_PIPELINE_DRAINING: return "draining";
-    case VITD_PIPELINE_FINISHED: return "finished";
-    case VITD_PIPELINE_FAILED: return "failed";
+    case VITD_PIPELINE_STOPPED:
+        return "stopped";
+    case VITD_PIPELINE_STARTING:
+        return "starting";
+    case VITD_PIPELINE_RUNNING:
+        return "running";
+    case VITD_PIPELINE_BACKOFF:
+        return "backoff";
+    case VITD_PIPELINE_DRAINING:
+        return "draining";
+    case VITD_PIPELINE_FINISHED:
+        return "finished";
+    case VITD_PIPELINE_FAILED:
+        return "failed";
     }
     return "unknown";
 }
@@ -136,8 +143,8 @@ static void pipeline_run_over(VitdPipeline *p, gboolean restart, VitdPipelineSta
     }
     if (p->run_had_frames)
         p->attempt = 0;
-    double delay = vitd_backoff_delay(p->spec->backoff_initial_s, p->spec->backoff_max_s,
-                                      p->attempt);
+    double delay =
+        vitd_backoff_delay(p->spec->backoff_initial_s, p->spec->backoff_max_s, p->attempt);
     p->attempt++;
     vitd_log_full(LOG_INFO, p->name, NULL, "restarting in %.1f s", delay);
     cancel_restart(p);
@@ -180,8 +187,8 @@ static void value_collect_strings(const GValue *v, GPtrArray *out)
         gboolean list = GST_VALUE_HOLDS_LIST(v);
         guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
         for (guint i = 0; i < n; i++)
-            value_collect_strings(list ? gst_value_list_get_value(v, i)
-                                       : gst_value_array_get_value(v, i), out);
+            value_collect_strings(
+                list ? gst_value_list_get_value(v, i) : gst_value_array_get_value(v, i), out);
     } else if (G_VALUE_HOLDS_STRING(v) && g_value_get_string(v)) {
         g_ptr_array_add(out, (gpointer)g_value_get_string(v));
     }
@@ -194,8 +201,8 @@ static void value_collect_doubles(const GValue *v, GArray *out)
         gboolean list = GST_VALUE_HOLDS_LIST(v);
         guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
         for (guint i = 0; i < n; i++)
-            value_collect_doubles(list ? gst_value_list_get_value(v, i)
-                                       : gst_value_array_get_value(v, i), out);
+            value_collect_doubles(
+                list ? gst_value_list_get_value(v, i) : gst_value_array_get_value(v, i), out);
     } else if (G_VALUE_HOLDS_DOUBLE(v)) {
         double d = g_value_get_double(v);
         g_array_append_val(out, d);
@@ -426,8 +433,8 @@ void vitd_pipeline_poll(VitdPipeline *p, gint64 now_us)
         return; /* nothing tells us frames flow */
     if ((p->state == VITD_PIPELINE_RUNNING || p->state == VITD_PIPELINE_STARTING) &&
         now_us - p->progress_us > STALL_TIMEOUT_US) {
-        g_autofree char *msg = g_strdup_printf("no frame for %d s",
-                                               (int)(STALL_TIMEOUT_US / G_USEC_PER_SEC));
+        g_autofree char *msg =
+            g_strdup_printf("no frame for %d s", (int)(STALL_TIMEOUT_US / G_USEC_PER_SEC));
         pipeline_fail(p, "vitd-stall", msg);
     }
 }

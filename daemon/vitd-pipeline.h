@@ -45,16 +45,16 @@ struct _VitdPipeline {
     char *path;                 /* D-Bus object path */
     const VpPipelineSpec *spec; /* owned by the manager's current VpConfig */
     VitdPipelineState state;
-    char *last_error;           /* "" until the first error */
-    guint32 restarts;           /* automatic restarts after an error or end-of-stream */
+    char *last_error; /* "" until the first error */
+    guint32 restarts; /* automatic restarts after an error or end-of-stream */
 
     /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
     guint64 frames_seen, frames_classified, frames_dropped;
     double fps, latency_ms;
-    GArray *exit_counts;        /* guint64 per exit index */
+    GArray *exit_counts; /* guint64 per exit index */
 
     /* Event stream state, owned by vitd-events. */
-    guint64 seq;                /* last emitted Classification seq (first signal is 1) */
+    guint64 seq; /* last emitted Classification seq (first signal is 1) */
     guint64 events_dropped;
     VitdPublishState publish;
 
@@ -63,7 +63,7 @@ struct _VitdPipeline {
     gpointer cb_data;
     GstElement *pipeline, *vit;
     guint bus_watch, restart_timer;
-    unsigned attempt;           /* consecutive failed runs, for the backoff delay */
+    unsigned attempt; /* consecutive failed runs, for the backoff delay */
     gboolean run_had_frames;
     guint64 base_seen, base_classified, base_dropped; /* totals of finished runs */
     guint64 fps_last_seen;

@@ -46,7 +46,8 @@ static int check_config(const char *config_path)
         const VpPipelineSpec *spec = config->pipelines->pdata[i];
         g_autofree char *desc = vp_spec_to_launch(spec);
         g_autoptr(GError) perr = NULL;
-        g_autoptr(GstElement) e = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
+        g_autoptr(GstElement) e =
+            gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
         if (!e) {
             fprintf(stderr, "%s:%d:%d: pipeline '%s': %s\n", spec->file, spec->line, spec->column,
                     spec->name, perr->message);
@@ -63,19 +64,20 @@ int main(int argc, char **argv)
     g_autofree char *config_path = NULL;
     gboolean user_bus = FALSE, check = FALSE, version = FALSE;
     GOptionEntry entries[] = {
-        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-          "Configuration file (default " DEFAULT_CONFIG ")", "FILE" },
-        { "user", 0, 0, G_OPTION_ARG_NONE, &user_bus,
-          "Use the session bus instead of the system bus (development)", NULL },
-        { "check", 0, 0, G_OPTION_ARG_NONE, &check,
-          "Validate the configuration, print FILE:LINE:COL errors and exit 0 or 1", NULL },
-        { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-        { NULL, 0, 0, 0, NULL, NULL, NULL },
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+         "Configuration file (default " DEFAULT_CONFIG ")", "FILE"},
+        {"user", 0, 0, G_OPTION_ARG_NONE, &user_bus,
+         "Use the session bus instead of the system bus (development)", NULL},
+        {"check", 0, 0, G_OPTION_ARG_NONE, &check,
+         "Validate the configuration, print FILE:LINE:COL errors and exit 0 or 1", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(GError) err = NULL;
 
     setlocale(LC_ALL, "");
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- vision-transformer video analytics daemon");
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("- vision-transformer video analytics daemon");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx, "Signals: SIGHUP reloads the configuration; SIGTERM "
                                           "drains the pipelines and exits.");

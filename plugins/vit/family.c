@@ -5,6 +5,7 @@
 
 static const vit_family *const families[] = {
     &vit_family_vit,
+    &vit_family_poolformer,
 };
 
 const vit_family *vit_family_find(const char *architecture)

@@ -37,5 +37,6 @@ typedef struct vit_family {
 const vit_family *vit_family_find(const char *architecture);
 
 extern const vit_family vit_family_vit;
+extern const vit_family vit_family_poolformer;
 
 #endif

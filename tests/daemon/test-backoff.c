@@ -6,7 +6,7 @@
 
 START_TEST(test_doubles_from_initial_until_max)
 {
-    const double want[] = { 1, 2, 4, 8, 16, 32, 60, 60, 60 };
+    const double want[] = {1, 2, 4, 8, 16, 32, 60, 60, 60};
     for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++)
         ck_assert_double_eq_tol(vitd_backoff_delay(1.0, 60.0, i), want[i], 1e-9);
 }

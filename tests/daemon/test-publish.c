@@ -10,7 +10,7 @@
 static int run(VpPublishMode mode, double rate, const char *const *labels, const gint64 *times_us,
                int n, gboolean *emitted)
 {
-    VitdPublishState st = { 0 };
+    VitdPublishState st = {0};
     int count = 0;
     for (int i = 0; i < n; i++) {
         emitted[i] = vitd_publish_should_emit(&st, mode, rate, labels[i], times_us[i]);
@@ -25,8 +25,8 @@ static int run(VpPublishMode mode, double rate, const char *const *labels, const
 
 START_TEST(test_every_frame_emits_all)
 {
-    const char *labels[] = { "cat", "cat", "dog", NULL };
-    const gint64 t[] = { 0, 1, 2, 3 };
+    const char *labels[] = {"cat", "cat", "dog", NULL};
+    const gint64 t[] = {0, 1, 2, 3};
     gboolean e[4];
     ck_assert_int_eq(run(VP_PUBLISH_EVERY_FRAME, 0, labels, t, 4, e), 4);
 }
@@ -34,9 +34,9 @@ END_TEST
 
 START_TEST(test_on_change_emits_first_and_changes)
 {
-    const char *labels[] = { "cat", "cat", "dog", "dog", "cat", NULL, NULL, "cat" };
-    const gint64 t[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
-    const gboolean want[] = { TRUE, FALSE, TRUE, FALSE, TRUE, TRUE, FALSE, TRUE };
+    const char *labels[] = {"cat", "cat", "dog", "dog", "cat", NULL, NULL, "cat"};
+    const gint64 t[] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const gboolean want[] = {TRUE, FALSE, TRUE, FALSE, TRUE, TRUE, FALSE, TRUE};
     gboolean e[8];
     ck_assert_int_eq(run(VP_PUBLISH_ON_CHANGE, 0, labels, t, 8, e), 5);
     for (int i = 0; i < 8; i++)
@@ -46,7 +46,7 @@ END_TEST
 
 START_TEST(test_on_change_resends_a_dropped_change)
 {
-    VitdPublishState st = { 0 };
+    VitdPublishState st = {0};
     ck_assert(vitd_publish_should_emit(&st, VP_PUBLISH_ON_CHANGE, 0, "cat", 0));
     vitd_publish_note_emitted(&st, "cat", 0);
     /* "dog" is due but its signal is dropped (queue full): not noted... */
@@ -74,8 +74,8 @@ END_TEST
 
 START_TEST(test_max_rate_zero_emits_nothing)
 {
-    const char *labels[] = { "cat", "dog" };
-    const gint64 t[] = { 0, 10000000 };
+    const char *labels[] = {"cat", "dog"};
+    const gint64 t[] = {0, 10000000};
     gboolean e[2];
     ck_assert_int_eq(run(VP_PUBLISH_MAX_RATE, 0.0, labels, t, 2, e), 0);
 }
