@@ -1,0 +1,498 @@
+/* metaformer.c — the shared MetaFormer block, its norms and MLP, row-parallel helpers, split
+ * attention, and the tensor-lookup helpers of the hierarchical families (metaformer.h).
+ *
+ * Every step of a block is one pool run over token rows: the norm (GroupNorm adds a second run
+ * for its whole-map statistics), the mixer (the family's), the residual, then the MLP as one run
+ * (fc1, act, fc2 and the residual on the same rows) or, with a depthwise conv between, two (the
+ * conv needs neighbouring rows of fc1's output). */
+#include "metaformer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fastmath.h"
+#include "norm2d.h"
+#include "ops.h"
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+int mf_builder_init(mf_builder *b, vit_model *m, vit_error *err)
+{
+    b->model = m;
+    b->err = err;
+    b->used = calloc(m->weights->num_tensors + 1, 1);
+    return b->used ? 0 : vit_errorf(err, -ENOMEM, "out of memory");
+}
+
+void mf_builder_clear(mf_builder *b)
+{
+    free(b->used);
+    b->used = NULL;
+}
+
+static int get_v(mf_builder *b, int optional, const float **ret, int ndim, const int64_t *shape,
+                 const char *fmt, va_list ap)
+{
+    char name[160];
+    vsnprintf(name, sizeof(name), fmt, ap);
+    if (optional && !vit_safetensors_find(b->model->weights, name)) {
+        *ret = NULL;
+        return 0;
+    }
+    const st_tensor *t;
+    int r = vit_safetensors_get_f32(b->model->weights, name, ndim, shape, ret, &t, b->err);
+    if (r == 0)
+        b->used[t - b->model->weights->tensors] = 1;
+    return r;
+}
+
+int mf_get(mf_builder *b, const float **ret, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = get_v(b, 0, ret, ndim, shape, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int mf_get_opt(mf_builder *b, const float **ret, int ndim, const int64_t *shape,
+               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = get_v(b, 1, ret, ndim, shape, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+const st_tensor *mf_peek(mf_builder *b, const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    return vit_safetensors_find(b->model->weights, name);
+}
+
+void mf_ignore(mf_builder *b, const char *fmt, ...)
+{
+    char name[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    const st_tensor *t = vit_safetensors_find(b->model->weights, name);
+    if (t)
+        b->used[t - b->model->weights->tensors] = 1;
+}
+
+int mf_check_all_used(mf_builder *b, const char *family_name)
+{
+    const vit_safetensors *st = b->model->weights;
+    for (size_t i = 0; i < st->num_tensors; i++)
+        if (!b->used[i])
+            return vit_errorf(b->err, -ENOTSUP, "%s: tensor %.200s is not part of a %s network "
+                              "(unsupported variant of %.100s)", st->path, st->tensors[i].name,
+                              family_name, b->model->config.architecture);
+    return 0;
+}
+
+int mf_get_conv(mf_builder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
+                int groups, int with_bias, const char *fmt, ...)
+{
+    char prefix[140];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    const st_tensor *t = mf_peek(b, "%s.weight", prefix);
+    if (!t || t->ndim != 4)
+        return mf_get(b, &ret->weight, MF_SHAPE(cout, cin / groups, -1, -1), "%s.weight", prefix);
+    if (t->shape[2] < 1 || t->shape[2] > 64 || t->shape[3] != t->shape[2] ||
+        t->shape[0] < 1 || t->shape[0] > 1 << 16 || t->shape[1] < 1 || t->shape[1] > 1 << 16)
+        return vit_errorf(b->err, -EINVAL, "%s: tensor %s.weight: unsupported shape",
+                          b->model->weights->path, prefix);
+    vit_conv2d c = {
+        .cin = cin > 0 ? cin : (int)t->shape[1] * groups,
+        .cout = cout > 0 ? cout : (int)t->shape[0],
+        .kh = (int)t->shape[2], .kw = (int)t->shape[3],
+        .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad, .groups = groups,
+    };
+    if (c.cin % groups || c.cout % groups)
+        return vit_errorf(b->err, -EINVAL, "%s: tensor %s.weight: %d groups do not divide %d -> "
+                          "%d channels", b->model->weights->path, prefix, groups, c.cin, c.cout);
+    int r = mf_get(b, &c.weight, MF_SHAPE(c.cout, c.cin / groups, c.kh, c.kw), "%s.weight",
+                   prefix);
+    if (r == 0 && with_bias)
+        r = mf_get(b, &c.bias, MF_SHAPE(c.cout), "%s.bias", prefix);
+    if (r < 0)
+        return r;
+    *ret = c;
+    return 0;
+}
+
+int mf_count(mf_builder *b, const char *prefix, const char *suffix)
+{
+    char name[160];
+    int n = 0;
+    for (; n < 100000; n++) {
+        snprintf(name, sizeof(name), "%s%d%s", prefix, n, suffix);
+        size_t len = strlen(name);
+        /* a prefix: any tensor whose name starts with it counts */
+        const vit_safetensors *st = b->model->weights;
+        int found = 0;
+        for (size_t i = 0; i < st->num_tensors && !found; i++)
+            found = !strncmp(st->tensors[i].name, name, len);
+        if (!found)
+            break;
+    }
+    return n;
+}
+
+int mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
+                       int *ret_n, vit_error *err)
+{
+    json_t *args = m->config.model_args;
+    json_t *v = args ? json_object_get(args, key) : NULL;
+    if (!v || json_is_null(v))
+        return -ENOENT;
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    if (n < 1 || n > (size_t)max)
+        return vit_errorf(err, -EINVAL, "%s: model_args.%s must be a list of 1 to %d integers",
+                          m->config.source, key, max);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        double d = json_number_value(e);
+        if (!json_is_number(e) || d != floor(d) || d < lo || d > hi)
+            return vit_errorf(err, -EINVAL, "%s: model_args.%s[%zu] must be an integer in "
+                              "[%d, %d]", m->config.source, key, i, lo, hi);
+        out[i] = (int)d;
+    }
+    *ret_n = (int)n;
+    return 0;
+}
+
+int mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,
+                  int *ret_w, vit_error *err)
+{
+    vit_config *cfg = &m->config;
+    int h = default_side, w = default_side;
+    int r = vit_config_arg_size(cfg, "img_size", &h, &w, err);
+    if (r == -ENOENT && cfg->input_h > 0) {
+        h = cfg->input_h;
+        w = cfg->input_w;
+    } else if (r < 0 && r != -ENOENT) {
+        return r;
+    }
+    if (h < 1 || w < 1 || h > 8192 || w > 8192)
+        return vit_errorf(err, -EINVAL, "%s: image size %dx%d is out of range", cfg->source, h,
+                          w);
+    if (cfg->input_h > 0 && (cfg->input_c != in_chans || cfg->input_h != h || cfg->input_w != w))
+        return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.input_size [%d,%d,%d] does not match "
+                          "the model's [%d,%d,%d]", cfg->source, cfg->input_c, cfg->input_h,
+                          cfg->input_w, in_chans, h, w);
+    if (cfg->num_classes > 0 && cfg->num_classes != num_classes)
+        return vit_errorf(err, -EINVAL, "%s: num_classes is %d but the head has %d rows",
+                          cfg->source, cfg->num_classes, num_classes);
+    int v;
+    r = vit_config_arg_int(cfg, "in_chans", &v, err);
+    if (r == 0 && v != in_chans)
+        return vit_errorf(err, -EINVAL, "%s: model_args.in_chans is %d but the weights have %d",
+                          cfg->source, v, in_chans);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    *ret_h = h;
+    *ret_w = w;
+    return 0;
+}
+
+/* ---- row-parallel plumbing --------------------------------------------------------------- */
+
+typedef struct par_job {
+    int rows;
+    mf_rows_fn fn;
+    void *ctx;
+} par_job;
+
+static void par_task(void *ctx, int task, int num_tasks)
+{
+    const par_job *j = ctx;
+    int r0, r1;
+    vit_split_range(j->rows, num_tasks, task, &r0, &r1);
+    if (r1 > r0)
+        j->fn(j->ctx, r0, r1, task);
+}
+
+void mf_parallel(mf_state *s, int rows, mf_rows_fn fn, void *ctx)
+{
+    int parts = s->threads < rows ? s->threads : rows;
+    if (parts < 1)
+        return;
+    par_job j = {rows, fn, ctx};
+    if (parts == 1)
+        fn(ctx, 0, rows, 0);
+    else
+        vit_threadpool_run(s->pool, parts, par_task, &j);
+}
+
+void mf_act_rows(mf_act act, float *x, int ldx, int N, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float *xr = x + (size_t)r * ldx;
+        switch (act) {
+        case MF_ACT_GELU:
+            for (int j = 0; j < N; j++)
+                xr[j] = vit_fast_gelu(xr[j]);
+            break;
+        case MF_ACT_SILU:
+            for (int j = 0; j < N; j++)
+                xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
+            break;
+        case MF_ACT_RELU:
+            for (int j = 0; j < N; j++)
+                xr[j] = xr[j] > 0.0f ? xr[j] : 0.0f;
+            break;
+        case MF_ACT_NONE:
+            break;
+        }
+    }
+}
+
+void mf_conv(mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout, int H,
+             int W, float *out, int ldo)
+{
+    vit_conv2d_run(s->pool, c, x, layout, H, W, s->conv_scratch, out, ldo);
+}
+
+/* ---- norms ------------------------------------------------------------------------------- */
+
+typedef struct norm_job {
+    const mf_norm *n;
+    mf_state *s;
+    const float *x;
+    float *y;
+    int C;
+    double mean;
+    float fmean, inv;
+} norm_job;
+
+static void ln_task(void *ctx, int r0, int r1, int task)
+{
+    norm_job *j = ctx;
+    vit_layernorm_rows(r1 - r0, j->C, j->x + (size_t)r0 * j->C, j->C, j->n->weight, j->n->bias,
+                       j->n->eps, j->y + (size_t)r0 * j->C, j->C);
+}
+
+static void gn_sum_task(void *ctx, int r0, int r1, int task)
+{
+    norm_job *j = ctx;
+    j->s->partials[task] = vit_gn_partial_sum(j->x, j->C, j->C, r0, r1);
+}
+
+static void gn_sq_task(void *ctx, int r0, int r1, int task)
+{
+    norm_job *j = ctx;
+    j->s->partials[task] = vit_gn_partial_sq_dev(j->x, j->C, j->C, r0, r1, j->mean);
+}
+
+static void affine_task(void *ctx, int r0, int r1, int task)
+{
+    norm_job *j = ctx;
+    vit_channel_affine_rows(j->x, j->C, j->C, r0, r1, j->fmean, j->inv, j->n->weight,
+                            j->n->bias, j->y, j->C);
+}
+
+static double sum_partials(mf_state *s, int rows, mf_rows_fn fn, norm_job *j)
+{
+    int parts = s->threads < rows ? s->threads : rows;
+    for (int i = 0; i < parts; i++)
+        s->partials[i] = 0.0;
+    mf_parallel(s, rows, fn, j);
+    double total = 0.0;
+    for (int i = 0; i < parts; i++)
+        total += s->partials[i];
+    return total;
+}
+
+const float *mf_norm_run(const mf_norm *n, mf_state *s, const float *x, float *y, int C)
+{
+    int rows = s->H * s->W;
+    norm_job j = {n, s, x, y, C, 0.0, 0.0f, 1.0f};
+    switch (n->kind) {
+    case MF_NORM_NONE:
+        return x;
+    case MF_NORM_LAYER:
+        mf_parallel(s, rows, ln_task, &j);
+        return y;
+    case MF_NORM_GROUP1: {
+        double count = (double)rows * C;
+        j.mean = sum_partials(s, rows, gn_sum_task, &j) / count;
+        double var = sum_partials(s, rows, gn_sq_task, &j) / count;
+        j.fmean = (float)j.mean;
+        j.inv = (float)(1.0 / sqrt(var + n->eps));
+        mf_parallel(s, rows, affine_task, &j);
+        return y;
+    }
+    case MF_NORM_AFFINE:
+        mf_parallel(s, rows, affine_task, &j);
+        return y;
+    }
+    return y;
+}
+
+/* ---- the block --------------------------------------------------------------------------- */
+
+typedef struct block_job {
+    const mf_block *blk;
+    mf_state *s;
+    const float *in; /* the MLP's input rows */
+    const float *ls;
+    const float *t;
+    int fuse_residual;
+} block_job;
+
+static void residual_task(void *ctx, int r0, int r1, int task)
+{
+    block_job *j = ctx;
+    int C = j->s->C;
+    for (int r = r0; r < r1; r++) {
+        float *x = j->s->x + (size_t)r * C;
+        const float *t = j->t + (size_t)r * C;
+        if (j->ls)
+            for (int c = 0; c < C; c++)
+                x[c] += j->ls[c] * t[c];
+        else
+            for (int c = 0; c < C; c++)
+                x[c] += t[c];
+    }
+}
+
+void mf_residual(mf_state *s, const float *ls, const float *t)
+{
+    block_job j = {.s = s, .ls = ls, .t = t};
+    mf_parallel(s, s->H * s->W, residual_task, &j);
+}
+
+/* fc2 on rows [r0, r1) of src [.., hidden] into t, then (fused) the residual. */
+static void fc2_rows(block_job *j, const float *src, int r0, int r1)
+{
+    const mf_mlp *m = &j->blk->mlp;
+    mf_state *s = j->s;
+    int C = s->C;
+    vit_gemm(r1 - r0, C, m->hidden, 1.0f, src + (size_t)r0 * m->hidden, m->hidden, m->fc2_w,
+             m->hidden, 1, m->fc2_b, 0, s->t + (size_t)r0 * C, C);
+    if (j->fuse_residual)
+        residual_task(j, r0, r1, 0);
+}
+
+static void fc1_rows(block_job *j, int r0, int r1)
+{
+    const mf_mlp *m = &j->blk->mlp;
+    mf_state *s = j->s;
+    vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, j->in + (size_t)r0 * s->C, s->C, m->fc1_w, s->C, 1,
+             m->fc1_b, 0, s->hidden + (size_t)r0 * m->hidden, m->hidden);
+    mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
+}
+
+static void mlp_plain_task(void *ctx, int r0, int r1, int task)
+{
+    block_job *j = ctx;
+    /* Chunks keep the hidden rows in cache between fc1 and fc2. */
+    for (int c0 = r0; c0 < r1; c0 += 64) {
+        int c1 = c0 + 64 < r1 ? c0 + 64 : r1;
+        fc1_rows(j, c0, c1);
+        fc2_rows(j, j->s->hidden, c0, c1);
+    }
+}
+
+static void mlp_fc1_task(void *ctx, int r0, int r1, int task)
+{
+    fc1_rows(ctx, r0, r1);
+}
+
+static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
+{
+    block_job *j = ctx;
+    const mf_mlp *m = &j->blk->mlp;
+    mf_state *s = j->s;
+    vit_dwconv2d_rows(&m->dw, s->hidden, s->H, s->W, r0, r1, s->hidden2, m->hidden);
+    mf_act_rows(m->act2, s->hidden2, m->hidden, m->hidden, r0, r1);
+    fc2_rows(j, s->hidden2, r0, r1);
+}
+
+static void mlp_run(const mf_block *blk, mf_state *s, const float *in)
+{
+    const mf_mlp *m = &blk->mlp;
+    int rows = s->H * s->W;
+    block_job j = {blk, s, in, blk->ls2, s->t, m->post_norm.kind == MF_NORM_NONE};
+    if (m->has_dw) {
+        mf_parallel(s, rows, mlp_fc1_task, &j);
+        mf_parallel(s, rows, mlp_dw_fc2_task, &j);
+    } else {
+        mf_parallel(s, rows, mlp_plain_task, &j);
+    }
+    if (!j.fuse_residual) {
+        mf_norm_run(&m->post_norm, s, s->t, s->t, s->C);
+        mf_residual(s, blk->ls2, s->t);
+    }
+}
+
+void mf_block_run(const mf_block *blk, mf_state *s)
+{
+    const float *y = mf_norm_run(&blk->norm1, s, s->x, s->y, s->C);
+    if (y != s->y) /* mixers read s->y */
+        memcpy(s->y, y, (size_t)s->H * s->W * s->C * sizeof(float));
+    blk->mixer_fn(blk, s);
+    mf_residual(s, blk->ls1, s->t);
+    const float *in = mf_norm_run(&blk->norm2, s, s->x, s->y, s->C);
+    mlp_run(blk, s, in);
+}
+
+/* ---- attention --------------------------------------------------------------------------- */
+
+void mf_attention_rows(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                       int M, int heads, int d, int r0, int r1, float *scores, float *out,
+                       int ldo)
+{
+    float scale = 1.0f / sqrtf((float)d);
+    for (int c0 = r0; c0 < r1; c0 += MF_ATTN_CHUNK) {
+        int rows = r1 - c0 < MF_ATTN_CHUNK ? r1 - c0 : MF_ATTN_CHUNK;
+        for (int h = 0; h < heads; h++) {
+            vit_gemm(rows, M, d, scale, q + (size_t)c0 * ldq + h * d, ldq, k + h * d, ldk, 1,
+                     NULL, 0, scores, M);
+            vit_softmax_rows(rows, M, scores, M);
+            vit_gemm(rows, d, M, 1.0f, scores, M, v + h * d, ldv, 0, NULL, 0,
+                     out + (size_t)c0 * ldo + h * d, ldo);
+        }
+    }
+}
+
+/* ---- arena ------------------------------------------------------------------------------- */
+
+float *mf_take(mf_carve *c, size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = c->base ? (float *)(c->base + c->off) : NULL;
+    c->off += bytes;
+    return p;
+}
+
+void mf_carve_state(mf_carve *c, mf_state *s, int threads, size_t max_nc, size_t max_nh,
+                    size_t work, size_t conv_scratch)
+{
+    s->threads = threads;
+    s->x = mf_take(c, max_nc);
+    s->y = mf_take(c, max_nc);
+    s->t = mf_take(c, max_nc);
+    s->hidden = mf_take(c, max_nh);
+    s->hidden2 = mf_take(c, max_nh);
+    s->partials = (double *)(void *)mf_take(c, 2 * (size_t)threads);
+    s->work = mf_take(c, work);
+    s->conv_scratch = mf_take(c, conv_scratch);
+}

@@ -1,0 +1,158 @@
+/* metaformer.h — the block shape shared by the hierarchical families (PoolFormer, PVT v2,
+ * Swin, HAT-Net/TransCNN), the tensor-lookup helpers their builders use, and the row-parallel
+ * plumbing their runs use.
+ *
+ * A block on a token-major map x [H*W, C] (see conv.h) is
+ *     y = norm1(x);  x += ls1 * mixer(y, x);  y = norm2(x);  x += ls2 * mlp(y)
+ * where the norms are LayerNorm (per token), GroupNorm(1) (whole map) or a folded BatchNorm
+ * (per-channel affine), the layer scales are optional, and the MLP is
+ *     fc1 -> act1 [-> depthwise conv -> act2] -> fc2 [-> post-norm].
+ * Families differ only in their mixer (a function that fills s->t from s->y and s->x), their
+ * stems, downsamplers and heads. */
+#ifndef VIT_METAFORMER_H
+#define VIT_METAFORMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conv.h"
+#include "model.h"
+#include "threadpool.h"
+
+/* ---- building: tensor lookups by printf-style name ------------------------------------- */
+
+typedef struct mf_builder {
+    vit_model *model;
+    unsigned char *used; /* per tensor of the file */
+    vit_error *err;
+} mf_builder;
+
+/* MF_SHAPE(a, b) expands to the ndim and shape arguments of mf_get. */
+#define MF_SHAPE(...)                                                                              \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+int mf_builder_init(mf_builder *b, vit_model *m, vit_error *err);
+void mf_builder_clear(mf_builder *b);
+/* A float tensor of the given shape (entries < 0 match any size); marks it used. */
+int mf_get(mf_builder *b, const float **ret, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Like mf_get, but a missing tensor sets *ret NULL and returns 0. */
+int mf_get_opt(mf_builder *b, const float **ret, int ndim, const int64_t *shape,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The tensor if present (any dtype and shape), without marking it. */
+const st_tensor *mf_peek(mf_builder *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Marks a tensor (if present) as deliberately ignored, e.g. a buffer the runtime rebuilds. */
+void mf_ignore(mf_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* -ENOTSUP naming the first tensor no lookup touched (an unsupported variant must not run). */
+int mf_check_all_used(mf_builder *b, const char *family_name);
+/* A conv layer "<prefix>.weight" [cout, cin/groups, k, k] (+ optional "<prefix>.bias"), checked
+ * against cin and cout (< 0: any), with stride, pad, groups; kernel size from the tensor. */
+int mf_get_conv(mf_builder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
+                int groups, int with_bias, const char *fmt, ...)
+    __attribute__((format(printf, 9, 10)));
+/* Counts i = 0, 1, ... while some tensor name starts with "<prefix><i><suffix>". */
+int mf_count(mf_builder *b, const char *prefix, const char *suffix);
+
+/* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
+ * not a list of at most max ints in [lo, hi]. */
+int mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
+                       int *ret_n, vit_error *err);
+/* pretrained_cfg / model_args input size, else default_side (square); checks the config's
+ * num_classes and input_size against the weights. */
+int mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,
+                  int *ret_w, vit_error *err);
+
+/* ---- the block ------------------------------------------------------------------------- */
+
+typedef enum mf_norm_kind {
+    MF_NORM_NONE,
+    MF_NORM_LAYER,  /* LayerNorm over C per token */
+    MF_NORM_GROUP1, /* GroupNorm(1): over the whole map */
+    MF_NORM_AFFINE, /* y = x * weight + bias (BatchNorm folded at load) */
+} mf_norm_kind;
+
+typedef struct mf_norm {
+    mf_norm_kind kind;
+    const float *weight, *bias;
+    float eps;
+} mf_norm;
+
+typedef enum mf_act { MF_ACT_NONE, MF_ACT_GELU, MF_ACT_SILU, MF_ACT_RELU } mf_act;
+
+typedef struct mf_mlp {
+    int hidden;
+    const float *fc1_w, *fc1_b, *fc2_w, *fc2_b; /* [hidden, C], [C, hidden]; biases optional */
+    mf_act act1;                                /* after fc1 */
+    int has_dw;
+    vit_conv2d dw; /* depthwise on the hidden map, then act2 */
+    mf_act act2;
+    mf_norm post_norm; /* after fc2 (HAT-Net's IRB) */
+} mf_mlp;
+
+/* What a run works on: the map and its scratch, all inside the session arena. */
+typedef struct mf_state {
+    vit_threadpool *pool;
+    int threads;
+    int H, W, C;
+    float *x, *y, *t;         /* [H*W, C]: residual stream, normed input, branch output */
+    float *hidden, *hidden2;  /* [H*W, hidden] */
+    double *partials;         /* [threads]: GroupNorm partial sums */
+    float *work;              /* the family's mixer scratch */
+    float *conv_scratch;      /* vit_conv2d_pool_scratch_floats of the largest conv */
+} mf_state;
+
+struct mf_block;
+typedef void (*mf_mixer_fn)(const struct mf_block *blk, mf_state *s);
+
+typedef struct mf_block {
+    mf_norm norm1, norm2;
+    const float *ls1, *ls2; /* [C] or NULL */
+    mf_mixer_fn mixer_fn;   /* reads s->y (= norm1(x)) and s->x, writes s->t */
+    const void *mixer;      /* the family's mixer parameters */
+    mf_mlp mlp;
+} mf_block;
+
+/* Runs one block on s->x (s->H, s->W, s->C set). */
+void mf_block_run(const mf_block *blk, mf_state *s);
+
+/* y = norm(x) over the map's H*W rows of C (y may be x). NONE copies nothing and returns x;
+ * otherwise returns y. */
+const float *mf_norm_run(const mf_norm *n, mf_state *s, const float *x, float *y, int C);
+
+/* fn(ctx, r0, r1, task) over nearly equal parts of [0, rows), at most s->threads parts. */
+typedef void (*mf_rows_fn)(void *ctx, int r0, int r1, int task);
+void mf_parallel(mf_state *s, int rows, mf_rows_fn fn, void *ctx);
+
+/* x[r] += ls * t[r] (ls NULL: plain add) for all H*W rows. */
+void mf_residual(mf_state *s, const float *ls, const float *t);
+
+/* In place, rows [r0, r1) of x [.., N] (stride ldx). */
+void mf_act_rows(mf_act act, float *x, int ldx, int N, int r0, int r1);
+
+/* A conv over the pool into out (stride ldo), using s->conv_scratch. */
+void mf_conv(mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout, int H,
+             int W, float *out, int ldo);
+
+/* Multi-head attention for query rows [r0, r1): out[r] (head h at column h*d) =
+ * softmax(q_h k_h^T * d^-0.5) v_h over M keys; q, k, v are row-major with strides ldq, ldk,
+ * ldv and head h at column h*d. scores: MF_ATTN_CHUNK * M floats. */
+#define MF_ATTN_CHUNK 64
+void mf_attention_rows(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                       int M, int heads, int d, int r0, int r1, float *scores, float *out,
+                       int ldo);
+
+/* ---- arena carving --------------------------------------------------------------------- */
+
+typedef struct mf_carve {
+    char *base; /* NULL: only count */
+    size_t off; /* bytes */
+} mf_carve;
+
+/* n floats, 64-byte aligned; NULL when only counting. */
+float *mf_take(mf_carve *c, size_t n);
+/* Carves the mf_state buffers: maps of max_nc floats, hidden maps of max_nh. */
+void mf_carve_state(mf_carve *c, mf_state *s, int threads, size_t max_nc, size_t max_nh,
+                    size_t work, size_t conv_scratch);
+
+#endif
