@@ -8,7 +8,7 @@ float vit_gelu(float x)
     return vit_fast_gelu(x);
 }
 
-void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
+VIT_HOT void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
 {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * ldx;
@@ -22,7 +22,7 @@ void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
     }
 }
 
-void vit_add_bias_rows(int rows, int N, float *x, int ldx, const float *bias)
+VIT_HOT void vit_add_bias_rows(int rows, int N, float *x, int ldx, const float *bias)
 {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * ldx;

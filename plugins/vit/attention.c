@@ -9,7 +9,7 @@
 #include "ops.h"
 #include "reduce.h"
 
-void vit_softmax_rows(int rows, int N, float *x, int ldx)
+VIT_HOT void vit_softmax_rows(int rows, int N, float *x, int ldx)
 {
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * ldx;

@@ -113,18 +113,21 @@ __attribute__((target("avx512f"))) static void pack_b512(const vit_gemm_args *g,
 #define MR512 12
 #define NR512 32
 
-__attribute__((target("avx512f"))) static void
-tile512(int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,
+/* One MR x 32 tile for mr in {4, 8, 12}: inlined into a wrapper per mr so every loop over rows
+ * unrolls with a constant count and the accumulators stay in registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,
         float alpha, int load_c, const float *bias)
 {
     __m512 acc[MR512][2];
-    for (int i = 0; i < MR512; i++)
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp + k * NR512);
         __m512 b1 = _mm512_load_ps(bp + k * NR512 + 16);
 #pragma GCC unroll 12
-        for (int i = 0; i < MR512; i++) {
+        for (int i = 0; i < mr; i++) {
             __m512 a = _mm512_set1_ps(arow[i][k]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
@@ -136,7 +139,7 @@ tile512(int kc, const float *const *arow, const float *bp, float *c, int ldc, in
     __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
     __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 12
-    for (int i = 0; i < MR512; i++) { /* constant indices keep acc in registers */
+    for (int i = 0; i < mr; i++) { /* constant indices keep acc in registers */
         if (i >= rows)
             break;
         float *ci = c + (size_t)i * ldc;
@@ -150,6 +153,17 @@ tile512(int kc, const float *const *arow, const float *bp, float *c, int ldc, in
         _mm512_mask_storeu_ps(ci + 16, m1, r1);
     }
 }
+
+#define TILE512_WRAPPER(MR)                                                                        \
+    __attribute__((target("avx512f"))) static void tile512_##MR(                                   \
+        int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,  \
+        float alpha, int load_c, const float *bias)                                                \
+    {                                                                                              \
+        tile512(MR, kc, arow, bp, c, ldc, rows, cols, alpha, load_c, bias);                        \
+    }
+TILE512_WRAPPER(12)
+TILE512_WRAPPER(8)
+TILE512_WRAPPER(4)
 
 __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
 {
@@ -165,8 +179,12 @@ __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
                 const float *arow[MR512];
                 for (int i = 0; i < MR512; i++)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
-                tile512(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols,
-                        g->alpha, k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
+                /* short last strips take a shorter tile rather than computing padding rows */
+                void (*tile)(int, const float *const *, const float *, float *, int, int, int,
+                             float, int, const float *) =
+                    rows > 8 ? tile512_12 : rows > 4 ? tile512_8 : tile512_4;
+                tile(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
+                     k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
             }
         }
     }

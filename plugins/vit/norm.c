@@ -5,7 +5,7 @@
 #include "ops.h"
 #include "reduce.h"
 
-void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *gamma,
+VIT_HOT void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *gamma,
                         const float *beta, float eps, float *y, int ldy)
 {
     for (int r = 0; r < rows; r++) {

@@ -10,6 +10,14 @@
 
 #include "threadpool.h"
 
+/* Element-wise hot loops get AVX-512 and AVX2 clones, picked when the library loads, in builds
+ * that do not target the build machine (-Dnative=false, as packages are built). */
+#if defined(VIT_MULTIVERSION)
+#define VIT_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VIT_HOT
+#endif
+
 /* gemm.c --------------------------------------------------------------------------------- */
 /* Picks the GEMM backend and makes OpenBLAS single-threaded (once per process): libvit
  * splits work itself. Called by vit_model_open. */
