@@ -12,7 +12,9 @@ model.onnx (torch.onnx.export, opset 14, exact-erf GELU) under WORKDIR/NAME; che
 runtimes reproduce the reference logits; then R rounds of `vit-infer MODEL --bench N --threads
 T` and `node ort_run.js model.onnx --runs N --threads T`, alternating which goes first. Each
 prints `median_ms: X` on its last line; the result is the median over rounds of each, and the
-ratio vitd/ORT (< 1 means vitd is faster). Several MODELNAMEs end with a summary table; a
+ratio vitd/ORT (< 1 means vitd is faster). Both also report the median per-run CPU time
+(median_cpu_ms), and its ratio is printed too: with --threads 1 on a loaded machine it is the
+steadier comparison, as time spent preempted does not count. Several MODELNAMEs end with a summary table; a
 model vit-infer cannot run (family not supported yet) is timed with ORT alone.
 
 Build dir: --build, else $VITD_BUILD, else build/ at the top of the repository.
@@ -71,11 +73,18 @@ def write_model(fx, workdir):
 
 
 def last_median(text, what):
+    """(median_ms from the last line, median_cpu_ms from any line or None)."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     m = re.match(r"median_ms:\s*([0-9.eE+-]+)", lines[-1]) if lines else None
     if not m:
         raise RuntimeError(f"{what}: no 'median_ms:' on its last line:\n{text}")
-    return float(m.group(1))
+    cpu = re.search(r"^median_cpu_ms:\s*([0-9.eE+-]+)", text, re.M)
+    return float(m.group(1)), float(cpu.group(1)) if cpu else None
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
 
 
 def run(cmd, what):
@@ -122,31 +131,41 @@ def bench_one(name, opts):
             print(f"check: vit-infer cannot run it, timing ORT only: {str(e).splitlines()[-1]}")
             have_vit = False
 
-    vit_ms, ort_ms = [], []
+    vit_ms, ort_ms, vit_cpu, ort_cpu = [], [], [], []
     for r in range(opts.rounds):
         order = ["vit", "ort"] if r % 2 == 0 else ["ort", "vit"]
         for who in order:
             if who == "vit" and have_vit:
                 try:
-                    vit_ms.append(last_median(run([vit_infer, outdir, "--bench", str(opts.runs),
-                                                   "--threads", str(opts.threads)],
-                                                  "vit-infer"), "vit-infer"))
+                    wall, cpu = last_median(run([vit_infer, outdir, "--bench", str(opts.runs),
+                                                 "--threads", str(opts.threads)], "vit-infer"),
+                                            "vit-infer")
+                    vit_ms.append(wall)
+                    vit_cpu.append(cpu)
                 except RuntimeError as e:
                     print(f"vit-infer --bench failed, timing ORT only: {e}")
-                    have_vit, vit_ms = False, []
+                    have_vit, vit_ms, vit_cpu = False, [], []
             elif who == "ort":
-                ort_ms.append(last_median(run(node + [onnx_path, "--runs", str(opts.runs),
-                                                      "--threads", str(opts.threads)],
-                                              "ort_run"), "ort_run"))
+                wall, cpu = last_median(run(node + [onnx_path, "--runs", str(opts.runs),
+                                                    "--threads", str(opts.threads)],
+                                            "ort_run"), "ort_run")
+                ort_ms.append(wall)
+                ort_cpu.append(cpu)
         print(f"round {r + 1}: " + (f"vitd {vit_ms[-1]:.3f} ms  " if vit_ms else "")
               + f"ort {ort_ms[-1]:.3f} ms", flush=True)
-    row = {"name": fx.name, "gflops": gflops, "ort": statistics.median(ort_ms),
-           "vit": statistics.median(vit_ms) if vit_ms else None, "err": err}
+    row = {"name": fx.name, "gflops": gflops, "ort": med(ort_ms), "vit": med(vit_ms),
+           "ort_cpu": med(ort_cpu), "vit_cpu": med(vit_cpu), "err": err}
     print(f"model: {fx.name}  gflops: {gflops:.3f}  threads: {opts.threads}  runs: {opts.runs}"
           f"  rounds: {opts.rounds}")
     print(f"ort_median_ms: {row['ort']:.3f}")
+    if row["ort_cpu"] is not None:
+        print(f"ort_median_cpu_ms: {row['ort_cpu']:.3f}")
     if row["vit"] is not None:
         print(f"vitd_median_ms: {row['vit']:.3f}")
+        if row["vit_cpu"] is not None:
+            print(f"vitd_median_cpu_ms: {row['vit_cpu']:.3f}")
+        if row["vit_cpu"] is not None and row["ort_cpu"] is not None:
+            print(f"ratio vitd/ort (cpu time): {row['vit_cpu'] / row['ort_cpu']:.3f}")
         print(f"ratio vitd/ort: {row['vit'] / row['ort']:.3f}")
     return row
 
@@ -174,13 +193,18 @@ def main():
         rows.append(bench_one(name, opts))
         print(flush=True)
     if len(rows) > 1:
+        def f(v, fmt="9.3f"):
+            return format(v, fmt) if v is not None else f"{'-':>9s}"
+
+        def ratio(a, b):
+            return f(a / b) if a is not None and b is not None else f(None)
+
         print(f"{'model':36s} {'GFLOPs':>8s} {'vitd ms':>9s} {'ORT ms':>9s} {'vitd/ORT':>9s}"
-              f" {'max err':>9s}")
+              f" {'vitd cpu':>9s} {'ORT cpu':>9s} {'cpu ratio':>9s} {'max err':>9s}")
         for r in rows:
-            vit = f"{r['vit']:9.3f}" if r["vit"] is not None else f"{'-':>9s}"
-            ratio = f"{r['vit'] / r['ort']:9.3f}" if r["vit"] is not None else f"{'-':>9s}"
-            err = f"{r['err']:9.1e}" if r["err"] is not None else f"{'-':>9s}"
-            print(f"{r['name']:36s} {r['gflops']:8.3f} {vit} {r['ort']:9.3f} {ratio} {err}")
+            print(f"{r['name']:36s} {r['gflops']:8.3f} {f(r['vit'])} {f(r['ort'])}"
+                  f" {ratio(r['vit'], r['ort'])} {f(r['vit_cpu'])} {f(r['ort_cpu'])}"
+                  f" {ratio(r['vit_cpu'], r['ort_cpu'])} {f(r['err'], '9.1e')}")
     return 0
 
 

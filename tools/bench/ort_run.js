@@ -7,7 +7,10 @@
 //
 // The input is IN.npy (float32, C-order, the model's input shape with or without the batch
 // dimension) or, without --input, a fixed pseudo-random tensor. Each run is timed around
-// session.run() alone; the last line is `median_ms: X` like vit-infer --bench prints.
+// session.run() alone, in wall time and in process CPU time (user+system, all threads: with
+// --threads 1 the steadier measure on a loaded machine, as preemption does not count; with
+// more threads it includes ORT's spinning workers). The last line is `median_ms: X` like
+// vit-infer --bench prints; `median_cpu_ms: X` comes just before it.
 // --logits writes the first output of one run as a float32 .npy (to check the export).
 'use strict';
 
@@ -105,11 +108,15 @@ async function main() {
   const feeds = { [name]: new ort.Tensor('float32', data, shape) };
   for (let i = 0; i < opts.warmup; i++) await session.run(feeds);
   const times = [];
+  const cpu = [];
   let out = null;
   for (let i = 0; i < opts.runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     out = await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e3);
   }
   if (opts.logits) {
     const first = out[session.outputNames[0]];
@@ -118,6 +125,7 @@ async function main() {
   }
   console.log(`ort ${opts.model} threads=${opts.threads} runs=${opts.runs} ` +
     `min_ms: ${Math.min(...times).toFixed(3)}`);
+  console.log(`median_cpu_ms: ${median(cpu).toFixed(3)}`);
   console.log(`median_ms: ${median(times).toFixed(3)}`);
 }
 
