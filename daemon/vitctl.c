@@ -197,7 +197,8 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
 {
     Monitor *mon = userdata;
     const char *name, *old_owner, *new_owner;
-    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && !*new_owner) {
+    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 &&
+        strcmp(name, VITD_BUS_NAME) == 0 && !*new_owner) {
         fprintf(stderr, "vitctl: vitd left the bus\n");
         mon->status = EXIT_FAILURE;
         mon->done = true;

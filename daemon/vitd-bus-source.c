@@ -15,6 +15,8 @@ typedef struct {
     GSource source;
     sd_bus *bus;
     gpointer fd_tag;
+    VitdBusLost on_lost;
+    gpointer user_data;
 } BusSource;
 
 static gboolean bus_source_prepare(GSource *source, gint *timeout)
@@ -62,6 +64,8 @@ static gboolean bus_source_dispatch(GSource *source, GSourceFunc callback, gpoin
             const char *desc = NULL;
             sd_bus_get_description(s->bus, &desc);
             vitd_log_errno(r, "D-Bus connection %s failed", desc ? desc : "?");
+            if (s->on_lost)
+                s->on_lost(s->bus, s->user_data);
             return G_SOURCE_REMOVE;
         }
     }
@@ -81,14 +85,23 @@ static GSourceFuncs bus_source_funcs = {
     .finalize = bus_source_finalize,
 };
 
-guint vitd_bus_source_attach(sd_bus *bus)
+guint vitd_bus_source_attach(sd_bus *bus, VitdBusLost on_lost, gpointer user_data)
 {
     GSource *source = g_source_new(&bus_source_funcs, sizeof(BusSource));
     BusSource *s = (BusSource *)source;
     s->bus = sd_bus_ref(bus);
+    s->on_lost = on_lost;
+    s->user_data = user_data;
     s->fd_tag = g_source_add_unix_fd(source, sd_bus_get_fd(bus), G_IO_IN);
     g_source_set_name(source, "sd-bus");
     guint id = g_source_attach(source, NULL);
     g_source_unref(source);
     return id;
+}
+
+void vitd_bus_source_detach(guint id)
+{
+    GSource *source = id ? g_main_context_find_source_by_id(NULL, id) : NULL;
+    if (source)
+        g_source_destroy(source);
 }

@@ -43,7 +43,7 @@ static int on_name_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
     return 0;
 }
 
-int vitd_events_open(gboolean user_bus, VitdEvents **ret)
+int vitd_events_open(gboolean user_bus, VitdBusLost on_lost, gpointer user_data, VitdEvents **ret)
 {
     sd_bus *bus = NULL;
     int r = user_bus ? sd_bus_open_user_with_description(&bus, "vitd-events")
@@ -65,7 +65,7 @@ int vitd_events_open(gboolean user_bus, VitdEvents **ret)
     r = sd_bus_request_name_async(bus, NULL, VITD_EVENTS_BUS_NAME, 0, on_name_reply, NULL);
     if (r < 0)
         vitd_log_errno(r, "Failed to request %s", VITD_EVENTS_BUS_NAME);
-    ev->source_id = vitd_bus_source_attach(bus);
+    ev->source_id = vitd_bus_source_attach(bus, on_lost, user_data);
     *ret = ev;
     return 0;
 }
@@ -74,8 +74,7 @@ void vitd_events_free(VitdEvents *ev)
 {
     if (!ev)
         return;
-    if (ev->source_id)
-        g_source_remove(ev->source_id);
+    vitd_bus_source_detach(ev->source_id);
     sd_bus_close_unref(ev->bus);
     g_free(ev);
 }

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <glib.h>
+#include "vitd-bus-source.h"
 #include "vitd-pipeline.h"
 
 typedef struct _VitdEvents VitdEvents;
 
-/* Opens the second connection to the system (or, with USER_BUS, the session) bus. */
-int vitd_events_open(gboolean user_bus, VitdEvents **ret);
+/* Opens the second connection to the system (or, with USER_BUS, the session) bus; ON_LOST is
+ * called if it fails later. */
+int vitd_events_open(gboolean user_bus, VitdBusLost on_lost, gpointer user_data, VitdEvents **ret);
 void vitd_events_free(VitdEvents *ev);
 /* Applies P's publish policy to C and, if it passes, emits Classification from P's object path
  * (or drops it and counts P->events_dropped when the outgoing queue is full). Never blocks. */

@@ -48,6 +48,16 @@ static void on_pipeline_drained(VitdPipeline *p, gpointer data)
         drain_finish(m);
 }
 
+/* Without its bus vitd is of no use to anyone: exit with an error and let systemd restart it. */
+static void on_bus_lost(sd_bus *bus, gpointer data)
+{
+    VitdManager *m = data;
+    vitd_log_error("Lost the D-Bus connection, exiting");
+    m->failed = TRUE;
+    if (m->loop)
+        g_main_loop_quit(m->loop);
+}
+
 static const VitdPipelineCallbacks pipeline_callbacks = {
     .changed = on_pipeline_changed,
     .classified = on_pipeline_classified,
@@ -141,8 +151,7 @@ void vitd_manager_free(VitdManager *m)
     if (m->events)
         vitd_events_flush(m->events, 500 * 1000);
     g_clear_pointer(&m->events, vitd_events_free);
-    if (m->bus_source)
-        g_source_remove(m->bus_source);
+    vitd_bus_source_detach(m->bus_source);
     if (m->bus) {
         sd_bus_flush(m->bus);
         m->bus = sd_bus_close_unref(m->bus);
@@ -175,7 +184,7 @@ int vitd_manager_start(VitdManager *m, GMainLoop *loop)
     r = vitd_bus_register(m);
     if (r < 0)
         return r;
-    m->bus_source = vitd_bus_source_attach(m->bus);
+    m->bus_source = vitd_bus_source_attach(m->bus, on_bus_lost, m);
     r = sd_bus_request_name(m->bus, VITD_BUS_NAME, 0);
     if (r == -EEXIST)
         return vitd_log_errno(r, "%s is already owned on the %s bus (is vitd already running?)",
@@ -185,7 +194,7 @@ int vitd_manager_start(VitdManager *m, GMainLoop *loop)
                               "Failed to own %s on the %s bus (the bus policy lets only "
                               "user vitd own it)",
                               VITD_BUS_NAME, m->user_bus ? "session" : "system");
-    r = vitd_events_open(m->user_bus, &m->events);
+    r = vitd_events_open(m->user_bus, on_bus_lost, m, &m->events);
     if (r < 0)
         return r;
 

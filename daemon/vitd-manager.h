@@ -20,6 +20,7 @@ typedef struct _VitdManager {
     guint poll_timer, watchdog_timer;
     guint64 watchdog_usec;
     gboolean draining;
+    gboolean failed; /* a bus connection was lost: exit non-zero so systemd restarts */
     guint draining_left, drain_timer;
 } VitdManager;
 

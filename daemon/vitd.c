@@ -6,6 +6,7 @@
  *
  * SIGHUP reloads (what `systemctl reload vitd` sends); SIGTERM/SIGINT drain every pipeline
  * (end-of-stream, bounded wait) and exit 0. */
+#include <errno.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <locale.h>
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
     int r = vitd_manager_start(m, loop);
     if (r >= 0)
         g_main_loop_run(loop);
+    if (r >= 0 && m->failed)
+        r = -ENOTCONN;
     vitd_manager_free(m);
     gst_deinit();
     if (r < 0)

@@ -7,6 +7,7 @@ static const vit_family *const families[] = {
     &vit_family_vit,
     &vit_family_poolformer,
     &vit_family_pvt,
+    &vit_family_swin,
 };
 
 const vit_family *vit_family_find(const char *architecture)

@@ -39,5 +39,6 @@ const vit_family *vit_family_find(const char *architecture);
 extern const vit_family vit_family_vit;
 extern const vit_family vit_family_poolformer;
 extern const vit_family vit_family_pvt;
+extern const vit_family vit_family_swin;
 
 #endif

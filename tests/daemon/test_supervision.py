@@ -93,6 +93,13 @@ class Supervision(VitdTestCase):
         self.assertContiguous(self.seqs("live"))
         stuck.close()
 
+    def test_losing_the_bus_exits_nonzero(self):
+        vitd = self.start_vitd("pipelines:\n" + FAST)
+        self.bus.proc.kill()  # dbus-daemon dies: vitd must exit so systemd restarts it
+        self.bus.proc.wait(10)
+        self.assertEqual(vitd.proc.wait(15), 1)
+        self.assertIn("Lost the D-Bus connection", vitd.log())
+
     def test_stalled_bus_drops_and_counts_events(self):
         self.start_vitd("pipelines:\n" + FAST, env={"VITD_EVENTS_QUEUE_MAX": "16"})
         c = self.client

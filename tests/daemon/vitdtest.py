@@ -164,7 +164,8 @@ class Client:
     def close(self):
         for s in self._subs:
             self.conn.signal_unsubscribe(s)
-        self.conn.close_sync(None)
+        if not self.conn.is_closed():
+            self.conn.close_sync(None)
 
     def call(self, path, iface, method, args=None, timeout_ms=10000):
         reply = self.conn.call_sync(BUS_NAME, path, iface, method, args, None,
