@@ -10,8 +10,8 @@ import subprocess
 import sys
 import tempfile
 
-from vitdtest import (PERMISSIVE_BUS_CONFIG, SKIP, SOURCE, SYSTEM_BUS_CONFIG, Bus, Client, Config,
-                      Vitd, VitdTestCase, main)
+from vitdtest import (PERMISSIVE_BUS_CONFIG, SKIP, SOURCE, SYSTEM_BUS_CONFIG, VITCTL, Bus, Client,
+                      Config, Vitd, VitdTestCase, main)
 
 # Run as nobody: performs calls on the bus at argv[1] and prints one JSON object of outcomes.
 UNPRIVILEGED_CLIENT = r'''
@@ -112,6 +112,17 @@ class Policy(VitdTestCase):
             self.assertTrue(res[denied].startswith("org.freedesktop.DBus.Error.AccessDenied"),
                             "%s: %s" % (denied, res[denied]))
         self.assertEqual(res["PipelineAdded"], [["added-later", "/org/vitd1/pipeline/added_2dlater"]])
+
+        # vitctl as nobody: reading works, control fails with one clear line.
+        env = dict(os.environ, HOME="/tmp", DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", VITCTL]
+        r = subprocess.run(nobody + ["list"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("added-later", r.stdout)
+        r = subprocess.run(nobody + ["restart", "added-later"], env=env, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "vitctl: added-later: access denied (root or group vitd only)\n")
 
     def test_vitd_checks_credentials_behind_a_permissive_bus(self):
         bus = self.system_bus(PERMISSIVE_BUS_CONFIG)
