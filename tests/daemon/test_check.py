@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """vitd --check (exit 0 valid / 1 invalid, errors as FILE:LINE:COL), --version, and a config
 that does not validate at start-up (vitd exits 1 naming the place)."""
+import glob
 import os
 import subprocess
 import unittest
 
-from vitdtest import HAVE_ELEMENT, VITD, Config, main
+from vitdtest import BUILD, HAVE_ELEMENT, MODEL, SOURCE, VITD, Config, main
 
 
 def vitd(*args):
@@ -67,6 +68,26 @@ class Check(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(os.path.join(c.pipelines_dir, "pipelines.yaml") + ":2:5: pipeline 'typo': ",
                       r.stderr)
+
+    def test_shipped_configs_are_valid(self):
+        r = vitd("--check", "--config", os.path.join(SOURCE, "conf", "vitd.yaml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("valid, 0 pipelines", r.stdout)  # examples are not enabled by default
+        if HAVE_ELEMENT:
+            r = vitd("--check", "--config", os.path.join(BUILD, "conf", "demo", "vitd.yaml"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    @unittest.skipUnless(HAVE_ELEMENT, "vitclassify plugin not built")
+    def test_shipped_examples_are_valid_once_enabled(self):
+        examples = glob.glob(os.path.join(SOURCE, "conf", "pipelines.d", "*.yaml.example"))
+        self.assertTrue(examples)
+        for example in examples:
+            c = self.config()
+            text = open(example).read().replace("/var/lib/vitd/models/deit_tiny_patch16_224", MODEL)
+            with open(os.path.join(c.pipelines_dir, "example.yaml"), "w") as f:
+                f.write(text)
+            r = vitd("--check", "--config", c.path)
+            self.assertEqual(r.returncode, 0, "%s: %s" % (example, r.stderr))
 
     def test_missing_config_file(self):
         r = vitd("--check", "--config", "/nonexistent/vitd.yaml")
