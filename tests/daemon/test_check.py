@@ -83,7 +83,8 @@ class Check(unittest.TestCase):
         self.assertTrue(examples)
         for example in examples:
             c = self.config()
-            text = open(example).read().replace("/var/lib/vitd/models/deit_tiny_patch16_224", MODEL)
+            with open(example) as f:
+                text = f.read().replace("/var/lib/vitd/models/deit_tiny_patch16_224", MODEL)
             with open(os.path.join(c.pipelines_dir, "example.yaml"), "w") as f:
                 f.write(text)
             r = vitd("--check", "--config", c.path)
