@@ -146,7 +146,7 @@ static void print_event(const char *pipeline, uint64_t seq, uint64_t frame, int6
                               "seq", (json_int_t)seq, "frame", (json_int_t)frame, "pts_ns",
                               (json_int_t)pts, "realtime_us", (json_int_t)realtime, "labels",
                               labels, "exit", (int)exit_idx, "latency_us", (json_int_t)latency);
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
         if (s)
             printf("%s\n", s);
         free(s);
