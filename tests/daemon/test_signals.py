@@ -167,10 +167,19 @@ class Signals(VitdTestCase):
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
 
     def test_sigterm_drains_and_exits_zero(self):
+        # Right after start-up, while the live source may still be prerolling.
         vitd = self.start_vitd(LIVE)
-        self.client.wait_for("live-cam started", lambda: self.client.pipelines())
         self.assertEqual(vitd.stop(timeout=15), 0)
         self.assertIn("Draining", vitd.log())
+
+    def test_sigterm_drains_running_pipelines_by_end_of_stream(self):
+        require_element()
+        vitd = self.start_vitd(LIVE)
+        c = self.client
+        c.wait_for("live-cam running", lambda: c.get("live-cam", "State") == "running")
+        self.assertEqual(vitd.stop(timeout=15), 0)
+        self.assertIn("Draining", vitd.log())
+        self.assertNotIn("did not drain in time", vitd.log())
 
 
 if __name__ == "__main__":
