@@ -40,6 +40,7 @@ extern const vit_family vit_family_vit;
 extern const vit_family vit_family_poolformer;
 extern const vit_family vit_family_pvt;
 extern const vit_family vit_family_swin;
+extern const vit_family vit_family_hatnet;
 extern const vit_family vit_family_sret;
 
 #endif
