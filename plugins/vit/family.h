@@ -18,6 +18,9 @@ typedef struct vit_run {
     int threads;          /* vit_threadpool_threads(pool) */
     void *arena;          /* arena_bytes(model, threads) bytes, 64-byte aligned */
     float exit_threshold; /* for cascades */
+    /* Cascades: exit k answers when its top probability >= exit_thresholds[k] (the session fills
+     * these from its threshold, the model's per-exit defaults or a budget). */
+    float exit_thresholds[VIT_MAX_EXITS];
     float *logits;        /* [num_classes]: the answering exit's logits go here */
 } vit_run;
 
@@ -38,6 +41,7 @@ const vit_family *vit_family_find(const char *architecture);
 
 extern const vit_family vit_family_vit;
 extern const vit_family vit_family_poolformer;
+extern const vit_family vit_family_dvt;
 extern const vit_family vit_family_pvt;
 extern const vit_family vit_family_swin;
 extern const vit_family vit_family_hatnet;

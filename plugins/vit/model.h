@@ -9,6 +9,14 @@
 #include "vit.h"
 
 #define VIT_MAX_EXITS 8
+#define VIT_MAX_BUDGETS 16
+
+/* A compute budget of a cascade (config.json "budgets"): per-exit thresholds chosen on
+ * validation data and the mean GFLOPs per image they gave there. */
+typedef struct vit_budget {
+    double gflops;
+    float thresholds[VIT_MAX_EXITS];
+} vit_budget;
 
 struct vit_family;
 
@@ -23,6 +31,10 @@ struct vit_model {
     int num_classes;
     int num_exits;
     double exit_gflops[VIT_MAX_EXITS];
+    /* Cascades (cascade_config.c): per-exit default thresholds and the budgets. */
+    float exit_thresholds[VIT_MAX_EXITS];
+    int num_budgets;
+    vit_budget budgets[VIT_MAX_BUDGETS];
     char **fallback_labels; /* "class N", when the config names none */
 };
 

@@ -70,9 +70,7 @@ int vit_session_new(vit_model *model, const vit_session_options *opts,
         return vit_errorf(err, -ENOMEM, "out of memory");
     s->model = vit_model_ref(model);
     s->run.threads = threads;
-    s->run.exit_threshold = opts && opts->exit_threshold >= 0.0f
-                                ? opts->exit_threshold
-                                : vit_model_default_exit_threshold(model);
+    vit_session_set_exit_threshold(s, opts ? opts->exit_threshold : -1.0f);
     size_t in = (size_t)model->input_c * model->input_h * model->input_w;
     s->run.arena = alloc_zeroed_aligned(model->family->arena_bytes(model, threads));
     s->input = alloc_zeroed_aligned(in * sizeof(float));
@@ -119,6 +117,44 @@ void vit_session_set_exit_threshold(vit_session *session, float threshold)
 {
     session->run.exit_threshold =
         threshold < 0.0f ? vit_model_default_exit_threshold(session->model) : threshold;
+    for (int k = 0; k < VIT_MAX_EXITS; k++)
+        session->run.exit_thresholds[k] =
+            threshold < 0.0f ? session->model->exit_thresholds[k] : threshold;
+}
+
+int vit_session_set_exit_thresholds(vit_session *session, const float *thresholds, int count,
+                                    vit_error *err)
+{
+    if (!thresholds || count != session->model->num_exits)
+        return vit_errorf(err, -EINVAL, "%s: %d thresholds for a model of %d exits",
+                          session->model->path, count, session->model->num_exits);
+    for (int k = 0; k < count; k++)
+        session->run.exit_thresholds[k] = thresholds[k];
+    session->run.exit_threshold = thresholds[0];
+    return 0;
+}
+
+int vit_session_set_budget(vit_session *session, double gflops, vit_error *err)
+{
+    const vit_model *m = session->model;
+    if (!(gflops >= 0.0))
+        return vit_errorf(err, -EINVAL, "budget must be a non-negative number of GFLOPs");
+    if (m->num_budgets == 0)
+        return vit_errorf(err, -ENOENT, "%s: the model has no budgets (config.json \"budgets\")",
+                          m->path);
+    int best = -1, cheapest = 0;
+    for (int b = 0; b < m->num_budgets; b++) {
+        double g = m->budgets[b].gflops;
+        if (g < m->budgets[cheapest].gflops)
+            cheapest = b;
+        if (g <= gflops && (best < 0 || g > m->budgets[best].gflops))
+            best = b;
+    }
+    if (best < 0)
+        best = cheapest;
+    int r = vit_session_set_exit_thresholds(session, m->budgets[best].thresholds, m->num_exits,
+                                            err);
+    return r < 0 ? r : best;
 }
 
 static int run_network(vit_session *s, const float *chw, uint64_t t0, vit_result *ret)

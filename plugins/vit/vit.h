@@ -66,6 +66,14 @@ int vit_model_num_exits(const vit_model *model);
 double vit_model_exit_gflops(const vit_model *model, int exit_index);
 /* The cascade's default confidence threshold (from config.json), 1.0 for single networks. */
 float vit_model_default_exit_threshold(const vit_model *model);
+/* Compute budgets of a cascade (config.json "budgets": per-exit thresholds chosen on validation
+ * data, with the mean GFLOPs per image they gave there); 0 for single networks. */
+int vit_model_num_budgets(const vit_model *model);
+/* Expected mean GFLOPs per image of budget b (validation), 0.0 when b is out of range. */
+double vit_model_budget_gflops(const vit_model *model, int budget);
+/* Threshold of exit k under budget b, or under the model's defaults when b is -1 (config.json
+ * "exit_thresholds", else "exit_threshold" for every exit). The last exit always answers. */
+float vit_model_exit_threshold(const vit_model *model, int budget, int exit_index);
 
 /* ---- session ---------------------------------------------------------------------------- */
 
@@ -79,7 +87,16 @@ int vit_session_new(vit_model *model, const vit_session_options *opts,
                     vit_session **ret_session, vit_error *err);
 vit_session *vit_session_free(vit_session *session);
 const vit_model *vit_session_model(const vit_session *session);
+/* One threshold for every exit; < 0 returns to the model's per-exit defaults. */
 void vit_session_set_exit_threshold(vit_session *session, float threshold);
+/* Per-exit thresholds: count must be the model's number of exits (the last value is ignored:
+ * the last exit always answers). -EINVAL otherwise. */
+int vit_session_set_exit_thresholds(vit_session *session, const float *thresholds, int count,
+                                    vit_error *err);
+/* Budget mode: uses the thresholds of the model budget whose expected mean GFLOPs is the
+ * largest not above `gflops`; when every budget costs more, the cheapest one. Returns the budget
+ * index used, -ENOENT when the model has no budgets, -EINVAL for a negative or NaN target. */
+int vit_session_set_budget(vit_session *session, double gflops, vit_error *err);
 
 /* ---- frames and results ----------------------------------------------------------------- */
 
