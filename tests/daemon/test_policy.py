@@ -13,6 +13,8 @@ import tempfile
 from vitdtest import (PERMISSIVE_BUS_CONFIG, SKIP, SOURCE, SYSTEM_BUS_CONFIG, VITCTL, Bus, Client,
                       Config, Vitd, VitdTestCase, main)
 
+TEST_GID = 47321  # the vitd group inside the test's private /etc/group
+
 # Run as nobody: performs calls on the bus at argv[1] and prints one JSON object of outcomes.
 UNPRIVILEGED_CLIENT = r'''
 import json, sys
@@ -135,6 +137,44 @@ class Policy(VitdTestCase):
             self.assertTrue(res[denied].startswith("org.freedesktop.DBus.Error.AccessDenied"),
                             res[denied])
             self.assertIn("only allowed for root and members of group vitd", res[denied])
+
+    def test_group_vitd_members_may_control(self):
+        """Runs itself again in a private mount namespace where /etc/group has a vitd group with
+        nobody in it, so no real group is created on the machine."""
+        if os.environ.get("VITD_TEST_GROUP_NS") != "1":
+            group = tempfile.NamedTemporaryFile("w", suffix=".group", delete=False)
+            with open("/etc/group") as f:
+                group.write(f.read().rstrip("\n") + "\nvitd:x:%d:nobody\n" % TEST_GID)
+            group.close()
+            os.chmod(group.name, 0o644)
+            self.addCleanup(os.unlink, group.name)
+            inner = ("mount --bind %s /etc/group && exec /usr/bin/python3 %s "
+                     "Policy.test_group_vitd_members_may_control" % (group.name, __file__))
+            try:
+                r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", inner],
+                                   env=dict(os.environ, VITD_TEST_GROUP_NS="1"), capture_output=True,
+                                   text=True, timeout=120)
+            except FileNotFoundError:
+                self.skipTest("no unshare")
+            if "mount" in r.stderr and r.returncode != 0 and "Ran " not in r.stderr:
+                self.skipTest("cannot make a private mount namespace: " + r.stderr.strip())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return
+
+        policy = os.path.join(SOURCE, "conf", "org.vitd1.conf")
+        for bus in (self.system_bus(SYSTEM_BUS_CONFIG, extra='<policy user="root"><allow own_prefix='
+                                    '"org.vitd1"/></policy><include>%s</include>' % policy),
+                    self.system_bus(PERMISSIVE_BUS_CONFIG)):
+            self.start_system_vitd(bus)
+            cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=%d" % TEST_GID,
+                   "/usr/bin/python3", self.script, bus.address]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                                 env=dict(os.environ, HOME="/tmp")).stdout
+            res = json.loads(out)
+            self.assertEqual(res["Reload"], "ok")
+            # Past the policy and vitd's own check: the pipeline is what is missing.
+            self.assertTrue(res["StopPipeline"].startswith("org.vitd1.Error.NoSuchPipeline"),
+                            res["StopPipeline"])
 
 
 if __name__ == "__main__":
