@@ -96,7 +96,11 @@ static void update_status(VitdManager *m)
     while (g_hash_table_iter_next(&it, NULL, &value))
         running += ((VitdPipeline *)value)->state == VITD_PIPELINE_RUNNING;
     g_autofree char *status = g_strdup_printf("%u of %u pipelines running", running, total);
-    vitd_notify_status(status);
+    if (g_strcmp0(status, m->status) != 0) {
+        vitd_notify_status(status);
+        g_free(m->status);
+        m->status = g_steal_pointer(&status);
+    }
 }
 
 static gboolean poll_tick(gpointer data)
@@ -157,6 +161,7 @@ void vitd_manager_free(VitdManager *m)
         m->bus = sd_bus_close_unref(m->bus);
     }
     vp_config_free(m->config);
+    g_free(m->status);
     g_free(m->config_path);
     g_free(m);
 }
