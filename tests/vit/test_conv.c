@@ -77,6 +77,8 @@ static const conv_case cases[] = {
     {6, 6, 1, 1, 0, 2, 5, 7, VIT_CONV_HWC, 1},      /* grouped pointwise */
     {70, 70, 3, 1, 1, 70, 9, 8, VIT_CONV_HWC, 2},   /* depthwise, two channel tiles */
     {9, 18, 3, 2, 1, 9, 10, 9, VIT_CONV_HWC, 2},    /* depthwise x2 (SReT pools) */
+    {40, 80, 3, 2, 1, 40, 9, 8, VIT_CONV_HWC, 2},   /* depthwise x2, two channel tiles */
+    {3, 8, 3, 2, 1, 1, 28, 28, VIT_CONV_CHW, 2},    /* SReT stem conv */
     {5, 5, 5, 1, 2, 5, 6, 7, VIT_CONV_HWC, 1},      /* depthwise 5x5 */
     {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},      /* depthwise on planar: im2col path */
     {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},    /* patchify on token-major */
