@@ -58,6 +58,7 @@ typedef struct sret_entry {
 
 typedef struct sret_stage {
     int C, heads, H, W, N, num_entries;
+    int max_hidden; /* row stride of the MLP scratch: a block's MLP and the NLL after it share it */
     sret_entry *entries;
     int has_pool;
     vit_conv2d pool; /* to the next stage */
@@ -411,6 +412,7 @@ static int build_stage(mf_builder *b, sret_net *n, const sret_args *a, int s, in
     if (hidden < 1 || np_hidden < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d: MLP width below 1",
                           b->model->config.source, s);
+    st->max_hidden = hidden > np_hidden ? hidden : np_hidden;
     for (int i = 0; i < st->num_entries; i++) {
         int r;
         if (i % 2) {
@@ -585,7 +587,7 @@ static size_t sret_layout(const sret_net *n, int threads, char *base, sret_arena
         const sret_stage *st = &n->stages[s];
         for (int i = 0; i < st->num_entries; i++) {
             const sret_entry *e = &st->entries[i];
-            size_t f = (size_t)st->N * (st->C + e->mlp.hidden);
+            size_t f = (size_t)st->N * (st->C + st->max_hidden);
             if (e->is_block) {
                 size_t g = vit_group_attention_scratch_floats(&e->attn, threads);
                 f = g > f ? g : f;
@@ -681,7 +683,8 @@ static void mlp_rows(const sret_pass *p, const sret_mlp *m, int r0, int r1)
     int C = p->stage->C, Hd = m->hidden, rows = r1 - r0;
     float *x = p->x + (size_t)r0 * C;
     float *xn = p->a.work + (size_t)r0 * C;
-    float *h = p->a.work + (size_t)p->stage->N * C + (size_t)r0 * Hd;
+    /* rows at the stage's widest stride, so the two MLPs of a fused pass never overlap */
+    float *h = p->a.work + (size_t)p->stage->N * C + (size_t)r0 * p->stage->max_hidden;
     vit_layernorm_rows(rows, C, x, C, m->norm_w, m->norm_b, 1e-6f, xn, C);
     vit_linear(rows, Hd, C, xn, C, m->fc1_w, NULL, 0.0f, h, Hd);
     vit_bias_gelu_rows(rows, Hd, h, Hd, m->fc1_b);
