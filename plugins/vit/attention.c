@@ -22,8 +22,8 @@ VIT_HOT void vit_softmax_rows(int rows, int N, float *x, int ldx)
     }
 }
 
-void vit_attention_rows(int N, int C, int heads, const float *qkv, int r0, int r1,
-                        float *scores, float *out, int ldo)
+void vit_attention_rows(int N, int C, int heads, const float *qkv, int r0, int r1, float *scores,
+                        float *out, int ldo)
 {
     int rows = r1 - r0, d = C / heads, ld = 3 * C;
     if (rows <= 0)

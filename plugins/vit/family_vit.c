@@ -112,8 +112,10 @@ static int infer_img_size(builder *b, vit_net *n, int pos_rows_full, vit_error *
     while ((grid + 1) * (grid + 1) <= pos_rows_full)
         grid++;
     if (grid * grid != pos_rows_full)
-        return vit_errorf(err, -EINVAL, "%s: cannot tell the image size (no model_args.img_size "
-                          "and pos_embed is not a square grid)", cfg->source);
+        return vit_errorf(err, -EINVAL,
+                          "%s: cannot tell the image size (no model_args.img_size "
+                          "and pos_embed is not a square grid)",
+                          cfg->source);
     n->img_h = n->img_w = grid * n->patch;
     return 0;
 }
@@ -126,8 +128,10 @@ static int build_embed(builder *b, vit_net *n)
         return get(b, "patch_embed.proj.weight", 4, (int64_t[]){-1, -1, -1, -1}, NULL);
     if (pw->shape[2] != pw->shape[3] || pw->shape[2] < 1 || pw->shape[2] > 1024 ||
         (pw->shape[1] != 1 && pw->shape[1] != 3) || pw->shape[0] < 1 || pw->shape[0] > 65536)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor patch_embed.proj.weight: unsupported "
-                          "shape (need [dim, 1 or 3, p, p])", m->weights->path);
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor patch_embed.proj.weight: unsupported "
+                          "shape (need [dim, 1 or 3, p, p])",
+                          m->weights->path);
     n->dim = (int)pw->shape[0];
     n->in_chans = (int)pw->shape[1];
     n->patch = (int)pw->shape[2];
@@ -149,8 +153,8 @@ static int build_embed(builder *b, vit_net *n)
     if (!pe)
         return get(b, "pos_embed", 3, (int64_t[]){1, -1, D}, NULL);
     int no_embed_class = 0;
-    json_t *v = m->config.model_args ? json_object_get(m->config.model_args, "no_embed_class")
-                                     : NULL;
+    json_t *v =
+        m->config.model_args ? json_object_get(m->config.model_args, "no_embed_class") : NULL;
     if (json_is_true(v))
         no_embed_class = 1;
     r = infer_img_size(b, n, (int)(pe->shape[1] - (no_embed_class ? 0 : n->num_prefix)), b->err);
@@ -217,8 +221,10 @@ static int build_blocks(builder *b, vit_net *n)
     if (!fc1)
         return get(b, "blocks.0.mlp.fc1.weight", 2, (int64_t[]){-1, n->dim}, NULL);
     if (fc1->shape[0] < 1 || fc1->shape[0] > 1 << 20)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor blocks.0.mlp.fc1.weight has an "
-                          "unsupported shape", b->model->weights->path);
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor blocks.0.mlp.fc1.weight has an "
+                          "unsupported shape",
+                          b->model->weights->path);
     n->hidden = (int)fc1->shape[0];
     n->blocks = calloc((size_t)n->depth, sizeof(vit_block));
     if (!n->blocks)
@@ -241,8 +247,10 @@ static int build_head(builder *b, vit_net *n)
     else if (!strcmp(pool, "avg"))
         n->pool_avg = 1;
     else
-        return vit_errorf(b->err, -ENOTSUP, "%s: global_pool \"%.40s\" is not supported (token or "
-                          "avg)", cfg->source, pool);
+        return vit_errorf(b->err, -ENOTSUP,
+                          "%s: global_pool \"%.40s\" is not supported (token or "
+                          "avg)",
+                          cfg->source, pool);
     if (n->dist_token && n->pool_avg)
         return vit_errorf(b->err, -ENOTSUP, "%s: a distilled model needs token pooling",
                           cfg->source);
@@ -292,8 +300,10 @@ static int check_config(builder *b, vit_net *n)
     else if (r < 0)
         return r;
     if (heads < 1 || n->dim % heads)
-        return vit_errorf(b->err, -EINVAL, "%s: %d heads do not divide embed dim %d (set "
-                          "model_args.num_heads)", cfg->source, heads, n->dim);
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: %d heads do not divide embed dim %d (set "
+                          "model_args.num_heads)",
+                          cfg->source, heads, n->dim);
     n->heads = heads;
     static const char *const int_args[] = {"embed_dim", "depth", "patch_size", "in_chans",
                                            "num_classes"};
@@ -310,13 +320,17 @@ static int check_config(builder *b, vit_net *n)
                               cfg->source, int_args[i], v, values[i]);
     }
     if (cfg->num_classes > 0 && cfg->num_classes != n->num_classes)
-        return vit_errorf(b->err, -EINVAL, "%s: num_classes is %d but tensor head.weight has %d "
-                          "rows", cfg->source, cfg->num_classes, n->num_classes);
-    if (cfg->input_h > 0 && (cfg->input_c != n->in_chans || cfg->input_h != n->img_h ||
-                             cfg->input_w != n->img_w))
-        return vit_errorf(b->err, -EINVAL, "%s: pretrained_cfg.input_size [%d,%d,%d] does not "
-                          "match the model's [%d,%d,%d]", cfg->source, cfg->input_c,
-                          cfg->input_h, cfg->input_w, n->in_chans, n->img_h, n->img_w);
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: num_classes is %d but tensor head.weight has %d "
+                          "rows",
+                          cfg->source, cfg->num_classes, n->num_classes);
+    if (cfg->input_h > 0 &&
+        (cfg->input_c != n->in_chans || cfg->input_h != n->img_h || cfg->input_w != n->img_w))
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: pretrained_cfg.input_size [%d,%d,%d] does not "
+                          "match the model's [%d,%d,%d]",
+                          cfg->source, cfg->input_c, cfg->input_h, cfg->input_w, n->in_chans,
+                          n->img_h, n->img_w);
     return 0;
 }
 
@@ -325,9 +339,10 @@ static int check_all_used(builder *b)
     const vit_safetensors *st = b->model->weights;
     for (size_t i = 0; i < st->num_tensors; i++)
         if (!b->used[i])
-            return vit_errorf(b->err, -ENOTSUP, "%s: tensor %.200s is not part of a plain "
-                              "ViT/DeiT (unsupported variant of %.100s)", st->path,
-                              st->tensors[i].name, b->model->config.architecture);
+            return vit_errorf(b->err, -ENOTSUP,
+                              "%s: tensor %.200s is not part of a plain "
+                              "ViT/DeiT (unsupported variant of %.100s)",
+                              st->path, st->tensors[i].name, b->model->config.architecture);
     return 0;
 }
 
@@ -396,13 +411,13 @@ static size_t vit_layout(const vit_net *n, float *base, vit_arena *a)
 {
     size_t N = (size_t)n->tokens, D = (size_t)n->dim, off = 0;
     const size_t sizes[] = {
-        N * D, N * 3 * D, N * 3 * D, N * D, N * D, N * (size_t)n->hidden, N * D, N * N,
-        (size_t)n->num_patches * n->in_chans * n->patch * n->patch, 2 * D, 2 * D,
-        (size_t)n->num_classes,
+        N * D, N * 3 * D, N * 3 * D,
+        N * D, N * D,     N * (size_t)n->hidden,
+        N * D, N * N,     (size_t)n->num_patches * n->in_chans * n->patch * n->patch,
+        2 * D, 2 * D,     (size_t)n->num_classes,
     };
-    float **slots[] = {&a->x,      &a->qkv[0], &a->qkv[1],  &a->xn,
-                       &a->attn,   &a->hidden, &a->tmp,     &a->scores,
-                       &a->patches, &a->feat,  &a->feat_norm, &a->logits2};
+    float **slots[] = {&a->x,   &a->qkv[0], &a->qkv[1],  &a->xn,   &a->attn,      &a->hidden,
+                       &a->tmp, &a->scores, &a->patches, &a->feat, &a->feat_norm, &a->logits2};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         if (base)
             *slots[i] = base + off;

@@ -59,8 +59,7 @@ static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr
  * Within 128-bit lanes: 32-bit then 64-bit unpacks turn each group of 4 rows into vectors
  * holding those rows at k = 4 * lane + e; two rounds of 128-bit lane shuffles then gather the
  * four groups' lane l into one vector per k. */
-__attribute__((target("avx512f"))) static void transpose16_512(const float *w, int ldw,
-                                                               float *bp)
+__attribute__((target("avx512f"))) static void transpose16_512(const float *w, int ldw, float *bp)
 {
     __m512 s[4][4];
     for (int j = 0; j < 16; j++) /* the next block's lines: weights stream from memory */
@@ -116,8 +115,8 @@ __attribute__((target("avx512f"))) static void pack_b512(const vit_gemm_args *g,
 /* One MR x 32 tile for mr in {4, 8, 12}: inlined into a wrapper per mr so every loop over rows
  * unrolls with a constant count and the accumulators stay in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,
-        float alpha, int load_c, const float *bias)
+tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc,
+        int rows, int cols, float alpha, int load_c, const float *bias)
 {
     __m512 acc[MR512][2];
 #pragma GCC unroll 12
@@ -181,8 +180,9 @@ __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
                 /* short last strips take a shorter tile rather than computing padding rows */
                 void (*tile)(int, const float *const *, const float *, float *, int, int, int,
-                             float, int, const float *) =
-                    rows > 8 ? tile512_12 : rows > 4 ? tile512_8 : tile512_4;
+                             float, int, const float *) = rows > 8   ? tile512_12
+                                                          : rows > 4 ? tile512_8
+                                                                     : tile512_4;
                 tile(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
                      k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
             }
@@ -195,9 +195,10 @@ __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
 #define MR256 6
 #define NR256 16
 
-__attribute__((target("avx2,fma"))) static void
-tile256(int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,
-        float alpha, int load_c, const float *bias)
+__attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
+                                                        const float *bp, float *c, int ldc,
+                                                        int rows, int cols, float alpha, int load_c,
+                                                        const float *bias)
 {
     __m256 acc[MR256][2];
     for (int i = 0; i < MR256; i++)
@@ -240,8 +241,8 @@ __attribute__((target("avx2,fma"))) static void gemm256(const vit_gemm_args *g)
                 const float *arow[MR256];
                 for (int i = 0; i < MR256; i++)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
-                tile256(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols,
-                        g->alpha, k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
+                tile256(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
+                        k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
             }
         }
     }

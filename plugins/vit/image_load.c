@@ -96,8 +96,8 @@ static int load_jpeg(const char *path, FILE *f, vit_image *img, vit_error *err)
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height, bpp = cinfo.output_components;
     if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE || (bpp != 1 && bpp != 3)) {
         jpeg_destroy_decompress(&cinfo);
-        return vit_errorf(err, -EINVAL, "%s: unsupported JPEG (%dx%d, %d components)", path, w,
-                          h, bpp);
+        return vit_errorf(err, -EINVAL, "%s: unsupported JPEG (%dx%d, %d components)", path, w, h,
+                          bpp);
     }
     pixels = malloc((size_t)w * h * bpp);
     if (!pixels) {

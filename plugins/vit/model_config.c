@@ -12,8 +12,8 @@
 #define MAX_CLASSES 1000000
 #define MAX_INPUT_SIDE 8192
 
-static int get_numbers(const vit_config *cfg, json_t *obj, const char *key, float *out,
-                       float lo, float hi, vit_error *err)
+static int get_numbers(const vit_config *cfg, json_t *obj, const char *key, float *out, float lo,
+                       float hi, vit_error *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
@@ -26,8 +26,10 @@ static int get_numbers(const vit_config *cfg, json_t *obj, const char *key, floa
         json_t *e = json_array_get(v, n == 1 ? 0 : i);
         double d = json_number_value(e);
         if (!json_is_number(e) || !(d >= lo && d <= hi))
-            return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.%s[%zu] must be a number in "
-                              "[%g, %g]", cfg->source, key, i, lo, hi);
+            return vit_errorf(err, -EINVAL,
+                              "%s: pretrained_cfg.%s[%zu] must be a number in "
+                              "[%g, %g]",
+                              cfg->source, key, i, lo, hi);
         out[i] = (float)d;
     }
     return 0;
@@ -40,15 +42,19 @@ static int parse_input_size(vit_config *cfg, json_t *pc, vit_error *err)
         return 0;
     int dims[3];
     if (!json_is_array(v) || json_array_size(v) != 3)
-        return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.input_size must be [channels, height, "
-                          "width]", cfg->source);
+        return vit_errorf(err, -EINVAL,
+                          "%s: pretrained_cfg.input_size must be [channels, height, "
+                          "width]",
+                          cfg->source);
     for (int i = 0; i < 3; i++) {
         json_t *e = json_array_get(v, (size_t)i);
         json_int_t x = json_integer_value(e);
         json_int_t hi = i == 0 ? 3 : MAX_INPUT_SIDE;
         if (!json_is_integer(e) || x < 1 || x > hi || (i == 0 && x == 2))
-            return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.input_size[%d] = %lld is out of "
-                              "range", cfg->source, i, (long long)x);
+            return vit_errorf(err, -EINVAL,
+                              "%s: pretrained_cfg.input_size[%d] = %lld is out of "
+                              "range",
+                              cfg->source, i, (long long)x);
         dims[i] = (int)x;
     }
     cfg->input_c = dims[0];
@@ -72,8 +78,10 @@ static int parse_pretrained_cfg(vit_config *cfg, json_t *pc, vit_error *err)
     if (v && !json_is_null(v)) {
         double d = json_number_value(v);
         if (!json_is_number(v) || !(d > 0.05 && d <= 4.0))
-            return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.crop_pct must be a number in "
-                              "(0.05, 4]", cfg->source);
+            return vit_errorf(err, -EINVAL,
+                              "%s: pretrained_cfg.crop_pct must be a number in "
+                              "(0.05, 4]",
+                              cfg->source);
         cfg->crop_pct = (float)d;
     }
     v = json_object_get(pc, "interpolation");
@@ -86,8 +94,10 @@ static int parse_pretrained_cfg(vit_config *cfg, json_t *pc, vit_error *err)
         else if (s && !strcmp(s, "nearest"))
             cfg->interpolation = VIT_INTERP_NEAREST;
         else
-            return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.interpolation \"%.40s\" is not "
-                              "bilinear, bicubic or nearest", cfg->source, s ? s : "?");
+            return vit_errorf(err, -EINVAL,
+                              "%s: pretrained_cfg.interpolation \"%.40s\" is not "
+                              "bilinear, bicubic or nearest",
+                              cfg->source, s ? s : "?");
     }
     v = json_object_get(pc, "crop_mode");
     if (v && !json_is_null(v)) {
@@ -97,8 +107,10 @@ static int parse_pretrained_cfg(vit_config *cfg, json_t *pc, vit_error *err)
         else if (s && !strcmp(s, "squash"))
             cfg->crop_mode = VIT_CROP_SQUASH;
         else
-            return vit_errorf(err, -EINVAL, "%s: pretrained_cfg.crop_mode \"%.40s\" is not "
-                              "center or squash", cfg->source, s ? s : "?");
+            return vit_errorf(err, -EINVAL,
+                              "%s: pretrained_cfg.crop_mode \"%.40s\" is not "
+                              "center or squash",
+                              cfg->source, s ? s : "?");
     }
     return 0;
 }
@@ -114,8 +126,7 @@ static int set_labels_from_json(vit_config *cfg, json_t *names, vit_error *err)
     for (size_t i = 0; i < n; i++) {
         const char *s = json_string_value(json_array_get(names, i));
         if (!s)
-            return vit_errorf(err, -EINVAL, "%s: label_names[%zu] is not a string", cfg->source,
-                              i);
+            return vit_errorf(err, -EINVAL, "%s: label_names[%zu] is not a string", cfg->source, i);
         if (!(cfg->labels[i] = strdup(s)))
             return vit_errorf(err, -ENOMEM, "%s: out of memory", cfg->source);
         cfg->num_labels = (int)i + 1;
@@ -130,8 +141,7 @@ static int parse_root(vit_config *cfg, vit_error *err)
         return vit_errorf(err, -EINVAL, "%s: not a JSON object", cfg->source);
     const char *arch = json_string_value(json_object_get(root, "architecture"));
     if (!arch || !*arch)
-        return vit_errorf(err, -EINVAL, "%s: \"architecture\" (a string) is missing",
-                          cfg->source);
+        return vit_errorf(err, -EINVAL, "%s: \"architecture\" (a string) is missing", cfg->source);
     if (!(cfg->architecture = strdup(arch)))
         return vit_errorf(err, -ENOMEM, "%s: out of memory", cfg->source);
     json_t *v = json_object_get(root, "num_classes");

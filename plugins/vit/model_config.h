@@ -22,9 +22,9 @@ typedef enum vit_crop_mode {
 } vit_crop_mode;
 
 typedef struct vit_config {
-    char *source;       /* where it came from, for errors */
-    char *architecture; /* required */
-    int num_classes;    /* -1 when absent */
+    char *source;                  /* where it came from, for errors */
+    char *architecture;            /* required */
+    int num_classes;               /* -1 when absent */
     int input_c, input_h, input_w; /* pretrained_cfg.input_size, 0 when absent */
     float mean[3], std[3];         /* default ImageNet's */
     float crop_pct;                /* default 0.875 */
@@ -32,8 +32,8 @@ typedef struct vit_config {
     vit_interpolation interpolation; /* default bicubic */
     char **labels;                   /* label_names, or a labels file; NULL when none */
     int num_labels;
-    json_t *root;       /* the whole document (owned reference) */
-    json_t *model_args; /* borrowed from root; NULL when absent */
+    json_t *root;         /* the whole document (owned reference) */
+    json_t *model_args;   /* borrowed from root; NULL when absent */
     float exit_threshold; /* "exit_threshold" for cascades; default 1.0 */
 } vit_config;
 

@@ -6,7 +6,7 @@
 #include "reduce.h"
 
 VIT_HOT void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *gamma,
-                        const float *beta, float eps, float *y, int ldy)
+                                const float *beta, float eps, float *y, int ldy)
 {
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;

@@ -116,7 +116,15 @@ int vit_npy_write_f32(const char *path, const float *data, int ndim, const int64
         int r = -errno;
         return vit_errorf(err, r, "%s: %s", path, strerror(-r));
     }
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)hlen, f) == (size_t)hlen &&
              fwrite(data, sizeof(float), (size_t)n, f) == (size_t)n;

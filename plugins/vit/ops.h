@@ -57,8 +57,8 @@ void vit_softmax_rows(int rows, int N, float *x, int ldx);
 /* Multi-head self-attention for query rows [r0, r1) of a fused qkv buffer [N, 3C] (q | k | v,
  * head h owning columns h*d..h*d+d-1 of each third): out[r] (head h at column h*d) =
  * softmax(q k^T * d^-0.5) v. scores: (r1 - r0) * N floats of scratch. */
-void vit_attention_rows(int N, int C, int heads, const float *qkv, int r0, int r1,
-                        float *scores, float *out, int ldo);
+void vit_attention_rows(int N, int C, int heads, const float *qkv, int r0, int r1, float *scores,
+                        float *out, int ldo);
 
 /* patch_embed.c -------------------------------------------------------------------------- */
 /* Unfolds non-overlapping patch x patch tiles of a CHW image for patches [p0, p1) of a

@@ -14,8 +14,8 @@ void vit_patches_to_rows(const float *chw, int C, int H, int W, int patch, int g
         float *dst = rows + (size_t)(p - p0) * row_len;
         for (int c = 0; c < C; c++)
             for (int ky = 0; ky < patch; ky++) {
-                const float *src = chw + ((size_t)c * H + (size_t)gy * patch + ky) * W +
-                                   (size_t)gx * patch;
+                const float *src =
+                    chw + ((size_t)c * H + (size_t)gy * patch + ky) * W + (size_t)gx * patch;
                 memcpy(dst, src, (size_t)patch * sizeof(float));
                 dst += patch;
             }

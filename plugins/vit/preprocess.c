@@ -27,7 +27,7 @@ struct vit_preprocess {
     int taps;
     int *xidx, *yidx; /* [width * taps], [height * taps] */
     float *xw, *yw;
-    float *cache;  /* CACHE_ROWS x 3 x width */
+    float *cache; /* CACHE_ROWS x 3 x width */
     int cache_key[CACHE_ROWS];
     float scale[3], offset[3]; /* v * scale + offset == (v / 255 - mean) / std */
 };
@@ -129,7 +129,7 @@ int vit_preprocess_new(const vit_preprocess_params *params, vit_preprocess **ret
     pre->p = *params;
     pre->taps = params->interpolation == VIT_INTERP_NEAREST    ? 1
                 : params->interpolation == VIT_INTERP_BILINEAR ? 2
-                                                                : 4;
+                                                               : 4;
     size_t w = (size_t)params->width, h = (size_t)params->height;
     pre->xidx = malloc(w * MAX_TAPS * sizeof(int));
     pre->yidx = malloc(h * MAX_TAPS * sizeof(int));
@@ -262,10 +262,10 @@ static inline void fetch_rgb(const vit_frame *f, int x, int y, float *rgb)
 static int packed_layout(vit_pixel_format fmt, int *r, int *g, int *b)
 {
     static const signed char table[][4] = {
-        [VIT_FORMAT_RGB] = {0, 1, 2, 3},  [VIT_FORMAT_BGR] = {2, 1, 0, 3},
-        [VIT_FORMAT_RGBX] = {0, 1, 2, 4}, [VIT_FORMAT_BGRX] = {2, 1, 0, 4},
-        [VIT_FORMAT_XRGB] = {1, 2, 3, 4}, [VIT_FORMAT_XBGR] = {3, 2, 1, 4},
-        [VIT_FORMAT_RGBA] = {0, 1, 2, 4}, [VIT_FORMAT_BGRA] = {2, 1, 0, 4},
+        [VIT_FORMAT_RGB] = {0, 1, 2, 3},   [VIT_FORMAT_BGR] = {2, 1, 0, 3},
+        [VIT_FORMAT_RGBX] = {0, 1, 2, 4},  [VIT_FORMAT_BGRX] = {2, 1, 0, 4},
+        [VIT_FORMAT_XRGB] = {1, 2, 3, 4},  [VIT_FORMAT_XBGR] = {3, 2, 1, 4},
+        [VIT_FORMAT_RGBA] = {0, 1, 2, 4},  [VIT_FORMAT_BGRA] = {2, 1, 0, 4},
         [VIT_FORMAT_GRAY8] = {0, 0, 0, 1},
     };
     if ((unsigned)fmt > VIT_FORMAT_GRAY8)
@@ -337,8 +337,8 @@ int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, 
                         dst[c][x] += w * src[(size_t)c * W + x];
             } else {
                 for (int x = 0; x < W; x++)
-                    dst[0][x] += w * (0.299f * src[x] + 0.587f * src[W + x] +
-                                      0.114f * src[2 * W + x]);
+                    dst[0][x] +=
+                        w * (0.299f * src[x] + 0.587f * src[W + x] + 0.114f * src[2 * W + x]);
             }
         }
         for (int c = 0; c < nc; c++)

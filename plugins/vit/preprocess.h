@@ -29,7 +29,6 @@ int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, 
 
 /* The resized image size and crop offset used for a frame of w x h (exposed for tests). */
 void vit_preprocess_geometry(const vit_preprocess_params *params, int frame_w, int frame_h,
-                             int *ret_resized_w, int *ret_resized_h, int *ret_left,
-                             int *ret_top);
+                             int *ret_resized_w, int *ret_resized_h, int *ret_left, int *ret_top);
 
 #endif

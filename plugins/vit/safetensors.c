@@ -24,9 +24,9 @@ static const struct {
     st_dtype dtype;
     unsigned size;
 } dtype_table[] = {
-    {"BOOL", ST_BOOL, 1}, {"U8", ST_U8, 1},    {"I8", ST_I8, 1},     {"I16", ST_I16, 2},
-    {"U16", ST_U16, 2},   {"F16", ST_F16, 2},  {"BF16", ST_BF16, 2}, {"I32", ST_I32, 4},
-    {"U32", ST_U32, 4},   {"F32", ST_F32, 4},  {"I64", ST_I64, 8},   {"U64", ST_U64, 8},
+    {"BOOL", ST_BOOL, 1}, {"U8", ST_U8, 1},   {"I8", ST_I8, 1},     {"I16", ST_I16, 2},
+    {"U16", ST_U16, 2},   {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2}, {"I32", ST_I32, 4},
+    {"U32", ST_U32, 4},   {"F32", ST_F32, 4}, {"I64", ST_I64, 8},   {"U64", ST_U64, 8},
     {"F64", ST_F64, 8},
 };
 

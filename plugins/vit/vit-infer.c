@@ -59,9 +59,9 @@ static int parse_int(const char *s, int lo, int hi, int *ret)
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
-        {"logits", required_argument, NULL, 'l'}, {"top-k", required_argument, NULL, 'k'},
+        {"logits", required_argument, NULL, 'l'},  {"top-k", required_argument, NULL, 'k'},
         {"threads", required_argument, NULL, 't'}, {"bench", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     *o = (options){.top_k = 5, .threads = 1};
     int c;
@@ -194,8 +194,8 @@ static int bench(vit_session *s, const float *input, const vit_frame *frame, con
         for (int i = 0; i < o->bench; i++)
             sum += ms[i];
         printf("model: %s (%s)\n", vit_model_path(m), vit_model_architecture(m));
-        printf("threads: %d\ngemm: %s\nruns: %d\ngflops: %.3f\n", o->threads,
-               vit_gemm_backend(), o->bench, res.gflops);
+        printf("threads: %d\ngemm: %s\nruns: %d\ngflops: %.3f\n", o->threads, vit_gemm_backend(),
+               o->bench, res.gflops);
         printf("min_ms: %.3f\nmean_ms: %.3f\nmax_ms: %.3f\n", ms[0], sum / o->bench,
                ms[o->bench - 1]);
         /* CPU time of all threads per run: robust to other load on the machine */
@@ -251,8 +251,7 @@ static int run(const options *o, vit_error *err)
         r = tensor ? vit_session_run_tensor(s, tensor, &res, err)
                    : vit_session_classify(s, &img.frame, &res, err);
         if (r == 0 && o->logits_out)
-            r = vit_npy_write_f32(o->logits_out, res.logits, 1, (int64_t[]){res.num_classes},
-                                  err);
+            r = vit_npy_write_f32(o->logits_out, res.logits, 1, (int64_t[]){res.num_classes}, err);
         if (r == 0 && !tensor)
             print_top_k(m, &res, o->top_k);
     }

@@ -14,8 +14,19 @@
 #include "vit.h"
 
 /* The test model: dim 8, 2 heads, depth 2, 8x8 RGB input in 4x4 patches, mlp 16, 3 classes. */
-enum { D = 8, HEADS = 2, DEPTH = 2, IMG = 8, P = 4, GRID = IMG / P, NP = GRID * GRID, T = NP + 1,
-       HID = 16, NCLS = 3, MAXT = 64 };
+enum {
+    D = 8,
+    HEADS = 2,
+    DEPTH = 2,
+    IMG = 8,
+    P = 4,
+    GRID = IMG / P,
+    NP = GRID * GRID,
+    T = NP + 1,
+    HID = 16,
+    NCLS = 3,
+    MAXT = 64
+};
 
 typedef struct wt {
     char name[64];
@@ -90,12 +101,12 @@ static void make_weights(void)
             int ndim;
             int64_t a, b;
         } blk[] = {
-            {"norm1.weight", 1, D, 0},         {"norm1.bias", 1, D, 0},
-            {"attn.qkv.weight", 2, 3 * D, D},  {"attn.qkv.bias", 1, 3 * D, 0},
-            {"attn.proj.weight", 2, D, D},     {"attn.proj.bias", 1, D, 0},
-            {"norm2.weight", 1, D, 0},         {"norm2.bias", 1, D, 0},
-            {"mlp.fc1.weight", 2, HID, D},     {"mlp.fc1.bias", 1, HID, 0},
-            {"mlp.fc2.weight", 2, D, HID},     {"mlp.fc2.bias", 1, D, 0},
+            {"norm1.weight", 1, D, 0},        {"norm1.bias", 1, D, 0},
+            {"attn.qkv.weight", 2, 3 * D, D}, {"attn.qkv.bias", 1, 3 * D, 0},
+            {"attn.proj.weight", 2, D, D},    {"attn.proj.bias", 1, D, 0},
+            {"norm2.weight", 1, D, 0},        {"norm2.bias", 1, D, 0},
+            {"mlp.fc1.weight", 2, HID, D},    {"mlp.fc1.bias", 1, HID, 0},
+            {"mlp.fc2.weight", 2, D, HID},    {"mlp.fc2.bias", 1, D, 0},
         };
         for (size_t k = 0; k < sizeof(blk) / sizeof(blk[0]); k++) {
             char name[64];
@@ -123,8 +134,9 @@ static void write_model(const char *config)
     for (int k = 0; k < num_weights; k++) {
         if (weights[k].skip)
             continue;
-        t[n] = (tw_tensor){weights[k].name, "F32", weights[k].ndim, {0}, weights[k].data,
-                           weights[k].n * sizeof(float)};
+        t[n] = (tw_tensor){weights[k].name, "F32",
+                           weights[k].ndim, {0},
+                           weights[k].data, weights[k].n * sizeof(float)};
         memcpy(t[n].shape, weights[k].shape, sizeof(t[n].shape));
         n++;
     }
@@ -196,8 +208,8 @@ static void naive_vit(const float *img, double *logits)
     for (int l = 0; l < DEPTH; l++) {
         for (int t = 0; t < T; t++) {
             ln(x[t], W("blocks.%d.norm1.weight", l), W("blocks.%d.norm1.bias", l), h[t]);
-            lin(h[t], D, W("blocks.%d.attn.qkv.weight", l), W("blocks.%d.attn.qkv.bias", l),
-                3 * D, qkv[t]);
+            lin(h[t], D, W("blocks.%d.attn.qkv.weight", l), W("blocks.%d.attn.qkv.bias", l), 3 * D,
+                qkv[t]);
         }
         int d = D / HEADS;
         for (int hh = 0; hh < HEADS; hh++)
@@ -221,8 +233,8 @@ static void naive_vit(const float *img, double *logits)
             }
         for (int t = 0; t < T; t++) {
             double o[D], hid[HID];
-            lin(att[t], D, W("blocks.%d.attn.proj.weight", l), W("blocks.%d.attn.proj.bias", l),
-                D, o);
+            lin(att[t], D, W("blocks.%d.attn.proj.weight", l), W("blocks.%d.attn.proj.bias", l), D,
+                o);
             for (int c = 0; c < D; c++)
                 x[t][c] += o[c];
             ln(x[t], W("blocks.%d.norm2.weight", l), W("blocks.%d.norm2.bias", l), h[t]);
@@ -230,8 +242,7 @@ static void naive_vit(const float *img, double *logits)
                 hid);
             for (int k = 0; k < HID; k++)
                 tmp[k] = 0.5 * hid[k] * (1 + erf(hid[k] / sqrt(2.0)));
-            lin(tmp, HID, W("blocks.%d.mlp.fc2.weight", l), W("blocks.%d.mlp.fc2.bias", l), D,
-                o);
+            lin(tmp, HID, W("blocks.%d.mlp.fc2.weight", l), W("blocks.%d.mlp.fc2.bias", l), D, o);
             for (int c = 0; c < D; c++)
                 x[t][c] += o[c];
         }
@@ -319,8 +330,11 @@ START_TEST(test_session_keeps_model_alive)
     ck_assert_ptr_null(m);
     uint8_t px[IMG * IMG * 3];
     memset(px, 200, sizeof(px));
-    vit_frame f = {.format = VIT_FORMAT_RGB, .width = IMG, .height = IMG,
-                   .planes = {px}, .strides = {IMG * 3}};
+    vit_frame f = {.format = VIT_FORMAT_RGB,
+                   .width = IMG,
+                   .height = IMG,
+                   .planes = {px},
+                   .strides = {IMG * 3}};
     vit_result r;
     ck_assert_int_eq(vit_session_classify(s, &f, &r, NULL), 0);
     ck_assert_int_eq(r.num_classes, NCLS);
@@ -335,8 +349,10 @@ START_TEST(test_wrong_shape_names_tensor)
     q->shape[1] = D - 1;
     q->n = (size_t)(3 * D) * (D - 1);
     write_model(CONFIG);
-    expect_open_error(-EINVAL, "model.safetensors: tensor blocks.1.attn.qkv.weight has shape "
-                               "[24,7], expected [24,8]", NULL);
+    expect_open_error(-EINVAL,
+                      "model.safetensors: tensor blocks.1.attn.qkv.weight has shape "
+                      "[24,7], expected [24,8]",
+                      NULL);
 }
 END_TEST
 
@@ -416,8 +432,9 @@ START_TEST(test_single_file_with_metadata_config)
 {
     tw_tensor t[MAXT];
     for (int k = 0; k < num_weights; k++) {
-        t[k] = (tw_tensor){weights[k].name, "F32", weights[k].ndim, {0}, weights[k].data,
-                           weights[k].n * sizeof(float)};
+        t[k] = (tw_tensor){weights[k].name, "F32",
+                           weights[k].ndim, {0},
+                           weights[k].data, weights[k].n * sizeof(float)};
         memcpy(t[k].shape, weights[k].shape, sizeof(t[k].shape));
     }
     const char *path = tw_path(dir, "single.safetensors");
@@ -446,8 +463,8 @@ START_TEST(test_bad_session_and_frame_arguments)
     ck_assert_ptr_null(s);
     ck_assert_int_eq(vit_session_new(m, NULL, &s, &err), 0);
     uint8_t px[16];
-    vit_frame f = {.format = VIT_FORMAT_RGB, .width = 4, .height = 1, .planes = {px},
-                   .strides = {8}};
+    vit_frame f = {
+        .format = VIT_FORMAT_RGB, .width = 4, .height = 1, .planes = {px}, .strides = {8}};
     vit_result r;
     ck_assert_int_eq(vit_session_classify(s, &f, &r, &err), -EINVAL); /* stride < 4*3 */
     ck_assert_ptr_nonnull(strstr(err.message, "stride"));

@@ -183,8 +183,8 @@ START_TEST(test_gemm_shapes_and_layouts)
     if (!use_backend(_i))
         return;
     /* ragged sizes around every tile edge, both B layouts, alpha, accumulate, long K */
-    static const int dims[][3] = {{1, 1, 1}, {13, 33, 7}, {12, 32, 256}, {25, 70, 300},
-                                  {6, 16, 513}, {197, 64, 197}};
+    static const int dims[][3] = {{1, 1, 1},     {13, 33, 7},  {12, 32, 256},
+                                  {25, 70, 300}, {6, 16, 513}, {197, 64, 197}};
     for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++) {
         int M = dims[t][0], N = dims[t][1], K = dims[t][2], lda = K + 3, ldc = N + 5;
         for (int trans = 0; trans < 2; trans++) {

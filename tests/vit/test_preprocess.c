@@ -19,9 +19,14 @@ static uint8_t rbyte(void)
 static vit_preprocess_params params(int c, int size, float crop, vit_interpolation interp)
 {
     vit_preprocess_params p = {
-        .channels = c, .height = size, .width = size, .crop_pct = crop,
-        .crop_mode = VIT_CROP_CENTER, .interpolation = interp,
-        .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f},
+        .channels = c,
+        .height = size,
+        .width = size,
+        .crop_pct = crop,
+        .crop_mode = VIT_CROP_CENTER,
+        .interpolation = interp,
+        .mean = {0.485f, 0.456f, 0.406f},
+        .std = {0.229f, 0.224f, 0.225f},
     };
     return p;
 }
@@ -45,7 +50,8 @@ START_TEST(test_geometry_follows_timm)
     ck_assert_int_eq(rh, 256);
     ck_assert_int_eq(rw, 341);
     ck_assert_int_eq(left, 58);
-    ck_assert_int_eq(top, 16); /* round(58.5) is 58, as Python's */;
+    ck_assert_int_eq(top, 16); /* round(58.5) is 58, as Python's */
+    ;
     vit_preprocess_geometry(&p, 480, 640, &rw, &rh, &left, &top);
     ck_assert_int_eq(rw, 256);
     ck_assert_int_eq(rh, 341);
@@ -71,18 +77,34 @@ static vit_frame constant_frame(vit_pixel_format fmt, int w, int h, const uint8_
     int stride = w * bpp + 5;
     uint8_t order[4];
     switch (fmt) {
-    case VIT_FORMAT_RGB: memcpy(order, (uint8_t[]){0, 1, 2, 3}, 4); break;
-    case VIT_FORMAT_BGR: memcpy(order, (uint8_t[]){2, 1, 0, 3}, 4); break;
-    case VIT_FORMAT_RGBX: case VIT_FORMAT_RGBA: memcpy(order, (uint8_t[]){0, 1, 2, 3}, 4); break;
-    case VIT_FORMAT_BGRX: case VIT_FORMAT_BGRA: memcpy(order, (uint8_t[]){2, 1, 0, 3}, 4); break;
-    case VIT_FORMAT_XRGB: memcpy(order, (uint8_t[]){3, 0, 1, 2}, 4); break;
-    case VIT_FORMAT_XBGR: memcpy(order, (uint8_t[]){3, 2, 1, 0}, 4); break;
-    default: memcpy(order, (uint8_t[]){0, 0, 0, 0}, 4); break;
+    case VIT_FORMAT_RGB:
+        memcpy(order, (uint8_t[]){0, 1, 2, 3}, 4);
+        break;
+    case VIT_FORMAT_BGR:
+        memcpy(order, (uint8_t[]){2, 1, 0, 3}, 4);
+        break;
+    case VIT_FORMAT_RGBX:
+    case VIT_FORMAT_RGBA:
+        memcpy(order, (uint8_t[]){0, 1, 2, 3}, 4);
+        break;
+    case VIT_FORMAT_BGRX:
+    case VIT_FORMAT_BGRA:
+        memcpy(order, (uint8_t[]){2, 1, 0, 3}, 4);
+        break;
+    case VIT_FORMAT_XRGB:
+        memcpy(order, (uint8_t[]){3, 0, 1, 2}, 4);
+        break;
+    case VIT_FORMAT_XBGR:
+        memcpy(order, (uint8_t[]){3, 2, 1, 0}, 4);
+        break;
+    default:
+        memcpy(order, (uint8_t[]){0, 0, 0, 0}, 4);
+        break;
     }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             for (int k = 0; k < bpp; k++)
-                buf[y * stride + x * bpp + k] = bpp == 1 ? rgb[0]
+                buf[y * stride + x * bpp + k] = bpp == 1        ? rgb[0]
                                                 : order[k] == 3 ? 0x55 /* X / alpha: ignored */
                                                                 : rgb[order[k]];
     f.planes[0] = buf;
@@ -103,8 +125,8 @@ static vit_frame constant_frame(vit_pixel_format fmt, int w, int h, const uint8_
 START_TEST(test_every_format_constant_colour)
 {
     static const vit_pixel_format fmts[] = {
-        VIT_FORMAT_RGB,  VIT_FORMAT_BGR,  VIT_FORMAT_RGBX,  VIT_FORMAT_BGRX,
-        VIT_FORMAT_XRGB, VIT_FORMAT_XBGR, VIT_FORMAT_RGBA,  VIT_FORMAT_BGRA,
+        VIT_FORMAT_RGB,   VIT_FORMAT_BGR,  VIT_FORMAT_RGBX, VIT_FORMAT_BGRX,
+        VIT_FORMAT_XRGB,  VIT_FORMAT_XBGR, VIT_FORMAT_RGBA, VIT_FORMAT_BGRA,
         VIT_FORMAT_GRAY8, VIT_FORMAT_I420, VIT_FORMAT_NV12,
     };
     uint8_t *buf = malloc(64 * 1024);
@@ -115,7 +137,7 @@ START_TEST(test_every_format_constant_colour)
         float *out = run(&p, &f);
         float expect[3];
         for (int c = 0; c < 3; c++) {
-            float v = fmts[i] == VIT_FORMAT_GRAY8 ? rgb[0]
+            float v = fmts[i] == VIT_FORMAT_GRAY8  ? rgb[0]
                       : fmts[i] >= VIT_FORMAT_I420 ? 1.164383f * (rgb[0] - 16.0f)
                                                    : rgb[c];
             expect[c] = (v / 255.0f - p.mean[c]) / p.std[c];
@@ -123,8 +145,8 @@ START_TEST(test_every_format_constant_colour)
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < 16 * 16; k++)
                 ck_assert_msg(fabsf(out[c * 256 + k] - expect[c]) < 1e-4f,
-                              "format %d channel %d: %f vs %f", (int)fmts[i], c,
-                              out[c * 256 + k], expect[c]);
+                              "format %d channel %d: %f vs %f", (int)fmts[i], c, out[c * 256 + k],
+                              expect[c]);
         free(out);
     }
     free(buf);
@@ -137,8 +159,8 @@ START_TEST(test_identity_size_copies_pixels)
     uint8_t px[N * N * 3];
     for (size_t i = 0; i < sizeof(px); i++)
         px[i] = rbyte();
-    vit_frame f = {.format = VIT_FORMAT_RGB, .width = N, .height = N, .planes = {px},
-                   .strides = {N * 3}};
+    vit_frame f = {
+        .format = VIT_FORMAT_RGB, .width = N, .height = N, .planes = {px}, .strides = {N * 3}};
     for (int interp = VIT_INTERP_BILINEAR; interp <= VIT_INTERP_NEAREST; interp++) {
         vit_preprocess_params p = params(3, N, 1.0f, (vit_interpolation)interp);
         float *out = run(&p, &f);
@@ -159,8 +181,8 @@ START_TEST(test_bilinear_half_size_averages_blocks)
     uint8_t px[N * N];
     for (size_t i = 0; i < sizeof(px); i++)
         px[i] = rbyte();
-    vit_frame f = {.format = VIT_FORMAT_GRAY8, .width = N, .height = N, .planes = {px},
-                   .strides = {N}};
+    vit_frame f = {
+        .format = VIT_FORMAT_GRAY8, .width = N, .height = N, .planes = {px}, .strides = {N}};
     vit_preprocess_params p = params(3, N / 2, 1.0f, VIT_INTERP_BILINEAR);
     float *out = run(&p, &f);
     for (int y = 0; y < N / 2; y++)
@@ -193,8 +215,8 @@ START_TEST(test_bicubic_matches_reference)
     uint8_t px[FW * FH * 3];
     for (size_t i = 0; i < sizeof(px); i++)
         px[i] = rbyte();
-    vit_frame f = {.format = VIT_FORMAT_RGB, .width = FW, .height = FH, .planes = {px},
-                   .strides = {FW * 3}};
+    vit_frame f = {
+        .format = VIT_FORMAT_RGB, .width = FW, .height = FH, .planes = {px}, .strides = {FW * 3}};
     vit_preprocess_params p = params(3, OUT, 0.875f, VIT_INTERP_BICUBIC);
     float *out = run(&p, &f);
     int rw, rh, left, top;
@@ -244,7 +266,7 @@ START_TEST(test_crop_larger_than_image_pads_black)
     vit_frame f = constant_frame(VIT_FORMAT_RGB, 10, 10, rgb, buf);
     vit_preprocess_params p = params(3, 8, 2.0f, VIT_INTERP_BILINEAR); /* resized to 4x4 */
     float *out = run(&p, &f);
-    ck_assert_float_eq_tol(out[0], -p.mean[0] / p.std[0], 1e-5f);           /* corner: pad */
+    ck_assert_float_eq_tol(out[0], -p.mean[0] / p.std[0], 1e-5f);              /* corner: pad */
     ck_assert_float_eq_tol(out[4 * 8 + 4], (1 - p.mean[0]) / p.std[0], 1e-4f); /* centre */
     free(out);
 }

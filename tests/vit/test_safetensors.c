@@ -59,8 +59,8 @@ static void write_header(const char *h, size_t data_len)
 START_TEST(test_valid_file_f32_f16_bf16)
 {
     float f32[3] = {1.5f, -2.0f, 3.25f};
-    uint16_t f16[4] = {0x3c00, 0xc100, 0x0001, 0x7bff};   /* 1, -2.5, 2^-24, 65504 */
-    uint16_t bf16[2] = {0x3f80, 0xc0a0};                  /* 1, -5 */
+    uint16_t f16[4] = {0x3c00, 0xc100, 0x0001, 0x7bff}; /* 1, -2.5, 2^-24, 65504 */
+    uint16_t bf16[2] = {0x3f80, 0xc0a0};                /* 1, -5 */
     tw_tensor t[] = {
         {"a.weight", "F32", 1, {3}, f32, sizeof(f32)},
         {"b.half", "F16", 2, {2, 2}, f16, sizeof(f16)},
@@ -73,17 +73,15 @@ START_TEST(test_valid_file_f32_f16_bf16)
     ck_assert_int_eq(vit_safetensors_open(model_path(), &st, &err), 0);
     ck_assert_uint_eq(st->num_tensors, 4);
     const float *p;
-    ck_assert_int_eq(vit_safetensors_get_f32(st, "a.weight", 1, (int64_t[]){3}, &p, NULL, &err),
-                     0);
+    ck_assert_int_eq(vit_safetensors_get_f32(st, "a.weight", 1, (int64_t[]){3}, &p, NULL, &err), 0);
     ck_assert_float_eq(p[2], 3.25f);
-    ck_assert_int_eq(
-        vit_safetensors_get_f32(st, "b.half", 2, (int64_t[]){2, -1}, &p, NULL, &err), 0);
+    ck_assert_int_eq(vit_safetensors_get_f32(st, "b.half", 2, (int64_t[]){2, -1}, &p, NULL, &err),
+                     0);
     ck_assert_float_eq(p[0], 1.0f);
     ck_assert_float_eq(p[1], -2.5f);
     ck_assert_float_eq(p[2], 5.9604644775390625e-08f);
     ck_assert_float_eq(p[3], 65504.0f);
-    ck_assert_int_eq(vit_safetensors_get_f32(st, "c.brain", 1, (int64_t[]){2}, &p, NULL, &err),
-                     0);
+    ck_assert_int_eq(vit_safetensors_get_f32(st, "c.brain", 1, (int64_t[]){2}, &p, NULL, &err), 0);
     ck_assert_float_eq(p[1], -5.0f);
     ck_assert_str_eq(vit_safetensors_metadata(st, "config"), "{\"x\": 1}");
     vit_safetensors_close(st);
@@ -102,21 +100,21 @@ START_TEST(test_lookup_errors_name_tensor)
     vit_error err;
     ck_assert_int_eq(vit_safetensors_open(model_path(), &st, &err), 0);
     /* wrong shape: the message a model owner needs */
-    ck_assert_int_eq(vit_safetensors_get_f32(st, "blocks.3.attn.qkv.weight", 2,
-                                             (int64_t[]){2, 4}, NULL, NULL, &err),
+    ck_assert_int_eq(vit_safetensors_get_f32(st, "blocks.3.attn.qkv.weight", 2, (int64_t[]){2, 4},
+                                             NULL, NULL, &err),
                      -EINVAL);
     ck_assert_msg(strstr(err.message, "model.safetensors: tensor blocks.3.attn.qkv.weight has "
                                       "shape [2,3], expected [2,4]"),
                   "%s", err.message);
     /* wrong dtype */
-    ck_assert_int_eq(
-        vit_safetensors_get_f32(st, "pos.index", 1, (int64_t[]){1}, NULL, NULL, &err), -EINVAL);
+    ck_assert_int_eq(vit_safetensors_get_f32(st, "pos.index", 1, (int64_t[]){1}, NULL, NULL, &err),
+                     -EINVAL);
     ck_assert_msg(strstr(err.message, "pos.index") && strstr(err.message, "I64"), "%s",
                   err.message);
     /* missing */
-    ck_assert_int_eq(vit_safetensors_get_f32(st, "head.weight", 2, (int64_t[]){1, 1}, NULL, NULL,
-                                             &err),
-                     -ENOENT);
+    ck_assert_int_eq(
+        vit_safetensors_get_f32(st, "head.weight", 2, (int64_t[]){1, 1}, NULL, NULL, &err),
+        -ENOENT);
     ck_assert_msg(strstr(err.message, "model.safetensors") && strstr(err.message, "head.weight"),
                   "%s", err.message);
     vit_safetensors_close(st);
@@ -208,7 +206,8 @@ START_TEST(test_reject_misaligned_f32)
 {
     /* 56-byte header: data starts at byte 64; offset 1 puts the floats at byte 65 */
     char h[57];
-    snprintf(h, sizeof(h), "%-56s", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]}}");
+    snprintf(h, sizeof(h), "%-56s",
+             "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1,5]}}");
     ck_assert_int_eq(tw_write_raw(model_path(), 56, h, 8), 0);
     expect_reject(model_path(), "tensor w", "aligned");
 }
