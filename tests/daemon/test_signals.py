@@ -66,6 +66,35 @@ class Signals(VitdTestCase):
         self.assertEqual(props["EventsDropped"], 0)
         self.assertGreater(props["LatencyMs"], 0.0)
 
+    def test_publish_policies_thin_the_stream(self):
+        require_element()
+        self.client.subscribe(iface=PIPELINE_IFACE, member="Classification")
+        self.start_vitd("""
+            pipelines:
+              - name: same-label
+                launch: videotestsrc pattern=black num-buffers=30 ! video/x-raw,width=64,height=64 ! vitclassify model=@MODEL@ ! fakesink
+                restart: never
+                publish: on-change
+              - name: rate-limited
+                launch: videotestsrc num-buffers=100 ! video/x-raw,width=64,height=64 ! vitclassify model=@MODEL@ ! fakesink
+                restart: never
+                publish:
+                  max-rate: 1
+        """)
+        c = self.client
+        for name in ("same-label", "rate-limited"):
+            c.wait_for(name + " finished", lambda n=name: c.get(n, "State") == "finished")
+        c.pump(0.3)
+        # A constant picture has one top label: on-change publishes it once.
+        self.assertEqual(c.get("same-label", "FramesClassified"), 30)
+        self.assertEqual([s[0] for s in c.classifications("same-label")], [1])
+        # 100 frames as fast as possible, at most one signal per second.
+        self.assertEqual(c.get("rate-limited", "FramesClassified"), 100)
+        n = len(c.classifications("rate-limited"))
+        self.assertTrue(1 <= n < 10, n)
+        self.assertContiguous([s[0] for s in c.classifications("rate-limited")])
+        self.assertEqual(c.get("rate-limited", "EventsDropped"), 0)  # thinning is not dropping
+
     def test_control_methods_and_properties_changed(self):
         require_element()
         self.start_vitd(LIVE)
