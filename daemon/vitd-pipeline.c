@@ -277,6 +277,13 @@ static gboolean on_bus_message(GstBus *bus, GstMessage *msg, gpointer data)
             }
         }
         break;
+    case GST_MESSAGE_WARNING: {
+        g_autoptr(GError) err = NULL;
+        gst_message_parse_warning(msg, &err, NULL);
+        vitd_log_full(LOG_WARNING, p->name, g_quark_to_string(err->domain), "%s: %s",
+                      GST_MESSAGE_SRC_NAME(msg), err->message);
+        break;
+    }
     case GST_MESSAGE_ERROR: {
         g_autoptr(GError) err = NULL;
         g_autofree char *debug = NULL;
