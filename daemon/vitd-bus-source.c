@@ -1,4 +1,4 @@
-/* vitd-bus-source.c — a GSource for sd-bus.
+/* vitd-bus-source.c — connecting to a bus, and a GSource that runs sd-bus on the GLib loop.
  *
  * sd-bus exposes what it waits for: sd_bus_get_fd(), sd_bus_get_events() (POLLIN, plus POLLOUT
  * while its write queue is not empty) and sd_bus_get_timeout() (an absolute CLOCK_MONOTONIC
@@ -18,6 +18,16 @@ typedef struct {
     VitdBusLost on_lost;
     gpointer user_data;
 } BusSource;
+
+int vitd_bus_connect(gboolean user_bus, const char *description, sd_bus **ret)
+{
+    int r = user_bus ? sd_bus_open_user_with_description(ret, description)
+                     : sd_bus_open_system_with_description(ret, description);
+    if (r < 0)
+        return vitd_log_errno(r, "Failed to connect to the %s bus",
+                              user_bus ? "session" : "system");
+    return 0;
+}
 
 static gboolean bus_source_prepare(GSource *source, gint *timeout)
 {

@@ -1,8 +1,12 @@
-/* vitd-bus-source.h — runs an sd_bus connection from a GLib main context. */
+/* vitd-bus-source.h — connects to a bus and runs the sd_bus connection from a GLib main context. */
 #pragma once
 
 #include <glib.h>
 #include <systemd/sd-bus.h>
+
+/* Connects to the system bus, or the session bus when USER_BUS; DESCRIPTION names the
+ * connection in logs. Logs and returns a negative errno on failure. */
+int vitd_bus_connect(gboolean user_bus, const char *description, sd_bus **ret);
 
 /* Called once when the connection fails (the bus went away); the source is then removed. */
 typedef void (*VitdBusLost)(sd_bus *bus, gpointer user_data);

@@ -22,16 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int vitd_bus_open(gboolean user_bus, const char *description, sd_bus **ret)
-{
-    int r = user_bus ? sd_bus_open_user_with_description(ret, description)
-                     : sd_bus_open_system_with_description(ret, description);
-    if (r < 0)
-        return vitd_log_errno(r, "Failed to connect to the %s bus",
-                              user_bus ? "session" : "system");
-    return 0;
-}
-
 /* ---- access control ---- */
 
 static gboolean uid_in_group(uid_t uid, gid_t gid)

@@ -5,8 +5,6 @@
 #include <systemd/sd-bus.h>
 #include "vitd-manager.h"
 
-/* Opens the control connection (system bus, or session bus when USER_BUS). */
-int vitd_bus_open(gboolean user_bus, const char *description, sd_bus **ret);
 /* Registers the objects of M on M->bus. */
 int vitd_bus_register(VitdManager *m);
 /* PropertiesChanged for the properties of P that emit it (State, LastError, Restarts, Model,

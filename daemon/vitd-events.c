@@ -46,11 +46,9 @@ static int on_name_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 int vitd_events_open(gboolean user_bus, VitdBusLost on_lost, gpointer user_data, VitdEvents **ret)
 {
     sd_bus *bus = NULL;
-    int r = user_bus ? sd_bus_open_user_with_description(&bus, "vitd-events")
-                     : sd_bus_open_system_with_description(&bus, "vitd-events");
+    int r = vitd_bus_connect(user_bus, "vitd-events", &bus);
     if (r < 0)
-        return vitd_log_errno(r, "Failed to open the event connection to the %s bus",
-                              user_bus ? "session" : "system");
+        return r;
     VitdEvents *ev = g_new0(VitdEvents, 1);
     ev->bus = bus;
     ev->queue_max = QUEUE_MAX_DEFAULT;

@@ -183,7 +183,7 @@ static void add_pipeline(VitdManager *m, const VpPipelineSpec *spec, gboolean an
 int vitd_manager_start(VitdManager *m, GMainLoop *loop)
 {
     m->loop = loop;
-    int r = vitd_bus_open(m->user_bus, "vitd-control", &m->bus);
+    int r = vitd_bus_connect(m->user_bus, "vitd-control", &m->bus);
     if (r < 0)
         return r;
     r = vitd_bus_register(m);

@@ -22,7 +22,7 @@ typedef struct _VitdManager {
     gboolean draining;
     gboolean failed; /* a bus connection was lost: exit non-zero so systemd restarts */
     guint draining_left, drain_timer;
-    char *status;              /* last STATUS= sent by the periodic update */
+    char *status; /* last STATUS= sent by the periodic update */
 } VitdManager;
 
 /* Loads CONFIG_PATH (errors in ERROR, FILE:LINE:COL per line). USER_BUS forces the session bus. */
