@@ -92,7 +92,7 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
     }
 }
 
-void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
+VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
                        float *out, int ldo)
 {
     int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);

@@ -241,27 +241,32 @@ void mf_parallel(mf_state *s, int rows, mf_rows_fn fn, void *ctx)
         vit_threadpool_run(s->pool, parts, par_task, &j);
 }
 
-void mf_act_rows(mf_act act, float *x, int ldx, int N, int r0, int r1)
+static VIT_HOT void silu_rows(float *x, int ldx, int N, int r0, int r1)
 {
     for (int r = r0; r < r1; r++) {
         float *xr = x + (size_t)r * ldx;
-        switch (act) {
-        case MF_ACT_GELU:
-            for (int j = 0; j < N; j++)
-                xr[j] = vit_fast_gelu(xr[j]);
-            break;
-        case MF_ACT_SILU:
-            for (int j = 0; j < N; j++)
-                xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
-            break;
-        case MF_ACT_RELU:
-            for (int j = 0; j < N; j++)
-                xr[j] = xr[j] > 0.0f ? xr[j] : 0.0f;
-            break;
-        case MF_ACT_NONE:
-            break;
-        }
+        for (int j = 0; j < N; j++)
+            xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
     }
+}
+
+static VIT_HOT void relu_rows(float *x, int ldx, int N, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int j = 0; j < N; j++)
+            xr[j] = xr[j] > 0.0f ? xr[j] : 0.0f;
+    }
+}
+
+void mf_act_rows(mf_act act, float *x, int ldx, int N, int r0, int r1)
+{
+    if (act == MF_ACT_GELU)
+        vit_bias_gelu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx, NULL);
+    else if (act == MF_ACT_SILU)
+        silu_rows(x, ldx, N, r0, r1);
+    else if (act == MF_ACT_RELU)
+        relu_rows(x, ldx, N, r0, r1);
 }
 
 void mf_conv(mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout, int H,
@@ -357,7 +362,7 @@ typedef struct block_job {
     int fuse_residual;
 } block_job;
 
-static void residual_task(void *ctx, int r0, int r1, int task)
+static VIT_HOT void residual_task(void *ctx, int r0, int r1, int task)
 {
     block_job *j = ctx;
     int C = j->s->C;
@@ -403,12 +408,10 @@ static void fc1_rows(block_job *j, int r0, int r1)
 static void mlp_plain_task(void *ctx, int r0, int r1, int task)
 {
     block_job *j = ctx;
-    /* Chunks keep the hidden rows in cache between fc1 and fc2. */
-    for (int c0 = r0; c0 < r1; c0 += 64) {
-        int c1 = c0 + 64 < r1 ? c0 + 64 : r1;
-        fc1_rows(j, c0, c1);
-        fc2_rows(j, j->s->hidden, c0, c1);
-    }
+    /* One product per weight and part: the GEMM packs its weight operand per call, which
+     * costs as much as the arithmetic of ~100 rows. */
+    fc1_rows(j, r0, r1);
+    fc2_rows(j, j->s->hidden, r0, r1);
 }
 
 static void mlp_fc1_task(void *ctx, int r0, int r1, int task)

@@ -6,7 +6,9 @@
 
 #include <math.h>
 
-double vit_gn_partial_sum(const float *x, int ldx, int C, int r0, int r1)
+#include "ops.h"
+
+VIT_HOT double vit_gn_partial_sum(const float *x, int ldx, int C, int r0, int r1)
 {
     double s = 0.0;
     for (int r = r0; r < r1; r++) {
@@ -24,7 +26,7 @@ double vit_gn_partial_sum(const float *x, int ldx, int C, int r0, int r1)
     return s;
 }
 
-double vit_gn_partial_sq_dev(const float *x, int ldx, int C, int r0, int r1, double mean)
+VIT_HOT double vit_gn_partial_sq_dev(const float *x, int ldx, int C, int r0, int r1, double mean)
 {
     double s = 0.0;
     for (int r = r0; r < r1; r++) {
@@ -44,7 +46,7 @@ double vit_gn_partial_sq_dev(const float *x, int ldx, int C, int r0, int r1, dou
     return s;
 }
 
-void vit_channel_affine_rows(const float *x, int ldx, int C, int r0, int r1, float mean,
+VIT_HOT void vit_channel_affine_rows(const float *x, int ldx, int C, int r0, int r1, float mean,
                              float inv, const float *gamma, const float *beta, float *y, int ldy)
 {
     for (int r = r0; r < r1; r++) {

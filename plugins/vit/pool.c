@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "conv.h"
+#include "ops.h"
 
-static void window_sum(const float *x, int W, int C, int y0, int y1, int x0, int x1, float *acc)
+VIT_HOT static void window_sum(const float *x, int W, int C, int y0, int y1, int x0, int x1, float *acc)
 {
     memset(acc, 0, (size_t)C * sizeof(float));
     for (int iy = y0; iy < y1; iy++)
@@ -40,7 +41,7 @@ void vit_avgpool_rows(const float *x, int H, int W, int C, int k, int s, int pad
     }
 }
 
-void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, int p1, float *out,
+VIT_HOT void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, int p1, float *out,
                          int ldo)
 {
     vit_avgpool_rows(x, H, W, C, 3, 1, 1, 0, p0, p1, out, ldo);
@@ -52,7 +53,7 @@ void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, int p1, fl
     }
 }
 
-void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo)
+VIT_HOT void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo)
 {
     int OW = W / 2;
     (void)H;
