@@ -118,7 +118,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    out = a.out or os.path.join(TOOLS, "..", "models", f"fmnist-sret-{a.variant}")
+    out = a.out or os.path.normpath(os.path.join(TOOLS, "..", "models", f"fmnist-sret-{a.variant}"))
     os.makedirs(a.work_dir, exist_ok=True)
     ckpt = os.path.join(a.work_dir, f"{a.variant}.pt")
 
