@@ -170,18 +170,18 @@ START_TEST(test_gelu_exact_erf_form)
     ck_assert_double_lt(worst, 1e-6);
     /* the row form (vectorised, with a ragged tail) over the same range */
     enum { NV = 24001 };
-    float *row = malloc(sizeof(float) * NV), *in = malloc(sizeof(float) * NV);
+    float *row = malloc(sizeof(float) * NV), *inputs = malloc(sizeof(float) * NV);
     for (int i = 0; i < NV; i++)
-        row[i] = in[i] = (float)(-12.0 + 0.001 * i);
+        row[i] = inputs[i] = (float)(-12.0 + 0.001 * i);
     vit_bias_gelu_rows(1, NV, row, NV, NULL);
     for (int i = 0; i < NV; i++) {
-        double v = in[i];
+        double v = inputs[i];
         double ref = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
         ck_assert_msg(fabs(row[i] - ref) <= 1e-6 * fmax(1.0, fabs(v)), "gelu(%g) = %g, not %g", v,
                       row[i], ref);
     }
     free(row);
-    free(in);
+    free(inputs);
     /* and the fused bias form */
     float x[4] = {-1.0f, 0.0f, 0.5f, 2.0f}, bias[4] = {0.5f, 0.0f, -0.5f, 1.0f};
     vit_bias_gelu_rows(1, 4, x, 4, bias);
