@@ -115,6 +115,8 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     int r = check_control_access(m, msg, error);
     if (r < 0)
         return r;
+    if (m->draining)
+        return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "vitd is shutting down");
     if (!vitd_manager_reload(m, &err))
         return sd_bus_error_set(error, VITD_ERROR_INVALID_CONFIG, err->message);
     return sd_bus_reply_method_return(msg, NULL);

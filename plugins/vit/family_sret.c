@@ -21,48 +21,17 @@
  * mlp_ratio, np_mlp_ratio (defaults: the sret_tiny / sret_large_tiny / sret_small tables), and
  * vitd's stem_strides (default [2,2,2]; small-image models use e.g. [2,1,1]).
  *
- * Data: token-major maps [H*W, C] throughout (conv.h). Threads: the stem and downsampling convs
- * split output pixels, group attention its rows and (group, head) items, MLPs token rows; a
- * block's MLP and the NLL layer after it run in one pass over each part's rows. */
+ * This file reads the config and the tensors into the description of sret.h; sret_run.c runs
+ * it. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv.h"
 #include "error.h"
-#include "family.h"
-#include "group_attention.h"
 #include "metaformer.h"
-#include "ops.h"
-
-#define SRET_MAX_STAGES 4
-#define SRET_MAX_DEPTH 64
-#define CONV_CHUNK 512 /* output pixels per im2col block in the stem */
-
-/* x = a*x + b*fc2(GELU(fc1(LN(x)))) */
-typedef struct sret_mlp {
-    int hidden;
-    const float *norm_w, *norm_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-    float a, b;
-} sret_mlp;
-
-typedef struct sret_entry {
-    int is_block;
-    vit_group_attention attn; /* blocks: LN1 + qkv + group attention + proj */
-    float c1, c2;             /* blocks: x = c1*x + c2*attn */
-    sret_mlp mlp;             /* blocks: LN2 + Mlp with c3, c4; NLL: LN1 + Mlp with c1, c2 */
-    int32_t *perm;            /* owned */
-} sret_entry;
-
-typedef struct sret_stage {
-    int C, heads, H, W, N, num_entries;
-    int max_hidden; /* row stride of the MLP scratch: a block's MLP and the NLL after it share it */
-    sret_entry *entries;
-    int has_pool;
-    vit_conv2d pool; /* to the next stage */
-} sret_stage;
+#include "sret.h"
 
 typedef struct sret_args {
     int num_stages, base_dims[SRET_MAX_STAGES], heads[SRET_MAX_STAGES], depth[SRET_MAX_STAGES],
@@ -70,16 +39,6 @@ typedef struct sret_args {
     double mlp_ratio, np_mlp_ratio;
     int stem_strides[3];
 } sret_args;
-
-typedef struct sret_net {
-    int in_chans, img_h, img_w, num_classes, num_stages;
-    vit_conv2d stem[3];
-    int stem_h[4], stem_w[4]; /* input, then after each stem conv */
-    float *folded;            /* BN-folded stem weights and biases (owned) */
-    const float *pos_embed;   /* [C0, H0, W0] */
-    sret_stage stages[SRET_MAX_STAGES];
-    const float *norm_w, *norm_b, *head_w, *head_b;
-} sret_net;
 
 static int sret_match(const char *arch)
 {
@@ -553,217 +512,6 @@ static int sret_build(vit_model *m, vit_error *err)
     m->num_classes = n->num_classes;
     m->num_exits = 1;
     m->exit_gflops[0] = sret_gflops(n);
-    return 0;
-}
-
-/* ---- running ----------------------------------------------------------------------------- */
-
-typedef struct sret_arena {
-    float *map[2];   /* ping-pong maps: stem outputs, stage tokens */
-    float *work;     /* group attention scratch, or the MLP's normed rows + hidden */
-    float *conv;     /* stem im2col blocks, one per thread */
-    float *feat, *feat_norm;
-} sret_arena;
-
-static size_t conv_scratch_per_thread(const sret_net *n)
-{
-    size_t mx = 0;
-    for (int i = 0; i < 3; i++) {
-        size_t f = vit_conv2d_scratch_floats(&n->stem[i], i ? VIT_CONV_HWC : VIT_CONV_CHW,
-                                             CONV_CHUNK);
-        mx = f > mx ? f : mx;
-    }
-    return mx;
-}
-
-static size_t sret_layout(const sret_net *n, int threads, char *base, sret_arena *a)
-{
-    size_t maps = 0, work = 0;
-    for (int i = 1; i < 4; i++) {
-        size_t f = (size_t)n->stem_h[i] * n->stem_w[i] * n->stem[i - 1].cout;
-        maps = f > maps ? f : maps;
-    }
-    for (int s = 0; s < n->num_stages; s++) {
-        const sret_stage *st = &n->stages[s];
-        for (int i = 0; i < st->num_entries; i++) {
-            const sret_entry *e = &st->entries[i];
-            size_t f = (size_t)st->N * (st->C + st->max_hidden);
-            if (e->is_block) {
-                size_t g = vit_group_attention_scratch_floats(&e->attn, threads);
-                f = g > f ? g : f;
-            }
-            work = f > work ? f : work;
-        }
-        size_t f = (size_t)st->N * st->C;
-        maps = f > maps ? f : maps;
-        if (st->has_pool) {
-            f = (size_t)vit_conv_out_size(st->H, 3, 2, 1) * vit_conv_out_size(st->W, 3, 2, 1) *
-                st->pool.cout;
-            maps = f > maps ? f : maps;
-        }
-    }
-    size_t C = (size_t)n->stages[n->num_stages - 1].C;
-    mf_carve c = {base, 0};
-    a->map[0] = mf_take(&c, maps);
-    a->map[1] = mf_take(&c, maps);
-    a->work = mf_take(&c, work);
-    a->conv = mf_take(&c, (size_t)threads * conv_scratch_per_thread(n));
-    a->feat = mf_take(&c, C);
-    a->feat_norm = mf_take(&c, C);
-    return c.off;
-}
-
-static size_t sret_arena_bytes(const vit_model *m, int threads)
-{
-    sret_arena a;
-    return sret_layout(m->net, threads, NULL, &a);
-}
-
-typedef struct sret_pass {
-    const sret_net *n;
-    sret_arena a;
-    int threads;
-    /* conv job */
-    const vit_conv2d *conv;
-    const float *in;
-    vit_conv_layout layout;
-    int H, W, relu;
-    const float *pos; /* add pos_embed [C, OH*OW] after the ReLU */
-    float *out;
-    /* mlp job */
-    const sret_stage *stage;
-    const sret_mlp *mlp[2];
-    float *x;
-} sret_pass;
-
-static void conv_task(void *ctx, int task, int num_tasks)
-{
-    const sret_pass *p = ctx;
-    const vit_conv2d *c = p->conv;
-    int OH = vit_conv_out_size(p->H, c->kh, c->stride_h, c->pad_h);
-    int OW = vit_conv_out_size(p->W, c->kw, c->stride_w, c->pad_w);
-    int P = OH * OW, p0, p1;
-    vit_split_range(P, num_tasks, task, &p0, &p1);
-    float *scratch = p->a.conv + (size_t)task * conv_scratch_per_thread(p->n);
-    for (int q0 = p0; q0 < p1; q0 += CONV_CHUNK) {
-        int q1 = q0 + CONV_CHUNK < p1 ? q0 + CONV_CHUNK : p1;
-        vit_conv2d_rows(c, p->in, p->layout, p->H, p->W, q0, q1, scratch, p->out, c->cout);
-    }
-    if (!p->relu)
-        return;
-    for (int q = p0; q < p1; q++) {
-        float *row = p->out + (size_t)q * c->cout;
-        for (int o = 0; o < c->cout; o++)
-            row[o] = row[o] > 0.0f ? row[o] : 0.0f;
-        if (p->pos)
-            for (int o = 0; o < c->cout; o++)
-                row[o] += p->pos[(size_t)o * P + q];
-    }
-}
-
-static void run_conv(sret_pass *p, vit_threadpool *pool, const vit_conv2d *c, const float *in,
-                     vit_conv_layout layout, int H, int W, int relu, const float *pos, float *out)
-{
-    p->conv = c;
-    p->in = in;
-    p->layout = layout;
-    p->H = H;
-    p->W = W;
-    p->relu = relu;
-    p->pos = pos;
-    p->out = out;
-    int P = vit_conv_out_size(H, c->kh, c->stride_h, c->pad_h) *
-            vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
-    vit_threadpool_run(pool, p->threads < P ? p->threads : P, conv_task, p);
-}
-
-/* x = a*x + b*fc2(GELU(fc1(LN(x)))) for rows [r0, r1). */
-static void mlp_rows(const sret_pass *p, const sret_mlp *m, int r0, int r1)
-{
-    int C = p->stage->C, Hd = m->hidden, rows = r1 - r0;
-    float *x = p->x + (size_t)r0 * C;
-    float *xn = p->a.work + (size_t)r0 * C;
-    /* rows at the stage's widest stride, so the two MLPs of a fused pass never overlap */
-    float *h = p->a.work + (size_t)p->stage->N * C + (size_t)r0 * p->stage->max_hidden;
-    vit_layernorm_rows(rows, C, x, C, m->norm_w, m->norm_b, 1e-6f, xn, C);
-    vit_linear(rows, Hd, C, xn, C, m->fc1_w, NULL, 0.0f, h, Hd);
-    vit_bias_gelu_rows(rows, Hd, h, Hd, m->fc1_b);
-    if (m->a == 1.0f && m->b == 1.0f) {
-        vit_linear(rows, C, Hd, h, Hd, m->fc2_w, m->fc2_b, 1.0f, x, C);
-        return;
-    }
-    vit_linear(rows, C, Hd, h, Hd, m->fc2_w, m->fc2_b, 0.0f, xn, C);
-    for (size_t k = 0; k < (size_t)rows * C; k++)
-        x[k] = m->a * x[k] + m->b * xn[k];
-}
-
-static void mlp_task(void *ctx, int task, int num_tasks)
-{
-    const sret_pass *p = ctx;
-    int r0, r1;
-    vit_split_range(p->stage->N, num_tasks, task, &r0, &r1);
-    if (r1 <= r0)
-        return;
-    for (int k = 0; k < 2 && p->mlp[k]; k++)
-        mlp_rows(p, p->mlp[k], r0, r1);
-}
-
-static void run_stage(sret_pass *p, vit_threadpool *pool, const sret_stage *st)
-{
-    p->stage = st;
-    int parts = p->threads < st->N ? p->threads : st->N;
-    for (int i = 0; i < st->num_entries; i++) {
-        const sret_entry *e = &st->entries[i];
-        p->mlp[0] = &e->mlp;
-        p->mlp[1] = NULL;
-        if (e->is_block) {
-            vit_group_attention_run(&e->attn, pool, p->threads, e->c1, e->c2, p->x, p->a.work);
-            if (i + 1 < st->num_entries && !st->entries[i + 1].is_block)
-                p->mlp[1] = &st->entries[++i].mlp; /* the NLL layer after the block, fused */
-        }
-        vit_threadpool_run(pool, parts, mlp_task, p);
-    }
-}
-
-static void sret_head(const sret_pass *p, float *logits)
-{
-    const sret_net *n = p->n;
-    const sret_stage *st = &n->stages[n->num_stages - 1];
-    int C = st->C;
-    float *feat = p->a.feat;
-    memset(feat, 0, (size_t)C * sizeof(float));
-    for (int t = 0; t < st->N; t++)
-        vit_add_bias_rows(1, C, feat, C, p->x + (size_t)t * C);
-    for (int c = 0; c < C; c++)
-        feat[c] /= (float)st->N;
-    vit_layernorm_rows(1, C, feat, C, n->norm_w, n->norm_b, 1e-6f, p->a.feat_norm, C);
-    vit_linear(1, n->num_classes, C, p->a.feat_norm, C, n->head_w, n->head_b, 0.0f, logits,
-               n->num_classes);
-}
-
-static int sret_run(const vit_model *m, vit_run *run, const float *chw)
-{
-    sret_pass p = {.n = m->net, .threads = run->threads < 1 ? 1 : run->threads};
-    const sret_net *n = p.n;
-    sret_layout(n, p.threads, run->arena, &p.a);
-    float *A = p.a.map[0], *B = p.a.map[1];
-    run_conv(&p, run->pool, &n->stem[0], chw, VIT_CONV_CHW, n->stem_h[0], n->stem_w[0], 1, NULL,
-             A);
-    run_conv(&p, run->pool, &n->stem[1], A, VIT_CONV_HWC, n->stem_h[1], n->stem_w[1], 1, NULL,
-             B);
-    run_conv(&p, run->pool, &n->stem[2], B, VIT_CONV_HWC, n->stem_h[2], n->stem_w[2], 1,
-             n->pos_embed, A);
-    p.x = A;
-    for (int s = 0; s < n->num_stages; s++) {
-        const sret_stage *st = &n->stages[s];
-        run_stage(&p, run->pool, st);
-        if (st->has_pool) {
-            float *out = p.x == A ? B : A;
-            run_conv(&p, run->pool, &st->pool, p.x, VIT_CONV_HWC, st->H, st->W, 0, NULL, out);
-            p.x = out;
-        }
-    }
-    sret_head(&p, run->logits);
     return 0;
 }
 
