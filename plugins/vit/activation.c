@@ -11,25 +11,10 @@ float vit_gelu(float x)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "fastmath512.h"
+
 /* The same maths as vit_fast_gelu with AVX-512 instructions the compiler will not pick on its
  * own: a Newton-refined reciprocal instead of a division, scalef for 2^k, masked row tails. */
-__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
-
 __attribute__((target("avx512f"))) static void bias_gelu_512(int rows, int N, float *x, int ldx,
                                                              const float *bias)
 {
@@ -53,7 +38,7 @@ __attribute__((target("avx512f"))) static void bias_gelu_512(int rows, int N, fl
             poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-0.284496736f));
             poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(0.254829592f));
             poly = _mm512_mul_ps(poly, t);
-            __m512 e = exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+            __m512 e = vit_exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
             __m512 erf_abs = _mm512_fnmadd_ps(poly, e, one);
             __m512 erf = _mm512_castsi512_ps(_mm512_or_si512(
                 _mm512_castps_si512(erf_abs),
@@ -65,21 +50,12 @@ __attribute__((target("avx512f"))) static void bias_gelu_512(int rows, int N, fl
     }
 }
 
-static int have_avx512(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return cached;
-}
 #endif
 
 VIT_HOT void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (have_avx512()) {
+    if (vit_have_avx512()) {
         bias_gelu_512(rows, N, x, ldx, bias);
         return;
     }

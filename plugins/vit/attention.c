@@ -9,8 +9,42 @@
 #include "ops.h"
 #include "reduce.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include "fastmath512.h"
+
+__attribute__((target("avx512f"))) static void softmax_512(int rows, int N, float *x, int ldx)
+{
+    for (int r = 0; r < rows; r++) {
+        float *xr = x + (size_t)r * ldx;
+        __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+        for (int j = 0; j < N; j += 16) {
+            __mmask16 m = N - j >= 16 ? 0xffff : (__mmask16)((1u << (N - j)) - 1);
+            mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, xr + j));
+        }
+        __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+        for (int j = 0; j < N; j += 16) {
+            __mmask16 m = N - j >= 16 ? 0xffff : (__mmask16)((1u << (N - j)) - 1);
+            __m512 e = vit_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), vmax));
+            sum = _mm512_mask_add_ps(sum, m, sum, e);
+            _mm512_mask_storeu_ps(xr + j, m, e);
+        }
+        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+        for (int j = 0; j < N; j += 16) {
+            __mmask16 m = N - j >= 16 ? 0xffff : (__mmask16)((1u << (N - j)) - 1);
+            _mm512_mask_storeu_ps(xr + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + j), inv));
+        }
+    }
+}
+#endif
+
 VIT_HOT void vit_softmax_rows(int rows, int N, float *x, int ldx)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (vit_have_avx512()) {
+        softmax_512(rows, N, x, ldx);
+        return;
+    }
+#endif
     for (int r = 0; r < rows; r++) {
         float *xr = x + (size_t)r * ldx;
         float mx = vit_row_max(xr, N);
