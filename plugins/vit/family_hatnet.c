@@ -26,7 +26,7 @@
 #include "norm2d.h"
 #include "ops.h"
 #include "pool.h"
-#include "window.h"
+#include "hmhsa.h"
 
 #define HAT_MAX_STAGES 4
 #define HAT_STEM 16
@@ -34,18 +34,12 @@
 #define BN_EPS 1e-5f
 #define HAT_MAX_OWNED 4096
 
-typedef struct hat_attn {
-    int C, heads, grid, ds;
-    const float *qkv_w, *qkv_b, *proj_w, *proj_b, *q_w, *q_b, *kv_w, *kv_b;
-    mf_norm grid_norm, ds_norm;
-} hat_attn;
-
 typedef struct hat_stage {
     int dim, depth, hidden, grid, ds, H, W, M; /* M: pooled rows (G > 1) */
     vit_conv2d down, down_res;                 /* down_res: TransCNN's 1x1 branch */
     mf_norm down_norm;                         /* HAT-Net's GN after the conv */
     mf_block *blocks;
-    hat_attn *attn;
+    vit_hmhsa *attn;
 } hat_stage;
 
 typedef struct hat_net {
@@ -62,126 +56,6 @@ typedef struct hat_net {
 static int hat_match(const char *arch)
 {
     return !strncmp(arch, "hat_net_", 8) || !strncmp(arch, "transcnn_", 9);
-}
-
-/* ---- the H-MHSA mixer -------------------------------------------------------------------- */
-
-typedef struct hm_job {
-    const hat_attn *a;
-    mf_state *s;
-    vit_window_attn wa;
-    int N, M, PH, PW, score_rows;
-    size_t win_per_task;
-    float *qkv, *loc, *z, *q, *pooled, *kv, *out, *scores, *win;
-} hm_job;
-
-static size_t hm_layout(int N, int M, int C, size_t win_per_task, int threads, float *base,
-                        hm_job *j)
-{
-    mf_carve c = {(char *)base, 0};
-    j->qkv = mf_take(&c, (size_t)N * 3 * C);
-    j->loc = mf_take(&c, (size_t)N * C);
-    j->z = mf_take(&c, (size_t)N * C);
-    j->q = mf_take(&c, (size_t)N * C);
-    j->pooled = mf_take(&c, (size_t)M * C);
-    j->kv = mf_take(&c, (size_t)M * 2 * C);
-    j->out = mf_take(&c, (size_t)N * C);
-    j->scores = mf_take(&c, (size_t)threads * MF_ATTN_CHUNK * (M > N ? M : N));
-    j->win = mf_take(&c, (size_t)threads * win_per_task);
-    return c.off / sizeof(float);
-}
-
-static void hm_qkv_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    int C = j->a->C;
-    vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->a->qkv_w, j->a->qkv_b, 0.0f,
-               j->qkv + (size_t)r0 * 3 * C, 3 * C);
-}
-
-static void hm_local_task(void *ctx, int w0, int w1, int task)
-{
-    hm_job *j = ctx;
-    vit_window_attention(&j->wa, j->qkv, w0, w1, j->win + (size_t)task * j->win_per_task,
-                         j->loc, j->a->C);
-}
-
-static void hm_add_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    size_t C = (size_t)j->a->C;
-    for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
-        j->z[i] = j->s->x[i] + j->loc[i];
-}
-
-static void hm_q_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    int C = j->a->C;
-    vit_linear(r1 - r0, C, C, j->z + (size_t)r0 * C, C, j->a->q_w, j->a->q_b, 0.0f,
-               j->q + (size_t)r0 * C, C);
-}
-
-static void hm_pool_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    int ds = j->a->ds;
-    vit_avgpool_rows(j->z, j->s->H, j->s->W, j->a->C, ds, ds, 0, 1, r0, r1, j->pooled, j->a->C);
-}
-
-static void hm_kv_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    int C = j->a->C;
-    vit_linear(r1 - r0, 2 * C, C, j->pooled + (size_t)r0 * C, C, j->a->kv_w, j->a->kv_b, 0.0f,
-               j->kv + (size_t)r0 * 2 * C, 2 * C);
-}
-
-/* Global attention for query rows [r0, r1), (+ z), proj into s->t. */
-static void hm_global_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    const hat_attn *a = j->a;
-    int C = a->C, d = C / a->heads;
-    float *scores = j->scores + (size_t)task * MF_ATTN_CHUNK * j->score_rows;
-    if (a->grid > 1) {
-        mf_attention_rows(j->q, C, j->kv, 2 * C, j->kv + C, 2 * C, j->M, a->heads, d, r0, r1,
-                          scores, j->out, C);
-        for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
-            j->out[i] += j->z[i];
-    } else {
-        mf_attention_rows(j->qkv, 3 * C, j->qkv + C, 3 * C, j->qkv + 2 * C, 3 * C, j->N,
-                          a->heads, d, r0, r1, scores, j->out, C);
-    }
-    vit_linear(r1 - r0, C, C, j->out + (size_t)r0 * C, C, a->proj_w, a->proj_b, 0.0f,
-               j->s->t + (size_t)r0 * C, C);
-}
-
-static void hmhsa_mixer(const mf_block *blk, mf_state *s)
-{
-    const hat_attn *a = blk->mixer;
-    hm_job j = {.a = a, .s = s, .N = s->H * s->W};
-    j.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->grid, 0, NULL, NULL};
-    j.PH = a->grid > 1 ? s->H / a->ds : 0;
-    j.PW = a->grid > 1 ? s->W / a->ds : 0;
-    j.M = j.PH * j.PW;
-    j.score_rows = j.M > j.N ? j.M : j.N;
-    j.win_per_task = a->grid > 1 ? vit_window_scratch_floats(&j.wa) : 0;
-    hm_layout(j.N, j.M, a->C, j.win_per_task, s->threads, s->work, &j);
-    mf_parallel(s, j.N, hm_qkv_task, &j);
-    if (a->grid > 1) {
-        mf_parallel(s, vit_window_count(&j.wa), hm_local_task, &j);
-        mf_parallel(s, j.N, hm_add_task, &j);
-        mf_norm_run(&a->grid_norm, s, j.z, j.z, a->C);
-        mf_parallel(s, j.N, hm_q_task, &j);
-        mf_state ps = *s; /* the pooled map */
-        ps.H = j.PH;
-        ps.W = j.PW;
-        mf_parallel(&ps, j.M, hm_pool_task, &j);
-        mf_norm_run(&a->ds_norm, &ps, j.pooled, j.pooled, a->C);
-        mf_parallel(&ps, j.M, hm_kv_task, &j);
-    }
-    mf_parallel(s, j.N, hm_global_task, &j);
 }
 
 /* ---- building ---------------------------------------------------------------------------- */
@@ -266,14 +140,14 @@ static int fold_bn(mf_builder *b, hat_net *n, vit_conv2d *c, const char *fmt, ..
 
 static int build_attn(mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
 {
-    hat_attn *a = &st->attn[i];
+    vit_hmhsa *a = &st->attn[i];
     mf_block *blk = &st->blocks[i];
     int C = st->dim;
     int64_t C64 = C;
     char p[64];
     snprintf(p, sizeof(p), "blocks.%d.%d.attn", s, i);
-    *a = (hat_attn){.C = C, .heads = C / n->head_dim, .grid = st->grid, .ds = st->ds};
-    blk->mixer_fn = hmhsa_mixer;
+    *a = (vit_hmhsa){.C = C, .heads = C / n->head_dim, .grid = st->grid, .ds = st->ds};
+    blk->mixer_fn = vit_hmhsa_mixer;
     blk->mixer = a;
     int r = get_norm(b, n, &blk->norm1, C, "%s.norm", p);
     if (r == 0)
@@ -391,7 +265,7 @@ static int build_stage(mf_builder *b, hat_net *n, int s, int cin)
     snprintf(p, sizeof(p), "blocks.%d.", s);
     st->depth = mf_count(b, p, ".");
     st->blocks = calloc((size_t)(st->depth ? st->depth : 1), sizeof(mf_block));
-    st->attn = calloc((size_t)(st->depth ? st->depth : 1), sizeof(hat_attn));
+    st->attn = calloc((size_t)(st->depth ? st->depth : 1), sizeof(vit_hmhsa));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int i = 0; i < st->depth && r == 0; i++) {
@@ -603,12 +477,7 @@ static size_t hat_layout(const hat_net *n, int threads, char *base, mf_state *s)
                                                 n->stages[i - 1].W, threads);
             conv = c2 > conv ? c2 : conv;
         }
-        vit_window_attn wa = {st->H, st->W, st->dim, st->dim / n->head_dim, st->grid, 0, NULL,
-                              NULL};
-        hm_job j;
-        size_t w = hm_layout((int)N, st->M, st->dim,
-                             st->grid > 1 ? vit_window_scratch_floats(&wa) : 0, threads, NULL,
-                             &j);
+        size_t w = vit_hmhsa_work_floats(&st->attn[0], st->H, st->W, threads);
         work = w > work ? w : work;
     }
     size_t head = (size_t)n->stages[n->num_stages - 1].dim;

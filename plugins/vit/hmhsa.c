@@ -1,0 +1,137 @@
+/* hmhsa.c — the H-MHSA mixer (hmhsa.h). Every step is one pool run over token rows (or cells,
+ * or pooled rows); GroupNorms over z and the pooled map use whole-map statistics through
+ * mf_norm_run. */
+#include "hmhsa.h"
+
+#include "ops.h"
+#include "pool.h"
+#include "window.h"
+
+/* ---- the mixer -------------------------------------------------------------------- */
+
+typedef struct hm_job {
+    const vit_hmhsa *a;
+    mf_state *s;
+    vit_window_attn wa;
+    int N, M, PH, PW, score_rows;
+    size_t win_per_task;
+    float *qkv, *loc, *z, *q, *pooled, *kv, *out, *scores, *win;
+} hm_job;
+
+static size_t hm_layout(int N, int M, int C, size_t win_per_task, int threads, float *base,
+                        hm_job *j)
+{
+    mf_carve c = {(char *)base, 0};
+    j->qkv = mf_take(&c, (size_t)N * 3 * C);
+    j->loc = mf_take(&c, (size_t)N * C);
+    j->z = mf_take(&c, (size_t)N * C);
+    j->q = mf_take(&c, (size_t)N * C);
+    j->pooled = mf_take(&c, (size_t)M * C);
+    j->kv = mf_take(&c, (size_t)M * 2 * C);
+    j->out = mf_take(&c, (size_t)N * C);
+    j->scores = mf_take(&c, (size_t)threads * MF_ATTN_CHUNK * (M > N ? M : N));
+    j->win = mf_take(&c, (size_t)threads * win_per_task);
+    return c.off / sizeof(float);
+}
+
+static void hm_qkv_task(void *ctx, int r0, int r1, int task)
+{
+    hm_job *j = ctx;
+    int C = j->a->C;
+    vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->a->qkv_w, j->a->qkv_b, 0.0f,
+               j->qkv + (size_t)r0 * 3 * C, 3 * C);
+}
+
+static void hm_local_task(void *ctx, int w0, int w1, int task)
+{
+    hm_job *j = ctx;
+    vit_window_attention(&j->wa, j->qkv, w0, w1, j->win + (size_t)task * j->win_per_task,
+                         j->loc, j->a->C);
+}
+
+static void hm_add_task(void *ctx, int r0, int r1, int task)
+{
+    hm_job *j = ctx;
+    size_t C = (size_t)j->a->C;
+    for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
+        j->z[i] = j->s->x[i] + j->loc[i];
+}
+
+static void hm_q_task(void *ctx, int r0, int r1, int task)
+{
+    hm_job *j = ctx;
+    int C = j->a->C;
+    vit_linear(r1 - r0, C, C, j->z + (size_t)r0 * C, C, j->a->q_w, j->a->q_b, 0.0f,
+               j->q + (size_t)r0 * C, C);
+}
+
+static void hm_pool_task(void *ctx, int r0, int r1, int task)
+{
+    hm_job *j = ctx;
+    int ds = j->a->ds;
+    vit_avgpool_rows(j->z, j->s->H, j->s->W, j->a->C, ds, ds, 0, 1, r0, r1, j->pooled, j->a->C);
+}
+
+static void hm_kv_task(void *ctx, int r0, int r1, int task)
+{
+    hm_job *j = ctx;
+    int C = j->a->C;
+    vit_linear(r1 - r0, 2 * C, C, j->pooled + (size_t)r0 * C, C, j->a->kv_w, j->a->kv_b, 0.0f,
+               j->kv + (size_t)r0 * 2 * C, 2 * C);
+}
+
+/* Global attention for query rows [r0, r1), (+ z), proj into s->t. */
+static void hm_global_task(void *ctx, int r0, int r1, int task)
+{
+    hm_job *j = ctx;
+    const vit_hmhsa *a = j->a;
+    int C = a->C, d = C / a->heads;
+    float *scores = j->scores + (size_t)task * MF_ATTN_CHUNK * j->score_rows;
+    if (a->grid > 1) {
+        mf_attention_rows(j->q, C, j->kv, 2 * C, j->kv + C, 2 * C, j->M, a->heads, d, r0, r1,
+                          scores, j->out, C);
+        for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
+            j->out[i] += j->z[i];
+    } else {
+        mf_attention_rows(j->qkv, 3 * C, j->qkv + C, 3 * C, j->qkv + 2 * C, 3 * C, j->N,
+                          a->heads, d, r0, r1, scores, j->out, C);
+    }
+    vit_linear(r1 - r0, C, C, j->out + (size_t)r0 * C, C, a->proj_w, a->proj_b, 0.0f,
+               j->s->t + (size_t)r0 * C, C);
+}
+
+void vit_hmhsa_mixer(const mf_block *blk, mf_state *s)
+{
+    const vit_hmhsa *a = blk->mixer;
+    hm_job j = {.a = a, .s = s, .N = s->H * s->W};
+    j.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->grid, 0, NULL, NULL};
+    j.PH = a->grid > 1 ? s->H / a->ds : 0;
+    j.PW = a->grid > 1 ? s->W / a->ds : 0;
+    j.M = j.PH * j.PW;
+    j.score_rows = j.M > j.N ? j.M : j.N;
+    j.win_per_task = a->grid > 1 ? vit_window_scratch_floats(&j.wa) : 0;
+    hm_layout(j.N, j.M, a->C, j.win_per_task, s->threads, s->work, &j);
+    mf_parallel(s, j.N, hm_qkv_task, &j);
+    if (a->grid > 1) {
+        mf_parallel(s, vit_window_count(&j.wa), hm_local_task, &j);
+        mf_parallel(s, j.N, hm_add_task, &j);
+        mf_norm_run(&a->grid_norm, s, j.z, j.z, a->C);
+        mf_parallel(s, j.N, hm_q_task, &j);
+        mf_state ps = *s; /* the pooled map */
+        ps.H = j.PH;
+        ps.W = j.PW;
+        mf_parallel(&ps, j.M, hm_pool_task, &j);
+        mf_norm_run(&a->ds_norm, &ps, j.pooled, j.pooled, a->C);
+        mf_parallel(&ps, j.M, hm_kv_task, &j);
+    }
+    mf_parallel(s, j.N, hm_global_task, &j);
+}
+
+size_t vit_hmhsa_work_floats(const vit_hmhsa *a, int H, int W, int threads)
+{
+    vit_window_attn wa = {H, W, a->C, a->heads, a->grid, 0, NULL, NULL};
+    int M = a->grid > 1 ? (H / a->ds) * (W / a->ds) : 0;
+    hm_job j;
+    return hm_layout(H * W, M, a->C, a->grid > 1 ? vit_window_scratch_floats(&wa) : 0, threads,
+                     NULL, &j);
+}
