@@ -15,6 +15,5 @@ void vitd_log_full(int priority, const char *pipeline, const char *error_domain,
 int vitd_log_errno(int r, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 #define vitd_log_info(...) vitd_log_full(LOG_INFO, NULL, NULL, __VA_ARGS__)
-#define vitd_log_notice(...) vitd_log_full(LOG_NOTICE, NULL, NULL, __VA_ARGS__)
 #define vitd_log_warning(...) vitd_log_full(LOG_WARNING, NULL, NULL, __VA_ARGS__)
 #define vitd_log_error(...) vitd_log_full(LOG_ERR, NULL, NULL, __VA_ARGS__)
