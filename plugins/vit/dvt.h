@@ -41,6 +41,9 @@ typedef struct dvt_exit {
     const float *rr_conv1_w, *rr_conv1_b, *rr_conv2_w, *rr_conv2_b;
     int rel_in, rel_mid, rel_out; /* heads_up * depth_up, 3 * rel_in, heads * depth */
     dvt_resize resize;            /* upstream grid -> this grid */
+    /* The same resize over both axes as one matrix [grid^2, grid_up^2] (cell-major, row-major
+     * cells): the relation maps' key axis is resized by one GEMM with it. */
+    float *resize2d;
 } dvt_exit;
 
 typedef struct dvt_net {
@@ -57,9 +60,8 @@ void dvt_resize_init(dvt_resize *rs, int g_up, int g_dn);
  * row at in + (y * g_up + x) * ld_in; output cell c goes to out + (c - c0) * ld_out. */
 void dvt_resize_cells(const dvt_resize *rs, int c0, int c1, int channels, const float *in,
                       int ld_in, float *out, int ld_out);
-/* Resizes a g_up x g_up grid of single floats with element stride `stride_in` into a
- * contiguous g_dn x g_dn grid. */
-void dvt_resize_grid(const dvt_resize *rs, const float *in, int stride_in, float *out);
+/* Fills m [g_dn^2, g_up^2]: m[cell_dn][cell_up] = w[y_dn][y_up] * w[x_dn][x_up]. */
+void dvt_resize_matrix(const dvt_resize *rs, float *m);
 
 /* dvt_run.c */
 size_t dvt_arena_bytes(const vit_model *model, int threads);

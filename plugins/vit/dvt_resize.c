@@ -45,16 +45,12 @@ void dvt_resize_cells(const dvt_resize *rs, int c0, int c1, int channels, const 
     }
 }
 
-void dvt_resize_grid(const dvt_resize *rs, const float *in, int stride_in, float *out)
+void dvt_resize_matrix(const dvt_resize *rs, float *m)
 {
     int gu = rs->g_up, gd = rs->g_dn;
-    for (int y = 0; y < gd; y++) {
-        for (int x = 0; x < gd; x++) {
-            float acc = 0.0f;
-            for (int sy = rs->first[y]; sy <= rs->last[y]; sy++)
-                for (int sx = rs->first[x]; sx <= rs->last[x]; sx++)
-                    acc += rs->w[y][sy] * rs->w[x][sx] * in[(size_t)(sy * gu + sx) * stride_in];
-            out[y * gd + x] = acc;
-        }
-    }
+    for (int y = 0; y < gd; y++)
+        for (int x = 0; x < gd; x++)
+            for (int sy = 0; sy < gu; sy++)
+                for (int sx = 0; sx < gu; sx++)
+                    *m++ = rs->w[y][sy] * rs->w[x][sx];
 }

@@ -164,21 +164,21 @@ static void reuse_task(void *ctx, int task, int num_tasks)
     relation_convs(p, r0, r1);
 }
 
-/* Key-axis resize of every channel's upstream query rows [r0, r1): the cls key is kept, the
- * patch keys are resized as a grid. */
+/* Key-axis resize of the relation maps' rows [r0, r1) (a row is one channel's one upstream
+ * query): the cls key is kept, the patch keys are resized as a grid, all rows in one GEMM. */
 static void relation_keys_task(void *ctx, int task, int num_tasks)
 {
     const dvt_pass *p = ctx;
     int Nu = p->up->tokens, N = p->e->tokens, r0, r1;
-    vit_split_range(Nu, num_tasks, task, &r0, &r1);
-    for (int c = 0; c < p->e->rel_out; c++) {
-        for (int i = r0; i < r1; i++) {
-            const float *src = p->a.rel_out + ((size_t)c * Nu + i) * Nu;
-            float *dst = p->a.rel_keys + ((size_t)c * Nu + i) * N;
-            dst[0] = src[0];
-            dvt_resize_grid(&p->e->resize, src + 1, 1, dst + 1);
-        }
-    }
+    vit_split_range(p->e->rel_out * Nu, num_tasks, task, &r0, &r1);
+    if (r1 <= r0)
+        return;
+    const float *src = p->a.rel_out + (size_t)r0 * Nu;
+    float *dst = p->a.rel_keys + (size_t)r0 * N;
+    for (int i = 0; i < r1 - r0; i++)
+        dst[(size_t)i * N] = src[(size_t)i * Nu];
+    vit_gemm(r1 - r0, N - 1, Nu - 1, 1.0f, src + 1, Nu, p->e->resize2d, Nu - 1, 1, NULL, 0,
+             dst + 1, N);
 }
 
 /* Query-axis resize for this exit's query rows [r0, r1) and the context columns of its tokens. */
@@ -322,7 +322,8 @@ int dvt_run(const vit_model *m, vit_run *run, const float *chw)
         p.x_up = p.a.xc[(p.k + 1) & 1];
         if (p.up) {
             vit_threadpool_run(run->pool, run->threads, reuse_task, &p);
-            vit_threadpool_run(run->pool, parts_for(run, p.up->tokens), relation_keys_task, &p);
+            vit_threadpool_run(run->pool, parts_for(run, p.e->rel_out * p.up->tokens),
+                               relation_keys_task, &p);
         }
         int parts = parts_for(run, p.e->tokens);
         vit_threadpool_run(run->pool, parts, embed_task, &p);

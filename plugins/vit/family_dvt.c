@@ -123,6 +123,10 @@ static int parse_args(const vit_config *cfg, dvt_net *n, vit_error *err)
             e->rel_mid = 3 * e->rel_in;
             e->rel_out = e->heads * e->depth;
             dvt_resize_init(&e->resize, up->grid, e->grid);
+            size_t cells = (size_t)e->grid * e->grid * up->grid * up->grid;
+            if (!(e->resize2d = malloc(cells * sizeof(float))))
+                return vit_errorf(err, -ENOMEM, "out of memory");
+            dvt_resize_matrix(&e->resize, e->resize2d);
         }
     }
     return 0;
@@ -313,8 +317,10 @@ static void dvt_destroy(void *net)
 {
     dvt_net *n = net;
     if (n)
-        for (int k = 0; k < VIT_MAX_EXITS; k++)
+        for (int k = 0; k < VIT_MAX_EXITS; k++) {
             free(n->exits[k].blocks);
+            free(n->exits[k].resize2d);
+        }
     free(n);
 }
 
