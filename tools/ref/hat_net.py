@@ -24,7 +24,6 @@ model_args: dims, head_dim, expansions, grid_sizes, ds_ratios, depths, kernel_si
   img_size. Sizes as in the official HAT_Net.py (yun-liu/HAT-Net).
 """
 import torch.nn as nn
-import torch.nn.functional as F
 
 from . import common
 
