@@ -5,11 +5,11 @@ Recipe (compute-bounded, 2 shared CPU cores): exit 0 (4x4 tokens) is a plain ViT
 train_vit.py; it is copied in unchanged. Stage k (k >= 1) trains exit k together with its
 feature- and relationship-reuse modules while exits < k stay frozen (their forward runs under
 no_grad, so a stage costs about one single-exit training). Exit k is warm-started from a
-single ViT of the same grid (--warm-exit), the reuse paths start as zero (dvt.py), so training
-begins from the single-exit model's accuracy.
+single ViT (--warm-exit; of another grid it is resized first, as train_vit.py --init-from does),
+the reuse paths start as zero (dvt.py), so training begins near the single-exit model.
 
   train_dvt.py --name dvt-s1 --stage 1 --init-exit0 EXIT0/best.pt --warm-exit TINY/best.pt
-  train_dvt.py --name dvt-s2 --stage 2 --init-cascade dvt-s1/best.pt --warm-exit BASE/best.pt \
+  train_dvt.py --name dvt-s2 --stage 2 --init-cascade dvt-s1/best.pt --warm-exit TINY/best.pt \
       --out models/fmnist-dvt
   train_dvt.py --name dvt-s2 --export-only --out models/fmnist-dvt   # thresholds + export
 """
@@ -25,14 +25,21 @@ import cascade_eval  # noqa: E402
 import dvt  # noqa: E402
 import export  # noqa: E402
 import fmnist  # noqa: E402
+import train_vit  # noqa: E402
 import training_loop  # noqa: E402
+import vit_model  # noqa: E402
 
 BUDGET_QS = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0]
 SWEEP = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.01]
 
 
-def warm_exit_state(src, ex):
-    """Single-ViT state dict -> exit ex's tensors; ctx columns/channels keep their init."""
+def warm_exit_state(src, ex, exit_arg):
+    """Single-ViT state dict -> exit ex's tensors; ctx columns/channels keep their init. A ViT
+    of another grid is first resized like train_vit.py --init-from does (pos_embed bilinear,
+    patch kernel by area)."""
+    if src["patch_embed.proj.weight"].shape[-1] != exit_arg["patch_size"]:
+        plain = vit_model.VisionTransformer(**exit_arg)
+        src = train_vit.adapt_state(src, plain)
     dst = ex.state_dict()
     out = dict(dst)
     for k, v in src.items():
@@ -147,7 +154,7 @@ def main():
             model.exits[0].load_state_dict(torch.load(a.init_exit0)["model"])
         if a.warm_exit:
             ex = model.exits[k]
-            ex.load_state_dict(warm_exit_state(torch.load(a.warm_exit)["model"], ex))
+            ex.load_state_dict(warm_exit_state(torch.load(a.warm_exit)["model"], ex, exit_args[k]))
     for i, ex in enumerate(model.exits):
         ex.requires_grad_(i == k)
 
