@@ -2,7 +2,8 @@
 """Trains a small SReT-style model on Fashion-MNIST, with group attention or with global
 attention everywhere (the same network otherwise), and exports it as a libvit model folder.
 
-  sret_fmnist.py --variant grouped|global [--epochs 3] [--epoch-images 20000] [--out DIR]
+  sret_fmnist.py --variant grouped|global [--epochs 3] [--epoch-images 20000] [--shift 0]
+                 [--out DIR]
 
 The network is tools/ref/sret.py's SReT (official key names, the fixed stored permutation of
 each recursive pass) shrunk for 28x28x1 input: the stem's three 3x3 convs use strides [2,1,1]
@@ -68,13 +69,15 @@ def log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def augment(x, gen):
-    """Random horizontal flip and a random shift of up to 2 pixels (zero padding)."""
+def augment(x, gen, shift):
+    """Random horizontal flip, and a random shift of up to `shift` pixels (background fill)."""
     flip = torch.rand(x.shape[0], generator=gen) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-    dy, dx = torch.randint(-2, 3, (2,), generator=gen).tolist()
-    x = torch.roll(F.pad(x, (2, 2, 2, 2), value=float(-fmnist.MEAN / fmnist.STD)), (dy, dx), (2, 3))
-    return x[:, :, 2:2 + IMG, 2:2 + IMG]
+    if not shift:
+        return x
+    dy, dx = torch.randint(-shift, shift + 1, (2,), generator=gen).tolist()
+    x = F.pad(x, (shift,) * 4, value=float(-fmnist.MEAN / fmnist.STD))
+    return torch.roll(x, (dy, dx), (2, 3))[:, :, shift:shift + IMG, shift:shift + IMG]
 
 
 @torch.no_grad()
@@ -108,6 +111,7 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--warmup-steps", type=int, default=200)
+    ap.add_argument("--shift", type=int, default=0, help="random shift augmentation, pixels")
     ap.add_argument("--max-train", type=int, default=0, help="only N training images (smoke)")
     ap.add_argument("--epoch-images", type=int, default=20000,
                     help="images per epoch: a seeded random subset of the training split")
@@ -118,7 +122,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    out = a.out or os.path.normpath(os.path.join(TOOLS, "..", "models", f"fmnist-sret-{a.variant}"))
+    out = a.out or os.path.join(os.path.dirname(TOOLS), "models", f"fmnist-sret-{a.variant}")
     os.makedirs(a.work_dir, exist_ok=True)
     ckpt = os.path.join(a.work_dir, f"{a.variant}.pt")
 
@@ -153,7 +157,7 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr
             idx = order[i * a.batch_size:(i + 1) * a.batch_size]
-            x = augment(fmnist.normalise(xtr[idx]), gen)
+            x = augment(fmnist.normalise(xtr[idx]), gen, a.shift)
             loss = F.cross_entropy(model(x), ytr[idx], label_smoothing=0.1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -175,7 +179,9 @@ def main():
     model.eval()
     # GFLOPs as torch's profiler counts them (same convention as tools/ref's fixtures)
     gflops = common.count_gflops(model, (1, IMG, IMG))
-    info = dict(variant=a.variant, epochs=a.epochs, test_acc=round(test, 4),
+    recipe = {k: getattr(a, k) for k in ("epochs", "epoch_images", "batch_size", "lr",
+                                         "weight_decay", "warmup_steps", "shift", "seed")}
+    info = dict(variant=a.variant, recipe=recipe, test_acc=round(test, 4),
                 val_acc=history[-1]["val_acc"] if history else None,
                 train_seconds=round(train_seconds), torch_gflops=round(gflops, 5),
                 parameters=nparams, history=history)

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Trains the Fashion-MNIST SReT twice, grouped then global (same network, same seed, same
-# steps), one thread each at nice 19, and exports models/fmnist-sret-{grouped,global}.
-# Logs and checkpoints in /var/tmp/vitd-sret/. Extra arguments go to both runs.
+# steps), one thread each at nice 19, and exports OUTDIR/fmnist-sret-{grouped,global}
+# (default OUTDIR: models/). Checkpoints and logs in /var/tmp/vitd-sret/. Extra arguments go to
+# both runs, e.g.  train_both.sh -o /var/tmp/vitd-sret/long --epochs 6
 set -e
 here=$(dirname "$0")
-mkdir -p /var/tmp/vitd-sret
+out=$here/../../../models
+if [ "$1" = "-o" ]; then out=$2; shift 2; fi
+mkdir -p /var/tmp/vitd-sret "$out"
 for v in grouped global; do
-    OMP_NUM_THREADS=1 nice -n 19 /usr/bin/python3 "$here/sret_fmnist.py" --variant "$v" "$@" \
-        2>&1 | tee /var/tmp/vitd-sret/$v.log
+    OMP_NUM_THREADS=1 nice -n 19 /usr/bin/python3 "$here/sret_fmnist.py" --variant "$v" \
+        --out "$out/fmnist-sret-$v" "$@" 2>&1 | tee "/var/tmp/vitd-sret/$v.log"
 done
