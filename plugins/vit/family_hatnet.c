@@ -390,7 +390,15 @@ static int build_net(mf_builder *b, hat_net *n)
         r = plan_grids(b, n);
     if (r < 0)
         return r;
-    return mf_check_all_used(b, n->transcnn ? "TransCNN" : "HAT-Net");
+    int depths[HAT_MAX_STAGES], dims[HAT_MAX_STAGES];
+    for (int s = 0; s < n->num_stages; s++) {
+        depths[s] = n->stages[s].depth;
+        dims[s] = n->stages[s].dim;
+    }
+    r = mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
+    if (r == 0)
+        r = mf_check_arg_list(b->model, "dims", dims, n->num_stages, b->err);
+    return r < 0 ? r : mf_check_all_used(b, n->transcnn ? "TransCNN" : "HAT-Net");
 }
 
 static double hat_gflops(const hat_net *n)

@@ -196,7 +196,15 @@ static int build_net(mf_builder *b, pf_net *n)
         n->stages[i].H = H;
         n->stages[i].W = W;
     }
-    return mf_check_all_used(b, "PoolFormer");
+    int depths[PF_MAX_STAGES], dims[PF_MAX_STAGES];
+    for (int i = 0; i < n->num_stages; i++) {
+        depths[i] = n->stages[i].depth;
+        dims[i] = n->stages[i].dim;
+    }
+    int r2 = mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
+    if (r2 == 0)
+        r2 = mf_check_arg_list(b->model, "dims", dims, n->num_stages, b->err);
+    return r2 < 0 ? r2 : mf_check_all_used(b, "PoolFormer");
 }
 
 static double pf_gflops(const pf_net *n)

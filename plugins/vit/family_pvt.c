@@ -6,8 +6,8 @@
  * SRA: q = attn.q(y); keys/values come from attn.kv of y itself (R = 1), of
  * attn.norm(attn.sr(y)) with sr a k=s=R conv (R > 1), or, linear variant, of
  * GELU(attn.norm(attn.sr(AdaptiveAvgPool7(y)))) with a 1x1 sr (and a ReLU after fc1 in the MLP).
- * Widths, depths, R and MLP widths come from the tensors; heads from model_args.num_heads, else
- * PVT v2's [1, 2, 5, 8]. */
+ * Widths, depths and MLP widths come from the tensors; heads and R from model_args num_heads and
+ * sr_ratios, else PVT v2's [1, 2, 5, 8] and the kernel of each stage's first sr conv. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,7 @@ typedef struct pvt_attn {
 } pvt_attn;
 
 typedef struct pvt_stage {
-    int dim, depth, hidden, heads, H, W, M; /* M: key/value rows */
+    int dim, depth, hidden, heads, sr, H, W, M; /* sr: reduction ratio R; M: key/value rows */
     vit_conv2d down; /* the stage's patch embed (stage 0: patch_embed) */
     const float *down_norm_w, *down_norm_b;
     mf_block *blocks;
@@ -163,15 +163,11 @@ static int build_attn(mf_builder *b, pvt_net *n, pvt_stage *st, int i, int k)
         r = mf_get(b, &a->proj_b, MF_SHAPE(C), "%s.proj.bias", p);
     if (r < 0)
         return r;
-    const st_tensor *sr = mf_peek(b, "%s.sr.weight", p);
-    if (sr || n->linear) {
-        if (!sr || sr->ndim != 4)
-            return mf_get(b, &a->sr_conv.weight, MF_SHAPE(C, C, -1, -1), "%s.sr.weight", p);
-        int R = (int)sr->shape[2];
-        r = mf_get_conv(b, &a->sr_conv, (int)C, (int)C, n->linear ? 1 : R, 0, 1, 1, "%s.sr", p);
-        if (r == 0 && n->linear && R != 1)
-            r = vit_errorf(b->err, -ENOTSUP, "%s: tensor %s.sr.weight: the linear variant needs "
-                           "a 1x1 conv", b->model->weights->path, p);
+    int R = n->linear ? 1 : st->sr;
+    if (R > 1 || n->linear) {
+        r = mf_get(b, &a->sr_conv.weight, MF_SHAPE(C, C, R, R), "%s.sr.weight", p);
+        if (r == 0)
+            r = mf_get_conv(b, &a->sr_conv, (int)C, (int)C, R, 0, 1, 1, "%s.sr", p);
         if (r == 0)
             r = mf_get(b, &a->norm_w, MF_SHAPE(C), "%s.norm.weight", p);
         if (r == 0)
@@ -268,7 +264,7 @@ static int build_stage(mf_builder *b, pvt_net *n, int i, int cin)
     return r;
 }
 
-static int read_heads(mf_builder *b, pvt_net *n)
+static int read_config(mf_builder *b, pvt_net *n)
 {
     int heads[PVT_MAX_STAGES] = {1, 2, 5, 8, 8, 8, 8, 8}, nh = 0;
     int r = mf_config_int_list(b->model, "num_heads", heads, PVT_MAX_STAGES, 1, 4096, &nh,
@@ -280,6 +276,18 @@ static int read_heads(mf_builder *b, pvt_net *n)
                           "stages", b->model->config.source, nh, n->num_stages);
     for (int i = 0; i < n->num_stages; i++)
         n->stages[i].heads = heads[i];
+    int sr[PVT_MAX_STAGES], ns = 0;
+    r = mf_config_int_list(b->model, "sr_ratios", sr, PVT_MAX_STAGES, 1, 64, &ns, b->err);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    if (r == 0 && ns != n->num_stages)
+        return vit_errorf(b->err, -EINVAL, "%s: model_args.sr_ratios has %d entries for %d "
+                          "stages", b->model->config.source, ns, n->num_stages);
+    for (int i = 0; i < n->num_stages; i++) {
+        /* without model_args: the kernel of the stage's first sr conv, else none */
+        const st_tensor *t = mf_peek(b, "stages.%d.blocks.0.attn.sr.weight", i);
+        n->stages[i].sr = r == 0 ? sr[i] : t && t->ndim == 4 ? (int)t->shape[2] : 1;
+    }
     json_t *lin = b->model->config.model_args
                       ? json_object_get(b->model->config.model_args, "linear")
                       : NULL;
@@ -293,7 +301,7 @@ static int build_net(mf_builder *b, pvt_net *n)
     if (n->num_stages < 1 || n->num_stages > PVT_MAX_STAGES)
         return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)",
                           b->model->weights->path, n->num_stages, PVT_MAX_STAGES);
-    int r = read_heads(b, n);
+    int r = read_config(b, n);
     const st_tensor *pw = mf_peek(b, "patch_embed.proj.weight");
     int cin = pw && pw->ndim == 4 && (pw->shape[1] == 1 || pw->shape[1] == 3) ? (int)pw->shape[1]
                                                                              : 3;
@@ -329,12 +337,16 @@ static int build_net(mf_builder *b, pvt_net *n)
         if (H < 1 || W < 1 || st->M < 1)
             return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for this network",
                               b->model->config.source, n->img_h, n->img_w);
-        for (int k = 1; k < st->depth; k++)
-            if (st->attn[k].sr != R)
-                return vit_errorf(b->err, -ENOTSUP, "%s: stage %d mixes reduction ratios",
-                                  b->model->weights->path, i);
     }
-    return mf_check_all_used(b, "PVT v2");
+    int depths[PVT_MAX_STAGES], dims[PVT_MAX_STAGES];
+    for (int i = 0; i < n->num_stages; i++) {
+        depths[i] = n->stages[i].depth;
+        dims[i] = n->stages[i].dim;
+    }
+    r = mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
+    if (r == 0)
+        r = mf_check_arg_list(b->model, "embed_dims", dims, n->num_stages, b->err);
+    return r < 0 ? r : mf_check_all_used(b, "PVT v2");
 }
 
 static double pvt_gflops(const pvt_net *n)

@@ -201,8 +201,11 @@ static int build_stage(mf_builder *b, swin_net *n, int i, int cin, int H, int W)
     swin_stage *st = &n->stages[i];
     int r = 0;
     st->dim = cin;
-    if (mf_peek(b, "layers.%d.downsample.reduction.weight", i)) {
+    if (i > 0) { /* every later stage starts with patch merging */
         const st_tensor *t = mf_peek(b, "layers.%d.downsample.reduction.weight", i);
+        if (!t)
+            return mf_get(b, &st->merge_w, MF_SHAPE(2 * cin, 4 * cin),
+                          "layers.%d.downsample.reduction.weight", i);
         if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 1 << 16)
             return vit_errorf(b->err, -EINVAL, "%s: tensor layers.%d.downsample.reduction.weight:"
                               " unsupported shape", b->model->weights->path, i);
@@ -304,7 +307,15 @@ static int build_net(mf_builder *b, swin_net *n)
         r = build_head(b, n);
     if (r < 0)
         return r;
-    return mf_check_all_used(b, "Swin");
+    int depths[SWIN_MAX_STAGES], heads[SWIN_MAX_STAGES];
+    for (int i = 0; i < n->num_stages; i++) {
+        depths[i] = n->stages[i].depth;
+        heads[i] = n->stages[i].heads;
+    }
+    r = mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
+    if (r == 0)
+        r = mf_check_arg_list(b->model, "num_heads", heads, n->num_stages, b->err);
+    return r < 0 ? r : mf_check_all_used(b, "Swin");
 }
 
 static double swin_gflops(const swin_net *n)

@@ -178,6 +178,28 @@ int mf_config_int_list(const vit_model *m, const char *key, int *out, int max, i
     return 0;
 }
 
+int mf_check_arg_list(const vit_model *m, const char *key, const int *actual, int n,
+                      vit_error *err)
+{
+    int v[16], nv = 0;
+    int r = mf_config_int_list(m, key, v, 16, 0, 1 << 20, &nv, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    int same = nv == n;
+    for (int i = 0; same && i < n; i++)
+        same = v[i] == actual[i];
+    if (same)
+        return 0;
+    char buf[128];
+    size_t off = 0;
+    for (int i = 0; i < n && off < sizeof(buf) - 16; i++)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%d", i ? "," : "", actual[i]);
+    return vit_errorf(err, -EINVAL, "%s: model_args.%s does not match the weights' [%s]",
+                      m->config.source, key, buf);
+}
+
 int mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,
                   int *ret_w, vit_error *err)
 {
@@ -190,6 +212,9 @@ int mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes,
     } else if (r < 0 && r != -ENOENT) {
         return r;
     }
+    if (in_chans != 1 && in_chans != 3)
+        return vit_errorf(err, -ENOTSUP, "%s: %d input channels (1 or 3 are supported)",
+                          m->weights->path, in_chans);
     if (h < 1 || w < 1 || h > 8192 || w > 8192)
         return vit_errorf(err, -EINVAL, "%s: image size %dx%d is out of range", cfg->source, h,
                           w);

@@ -58,8 +58,11 @@ int mf_count(mf_builder *b, const char *prefix, const char *suffix);
  * not a list of at most max ints in [lo, hi]. */
 int mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
                        int *ret_n, vit_error *err);
+/* 0 when model_args has no list `key` or it equals actual[0..n); else -EINVAL naming both. */
+int mf_check_arg_list(const vit_model *m, const char *key, const int *actual, int n,
+                      vit_error *err);
 /* pretrained_cfg / model_args input size, else default_side (square); checks the config's
- * num_classes and input_size against the weights. */
+ * num_classes, input_size and in_chans (1 or 3) against the weights. */
 int mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,
                   int *ret_w, vit_error *err);
 
