@@ -354,6 +354,8 @@ int vit_safetensors_open(const char *path, vit_safetensors **ret_st, vit_error *
         return vit_errorf(err, r, "%s: mmap failed: %s", path, strerror(-r));
     }
     st->map = map;
+    /* start reading the weights in now rather than page by page during the first frame */
+    madvise(map, st->size, MADV_WILLNEED);
     r = parse_header(st, err);
     if (r < 0) {
         vit_safetensors_close(st);
