@@ -8,7 +8,9 @@ a shared block whose second copy differs (the error names both tensors), a missi
 permutation, a permutation with a repeated entry, a permutation stored as int32 (accepted, same
 logits), and a stem_strides model_arg the weights do not fit. Also checks that the same input
 always gives the same logits (the permutation is fixed, unlike the official code's randperm) and
-that 1 and 3 threads agree. Exits 77 when the fixture is missing.
+that 1 and 3 threads agree. Then the cost: the GFLOPs libvit reports for sret_tiny (and for the
+same weights with global attention everywhere) equal an independent count from the config, in
+which attention costs O(N^2/G). Exits 77 when the fixture is missing.
 """
 import json
 import os
@@ -23,6 +25,44 @@ import numpy as np
 def run(vit_infer, model, x, out, threads=1):
     return subprocess.run([vit_infer, model, x, "--logits", out, "--threads", str(threads)],
                           capture_output=True, text=True, timeout=60)
+
+
+def gflops(vit_infer, model):
+    p = subprocess.run([vit_infer, model, "--bench", "1"], capture_output=True, text=True,
+                       timeout=120)
+    for line in p.stdout.splitlines():
+        if line.startswith("gflops:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"{model}: no gflops line: {p.stderr.strip()}")
+
+
+def count_gflops(cfg, weights):
+    """2 x multiply-adds: stem convs, blocks (qkv, q k^T and attn v inside groups of N/G, proj,
+    MLP), NLL layers, depthwise downsampling, head."""
+    a = cfg["model_args"]
+    size = a["img_size"]
+    half = lambda n: (n - 1) // 2 + 1  # noqa: E731
+    macs, h, cin = 0, size, a["in_chans"]
+    for i in (1, 2, 3):
+        w = weights[f"patch_embed.conv{i}.weight"]
+        h = half(h)
+        macs += h * h * w.shape[0] * cin * 9
+        cin = w.shape[0]
+    for s, depth in enumerate(a["depth"]):
+        C, N = a["base_dims"][s] * a["heads"][s], h * h
+        hid, nph = int(C * a["mlp_ratio"]), int(C * a["np_mlp_ratio"])
+        for i in range(2 * depth):
+            if i % 2:
+                macs += 2 * N * C * nph
+                continue
+            G = a["groups2"][s] if (i + 2) % 4 == 0 else a["groups1"][s]
+            macs += N * C * 3 * C + 2 * N * (N // G) * C + N * C * C + 2 * N * C * hid
+        if s + 1 < len(a["depth"]):
+            h = half(h)
+            macs += h * h * 2 * C * 9
+    C = a["base_dims"][-1] * a["heads"][-1]
+    macs += C * cfg["num_classes"]
+    return 2e-9 * macs
 
 
 def main():
@@ -113,6 +153,27 @@ def main():
         p = run(vit_infer, variant("strides", edit_config=strides), x, out)
         check(p.returncode == 1 and "pos_embed" in p.stderr,
               f"stem_strides the weights do not fit are refused: {p.stderr.strip()}")
+
+        tiny = os.path.join(fixtures, "sret_tiny")
+        if os.path.exists(os.path.join(tiny, "config.json")):
+            with open(os.path.join(tiny, "config.json")) as f:
+                cfg = json.load(f)
+            tw, tmeta = sio.load_file(os.path.join(tiny, "model.safetensors"))
+            got, want_g = gflops(vit_infer, tiny), count_gflops(cfg, tw)
+            check(abs(got - want_g) <= 1e-3 + 1e-3 * want_g,
+                  f"sret_tiny: libvit counts {got} GFLOPs, the config gives {want_g:.4f}")
+            glob = os.path.join(tmp, "tiny_global")
+            os.makedirs(glob)
+            sio.save_file({k: v for k, v in tw.items() if not k.endswith(".attn.perm")},
+                          os.path.join(glob, "model.safetensors"), tmeta)
+            n = len(cfg["model_args"]["depth"])
+            cfg["model_args"].update(groups1=[1] * n, groups2=[1] * n)
+            with open(os.path.join(glob, "config.json"), "w") as f:
+                json.dump(cfg, f)
+            got2, want2 = gflops(vit_infer, glob), count_gflops(cfg, tw)
+            check(abs(got2 - want2) <= 1e-3 + 1e-3 * want2 and got2 > got + 0.4,
+                  f"sret_tiny with global attention: {got2} GFLOPs, the config gives "
+                  f"{want2:.4f} (grouped: {got})")
     return 1 if failures else 0
 
 
