@@ -91,8 +91,10 @@ static int arg_list(const vit_model *m, const char *key, int *out, int lo, int h
     if (r < 0)
         return r;
     if (*n && got != *n)
-        return vit_errorf(err, -EINVAL, "%s: model_args.%s has %d entries, not %d (one per "
-                          "stage)", m->config.source, key, got, *n);
+        return vit_errorf(err, -EINVAL,
+                          "%s: model_args.%s has %d entries, not %d (one per "
+                          "stage)",
+                          m->config.source, key, got, *n);
     *n = got;
     return 0;
 }
@@ -119,9 +121,9 @@ static int read_args(const vit_model *m, sret_args *a, vit_error *err)
         const char *key;
         int *out, lo, hi;
     } lists[] = {
-        {"base_dims", a->base_dims, 1, 4096}, {"heads", a->heads, 1, 256},
+        {"base_dims", a->base_dims, 1, 4096},   {"heads", a->heads, 1, 256},
         {"depth", a->depth, 1, SRET_MAX_DEPTH}, {"recursive_num", a->recursive_num, 1, 64},
-        {"groups1", a->groups1, 1, 1 << 20},  {"groups2", a->groups2, 1, 1 << 20},
+        {"groups1", a->groups1, 1, 1 << 20},    {"groups2", a->groups2, 1, 1 << 20},
     };
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]) && r == 0; i++)
         r = arg_list(m, lists[i].key, lists[i].out, lists[i].lo, lists[i].hi, &n, err);
@@ -141,9 +143,10 @@ static int read_args(const vit_model *m, sret_args *a, vit_error *err)
         r = arg_ratio(m, "np_mlp_ratio", &a->np_mlp_ratio, err);
     for (int s = 0; s < a->num_stages && r == 0; s++)
         if (a->depth[s] % a->recursive_num[s])
-            r = vit_errorf(err, -EINVAL, "%s: stage %d: depth %d is not a multiple of "
-                           "recursive_num %d", m->config.source, s, a->depth[s],
-                           a->recursive_num[s]);
+            r = vit_errorf(err, -EINVAL,
+                           "%s: stage %d: depth %d is not a multiple of "
+                           "recursive_num %d",
+                           m->config.source, s, a->depth[s], a->recursive_num[s]);
     return r;
 }
 
@@ -158,8 +161,10 @@ static int build_stem_conv(mf_builder *b, sret_net *n, int i, int cin, int cout,
     if (r < 0)
         return r;
     if (c->kh != 3)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor patch_embed.conv%d.weight: SReT's stem "
-                          "convs are 3x3", b->model->weights->path, i + 1);
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor patch_embed.conv%d.weight: SReT's stem "
+                          "convs are 3x3",
+                          b->model->weights->path, i + 1);
     const float *g, *be, *mean, *var;
     static const char *const parts[] = {"weight", "bias", "running_mean", "running_var"};
     const float **dst[] = {&g, &be, &mean, &var};
@@ -213,8 +218,7 @@ typedef struct tensor_spec {
 static int get_shared(mf_builder *b, int s, int first, int i, const tensor_spec *t,
                       const float **ret)
 {
-    int r = mf_get(b, ret, t->ndim, t->shape, "transformers.%d.blocks.%d.%s", s, first,
-                   t->suffix);
+    int r = mf_get(b, ret, t->ndim, t->shape, "transformers.%d.blocks.%d.%s", s, first, t->suffix);
     if (r < 0 || i == first)
         return r;
     const float *copy;
@@ -223,7 +227,8 @@ static int get_shared(mf_builder *b, int s, int first, int i, const tensor_spec 
         return r;
     size_t count = (size_t)t->shape[0] * (t->ndim == 2 ? (size_t)t->shape[1] : 1);
     if (memcmp(*ret, copy, count * sizeof(float)))
-        return vit_errorf(b->err, -EINVAL, "%s: tensors transformers.%d.blocks.%d.%s and "
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensors transformers.%d.blocks.%d.%s and "
                           "transformers.%d.blocks.%d.%s are one shared block's but differ",
                           b->model->weights->path, s, first, t->suffix, s, i, t->suffix);
     return 0;
@@ -236,12 +241,16 @@ static int read_perm(mf_builder *b, int s, int i, int N, int32_t **ret)
     const vit_safetensors *st = b->model->weights;
     const st_tensor *t = vit_safetensors_find(st, name);
     if (!t)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor %s is missing: a recursive pass with "
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor %s is missing: a recursive pass with "
                           "groups needs its fixed token permutation (vitd stores it; see "
-                          "tools/ref/sret.py)", st->path, name);
+                          "tools/ref/sret.py)",
+                          st->path, name);
     if ((t->dtype != ST_I64 && t->dtype != ST_I32) || t->ndim != 1 || t->shape[0] != N)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor %s must be I64 or I32 [%d], not %s of "
-                          "%d dims", st->path, name, N, st_dtype_name(t->dtype), t->ndim);
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor %s must be I64 or I32 [%d], not %s of "
+                          "%d dims",
+                          st->path, name, N, st_dtype_name(t->dtype), t->ndim);
     int32_t *p = malloc((size_t)N * sizeof(int32_t));
     if (!p)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
@@ -278,18 +287,18 @@ static int build_block_entry(mf_builder *b, sret_stage *st, int s, int i, int fi
     sret_entry *e = &st->entries[i];
     int64_t C = st->C, H = hidden;
     const tensor_spec specs[] = {
-        {"norm1.weight", {C}, 1},       {"norm1.bias", {C}, 1},
+        {"norm1.weight", {C}, 1},           {"norm1.bias", {C}, 1},
         {"attn.qkv.weight", {3 * C, C}, 2}, {"attn.qkv.bias", {3 * C}, 1},
-        {"attn.proj.weight", {C, C}, 2}, {"attn.proj.bias", {C}, 1},
-        {"norm2.weight", {C}, 1},       {"norm2.bias", {C}, 1},
-        {"mlp.fc1.weight", {H, C}, 2},  {"mlp.fc1.bias", {H}, 1},
-        {"mlp.fc2.weight", {C, H}, 2},  {"mlp.fc2.bias", {C}, 1},
+        {"attn.proj.weight", {C, C}, 2},    {"attn.proj.bias", {C}, 1},
+        {"norm2.weight", {C}, 1},           {"norm2.bias", {C}, 1},
+        {"mlp.fc1.weight", {H, C}, 2},      {"mlp.fc1.bias", {H}, 1},
+        {"mlp.fc2.weight", {C, H}, 2},      {"mlp.fc2.bias", {C}, 1},
     };
     vit_group_attention *ga = &e->attn;
     sret_mlp *m = &e->mlp;
-    const float **dst[] = {&ga->norm_w, &ga->norm_b, &ga->qkv_w, &ga->qkv_b, &ga->proj_w,
-                           &ga->proj_b, &m->norm_w,  &m->norm_b,  &m->fc1_w,  &m->fc1_b,
-                           &m->fc2_w,   &m->fc2_b};
+    const float **dst[] = {&ga->norm_w, &ga->norm_b, &ga->qkv_w, &ga->qkv_b,
+                           &ga->proj_w, &ga->proj_b, &m->norm_w, &m->norm_b,
+                           &m->fc1_w,   &m->fc1_b,   &m->fc2_w,  &m->fc2_b};
     for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
         int r = get_shared(b, s, first, i, &specs[k], dst[k]);
         if (r < 0)
@@ -337,13 +346,11 @@ static int build_nll_entry(mf_builder *b, sret_stage *st, int s, int i, int hidd
     if (r == 0)
         r = mf_get(b, &m->norm_b, MF_SHAPE(C), "transformers.%d.blocks.%d.norm1.bias", s, i);
     if (r == 0)
-        r = mf_get(b, &m->fc1_w, MF_SHAPE(H, C), "transformers.%d.blocks.%d.mlp.fc1.weight", s,
-                   i);
+        r = mf_get(b, &m->fc1_w, MF_SHAPE(H, C), "transformers.%d.blocks.%d.mlp.fc1.weight", s, i);
     if (r == 0)
         r = mf_get(b, &m->fc1_b, MF_SHAPE(H), "transformers.%d.blocks.%d.mlp.fc1.bias", s, i);
     if (r == 0)
-        r = mf_get(b, &m->fc2_w, MF_SHAPE(C, H), "transformers.%d.blocks.%d.mlp.fc2.weight", s,
-                   i);
+        r = mf_get(b, &m->fc2_w, MF_SHAPE(C, H), "transformers.%d.blocks.%d.mlp.fc2.weight", s, i);
     if (r == 0)
         r = mf_get(b, &m->fc2_b, MF_SHAPE(C), "transformers.%d.blocks.%d.mlp.fc2.bias", s, i);
     if (r == 0)
@@ -366,7 +373,7 @@ static int build_stage(mf_builder *b, sret_net *n, const sret_args *a, int s, in
     if (!st->entries)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     int loops = a->depth[s] / a->recursive_num[s];
-    int hidden = (int)((double)st->C * a->mlp_ratio);        /* Python's int(dim * ratio) */
+    int hidden = (int)((double)st->C * a->mlp_ratio); /* Python's int(dim * ratio) */
     int np_hidden = (int)((double)st->C * a->np_mlp_ratio);
     if (hidden < 1 || np_hidden < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d: MLP width below 1",
@@ -380,9 +387,10 @@ static int build_stage(mf_builder *b, sret_net *n, const sret_args *a, int s, in
             int pass = i / 2, first = 2 * (pass / loops * loops), recursive = (i + 2) % 4 == 0;
             int groups = recursive ? a->groups2[s] : a->groups1[s];
             if (st->N % groups)
-                return vit_errorf(b->err, -EINVAL, "%s: stage %d: %d tokens (%dx%d) do not "
-                                  "split into %d groups", b->model->config.source, s, st->N, H,
-                                  W, groups);
+                return vit_errorf(b->err, -EINVAL,
+                                  "%s: stage %d: %d tokens (%dx%d) do not "
+                                  "split into %d groups",
+                                  b->model->config.source, s, st->N, H, W, groups);
             r = build_block_entry(b, st, s, i, first, groups, recursive, hidden);
         }
         if (r < 0)
@@ -391,16 +399,19 @@ static int build_stage(mf_builder *b, sret_net *n, const sret_args *a, int s, in
     if (s + 1 < a->num_stages) {
         int next = a->base_dims[s + 1] * a->heads[s + 1];
         if (next % st->C)
-            return vit_errorf(b->err, -EINVAL, "%s: stage %d width %d is not a multiple of "
-                              "stage %d's %d (depthwise downsampling)", b->model->config.source,
-                              s + 1, next, s, st->C);
+            return vit_errorf(b->err, -EINVAL,
+                              "%s: stage %d width %d is not a multiple of "
+                              "stage %d's %d (depthwise downsampling)",
+                              b->model->config.source, s + 1, next, s, st->C);
         st->has_pool = 1;
         int r = mf_get_conv(b, &st->pool, st->C, next, 2, 1, st->C, 1, "pools.%d.conv", s);
         if (r < 0)
             return r;
         if (st->pool.kh != 3)
-            return vit_errorf(b->err, -EINVAL, "%s: tensor pools.%d.conv.weight: need a 3x3 "
-                              "kernel", b->model->weights->path, s);
+            return vit_errorf(b->err, -EINVAL,
+                              "%s: tensor pools.%d.conv.weight: need a 3x3 "
+                              "kernel",
+                              b->model->weights->path, s);
     }
     return 0;
 }
@@ -430,8 +441,8 @@ static int build_net(mf_builder *b, sret_net *n)
     if (r < 0)
         return r;
     n->num_stages = a.num_stages;
-    int C0 = a.base_dims[0] * a.heads[0], Cl = a.base_dims[a.num_stages - 1] *
-                                               a.heads[a.num_stages - 1];
+    int C0 = a.base_dims[0] * a.heads[0],
+        Cl = a.base_dims[a.num_stages - 1] * a.heads[a.num_stages - 1];
     const st_tensor *w1 = mf_peek(b, "patch_embed.conv1.weight");
     n->in_chans = w1 && w1->ndim == 4 ? (int)w1->shape[1] : 3;
     r = build_head(b, n, Cl);

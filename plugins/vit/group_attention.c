@@ -53,11 +53,13 @@ static size_t layout(const vit_group_attention *ga, int threads, float *base, ga
 
 int vit_group_attention_check(const vit_group_attention *ga, const char *what, vit_error *err)
 {
-    if (ga->tokens < 1 || ga->dim < 1 || ga->heads < 1 || ga->groups < 1 ||
-        ga->dim % ga->heads || ga->tokens % ga->groups)
-        return vit_errorf(err, -EINVAL, "%.300s: group attention over %d tokens of %d channels "
+    if (ga->tokens < 1 || ga->dim < 1 || ga->heads < 1 || ga->groups < 1 || ga->dim % ga->heads ||
+        ga->tokens % ga->groups)
+        return vit_errorf(err, -EINVAL,
+                          "%.300s: group attention over %d tokens of %d channels "
                           "with %d heads in %d groups (heads must divide channels, groups "
-                          "tokens)", what, ga->tokens, ga->dim, ga->heads, ga->groups);
+                          "tokens)",
+                          what, ga->tokens, ga->dim, ga->heads, ga->groups);
     if (!ga->qkv_w || !ga->proj_w)
         return vit_errorf(err, -EINVAL, "%.300s: group attention without qkv or proj weights",
                           what);
@@ -92,8 +94,8 @@ double vit_group_attention_macs(const vit_group_attention *ga)
     return N * C * 3 * C + 2 * N * n * C + N * C * C;
 }
 
-void vit_group_attention_rows(int tokens, int dim, int heads, int groups, const float *qkv,
-                              int g, int h, int r0, int r1, float *scores, float *out, int ldo)
+void vit_group_attention_rows(int tokens, int dim, int heads, int groups, const float *qkv, int g,
+                              int h, int r0, int r1, float *scores, float *out, int ldo)
 {
     int n = tokens / groups, d = dim / heads, ld = 3 * dim, rows = r1 - r0;
     if (rows <= 0)
@@ -139,8 +141,8 @@ static void qkv_task(void *ctx, int task, int num_tasks)
         }
         src = j->l.xn + (size_t)r0 * C;
     }
-    vit_linear(r1 - r0, 3 * C, C, src, C, ga->qkv_w, ga->qkv_b, 0.0f,
-               j->l.qkv + (size_t)r0 * 3 * C, 3 * C);
+    vit_linear(r1 - r0, 3 * C, C, src, C, ga->qkv_w, ga->qkv_b, 0.0f, j->l.qkv + (size_t)r0 * 3 * C,
+               3 * C);
 }
 
 /* A contiguous range of (group, head, query block) items, with this task's scores block. */

@@ -58,7 +58,7 @@ void vit_group_attention_run(const vit_group_attention *ga, vit_threadpool *pool
 /* The core: attention of query rows [r0, r1) (within the group, 0 <= r0 < r1 <= N/G) of group g
  * and head h, on a fused qkv buffer [N, 3C] whose rows are in grouped order; writes rows g*N/G +
  * r0 .. of out (head h at column h*d, row stride ldo). scores: (r1 - r0) * N/G floats. */
-void vit_group_attention_rows(int tokens, int dim, int heads, int groups, const float *qkv,
-                              int g, int h, int r0, int r1, float *scores, float *out, int ldo);
+void vit_group_attention_rows(int tokens, int dim, int heads, int groups, const float *qkv, int g,
+                              int h, int r0, int r1, float *scores, float *out, int ldo);
 
 #endif

@@ -14,9 +14,9 @@
 #define CONV_CHUNK 512 /* output pixels per im2col block in the stem */
 
 typedef struct sret_arena {
-    float *map[2];   /* ping-pong maps: stem outputs, stage tokens */
-    float *work;     /* group attention scratch, or the MLP's normed rows + hidden */
-    float *conv;     /* stem im2col blocks, one per thread */
+    float *map[2]; /* ping-pong maps: stem outputs, stage tokens */
+    float *work;   /* group attention scratch, or the MLP's normed rows + hidden */
+    float *conv;   /* stem im2col blocks, one per thread */
     float *feat, *feat_norm;
 } sret_arena;
 
@@ -24,8 +24,8 @@ static size_t conv_scratch_per_thread(const sret_net *n)
 {
     size_t mx = 0;
     for (int i = 0; i < 3; i++) {
-        size_t f = vit_conv2d_scratch_floats(&n->stem[i], i ? VIT_CONV_HWC : VIT_CONV_CHW,
-                                             CONV_CHUNK);
+        size_t f =
+            vit_conv2d_scratch_floats(&n->stem[i], i ? VIT_CONV_HWC : VIT_CONV_CHW, CONV_CHUNK);
         mx = f > mx ? f : mx;
     }
     return mx;
@@ -202,10 +202,8 @@ int sret_run(const vit_model *m, vit_run *run, const float *chw)
     const sret_net *n = p.n;
     sret_layout(n, p.threads, run->arena, &p.a);
     float *A = p.a.map[0], *B = p.a.map[1];
-    run_conv(&p, run->pool, &n->stem[0], chw, VIT_CONV_CHW, n->stem_h[0], n->stem_w[0], 1, NULL,
-             A);
-    run_conv(&p, run->pool, &n->stem[1], A, VIT_CONV_HWC, n->stem_h[1], n->stem_w[1], 1, NULL,
-             B);
+    run_conv(&p, run->pool, &n->stem[0], chw, VIT_CONV_CHW, n->stem_h[0], n->stem_w[0], 1, NULL, A);
+    run_conv(&p, run->pool, &n->stem[1], A, VIT_CONV_HWC, n->stem_h[1], n->stem_w[1], 1, NULL, B);
     run_conv(&p, run->pool, &n->stem[2], B, VIT_CONV_HWC, n->stem_h[2], n->stem_w[2], 1,
              n->pos_embed, A);
     p.x = A;
@@ -221,4 +219,3 @@ int sret_run(const vit_model *m, vit_run *run, const float *chw)
     sret_head(&p, run->logits);
     return 0;
 }
-

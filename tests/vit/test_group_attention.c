@@ -54,9 +54,17 @@ static vit_group_attention mixer(const weights *w, int N, int C, int heads, int 
                                  const int32_t *perm, int with_norm)
 {
     vit_group_attention ga = {
-        .tokens = N, .dim = C, .heads = heads, .groups = groups, .perm = perm,
-        .norm_w = with_norm ? w->norm_w : NULL, .norm_b = with_norm ? w->norm_b : NULL,
-        .norm_eps = 1e-6f, .qkv_w = w->qkv_w, .qkv_b = w->qkv_b, .proj_w = w->proj_w,
+        .tokens = N,
+        .dim = C,
+        .heads = heads,
+        .groups = groups,
+        .perm = perm,
+        .norm_w = with_norm ? w->norm_w : NULL,
+        .norm_b = with_norm ? w->norm_b : NULL,
+        .norm_eps = 1e-6f,
+        .qkv_w = w->qkv_w,
+        .qkv_b = w->qkv_b,
+        .proj_w = w->proj_w,
         .proj_b = w->proj_b,
     };
     return ga;
@@ -95,9 +103,10 @@ static double *run_naive(const vit_group_attention *ga, const float *x, float al
         for (int c = 0; c < C; c++)
             var += (xr[c] - mean) * (xr[c] - mean) / C;
         for (int c = 0; c < C; c++)
-            xn[(size_t)i * C + c] = ga->norm_w ? (xr[c] - mean) / sqrt(var + ga->norm_eps) *
-                                                     ga->norm_w[c] + ga->norm_b[c]
-                                               : xr[c];
+            xn[(size_t)i * C + c] =
+                ga->norm_w
+                    ? (xr[c] - mean) / sqrt(var + ga->norm_eps) * ga->norm_w[c] + ga->norm_b[c]
+                    : xr[c];
     }
     for (int i = 0; i < N; i++)
         for (int o = 0; o < 3 * C; o++) {
