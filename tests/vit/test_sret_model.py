@@ -14,7 +14,6 @@ which attention costs O(N^2/G). Exits 77 when the fixture is missing.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile

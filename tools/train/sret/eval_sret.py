@@ -29,8 +29,9 @@ DATA = os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
 
 def run_eval(vit_eval, model, threads):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run([vit_eval, model, "--images", os.path.join(DATA, "t10k-images-idx3-ubyte.gz"),
-                        "--labels", os.path.join(DATA, "t10k-labels-idx1-ubyte.gz"),
+    images = os.path.join(DATA, "t10k-images-idx3-ubyte.gz")
+    labels = os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")
+    p = subprocess.run([vit_eval, model, "--images", images, "--labels", labels,
                         "--threads", str(threads), "--json"],
                        capture_output=True, text=True, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -75,7 +76,8 @@ def main():
         summary[m] = (acc, rs[0]["mean_gflops"], fps, cfps)
         if torch_acc is not None and abs(acc - torch_acc) > 0.002:
             ok = False
-        print(f"{os.path.basename(m):>22} {acc:9.4f} {torch_acc if torch_acc is not None else '-':>9} "
+        shown = "-" if torch_acc is None else f"{torch_acc:.4f}"
+        print(f"{os.path.basename(m):>22} {acc:9.4f} {shown:>9} "
               f"{rs[0]['mean_gflops']:8.5f} {fps:9.0f} {cfps:12.0f}")
     if len(models) == 2:
         g, b = summary[models[0]], summary[models[1]]

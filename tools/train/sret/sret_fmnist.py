@@ -164,8 +164,8 @@ def main():
             opt.step()
             loss_sum += loss.item()
             if (i + 1) % 100 == 0:
-                log(f"epoch {epoch + 1} step {i + 1}/{steps_per_epoch} loss {loss_sum / (i + 1):.4f}"
-                    f" lr {lr:.2e}")
+                log(f"epoch {epoch + 1} step {i + 1}/{steps_per_epoch} "
+                    f"loss {loss_sum / (i + 1):.4f} lr {lr:.2e}")
         train_seconds += time.monotonic() - t0
         val = accuracy(model, xva, yva)
         history.append(dict(epoch=epoch + 1, loss=round(loss_sum / steps_per_epoch, 4),
