@@ -209,11 +209,12 @@ static void qkv_rows(const dvt_pass *p, int l, int r0, int r1)
 {
     const dvt_exit *e = p->e;
     const dvt_block *blk = &e->blocks[l];
-    int D = e->dim;
-    float *xn = p->a.xn + (size_t)r0 * D;
-    vit_layernorm_rows(r1 - r0, D, p->x + (size_t)r0 * e->ld, e->ld, blk->norm1_w, blk->norm1_b,
-                       p->n->eps, xn, D);
-    vit_linear(r1 - r0, 3 * D, D, xn, D, blk->qkv_w, blk->qkv_b, 0.0f,
+    int D = e->dim, ld = e->ld;
+    /* xn rows keep the token buffer's stride: other threads' LN2 rows live at r * ld */
+    float *xn = p->a.xn + (size_t)r0 * ld;
+    vit_layernorm_rows(r1 - r0, D, p->x + (size_t)r0 * ld, ld, blk->norm1_w, blk->norm1_b,
+                       p->n->eps, xn, ld);
+    vit_linear(r1 - r0, 3 * D, D, xn, ld, blk->qkv_w, blk->qkv_b, 0.0f,
                p->a.qkv[l & 1] + (size_t)r0 * 3 * D, 3 * D);
 }
 

@@ -167,6 +167,39 @@ START_TEST(test_exit_decisions_match_pytorch)
 }
 END_TEST
 
+/* Splitting rows over threads changes nothing: many runs with 2 and 3 threads give the
+ * one-thread logits of every exit (a race between threads' rows would show up here). */
+START_TEST(test_threads_agree)
+{
+    fixture f;
+    fixture_open(&f, _i);
+    vit_session *one = session(&f, 1), *many[2] = {session(&f, 2), session(&f, 3)};
+    for (int k = 0; k < f.exits; k++) {
+        float th[8];
+        for (int j = 0; j < f.exits; j++)
+            th[j] = j < k ? 2.0f : 0.0f;
+        vit_error err = {{0}};
+        vit_session *all[3] = {one, many[0], many[1]};
+        for (int i = 0; i < 3; i++)
+            ck_assert_int_eq(vit_session_set_exit_thresholds(all[i], th, f.exits, &err), 0);
+        vit_result want, got;
+        run(one, &f, &want);
+        for (int rep = 0; rep < 60; rep++) {
+            run(many[rep % 2], &f, &got);
+            ck_assert_int_eq(got.exit_index, k);
+            for (int c = 0; c < f.classes; c++)
+                ck_assert_msg(fabsf(got.logits[c] - want.logits[c]) <= 1e-5f,
+                              "%s exit %d, %d threads, run %d: logit %d %g vs %g", f.path, k,
+                              2 + rep % 2, rep, c, got.logits[c], want.logits[c]);
+        }
+    }
+    vit_session_free(one);
+    vit_session_free(many[0]);
+    vit_session_free(many[1]);
+    fixture_close(&f);
+}
+END_TEST
+
 /* The model's GFLOPs per exit are those tools/train/dvt.py wrote into config.json. */
 START_TEST(test_exit_gflops_match_config)
 {
@@ -343,6 +376,7 @@ static Suite *dvt_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_exit_logits_match_pytorch, 0, 4);
     tcase_add_loop_test(tc, test_exit_decisions_match_pytorch, 0, 4);
+    tcase_add_loop_test(tc, test_threads_agree, 0, 2);
     tcase_add_loop_test(tc, test_exit_gflops_match_config, 0, 2);
     tcase_add_test(tc, test_budget_mode);
     tcase_add_test(tc, test_no_budgets);
