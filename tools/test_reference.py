@@ -281,6 +281,32 @@ class FamilySpecifics(unittest.TestCase):
             with self.subTest(shift=s):
                 self.assertLess(float((got - want).abs().max()), 1e-10)
 
+    def test_swin_mask_matters(self):
+        from ref import swin
+        folder, model, logits = fixture("swin_test")
+        orig = swin.shift_mask
+        try:
+            swin.shift_mask = lambda h, w, ws, s: torch.zeros((h // ws) * (w // ws), ws * ws,
+                                                              ws * ws)
+            got = run(model, folder)
+        finally:
+            swin.shift_mask = orig
+        self.assertGreater(rel(got, logits), 10 * TOL)
+
+    def test_hat_net_unused_proj_norm_matters(self):
+        """Applying the stored-but-unused proj_norm (an easy mistake) must fail the fixture."""
+        folder, model, logits = fixture("hat_net_test")
+        blocks = [b for stage in model.blocks for b in stage]
+        for b in blocks:
+            b.attn.proj_orig = b.attn.proj
+            b.attn.proj = nn.Sequential(b.attn.proj_orig, b.attn.proj_norm)
+        got = run(model, folder)
+        for b in blocks:
+            b.attn.proj = b.attn.proj_orig
+            del b.attn.proj_orig
+        self.assertGreater(rel(got, logits), 10 * TOL)
+        self.assertLess(rel(run(model, folder), logits), 1e-6)
+
     def test_swin_index_rebuilt(self):
         from ref import swin
         for name, bogus in (("swin_test", False), ("swin_bogus_index_test", True)):
