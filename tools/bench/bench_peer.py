@@ -186,6 +186,10 @@ def main():
     opts = ap.parse_args()
     if opts.name and len(opts.models) > 1:
         ap.error("--name needs a single MODELNAME")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "onnxruntime-node")):
+        print("bench: onnxruntime-node is not installed; run once:\n"
+              f"  (cd {os.path.relpath(HERE)} && npm install --ignore-scripts)", file=sys.stderr)
+        return 2
     torch.set_num_threads(1)
     models = [m for name in opts.models for m in (REAL if name == "@real" else [name])]
     rows = []
