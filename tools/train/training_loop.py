@@ -28,7 +28,8 @@ def add_common_args(p: argparse.ArgumentParser):
     p.add_argument("--flip", action="store_true", help="random horizontal flips")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--log-every", type=int, default=0,
+                   help="progress line every N batches (default: 100, or a quarter epoch if shorter)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--max-train", type=int, default=0, help="use only N training images (smoke tests)")
     p.add_argument("--epoch-images", type=int, default=0,
@@ -72,6 +73,7 @@ def run(model, args, loss_fn, val_fn, params=None):
     per_epoch = min(args.epoch_images or len(xtr), len(xtr))
     steps_per_epoch = per_epoch // args.batch_size
     total = steps_per_epoch * args.epochs
+    log_every = args.log_every or max(1, min(100, steps_per_epoch // 4))
     params = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2 and p.shape[0] > 1 and p.shape[1] > 1]
     no_decay = [p for p in params if not any(p is q for q in decay)]
@@ -118,7 +120,7 @@ def run(model, args, loss_fn, val_fn, params=None):
             opt.step()
             run_loss += loss.item() * len(y)
             seen += len(y)
-            if (i + 1) % args.log_every == 0:
+            if (i + 1) % log_every == 0:
                 el = time.time() - t0
                 log(f"epoch {epoch + 1}/{args.epochs} batch {i + 1}/{steps_per_epoch} "
                     f"loss {run_loss / seen:.4f} lr {lr_at(step):.2e} "
