@@ -2,11 +2,15 @@
 are all non-zero (a freshly initialised cascade has zero reuse outputs, which would hide bugs),
 in the same layout as tools/make_fixtures.py: OUTDIR/NAME/{model.safetensors, config.json,
 input.npy (float32 [1,28,28], normalised), logits.npy (last exit, float32 [10]),
-exit_logits.npy (float32 [K,10], every exit, computed in float64 from the stored weights)}.
+exit_logits.npy (float32 [K,10], every exit, computed in float64 from the stored weights),
+expected_exits.json ({"decisions": [{"threshold": T, "exit": k, "class": c, "prob": p}, ...]}:
+which exit answers at thresholds 0.01 either side of each confidence (never at a tie), the same
+T for every exit, the last always answers)}.
 
   /usr/bin/python3 tools/train/dvt_fixture.py OUTDIR
 """
 import argparse
+import json
 import os
 import sys
 
@@ -54,7 +58,6 @@ def write(outdir, name, exits, seed):
            "exit_gflops": dvt.cumulative_gflops(args), "exit_threshold": 0.9}
     export.write_folder(folder, model.state_dict(), cfg)
     with open(os.path.join(folder, "config.json")) as f:
-        import json
         full = json.load(f)
     x = common.random_input(full, seed + 1)
     m = model.double().eval()
@@ -64,6 +67,17 @@ def write(outdir, name, exits, seed):
     np.save(os.path.join(folder, "input.npy"), x)
     np.save(os.path.join(folder, "exit_logits.npy"), exit_logits)
     np.save(os.path.join(folder, "logits.npy"), exit_logits[-1])
+    probs = torch.from_numpy(exit_logits).double().softmax(1)
+    conf = probs.max(1).values.tolist()
+    decisions = []
+    for t in sorted(set([0.0, 1.01] + [round(c - 0.01, 4) for c in conf[:-1]] +
+                        [round(c + 0.01, 4) for c in conf[:-1]])):
+        k = next((i for i, c in enumerate(conf[:-1]) if c >= t), len(conf) - 1)
+        decisions.append({"threshold": t, "exit": k, "class": int(probs[k].argmax()),
+                          "prob": round(conf[k], 6)})
+    with open(os.path.join(folder, "expected_exits.json"), "w") as f:
+        json.dump({"decisions": decisions}, f, indent=1)
+        f.write("\n")
     return exit_logits
 
 
