@@ -41,15 +41,31 @@ static int pf_match(const char *arch)
     return !strncmp(arch, "poolformer_", 11);
 }
 
+typedef struct pool_job {
+    const mf_block *blk;
+    mf_state *s;
+} pool_job;
+
+/* x += ls1 * (AvgPool3x3(y) - y) on rows [r0, r1); reads only y, so x is updated in place. */
 static void pool_mixer_task(void *ctx, int r0, int r1, int task)
 {
-    mf_state *s = ctx;
-    vit_pool_mixer_rows(s->y, s->H, s->W, s->C, r0, r1, s->t, s->C);
+    pool_job *j = ctx;
+    mf_state *s = j->s;
+    int C = s->C;
+    vit_pool_mixer_rows(s->y, s->H, s->W, C, r0, r1, s->t, C);
+    const float *ls = j->blk->ls1;
+    for (int r = r0; r < r1; r++) {
+        float *x = s->x + (size_t)r * C;
+        const float *t = s->t + (size_t)r * C;
+        for (int c = 0; c < C; c++)
+            x[c] += (ls ? ls[c] : 1.0f) * t[c];
+    }
 }
 
 static void pool_mixer(const mf_block *blk, mf_state *s)
 {
-    mf_parallel(s, s->H * s->W, pool_mixer_task, s);
+    pool_job j = {blk, s};
+    mf_parallel(s, s->H * s->W, pool_mixer_task, &j);
 }
 
 /* ---- building ---------------------------------------------------------------------------- */
@@ -81,6 +97,7 @@ static int build_block(mf_builder *b, pf_net *n, pf_stage *st, int i, int j)
     blk->norm1 = (mf_norm){MF_NORM_GROUP1, NULL, NULL, PF_GN_EPS};
     blk->norm2 = blk->norm1;
     blk->mixer_fn = pool_mixer;
+    blk->mixer_residual = 1;
     blk->mlp.hidden = (int)Hd;
     blk->mlp.act1 = MF_ACT_GELU;
     const char *ls1 = n->official ? "layer_scale_1" : "layer_scale1.scale";

@@ -119,8 +119,8 @@ static void attn_task(void *ctx, int r0, int r1, int task)
     int C = a->C, d = C / a->heads;
     mf_attention_rows(j->q, C, j->kv, 2 * C, j->kv + C, 2 * C, j->M, a->heads, d, r0, r1,
                       j->scores + (size_t)task * MF_ATTN_CHUNK * j->M, j->attn, C);
-    vit_linear(r1 - r0, C, C, j->attn + (size_t)r0 * C, C, a->proj_w, a->proj_b, 0.0f,
-               j->s->t + (size_t)r0 * C, C);
+    vit_linear(r1 - r0, C, C, j->attn + (size_t)r0 * C, C, a->proj_w, a->proj_b, 1.0f,
+               j->s->x + (size_t)r0 * C, C); /* the residual, fused (no layer scale) */
 }
 
 static void sra_mixer(const mf_block *blk, mf_state *s)
@@ -194,6 +194,7 @@ static int build_block(mf_builder *b, pvt_net *n, pvt_stage *st, int i, int k)
     blk->norm1 = (mf_norm){MF_NORM_LAYER, NULL, NULL, 1e-6f};
     blk->norm2 = blk->norm1;
     blk->mixer_fn = sra_mixer;
+    blk->mixer_residual = 1;
     blk->mixer = &st->attn[k];
     blk->mlp = (mf_mlp){.hidden = (int)Hd, .act1 = n->linear ? MF_ACT_RELU : MF_ACT_NONE,
                         .has_dw = 1, .act2 = MF_ACT_GELU};

@@ -89,8 +89,8 @@ static void proj_task(void *ctx, int r0, int r1, int task)
 {
     win_job *j = ctx;
     int C = j->a->C;
-    vit_linear(r1 - r0, C, C, j->attn + (size_t)r0 * C, C, j->a->proj_w, j->a->proj_b, 0.0f,
-               j->s->t + (size_t)r0 * C, C);
+    vit_linear(r1 - r0, C, C, j->attn + (size_t)r0 * C, C, j->a->proj_w, j->a->proj_b, 1.0f,
+               j->s->x + (size_t)r0 * C, C); /* the residual, fused (no layer scale) */
 }
 
 static void window_mixer(const mf_block *blk, mf_state *s)
@@ -126,6 +126,7 @@ static int build_block(mf_builder *b, swin_net *n, swin_stage *st, int i, int k)
     blk->norm1 = (mf_norm){MF_NORM_LAYER, NULL, NULL, SWIN_EPS};
     blk->norm2 = blk->norm1;
     blk->mixer_fn = window_mixer;
+    blk->mixer_residual = 1;
     blk->mixer = a;
     blk->mlp = (mf_mlp){.hidden = (int)Hd, .act1 = MF_ACT_GELU};
     *a = (swin_attn){(int)C, st->heads, st->ws, 0, .rel_index = st->rel_index};

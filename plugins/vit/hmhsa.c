@@ -7,7 +7,7 @@
 #include "pool.h"
 #include "window.h"
 
-/* ---- the mixer -------------------------------------------------------------------- */
+/* ---- the mixer ---------------------------------------------------------------------------- */
 
 typedef struct hm_job {
     const vit_hmhsa *a;
@@ -80,7 +80,7 @@ static void hm_kv_task(void *ctx, int r0, int r1, int task)
                j->kv + (size_t)r0 * 2 * C, 2 * C);
 }
 
-/* Global attention for query rows [r0, r1), (+ z), proj into s->t. */
+/* Global attention for query rows [r0, r1), (+ z), proj added into s->x. */
 static void hm_global_task(void *ctx, int r0, int r1, int task)
 {
     hm_job *j = ctx;
@@ -96,8 +96,10 @@ static void hm_global_task(void *ctx, int r0, int r1, int task)
         mf_attention_rows(j->qkv, 3 * C, j->qkv + C, 3 * C, j->qkv + 2 * C, 3 * C, j->N,
                           a->heads, d, r0, r1, scores, j->out, C);
     }
-    vit_linear(r1 - r0, C, C, j->out + (size_t)r0 * C, C, a->proj_w, a->proj_b, 0.0f,
-               j->s->t + (size_t)r0 * C, C);
+    /* x rows [r0, r1) were last read by hm_add_task, in an earlier pool run: the residual is
+     * fused into proj (no layer scale) */
+    vit_linear(r1 - r0, C, C, j->out + (size_t)r0 * C, C, a->proj_w, a->proj_b, 1.0f,
+               j->s->x + (size_t)r0 * C, C);
 }
 
 void vit_hmhsa_mixer(const mf_block *blk, mf_state *s)

@@ -5,7 +5,7 @@
  * grid G > 1: attention inside each G x G cell (window.c, no shift, no bias), z =
  * grid_norm(x + local), then global attention of q(z) over kv(ds_norm(AvgPool_ds(z))) (pool
  * kernel = stride = ds), plus z. With G = 1: plain global attention of qkv. The result goes
- * through proj into s->t. */
+ * through proj and is added to s->x (the block's residual, fused: mixer_residual). */
 #ifndef VIT_HMHSA_H
 #define VIT_HMHSA_H
 

@@ -477,7 +477,8 @@ void mf_block_run(const mf_block *blk, mf_state *s)
     if (y != s->y) /* mixers read s->y */
         memcpy(s->y, y, (size_t)s->H * s->W * s->C * sizeof(float));
     blk->mixer_fn(blk, s);
-    mf_residual(s, blk->ls1, s->t);
+    if (!blk->mixer_residual)
+        mf_residual(s, blk->ls1, s->t);
     const float *in = mf_norm_run(&blk->norm2, s, s->x, s->y, s->C);
     mlp_run(blk, s, in);
 }

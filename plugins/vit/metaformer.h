@@ -111,8 +111,9 @@ typedef void (*mf_mixer_fn)(const struct mf_block *blk, mf_state *s);
 typedef struct mf_block {
     mf_norm norm1, norm2;
     const float *ls1, *ls2; /* [C] or NULL */
-    mf_mixer_fn mixer_fn;   /* reads s->y (= norm1(x)) and s->x, writes s->t */
+    mf_mixer_fn mixer_fn;   /* reads s->y (= norm1(x)) and s->x, writes s->t (or adds to s->x) */
     const void *mixer;      /* the family's mixer parameters */
+    int mixer_residual;     /* the mixer adds ls1 * its output to s->x itself (saves a pass) */
     mf_mlp mlp;
 } mf_block;
 

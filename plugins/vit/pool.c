@@ -7,7 +7,8 @@
 #include "conv.h"
 #include "ops.h"
 
-VIT_HOT static void window_sum(const float *x, int W, int C, int y0, int y1, int x0, int x1, float *acc)
+VIT_HOT static void window_sum(const float *x, int W, int C, int y0, int y1, int x0, int x1,
+                               float *acc)
 {
     memset(acc, 0, (size_t)C * sizeof(float));
     for (int iy = y0; iy < y1; iy++)
@@ -53,7 +54,8 @@ VIT_HOT void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, in
     }
 }
 
-VIT_HOT void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo)
+VIT_HOT void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out,
+                               int ldo)
 {
     int OW = W / 2;
     (void)H;

@@ -39,9 +39,10 @@ static void naive_swin(int H, int W, int C, int heads, int ws, int s, const floa
                     for (int j = 0; j < n; j++) {
                         int yj = wy * ws + j / ws, xj = wx * ws + j % ws;
                         int oj = ((yj + s) % H) * W + (xj + s) % W;
+                        const float *q = qkv + oi * 3 * C + h * d, *kk = qkv + oj * 3 * C + C + h * d;
                         double a = 0;
                         for (int k = 0; k < d; k++)
-                            a += (double)qkv[oi * 3 * C + h * d + k] * qkv[oj * 3 * C + C + h * d + k];
+                            a += (double)q[k] * kk[k];
                         a /= sqrt(d);
                         int idx = (i / ws - j / ws + ws - 1) * T + (i % ws - j % ws + ws - 1);
                         if (table)
