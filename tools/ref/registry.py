@@ -113,7 +113,7 @@ FIXTURES = [
     Fixture("poolformer_s12_official", "poolformer", "poolformer_s12", 1000,
             dict(layout="official"), on_demand=True),
     Fixture("poolformer_s12_hubcfg", "poolformer", "poolformer_s12", 1000, dict(layout="timm"),
-            on_demand=True, hub_config=dict(tag="sail_in1k")),
+            hub_config=dict(tag="sail_in1k")),
     # PVT v2
     Fixture("pvt_v2_test", "pvt_v2", "pvt_v2_test", 10,
             dict(depths=[2, 1, 1, 1], embed_dims=[16, 32, 48, 64], num_heads=[1, 2, 3, 4],
@@ -139,7 +139,7 @@ FIXTURES = [
     Fixture("swin_tiny_patch4_window7_224", "swin", "swin_tiny_patch4_window7_224", 1000,
             on_demand=True),
     Fixture("swin_tiny_patch4_window7_224_hubcfg", "swin", "swin_tiny_patch4_window7_224", 1000,
-            on_demand=True, hub_config=dict(tag="ms_in1k", fixed_input_size=True)),
+            hub_config=dict(tag="ms_in1k", fixed_input_size=True)),
     # SReT: group attention with stored permutations
     Fixture("sret_test", "sret", "sret_test", 10,
             dict(img_size=64, base_dims=[8, 8, 8], heads=[2, 4, 8], depth=[4, 2, 2],
@@ -152,11 +152,11 @@ FIXTURES = [
             dict(img_size=64, dims=[16, 32, 48, 64], head_dim=16, expansions=[4, 4, 2, 2],
                  grid_sizes=[4, 2, 2, 1], ds_ratios=[4, 2, 2, 1], depths=[1, 1, 2, 1],
                  kernel_sizes=[3, 3, 5, 3]), label_names=_TEN),
-    Fixture("hat_net_tiny", "hat_net", "hat_net_tiny", 1000, on_demand=True),
+    Fixture("hat_net_tiny", "hat_net", "hat_net_tiny", 1000),
     # TransCNN: the same H-MHSA with BatchNorm everywhere and the two-branch downsampler
     Fixture("transcnn_test", "transcnn", "transcnn_test", 10,
             dict(img_size=64, dims=[16, 32, 48, 64], head_dim=16, expansions=[4, 4, 2, 2],
                  grid_sizes=[4, 2, 2, 1], ds_ratios=[4, 2, 2, 1], depths=[1, 1, 2, 1],
                  kernel_sizes=[5, 3, 5, 3]), label_names=_TEN),
-    Fixture("transcnn_tiny", "transcnn", "transcnn_tiny", 1000, on_demand=True),
+    Fixture("transcnn_tiny", "transcnn", "transcnn_tiny", 1000),
 ]
