@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """vit-eval end to end on IDX files written at test time, against the PyTorch cascade.
 
-  test_dvt.py VIT_EVAL FIXTURES_DIR TOOLS_DIR
+  test_dvt.py VIT_EVAL FIXTURES_DIR TOOLS_DIR VIT_INFER
 
 Images: the dvt_cascade_fmnist_shape fixture's input turned back into 8-bit pixels, plus
 shifted, flipped, inverted and random variants. tools/train's PyTorch cascade (float64) gives
@@ -10,6 +10,7 @@ threshold with every third one deliberately wrong. At several thresholds (and a 
 edited config) vit-eval --json must report the same number of correct answers, the same exit
 histogram and the mean GFLOPs those exits cost, for .gz and plain IDX alike. Also: a single-exit
 model gives a one-bin histogram, and bad input is a one-line error with the right exit status.
+Last, a cascade with uneven grids (7x7 -> 4x4 -> 9x9) checks every exit's logits via vit-infer.
 Exits 77 (skip) when the fixtures are missing.
 """
 import gzip
@@ -197,8 +198,53 @@ def error_checks(vit_eval, fixtures, paths, tmp, failures):
                             f"{proc.stderr.strip()!r} (want {word!r})")
 
 
+def odd_grid_checks(vit_infer, tools, tmp, failures):
+    """A cascade whose grids shrink, then grow by a non-integer factor (7x7 -> 4x4 -> 9x9, the
+    last from a patch that does not divide 28): resize()'s pooling and up-sampling beyond the
+    shipped 4 -> 7 -> 14. Random weights with non-zero reuse paths (dvt_fixture.randomise);
+    each exit's logits, forced by config.json exit_thresholds, against float64 PyTorch."""
+    sys.path.insert(0, os.path.join(tools, "train"))
+    sys.path.insert(0, tools)
+    import torch
+    import dvt
+    import dvt_fixture
+    import export
+    args = [dict(img_size=28, in_chans=1, patch_size=p, embed_dim=d, depth=2, num_heads=h,
+                 mlp_ratio=2.0) for p, d, h in ((4, 32, 2), (7, 24, 3), (3, 32, 4))]
+    model = dvt.DVTCascade(args)
+    dvt_fixture.randomise(model, torch.Generator().manual_seed(5))
+    folder = os.path.join(tmp, "odd-grids")
+    cfg = {"architecture": "dvt_cascade", "num_classes": 10,
+           "model_args": {"exits": args, "ctx_hidden": dvt.CTX_HIDDEN, "ctx_dim": dvt.CTX_DIM}}
+    export.write_folder(folder, model.state_dict(), cfg)
+    x = np.random.default_rng(3).standard_normal((1, 28, 28)).astype(np.float32)
+    np.save(os.path.join(tmp, "odd-input.npy"), x)
+    with torch.no_grad():
+        want = [o[0].numpy() for o in model.double().eval()(torch.from_numpy(x).double()[None])]
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    for k in range(3):
+        cfg["exit_thresholds"] = [2.0] * k + [0.0] * (3 - k)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(cfg, f)
+        for threads in ("1", "2"):
+            out = os.path.join(tmp, "odd-logits.npy")
+            proc = subprocess.run([vit_infer, folder, os.path.join(tmp, "odd-input.npy"),
+                                   "--logits", out, "--threads", threads],
+                                  capture_output=True, text=True, timeout=60)
+            if proc.returncode != 0:
+                failures.append(f"odd grids exit {k}: vit-infer: {proc.stderr.strip()}")
+                continue
+            err = float(np.abs(np.load(out) - want[k]).max())
+            ok = err <= 1e-4 * float(np.abs(want[k]).max())
+            print(f"{'ok' if ok else 'FAIL'} odd grids 7->4->9, exit {k}, {threads} thread(s): "
+                  f"max|diff| {err:.3g}")
+            if not ok:
+                failures.append(f"odd grids exit {k} ({threads} threads): max|diff| {err:.3g}")
+
+
 def main():
-    vit_eval, fixtures, tools = sys.argv[1:4]
+    vit_eval, fixtures, tools, vit_infer = sys.argv[1:5]
     if not os.path.exists(os.path.join(fixtures, FIXTURE, "exit_logits.npy")):
         print(f"SKIP: no {FIXTURE} fixture in {fixtures}")
         return 77
@@ -207,6 +253,7 @@ def main():
         paths = cascade_checks(vit_eval, fixtures, tools, tmp, failures)
         single_exit_checks(vit_eval, fixtures, paths, failures)
         error_checks(vit_eval, fixtures, paths, tmp, failures)
+        odd_grid_checks(vit_infer, tools, tmp, failures)
     for f in failures:
         print("FAIL", f)
     return 1 if failures else 0
