@@ -1,12 +1,20 @@
 /* preprocess.c — resize + centre crop + normalise, straight from packed or planar frames.
  *
- * Only the cropped part of the resized image is computed. Resampling is separable: a source
- * row is fetched at the taps of every output column (converted to RGB on the fly, so no
- * full-frame conversion) and kept in a 4-row cache keyed by source row; each output row then
- * blends the cached rows at its vertical taps. Coordinates follow PyTorch's interpolate with
- * align_corners=False: src = (dst + 0.5) * in/out - 0.5; bicubic uses A = -0.75 and clamps taps
- * at the edges; bilinear clamps src at 0. Output pixels outside the resized image (crop_pct > 1)
- * are black, as torchvision pads. */
+ * Resampling follows PIL and torchvision's antialiased resize (what timm's eval transform does
+ * to a PIL image): output pixel d of an axis scaled by s = in/out covers source positions
+ * around c = s (d + 0.5) with the filter stretched by max(s, 1) — triangle for bilinear,
+ * cubic with a = -0.5 for bicubic — over taps [int(c - support + 0.5), int(c + support + 0.5)),
+ * clipped to the image, weights normalised to sum 1. So a camera frame shrunk to 28 or 224
+ * pixels averages every source pixel instead of sampling a few (no aliasing). Nearest is
+ * torch's: floor(d s).
+ *
+ * Only the cropped part of the resized image is computed, in two separable passes per output
+ * row: vertically, its source rows are blended over the source columns the crop needs, straight
+ * from the frame's bytes (packed pixels stay interleaved; Y, U and V planes are blended apart),
+ * a contiguous loop the compiler vectorises; then horizontally, per output pixel, with colour
+ * conversion last (YUV -> RGB is affine, so converting after the blend is exact). Tables and the
+ * row buffer depend on the frame size: they are rebuilt, and grown if needed, only when it
+ * changes. Output pixels outside the resized image (crop_pct > 1) are black. */
 #include "preprocess.h"
 
 #include <errno.h>
@@ -17,18 +25,24 @@
 
 #include "error.h"
 
-#define MAX_TAPS 4
-#define CACHE_ROWS 4
 #define MAX_FRAME_SIDE 32768
+
+/* Taps of one axis: output o reads count[o] source positions from start[o] with weights
+ * w[o * cap ...]. */
+typedef struct axis_table {
+    int *start, *count;
+    float *w;
+    int cap;
+} axis_table;
 
 struct vit_preprocess {
     vit_preprocess_params p;
-    int frame_w, frame_h; /* the frame size the tables hold */
-    int taps;
-    int *xidx, *yidx; /* [width * taps], [height * taps] */
-    float *xw, *yw;
-    float *cache; /* CACHE_ROWS x 3 x width */
-    int cache_key[CACHE_ROWS];
+    int frame_w, frame_h; /* the frame size the tables hold; 0 before the first frame */
+    axis_table x, y;
+    int col0, cols; /* source columns [col0, col0 + cols) the crop needs */
+    float *vbuf;    /* one vertically blended row: cols x 4 (packed) or Y + U + V planes */
+    size_t vbuf_cap;
+    float *rgbrow;             /* one output row, R, G and B planes of width floats */
     float scale[3], offset[3]; /* v * scale + offset == (v / 255 - mean) / std */
 };
 
@@ -53,66 +67,109 @@ void vit_preprocess_geometry(const vit_preprocess_params *p, int frame_w, int fr
     *ret_top = (int)nearbyint((*ret_resized_h - p->height) / 2.0);
 }
 
-static void cubic_weights(float t, float *w)
+static double filter_weight(vit_interpolation interp, double x)
 {
-    const float A = -0.75f;
-    float x1 = t + 1.0f, x2 = 1.0f - t, x3 = 2.0f - t;
-    w[0] = ((A * x1 - 5.0f * A) * x1 + 8.0f * A) * x1 - 4.0f * A;
-    w[1] = ((A + 2.0f) * t - (A + 3.0f)) * t * t + 1.0f;
-    w[2] = ((A + 2.0f) * x2 - (A + 3.0f)) * x2 * x2 + 1.0f;
-    w[3] = ((A * x3 - 5.0f * A) * x3 + 8.0f * A) * x3 - 4.0f * A;
+    x = fabs(x);
+    if (interp == VIT_INTERP_BILINEAR)
+        return x < 1.0 ? 1.0 - x : 0.0;
+    const double a = -0.5; /* PIL's and torchvision's antialiased bicubic */
+    if (x < 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0)
+        return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
 }
 
-static int clampi(int v, int lo, int hi)
+/* Source span and weights of resized position d on an axis of in source / rsize resized
+ * pixels; returns the tap count (0 outside the resized image), weights into w if non-NULL. */
+static int axis_taps(vit_interpolation interp, int d, int rsize, int in, int *ret_start, float *w)
 {
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Taps and weights for out output positions starting at resized coordinate first (the crop
- * offset), resized size rsize, source size in. */
-static void fill_axis(vit_interpolation interp, int taps, int out, int first, int rsize, int in,
-                      int *idx, float *w)
-{
+    *ret_start = 0;
+    if (d < 0 || d >= rsize)
+        return 0;
     double scale = (double)in / rsize;
-    for (int o = 0; o < out; o++) {
-        int *ix = idx + o * taps;
-        float *wx = w + o * taps;
-        int d = o + first;
-        memset(wx, 0, (size_t)taps * sizeof(float));
-        memset(ix, 0, (size_t)taps * sizeof(int));
-        if (d < 0 || d >= rsize)
-            continue; /* padding: all weights zero */
-        if (interp == VIT_INTERP_NEAREST) {
-            ix[0] = clampi((int)floor(d * scale), 0, in - 1);
-            wx[0] = 1.0f;
-        } else if (interp == VIT_INTERP_BILINEAR) {
-            double src = (d + 0.5) * scale - 0.5;
-            if (src < 0)
-                src = 0;
-            int x0 = (int)floor(src);
-            float t = (float)(src - x0);
-            ix[0] = clampi(x0, 0, in - 1);
-            ix[1] = clampi(x0 + 1, 0, in - 1);
-            wx[0] = 1.0f - t;
-            wx[1] = t;
-        } else {
-            double src = (d + 0.5) * scale - 0.5;
-            int x0 = (int)floor(src);
-            cubic_weights((float)(src - x0), wx);
-            for (int k = 0; k < 4; k++)
-                ix[k] = clampi(x0 - 1 + k, 0, in - 1);
-        }
+    if (interp == VIT_INTERP_NEAREST) {
+        int i = (int)floor(d * scale);
+        *ret_start = i < in ? i : in - 1;
+        if (w)
+            w[0] = 1.0f;
+        return 1;
     }
+    double half = interp == VIT_INTERP_BILINEAR ? 1.0 : 2.0;
+    double support = scale >= 1.0 ? half * scale : half;
+    double invscale = scale >= 1.0 ? 1.0 / scale : 1.0;
+    double center = scale * (d + 0.5);
+    int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > in ? in : hi;
+    if (hi <= lo) { /* cannot happen for in >= 1, but never index outside */
+        lo = lo < in ? lo : in - 1;
+        hi = lo + 1;
+    }
+    *ret_start = lo;
+    if (w) {
+        double total = 0.0;
+        for (int j = lo; j < hi; j++)
+            total += filter_weight(interp, (j - center + 0.5) * invscale);
+        for (int j = lo; j < hi; j++)
+            w[j - lo] =
+                (float)(total != 0.0 ? filter_weight(interp, (j - center + 0.5) * invscale) / total
+                                     : 1.0 / (hi - lo));
+    }
+    return hi - lo;
 }
 
-static void refill_tables(vit_preprocess *pre, int fw, int fh)
+/* Fills t for out outputs at resized positions first.., growing its storage if needed. */
+static int fill_axis(vit_interpolation interp, int out, int first, int rsize, int in, axis_table *t)
+{
+    int cap = 1, start;
+    for (int o = 0; o < out; o++) {
+        int n = axis_taps(interp, o + first, rsize, in, &start, NULL);
+        cap = n > cap ? n : cap;
+    }
+    if (cap > t->cap) {
+        float *w = realloc(t->w, (size_t)out * cap * sizeof(float));
+        if (!w)
+            return -ENOMEM;
+        t->w = w;
+        t->cap = cap;
+    }
+    for (int o = 0; o < out; o++)
+        t->count[o] =
+            axis_taps(interp, o + first, rsize, in, &t->start[o], t->w + (size_t)o * t->cap);
+    return 0;
+}
+
+static int refill_tables(vit_preprocess *pre, int fw, int fh, vit_error *err)
 {
     int rw, rh, left, top;
     vit_preprocess_geometry(&pre->p, fw, fh, &rw, &rh, &left, &top);
-    fill_axis(pre->p.interpolation, pre->taps, pre->p.width, left, rw, fw, pre->xidx, pre->xw);
-    fill_axis(pre->p.interpolation, pre->taps, pre->p.height, top, rh, fh, pre->yidx, pre->yw);
+    int r = fill_axis(pre->p.interpolation, pre->p.width, left, rw, fw, &pre->x);
+    if (r == 0)
+        r = fill_axis(pre->p.interpolation, pre->p.height, top, rh, fh, &pre->y);
+    int lo = fw, hi = 0;
+    for (int o = 0; r == 0 && o < pre->p.width; o++)
+        if (pre->x.count[o]) {
+            lo = pre->x.start[o] < lo ? pre->x.start[o] : lo;
+            hi = pre->x.start[o] + pre->x.count[o] > hi ? pre->x.start[o] + pre->x.count[o] : hi;
+        }
+    pre->col0 = hi > lo ? lo : 0;
+    pre->cols = hi > lo ? hi - lo : 0;
+    size_t need = (size_t)pre->cols * 4 + 8; /* packed (<= 4 bytes a pixel) or Y + U + V */
+    if (r == 0 && need > pre->vbuf_cap) {
+        float *vbuf = realloc(pre->vbuf, need * sizeof(float));
+        if (!vbuf)
+            r = -ENOMEM;
+        else
+            pre->vbuf = vbuf, pre->vbuf_cap = need;
+    }
+    if (r < 0) {
+        pre->frame_w = pre->frame_h = 0;
+        return vit_errorf(err, r, "preprocessing: out of memory for a %dx%d frame", fw, fh);
+    }
     pre->frame_w = fw;
     pre->frame_h = fh;
+    return 0;
 }
 
 int vit_preprocess_new(const vit_preprocess_params *params, vit_preprocess **ret_pre,
@@ -127,16 +184,13 @@ int vit_preprocess_new(const vit_preprocess_params *params, vit_preprocess **ret
     if (!pre)
         return vit_errorf(err, -ENOMEM, "out of memory");
     pre->p = *params;
-    pre->taps = params->interpolation == VIT_INTERP_NEAREST    ? 1
-                : params->interpolation == VIT_INTERP_BILINEAR ? 2
-                                                               : 4;
     size_t w = (size_t)params->width, h = (size_t)params->height;
-    pre->xidx = malloc(w * MAX_TAPS * sizeof(int));
-    pre->yidx = malloc(h * MAX_TAPS * sizeof(int));
-    pre->xw = malloc(w * MAX_TAPS * sizeof(float));
-    pre->yw = malloc(h * MAX_TAPS * sizeof(float));
-    pre->cache = malloc(CACHE_ROWS * 3 * w * sizeof(float));
-    if (!pre->xidx || !pre->yidx || !pre->xw || !pre->yw || !pre->cache) {
+    pre->x.start = malloc(w * sizeof(int));
+    pre->x.count = malloc(w * sizeof(int));
+    pre->y.start = malloc(h * sizeof(int));
+    pre->y.count = malloc(h * sizeof(int));
+    pre->rgbrow = malloc(3 * w * sizeof(float));
+    if (!pre->x.start || !pre->x.count || !pre->y.start || !pre->y.count || !pre->rgbrow) {
         vit_preprocess_free(pre);
         return vit_errorf(err, -ENOMEM, "out of memory");
     }
@@ -152,11 +206,10 @@ vit_preprocess *vit_preprocess_free(vit_preprocess *pre)
 {
     if (!pre)
         return NULL;
-    free(pre->xidx);
-    free(pre->yidx);
-    free(pre->xw);
-    free(pre->yw);
-    free(pre->cache);
+    free(pre->x.start), free(pre->x.count), free(pre->x.w);
+    free(pre->y.start), free(pre->y.count), free(pre->y.w);
+    free(pre->vbuf);
+    free(pre->rgbrow);
     free(pre);
     return NULL;
 }
@@ -204,60 +257,6 @@ static int check_frame(const vit_frame *f, vit_error *err)
     return 0;
 }
 
-/* Source pixel (x, y) as R, G, B in [0, 255]. */
-static inline void fetch_rgb(const vit_frame *f, int x, int y, float *rgb)
-{
-    const uint8_t *row = f->planes[0] + (size_t)y * f->strides[0];
-    const uint8_t *px;
-    float Y, U, V;
-    switch (f->format) {
-    case VIT_FORMAT_RGB:
-        px = row + 3 * x;
-        rgb[0] = px[0], rgb[1] = px[1], rgb[2] = px[2];
-        return;
-    case VIT_FORMAT_BGR:
-        px = row + 3 * x;
-        rgb[0] = px[2], rgb[1] = px[1], rgb[2] = px[0];
-        return;
-    case VIT_FORMAT_RGBX:
-    case VIT_FORMAT_RGBA:
-        px = row + 4 * x;
-        rgb[0] = px[0], rgb[1] = px[1], rgb[2] = px[2];
-        return;
-    case VIT_FORMAT_BGRX:
-    case VIT_FORMAT_BGRA:
-        px = row + 4 * x;
-        rgb[0] = px[2], rgb[1] = px[1], rgb[2] = px[0];
-        return;
-    case VIT_FORMAT_XRGB:
-        px = row + 4 * x;
-        rgb[0] = px[1], rgb[1] = px[2], rgb[2] = px[3];
-        return;
-    case VIT_FORMAT_XBGR:
-        px = row + 4 * x;
-        rgb[0] = px[3], rgb[1] = px[2], rgb[2] = px[1];
-        return;
-    case VIT_FORMAT_GRAY8:
-        rgb[0] = rgb[1] = rgb[2] = row[x];
-        return;
-    case VIT_FORMAT_I420:
-        U = f->planes[1][(size_t)(y / 2) * f->strides[1] + x / 2];
-        V = f->planes[2][(size_t)(y / 2) * f->strides[2] + x / 2];
-        break;
-    case VIT_FORMAT_NV12:
-    default:
-        px = f->planes[1] + (size_t)(y / 2) * f->strides[1] + (x / 2) * 2;
-        U = px[0], V = px[1];
-        break;
-    }
-    /* BT.601 limited range, GStreamer's default for SD video */
-    Y = 1.164383f * (row[x] - 16.0f);
-    U -= 128.0f, V -= 128.0f;
-    rgb[0] = Y + 1.596027f * V;
-    rgb[1] = Y - 0.391762f * U - 0.812968f * V;
-    rgb[2] = Y + 2.017232f * U;
-}
-
 /* Byte offsets of R, G, B within a pixel and the pixel size, for packed formats; 0 for YUV. */
 static int packed_layout(vit_pixel_format fmt, int *r, int *g, int *b)
 {
@@ -274,38 +273,90 @@ static int packed_layout(vit_pixel_format fmt, int *r, int *g, int *b)
     return table[fmt][3];
 }
 
-/* The horizontally resampled source row sy: 3 planes of width floats. */
-static const float *resampled_row(vit_preprocess *pre, const vit_frame *f, int sy)
+/* BT.601 limited range (GStreamer's default for SD video) to R, G, B in [0, 255]. */
+static inline void yuv_to_rgb(float y, float u, float v, float *rgb)
 {
-    int slot = sy % CACHE_ROWS, W = pre->p.width, taps = pre->taps;
-    float *out = pre->cache + (size_t)slot * 3 * W;
-    if (pre->cache_key[slot] == sy)
-        return out;
-    pre->cache_key[slot] = sy;
-    int ro, go, bo, bpp = packed_layout(f->format, &ro, &go, &bo);
-    if (bpp) { /* packed: no per-pixel format switch */
-        const uint8_t *row = f->planes[0] + (size_t)sy * f->strides[0];
-        for (int x = 0; x < W; x++) {
-            float acc[3] = {0, 0, 0};
-            for (int k = 0; k < taps; k++) {
-                float w = pre->xw[x * taps + k];
-                const uint8_t *px = row + (size_t)pre->xidx[x * taps + k] * bpp;
-                acc[0] += w * px[ro], acc[1] += w * px[go], acc[2] += w * px[bo];
-            }
-            out[x] = acc[0], out[W + x] = acc[1], out[2 * W + x] = acc[2];
-        }
-        return out;
+    y = 1.164383f * (y - 16.0f), u -= 128.0f, v -= 128.0f;
+    rgb[0] = y + 1.596027f * v;
+    rgb[1] = y - 0.391762f * u - 0.812968f * v;
+    rgb[2] = y + 2.017232f * u;
+}
+
+/* acc[j] += w * src[j]: the vertical blend, over bytes. */
+static void blend_bytes(float *acc, const uint8_t *src, int n, float w)
+{
+    for (int j = 0; j < n; j++)
+        acc[j] += w * (float)src[j];
+}
+
+/* Vertical pass of output row y for a packed format: vbuf[cols * bpp], interleaved. */
+static void blend_packed(vit_preprocess *pre, const vit_frame *f, int y, int bpp)
+{
+    int n = pre->cols * bpp;
+    const float *wy = pre->y.w + (size_t)y * pre->y.cap;
+    memset(pre->vbuf, 0, (size_t)n * sizeof(float));
+    for (int k = 0; k < pre->y.count[y]; k++) {
+        const uint8_t *src =
+            f->planes[0] + (size_t)(pre->y.start[y] + k) * f->strides[0] + (size_t)pre->col0 * bpp;
+        blend_bytes(pre->vbuf, src, n, wy[k]);
     }
+}
+
+/* Vertical pass for I420 / NV12: Y over cols, then U and V over the chroma columns. */
+static void blend_yuv(vit_preprocess *pre, const vit_frame *f, int y, float **ret_u, float **ret_v,
+                      int *ret_ccol0)
+{
+    int ccol0 = pre->col0 / 2, ccols = (pre->col0 + pre->cols - 1) / 2 - ccol0 + 1;
+    float *vy = pre->vbuf, *vu = vy + pre->cols, *vv = vu + ccols;
+    const float *wy = pre->y.w + (size_t)y * pre->y.cap;
+    memset(vy, 0, (size_t)(pre->cols + 2 * ccols) * sizeof(float));
+    for (int k = 0; k < pre->y.count[y]; k++) {
+        int sy = pre->y.start[y] + k;
+        float w = wy[k];
+        blend_bytes(vy, f->planes[0] + (size_t)sy * f->strides[0] + pre->col0, pre->cols, w);
+        const uint8_t *c1 = f->planes[1] + (size_t)(sy / 2) * f->strides[1];
+        if (f->format == VIT_FORMAT_I420) {
+            blend_bytes(vu, c1 + ccol0, ccols, w);
+            blend_bytes(vv, f->planes[2] + (size_t)(sy / 2) * f->strides[2] + ccol0, ccols, w);
+        } else { /* NV12: U and V interleaved */
+            const uint8_t *uv = c1 + 2 * (size_t)ccol0;
+            for (int j = 0; j < ccols; j++)
+                vu[j] += w * (float)uv[2 * j], vv[j] += w * (float)uv[2 * j + 1];
+        }
+    }
+    *ret_u = vu, *ret_v = vv, *ret_ccol0 = ccol0;
+}
+
+/* Horizontal pass of one output row into rgb[3][width]. */
+static void resample_row(vit_preprocess *pre, const vit_frame *f, int y, float *rgb)
+{
+    int W = pre->p.width, cap = pre->x.cap;
+    int ro = 0, go = 0, bo = 0, bpp = packed_layout(f->format, &ro, &go, &bo);
+    float *vu = NULL, *vv = NULL;
+    int ccol0 = 0;
+    if (bpp)
+        blend_packed(pre, f, y, bpp);
+    else
+        blend_yuv(pre, f, y, &vu, &vv, &ccol0);
     for (int x = 0; x < W; x++) {
-        float acc[3] = {0, 0, 0}, rgb[3];
-        for (int k = 0; k < taps; k++) {
-            float w = pre->xw[x * taps + k];
-            fetch_rgb(f, pre->xidx[x * taps + k], sy, rgb);
-            acc[0] += w * rgb[0], acc[1] += w * rgb[1], acc[2] += w * rgb[2];
+        const float *w = pre->x.w + (size_t)x * cap;
+        int n = pre->x.count[x], x0 = pre->x.start[x];
+        float acc[3] = {0, 0, 0};
+        if (bpp) {
+            const float *px = pre->vbuf + (size_t)(x0 - pre->col0) * bpp;
+            for (int k = 0; k < n; k++, px += bpp)
+                acc[0] += w[k] * px[ro], acc[1] += w[k] * px[go], acc[2] += w[k] * px[bo];
+        } else if (n) {
+            float Y = 0, U = 0, V = 0;
+            for (int k = 0; k < n; k++) {
+                int sx = x0 + k;
+                Y += w[k] * pre->vbuf[sx - pre->col0];
+                U += w[k] * vu[sx / 2 - ccol0], V += w[k] * vv[sx / 2 - ccol0];
+            }
+            yuv_to_rgb(Y, U, V, acc);
         }
-        out[x] = acc[0], out[W + x] = acc[1], out[2 * W + x] = acc[2];
+        rgb[x] = acc[0], rgb[W + x] = acc[1], rgb[2 * W + x] = acc[2];
     }
-    return out;
 }
 
 int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, vit_error *err)
@@ -313,37 +364,30 @@ int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, 
     int r = check_frame(frame, err);
     if (r < 0)
         return r;
-    if (frame->width != pre->frame_w || frame->height != pre->frame_h)
-        refill_tables(pre, frame->width, frame->height);
-    for (int i = 0; i < CACHE_ROWS; i++)
-        pre->cache_key[i] = -1;
-    int W = pre->p.width, H = pre->p.height, taps = pre->taps;
+    if (frame->width != pre->frame_w || frame->height != pre->frame_h) {
+        r = refill_tables(pre, frame->width, frame->height, err);
+        if (r < 0)
+            return r;
+    }
+    int W = pre->p.width, H = pre->p.height;
     size_t plane = (size_t)W * H;
+    const float *R = pre->rgbrow, *G = R + W, *B = G + W;
     for (int y = 0; y < H; y++) {
-        int nc = pre->p.channels == 3 ? 3 : 1;
-        float *dst[3];
-        for (int c = 0; c < nc; c++)
-            dst[c] = chw + c * plane + (size_t)y * W;
-        for (int c = 0; c < nc; c++)
-            memset(dst[c], 0, (size_t)W * sizeof(float));
-        for (int k = 0; k < taps; k++) {
-            float w = pre->yw[y * taps + k];
-            if (w == 0.0f)
-                continue;
-            const float *src = resampled_row(pre, frame, pre->yidx[y * taps + k]);
-            if (nc == 3) {
-                for (int c = 0; c < 3; c++)
-                    for (int x = 0; x < W; x++)
-                        dst[c][x] += w * src[(size_t)c * W + x];
-            } else {
+        if (pre->y.count[y])
+            resample_row(pre, frame, y, pre->rgbrow);
+        else /* padding row */
+            memset(pre->rgbrow, 0, (size_t)3 * W * sizeof(float));
+        float *out = chw + (size_t)y * W;
+        if (pre->p.channels == 3) {
+            for (int c = 0; c < 3; c++)
                 for (int x = 0; x < W; x++)
-                    dst[0][x] +=
-                        w * (0.299f * src[x] + 0.587f * src[W + x] + 0.114f * src[2 * W + x]);
-            }
-        }
-        for (int c = 0; c < nc; c++)
+                    out[c * plane + x] =
+                        pre->rgbrow[(size_t)c * W + x] * pre->scale[c] + pre->offset[c];
+        } else {
             for (int x = 0; x < W; x++)
-                dst[c][x] = dst[c][x] * pre->scale[c] + pre->offset[c];
+                out[x] = (0.299f * R[x] + 0.587f * G[x] + 0.114f * B[x]) * pre->scale[0] +
+                         pre->offset[0];
+        }
     }
     return 0;
 }

@@ -175,7 +175,7 @@ START_TEST(test_identity_size_copies_pixels)
 }
 END_TEST
 
-START_TEST(test_bilinear_half_size_averages_blocks)
+START_TEST(test_bilinear_halving_uses_triangle_filter)
 {
     enum { N = 16 };
     uint8_t px[N * N];
@@ -185,62 +185,172 @@ START_TEST(test_bilinear_half_size_averages_blocks)
         .format = VIT_FORMAT_GRAY8, .width = N, .height = N, .planes = {px}, .strides = {N}};
     vit_preprocess_params p = params(3, N / 2, 1.0f, VIT_INTERP_BILINEAR);
     float *out = run(&p, &f);
+    /* halving: output d blends source 2d-1 .. 2d+2 as 1:3:3:1, renormalised at the borders */
+    double w[N / 2][N];
+    memset(w, 0, sizeof(w));
+    for (int d = 0; d < N / 2; d++) {
+        double sum = 0;
+        static const double tri[4] = {1, 3, 3, 1};
+        for (int k = 0; k < 4; k++)
+            if (2 * d - 1 + k >= 0 && 2 * d - 1 + k < N)
+                sum += tri[k];
+        for (int k = 0; k < 4; k++)
+            if (2 * d - 1 + k >= 0 && 2 * d - 1 + k < N)
+                w[d][2 * d - 1 + k] = tri[k] / sum;
+    }
     for (int y = 0; y < N / 2; y++)
         for (int x = 0; x < N / 2; x++) {
-            float avg = (px[2 * y * N + 2 * x] + px[2 * y * N + 2 * x + 1] +
-                         px[(2 * y + 1) * N + 2 * x] + px[(2 * y + 1) * N + 2 * x + 1]) /
-                        4.0f;
-            ck_assert_float_eq_tol(out[y * (N / 2) + x], (avg / 255.0f - p.mean[0]) / p.std[0],
-                                   1e-4f);
+            double v = 0;
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++)
+                    v += w[y][i] * w[x][j] * px[i * N + j];
+            ck_assert_float_eq_tol(out[y * (N / 2) + x], (v / 255.0 - p.mean[0]) / p.std[0], 1e-4f);
         }
     free(out);
 }
 END_TEST
 
-/* PyTorch's upsample_bicubic2d (align_corners=False, A=-0.75), written out directly. */
-static double cubic(double x)
+START_TEST(test_checkerboard_does_not_alias)
 {
-    const double A = -0.75;
+    /* 1-pixel checkerboard shrunk 8x: every output pixel averages many source pixels, so the
+     * result is mid-grey, not a moire of black and white samples */
+    enum { N = 256, OUT = 32 };
+    uint8_t *px = malloc(N * N);
+    for (int y = 0; y < N; y++)
+        for (int x = 0; x < N; x++)
+            px[y * N + x] = ((x + y) & 1) ? 255 : 0;
+    vit_frame f = {
+        .format = VIT_FORMAT_GRAY8, .width = N, .height = N, .planes = {px}, .strides = {N}};
+    for (int interp = VIT_INTERP_BILINEAR; interp <= VIT_INTERP_BICUBIC; interp++) {
+        vit_preprocess_params p = params(1, OUT, 1.0f, (vit_interpolation)interp);
+        p.mean[0] = 0.0f, p.std[0] = 1.0f;
+        float *out = run(&p, &f);
+        for (int i = 0; i < OUT * OUT; i++)
+            ck_assert_msg(fabsf(out[i] * 255.0f - 127.5f) < 3.0f, "interp %d pixel %d: %f", interp,
+                          i, out[i] * 255.0f);
+        free(out);
+    }
+    free(px);
+}
+END_TEST
+
+/* PIL's / torchvision's antialiased resize of one axis, written out naively in double. */
+static double aa_weight(int bicubic, double x)
+{
     x = fabs(x);
-    if (x <= 1)
-        return ((A + 2) * x - (A + 3)) * x * x + 1;
+    if (!bicubic)
+        return x < 1 ? 1 - x : 0;
+    const double a = -0.5;
+    if (x < 1)
+        return ((a + 2) * x - (a + 3)) * x * x + 1;
     if (x < 2)
-        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+        return (((x - 5) * x + 8) * x - 4) * a;
     return 0;
 }
 
-START_TEST(test_bicubic_matches_reference)
+/* Weight of source pixel i for resized position d (in source pixels, rsize resized). */
+static double aa_tap(int bicubic, int d, int rsize, int in, int i)
 {
-    enum { FW = 29, FH = 20, OUT = 8 };
-    uint8_t px[FW * FH * 3];
-    for (size_t i = 0; i < sizeof(px); i++)
+    double scale = (double)in / rsize, half = bicubic ? 2 : 1;
+    double support = scale >= 1 ? half * scale : half, inv = scale >= 1 ? 1 / scale : 1;
+    double center = scale * (d + 0.5);
+    int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > in ? in : hi;
+    if (i < lo || i >= hi)
+        return 0;
+    double total = 0;
+    for (int j = lo; j < hi; j++)
+        total += aa_weight(bicubic, (j - center + 0.5) * inv);
+    return aa_weight(bicubic, (i - center + 0.5) * inv) / total;
+}
+
+static void check_against_naive(int fw, int fh, int out_size, float crop)
+{
+    uint8_t *px = malloc((size_t)fw * fh * 3);
+    for (int i = 0; i < fw * fh * 3; i++)
         px[i] = rbyte();
     vit_frame f = {
-        .format = VIT_FORMAT_RGB, .width = FW, .height = FH, .planes = {px}, .strides = {FW * 3}};
+        .format = VIT_FORMAT_RGB, .width = fw, .height = fh, .planes = {px}, .strides = {fw * 3}};
+    vit_preprocess_params p = params(3, out_size, crop, VIT_INTERP_BICUBIC);
+    float *out = run(&p, &f);
+    int rw, rh, left, top;
+    vit_preprocess_geometry(&p, fw, fh, &rw, &rh, &left, &top);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < out_size; y++)
+            for (int x = 0; x < out_size; x++) {
+                double v = 0;
+                for (int i = 0; i < fh; i++)
+                    for (int j = 0; j < fw; j++)
+                        v += aa_tap(1, y + top, rh, fh, i) * aa_tap(1, x + left, rw, fw, j) *
+                             px[(i * fw + j) * 3 + c];
+                double expect = (v / 255.0 - p.mean[c]) / p.std[c];
+                float got = out[(c * out_size + y) * out_size + x];
+                ck_assert_msg(fabs(got - expect) < 1e-4, "%dx%d->%d c%d y%d x%d: %f vs %f", fw, fh,
+                              out_size, c, y, x, got, expect);
+            }
+    free(out);
+    free(px);
+}
+
+/* I420 and NV12 frames with varying luma and chroma against a naive reference: every source
+ * pixel converted to RGB (BT.601 limited range, chroma at (x/2, y/2)), then resampled. */
+static void check_yuv_against_naive(vit_pixel_format fmt)
+{
+    enum { FW = 23, FH = 17, OUT = 8, CW = (FW + 1) / 2, CH = (FH + 1) / 2 };
+    uint8_t yp[FH * FW], up[CH * CW], vp[CH * CW], uv[CH * CW * 2];
+    for (int i = 0; i < FH * FW; i++)
+        yp[i] = (uint8_t)(16 + rbyte() % 220);
+    for (int i = 0; i < CH * CW; i++) {
+        up[i] = uv[2 * i] = (uint8_t)(100 + rbyte() % 56);
+        vp[i] = uv[2 * i + 1] = (uint8_t)(100 + rbyte() % 56);
+    }
+    vit_frame f = {.format = fmt, .width = FW, .height = FH, .planes = {yp}, .strides = {FW}};
+    if (fmt == VIT_FORMAT_I420)
+        f.planes[1] = up, f.planes[2] = vp, f.strides[1] = f.strides[2] = CW;
+    else
+        f.planes[1] = uv, f.strides[1] = 2 * CW;
     vit_preprocess_params p = params(3, OUT, 0.875f, VIT_INTERP_BICUBIC);
     float *out = run(&p, &f);
     int rw, rh, left, top;
     vit_preprocess_geometry(&p, FW, FH, &rw, &rh, &left, &top);
-    ck_assert_int_eq(rh, 9); /* floor(8 / 0.875) */
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < OUT; y++)
             for (int x = 0; x < OUT; x++) {
-                double sy = (y + top + 0.5) * FH / rh - 0.5, sx = (x + left + 0.5) * FW / rw - 0.5;
-                int y0 = (int)floor(sy), x0 = (int)floor(sx);
                 double v = 0;
-                for (int i = -1; i <= 2; i++)
-                    for (int j = -1; j <= 2; j++) {
-                        int yy = y0 + i < 0 ? 0 : y0 + i >= FH ? FH - 1 : y0 + i;
-                        int xx = x0 + j < 0 ? 0 : x0 + j >= FW ? FW - 1 : x0 + j;
-                        v += cubic(sy - (y0 + i)) * cubic(sx - (x0 + j)) *
-                             px[(yy * FW + xx) * 3 + c];
+                for (int i = 0; i < FH; i++)
+                    for (int j = 0; j < FW; j++) {
+                        double Y = 1.164383 * (yp[i * FW + j] - 16.0);
+                        double U = up[(i / 2) * CW + j / 2] - 128.0;
+                        double V = vp[(i / 2) * CW + j / 2] - 128.0;
+                        double rgb[3] = {Y + 1.596027 * V, Y - 0.391762 * U - 0.812968 * V,
+                                         Y + 2.017232 * U};
+                        v +=
+                            aa_tap(1, y + top, rh, FH, i) * aa_tap(1, x + left, rw, FW, j) * rgb[c];
                     }
                 double expect = (v / 255.0 - p.mean[c]) / p.std[c];
-                ck_assert_msg(fabs(out[(c * OUT + y) * OUT + x] - expect) < 1e-4,
-                              "c%d y%d x%d: %f vs %f", c, y, x, out[(c * OUT + y) * OUT + x],
-                              expect);
+                float got = out[(c * OUT + y) * OUT + x];
+                ck_assert_msg(fabs(got - expect) < 2e-4, "format %d c%d y%d x%d: %f vs %f",
+                              (int)fmt, c, y, x, got, expect);
             }
     free(out);
+}
+
+START_TEST(test_yuv_matches_reference)
+{
+    check_yuv_against_naive(VIT_FORMAT_I420);
+    check_yuv_against_naive(VIT_FORMAT_NV12);
+}
+END_TEST
+
+START_TEST(test_bicubic_matches_reference)
+{
+    check_against_naive(29, 20, 8, 0.875f); /* shrink: the filter widens with the scale */
+    check_against_naive(5, 4, 8, 0.875f);   /* enlarge: plain bicubic, a = -0.5 */
+    int rw, rh, left, top;
+    vit_preprocess_params p = params(3, 8, 0.875f, VIT_INTERP_BICUBIC);
+    vit_preprocess_geometry(&p, 29, 20, &rw, &rh, &left, &top);
+    ck_assert_int_eq(rh, 9); /* floor(8 / 0.875) */
 }
 END_TEST
 
@@ -296,8 +406,10 @@ static Suite *pre_suite(void)
     tcase_add_test(tc, test_geometry_follows_timm);
     tcase_add_test(tc, test_every_format_constant_colour);
     tcase_add_test(tc, test_identity_size_copies_pixels);
-    tcase_add_test(tc, test_bilinear_half_size_averages_blocks);
+    tcase_add_test(tc, test_bilinear_halving_uses_triangle_filter);
+    tcase_add_test(tc, test_checkerboard_does_not_alias);
     tcase_add_test(tc, test_bicubic_matches_reference);
+    tcase_add_test(tc, test_yuv_matches_reference);
     tcase_add_test(tc, test_one_channel_model_gets_luma);
     tcase_add_test(tc, test_crop_larger_than_image_pads_black);
     tcase_add_test(tc, test_frame_size_change_refills_tables);
