@@ -3,7 +3,8 @@
  * On the fixtures of tools/train/dvt_fixture.py (random cascades whose reuse paths are all
  * non-zero; exit_logits.npy holds every exit's logits, computed in float64): each exit's logits
  * when it is made to answer, the exit a threshold sends each input to, the cost reported with
- * it, the budget mode's choice, and errors on bad cascade configs. One and two threads. */
+ * it, the budget mode's choice, errors on bad cascade configs, and that running allocates
+ * nothing. One, two and three threads. */
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
@@ -200,6 +201,57 @@ START_TEST(test_threads_agree)
 }
 END_TEST
 
+/* Linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc (meson.build): counts the
+ * allocations made while `counting` is set, libvit's included (it is a static library). */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+static int counting;
+static long allocations;
+
+void *__wrap_malloc(size_t n)
+{
+    allocations += counting;
+    return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    allocations += counting;
+    return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    allocations += counting;
+    return __real_realloc(p, n);
+}
+
+/* Running frames allocates nothing: every exit and every reuse path works in the arena. */
+START_TEST(test_run_never_allocates)
+{
+    fixture f;
+    fixture_open(&f, _i / 2);
+    vit_session *s = session(&f, 1 + _i % 2);
+    vit_result r;
+    vit_session_set_exit_threshold(s, 1.5f);
+    run(s, &f, &r); /* a first run may fault pages in; it must not allocate either */
+    int failed = 0; /* no Check assertion inside: Check itself allocates to record them */
+    counting = 1;
+    for (int i = 0; i < 5; i++)
+        failed |= vit_session_run_tensor(s, f.input, &r, NULL) < 0;
+    counting = 0;
+    ck_assert_int_eq(failed, 0);
+    ck_assert_int_eq(r.exit_index, f.exits - 1);
+    ck_assert_int_eq(allocations, 0);
+    vit_session_free(s);
+    fixture_close(&f);
+}
+END_TEST
+
 /* The model's GFLOPs per exit are those tools/train/dvt.py wrote into config.json. */
 START_TEST(test_exit_gflops_match_config)
 {
@@ -377,6 +429,7 @@ static Suite *dvt_suite(void)
     tcase_add_loop_test(tc, test_exit_logits_match_pytorch, 0, 4);
     tcase_add_loop_test(tc, test_exit_decisions_match_pytorch, 0, 4);
     tcase_add_loop_test(tc, test_threads_agree, 0, 2);
+    tcase_add_loop_test(tc, test_run_never_allocates, 0, 4);
     tcase_add_loop_test(tc, test_exit_gflops_match_config, 0, 2);
     tcase_add_test(tc, test_budget_mode);
     tcase_add_test(tc, test_no_budgets);
