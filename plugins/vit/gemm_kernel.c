@@ -195,6 +195,49 @@ __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
 #define MR256 6
 #define NR256 16
 
+/* Transposes 8 rows x 8 k of a Linear weight into bp[k][j0 .. j0+7] (row stride 16): 32-bit
+ * unpacks pair rows, 64-bit shuffles make groups of four per 128-bit lane, and a lane permute
+ * joins rows 0-3 with rows 4-7. */
+__attribute__((target("avx2,fma"))) static void transpose8_256(const float *w, int ldw, float *bp)
+{
+    __m256 r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = _mm256_loadu_ps(w + (size_t)j * ldw);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) {
+        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int k = 0; k < 4; k++) {
+        _mm256_store_ps(bp + (size_t)k * 16, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+        _mm256_store_ps(bp + (size_t)(k + 4) * 16, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+    }
+}
+
+/* pack_b for a full 16-column panel of a transposed B, 8 x 8 blocks at a time. */
+__attribute__((target("avx2,fma"))) static void pack_b256(const vit_gemm_args *g, int k0, int kc,
+                                                          int n0, float *bp)
+{
+    if (!g->trans_b || g->N - n0 < 16) {
+        pack_b(g, k0, kc, n0, 16, bp);
+        return;
+    }
+    const float *w = g->B + (size_t)n0 * g->ldb + k0;
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        transpose8_256(w + k, g->ldb, bp + (size_t)k * 16);
+        transpose8_256(w + (size_t)8 * g->ldb + k, g->ldb, bp + (size_t)k * 16 + 8);
+    }
+    for (; k < kc; k++)
+        for (int j = 0; j < 16; j++)
+            bp[k * 16 + j] = w[(size_t)j * g->ldb + k];
+}
+
 __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
                                                         const float *bp, float *c, int ldc,
                                                         int rows, int cols, float alpha, int load_c,
@@ -235,7 +278,7 @@ __attribute__((target("avx2,fma"))) static void gemm256(const vit_gemm_args *g)
         int last = k0 + kc == g->K;
         for (int n0 = 0; n0 < g->N; n0 += NR256) {
             int cols = g->N - n0 < NR256 ? g->N - n0 : NR256;
-            pack_b(g, k0, kc, n0, NR256, bp);
+            pack_b256(g, k0, kc, n0, bp);
             for (int m0 = 0; m0 < g->M; m0 += MR256) {
                 int rows = g->M - m0 < MR256 ? g->M - m0 : MR256;
                 const float *arow[MR256];
