@@ -72,6 +72,7 @@
 
 #include <gst/video/video.h>
 
+#include "gstvitlateness.h"
 #include "gstvitmeta.h"
 #include "gstvitmodelcache.h"
 #include "vit.h"
@@ -128,20 +129,15 @@ struct _GstVitClassify {
     guint64 frames_classified;
     guint64 frames_skipped;
     guint64 latency_sum_us;
-    GstClockTime qos_earliest; /* from downstream QoS events, running time */
-    gboolean upstream_live;    /* from the last latency query that went upstream */
-    GstClockTime upstream_min_latency;
-    gboolean upstream_latency_known;
-    GstClockTime pipeline_latency; /* from the LATENCY event, NONE until one arrives */
+    GstVitLateness lateness; /* QoS: has its own lock */
 
     /* Set in start(), freed in stop(); used by the streaming thread in between. */
     vit_model *model;
     vit_session *session;
     gint num_classes;
-    GQuark *class_quarks;           /* [num_classes] label of each class */
-    gint *top_classes;              /* [num_classes] scratch for top-k */
-    gfloat *top_probs;              /* [num_classes] */
-    GstClockTime inference_latency; /* measured at start, added to live latency */
+    GQuark *class_quarks; /* [num_classes] label of each class */
+    gint *top_classes;    /* [num_classes] scratch for top-k */
+    gfloat *top_probs;    /* [num_classes] */
 
     /* Streaming thread only. */
     GstVideoInfo info;
@@ -243,9 +239,7 @@ static void gst_vit_classify_warm_up(GstVitClassify *self)
         took = (GstClockTime)(g_get_monotonic_time() - t0) * GST_USECOND;
     }
     GST_INFO_OBJECT(self, "warm-up inference took %" GST_TIME_FORMAT, GST_TIME_ARGS(took));
-    GST_OBJECT_LOCK(self); /* latency queries read it from other threads */
-    self->inference_latency = took;
-    GST_OBJECT_UNLOCK(self);
+    gst_vit_lateness_set_own_latency(&self->lateness, took);
 }
 
 static gboolean gst_vit_classify_start(GstBaseTransform *trans)
@@ -265,10 +259,8 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
     self->exit_threshold_changed = FALSE;
     self->frames_seen = self->frames_classified = self->frames_skipped = 0;
     self->latency_sum_us = 0;
-    self->qos_earliest = GST_CLOCK_TIME_NONE;
-    self->upstream_latency_known = FALSE;
-    self->pipeline_latency = GST_CLOCK_TIME_NONE;
     GST_OBJECT_UNLOCK(self);
+    gst_vit_lateness_reset(&self->lateness);
 
     if (model_path == NULL || model_path[0] == '\0') {
         GST_ELEMENT_ERROR(
@@ -325,9 +317,7 @@ static gboolean gst_vit_classify_stop(GstBaseTransform *trans)
     g_clear_pointer(&self->top_classes, g_free);
     g_clear_pointer(&self->top_probs, g_free);
     self->num_classes = 0;
-    GST_OBJECT_LOCK(self);
-    self->inference_latency = 0;
-    GST_OBJECT_UNLOCK(self);
+    gst_vit_lateness_set_own_latency(&self->lateness, 0);
     return TRUE;
 }
 
@@ -382,7 +372,7 @@ static gboolean gst_vit_classify_set_caps(GstBaseTransform *trans, GstCaps *inca
     return TRUE;
 }
 
-/* ---- events, latency and QoS --------------------------------------------------------------- */
+/* ---- events, latency and QoS (decided in gstvitlateness.c) -------------------------------- */
 
 static gboolean gst_vit_classify_sink_event(GstBaseTransform *trans, GstEvent *event)
 {
@@ -393,9 +383,7 @@ static gboolean gst_vit_classify_sink_event(GstBaseTransform *trans, GstEvent *e
     case GST_EVENT_FLUSH_STOP:
         /* A new stream or a flushing seek: frame indices and lateness start over. */
         self->frame_index = 0;
-        GST_OBJECT_LOCK(self);
-        self->qos_earliest = GST_CLOCK_TIME_NONE;
-        GST_OBJECT_UNLOCK(self);
+        gst_vit_lateness_flush(&self->lateness);
         break;
     default:
         break;
@@ -407,43 +395,8 @@ static gboolean gst_vit_classify_src_event(GstBaseTransform *trans, GstEvent *ev
 {
     GstVitClassify *self = GST_VIT_CLASSIFY(trans);
 
-    if (GST_EVENT_TYPE(event) == GST_EVENT_QOS) {
-        GstQOSType type;
-        gdouble proportion;
-        GstClockTimeDiff diff;
-        GstClockTime timestamp;
-
-        gst_event_parse_qos(event, &type, &proportion, &diff, &timestamp);
-        GST_OBJECT_LOCK(self);
-        /* diff > 0: the sink got a frame diff late; frames before timestamp + diff are lost. */
-        if (diff > 0 && GST_CLOCK_TIME_IS_VALID(timestamp))
-            self->qos_earliest = timestamp + diff;
-        else
-            self->qos_earliest = GST_CLOCK_TIME_NONE;
-        GST_OBJECT_UNLOCK(self);
-    } else if (GST_EVENT_TYPE(event) == GST_EVENT_LATENCY) {
-        GstClockTime latency;
-
-        /* The latency the sinks were told to add: a frame is shown at running time + this. */
-        gst_event_parse_latency(event, &latency);
-        GST_OBJECT_LOCK(self);
-        self->pipeline_latency = latency;
-        GST_OBJECT_UNLOCK(self);
-    }
+    gst_vit_lateness_observe_event(&self->lateness, event);
     return GST_BASE_TRANSFORM_CLASS(gst_vit_classify_parent_class)->src_event(trans, event);
-}
-
-static void gst_vit_classify_store_upstream_latency(GstVitClassify *self, GstQuery *query)
-{
-    gboolean live;
-    GstClockTime min, max;
-
-    gst_query_parse_latency(query, &live, &min, &max);
-    GST_OBJECT_LOCK(self);
-    self->upstream_live = live;
-    self->upstream_min_latency = GST_CLOCK_TIME_IS_VALID(min) ? min : 0;
-    self->upstream_latency_known = TRUE;
-    GST_OBJECT_UNLOCK(self);
 }
 
 /* A latency query passing through on its way upstream: remember what upstream answered
@@ -452,93 +405,50 @@ static gboolean gst_vit_classify_query(GstBaseTransform *trans, GstPadDirection 
                                        GstQuery *query)
 {
     GstVitClassify *self = GST_VIT_CLASSIFY(trans);
-    gboolean live;
-    GstClockTime min, max, ours;
 
     if (!GST_BASE_TRANSFORM_CLASS(gst_vit_classify_parent_class)->query(trans, direction, query))
         return FALSE;
-    if (direction != GST_PAD_SRC || GST_QUERY_TYPE(query) != GST_QUERY_LATENCY)
-        return TRUE;
-
-    gst_vit_classify_store_upstream_latency(self, query);
-    gst_query_parse_latency(query, &live, &min, &max);
-    GST_OBJECT_LOCK(self);
-    ours = self->inference_latency;
-    GST_OBJECT_UNLOCK(self);
-    if (live && ours > 0) {
-        min += ours;
-        if (GST_CLOCK_TIME_IS_VALID(max))
-            max += ours;
-        gst_query_set_latency(query, live, min, max);
+    if (direction == GST_PAD_SRC && GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
+        gst_vit_lateness_store_upstream(&self->lateness, query);
+        gst_vit_lateness_add_own_latency(&self->lateness, query);
     }
     return TRUE;
 }
 
-/* TRUE when classifying this frame would only make the pipeline later (see the doc comment). */
-static gboolean gst_vit_classify_frame_is_late(GstVitClassify *self, GstClockTime running_time)
+/* The pipeline clock's current running time, or GST_CLOCK_TIME_NONE when not playing. */
+static GstClockTime gst_vit_classify_now(GstVitClassify *self)
 {
-    GstClockTime earliest, deadline, base_time, now;
-    gboolean live, known, playing;
+    GstClockTime base_time, now;
+    gboolean playing;
     GstClock *clock;
 
-    if (!GST_CLOCK_TIME_IS_VALID(running_time))
-        return FALSE;
-
     GST_OBJECT_LOCK(self);
-    earliest = self->qos_earliest;
-    known = self->upstream_latency_known;
-    GST_OBJECT_UNLOCK(self);
-    if (GST_CLOCK_TIME_IS_VALID(earliest) && running_time <= earliest) {
-        GST_LOG_OBJECT(self, "QoS: running time %" GST_TIME_FORMAT " before %" GST_TIME_FORMAT,
-                       GST_TIME_ARGS(running_time), GST_TIME_ARGS(earliest));
-        return TRUE;
-    }
-
-    if (!known) {
-        GstQuery *query = gst_query_new_latency();
-
-        if (gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), query)) {
-            gst_vit_classify_store_upstream_latency(self, query);
-        } else {
-            GST_OBJECT_LOCK(self);
-            self->upstream_latency_known = TRUE; /* nobody answers: not live; don't ask per frame */
-            GST_OBJECT_UNLOCK(self);
-        }
-        gst_query_unref(query);
-    }
-
-    GST_OBJECT_LOCK(self);
-    live = self->upstream_live;
-    /* When the frame is due: what upstream needs plus the latency this element announced, or
-     * the latency the sinks were given when that is longer. (Sinks that do not sync are given
-     * none, yet a frame cannot be expected before upstream and inference are through.) */
-    deadline = running_time + self->upstream_min_latency + self->inference_latency;
-    if (GST_CLOCK_TIME_IS_VALID(self->pipeline_latency))
-        deadline = MAX(deadline, running_time + self->pipeline_latency);
     playing = GST_STATE(self) == GST_STATE_PLAYING;
     clock = GST_ELEMENT_CLOCK(self) ? gst_object_ref(GST_ELEMENT_CLOCK(self)) : NULL;
     base_time = GST_ELEMENT_CAST(self)->base_time;
     GST_OBJECT_UNLOCK(self);
     if (clock == NULL)
-        return FALSE;
+        return GST_CLOCK_TIME_NONE;
     now = gst_clock_get_time(clock);
     gst_object_unref(clock);
-    if (!live || !playing || now < base_time)
-        return FALSE;
+    return playing && now >= base_time ? now - base_time : GST_CLOCK_TIME_NONE;
+}
 
-    /* Already past its deadline before inference even starts: classifying it would only delay
-     * the frames queued behind it. Skipping these drains any backlog, so what waits upstream
-     * stays bounded by the pipeline latency. (A frame that arrives in time but whose inference
-     * overruns is caught by the sink's QoS events instead, which cover the frames after it.) */
-    now -= base_time;
-    if (now > deadline) {
-        GST_LOG_OBJECT(self,
-                       "live: frame at %" GST_TIME_FORMAT " late: now %" GST_TIME_FORMAT
-                       " past its deadline %" GST_TIME_FORMAT,
-                       GST_TIME_ARGS(running_time), GST_TIME_ARGS(now), GST_TIME_ARGS(deadline));
-        return TRUE;
+static gboolean gst_vit_classify_frame_is_late(GstVitClassify *self, GstClockTime running_time)
+{
+    if (!gst_vit_lateness_upstream_known(&self->lateness)) {
+        GstQuery *query = gst_query_new_latency();
+        gboolean answered = gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), query);
+
+        /* Nobody answering means not live; either way, ask once, not per frame. */
+        gst_vit_lateness_store_upstream(&self->lateness, answered ? query : NULL);
+        gst_query_unref(query);
     }
-    return FALSE;
+    if (!gst_vit_lateness_is_late(&self->lateness, running_time, gst_vit_classify_now(self)))
+        return FALSE;
+    GST_LOG_OBJECT(self, "frame at running time %" GST_TIME_FORMAT " is late: not classified",
+                   GST_TIME_ARGS(running_time));
+    return TRUE;
 }
 
 /* ---- per frame ----------------------------------------------------------------------------- */
@@ -880,6 +790,7 @@ static void gst_vit_classify_finalize(GObject *object)
 {
     GstVitClassify *self = GST_VIT_CLASSIFY(object);
 
+    gst_vit_lateness_clear(&self->lateness);
     g_free(self->model_path);
     g_free(self->labels_path);
     G_OBJECT_CLASS(gst_vit_classify_parent_class)->finalize(object);
@@ -1012,7 +923,7 @@ static void gst_vit_classify_init(GstVitClassify *self)
     self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
     self->threads = DEFAULT_THREADS;
     self->post_messages = DEFAULT_POST_MESSAGES;
-    self->qos_earliest = GST_CLOCK_TIME_NONE;
+    gst_vit_lateness_init(&self->lateness);
     gst_video_info_init(&self->info);
     gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), TRUE);
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
