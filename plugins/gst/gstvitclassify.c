@@ -75,6 +75,7 @@
 #include "gstvitlateness.h"
 #include "gstvitmeta.h"
 #include "gstvitmodelcache.h"
+#include "gstvitresult.h"
 #include "vit.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_vit_classify_debug);
@@ -480,51 +481,6 @@ static GstFlowReturn gst_vit_classify_prepare_output_buffer(GstBaseTransform *tr
     return GST_FLOW_OK;
 }
 
-/* Posts the "vit-classification" message for META (fields documented at the top). */
-static void gst_vit_classify_post_result(GstVitClassify *self, GstBuffer *buf,
-                                         GstClockTime running_time,
-                                         const GstVitClassificationMeta *meta)
-{
-    GstSegment *segment = &GST_BASE_TRANSFORM(self)->segment;
-    GstClockTime pts = GST_BUFFER_PTS(buf);
-    GstClockTime stream_time = GST_CLOCK_TIME_NONE;
-    GValue labels = G_VALUE_INIT, scores = G_VALUE_INIT, ids = G_VALUE_INIT;
-    GstStructure *s;
-    gsize i;
-
-    if (GST_CLOCK_TIME_IS_VALID(pts) && segment->format == GST_FORMAT_TIME)
-        stream_time = gst_segment_to_stream_time(segment, GST_FORMAT_TIME, pts);
-
-    gst_value_array_init(&labels, (guint)meta->length);
-    gst_value_array_init(&scores, (guint)meta->length);
-    gst_value_array_init(&ids, (guint)meta->length);
-    for (i = 0; i < meta->length; i++) {
-        GValue v = G_VALUE_INIT;
-
-        g_value_init(&v, G_TYPE_STRING);
-        g_value_set_static_string(&v, g_quark_to_string(meta->class_quarks[i]));
-        gst_value_array_append_and_take_value(&labels, &v);
-        g_value_init(&v, G_TYPE_DOUBLE);
-        g_value_set_double(&v, meta->confidence_levels[i]);
-        gst_value_array_append_and_take_value(&scores, &v);
-        g_value_init(&v, G_TYPE_INT);
-        g_value_set_int(&v, meta->class_ids[i]);
-        gst_value_array_append_and_take_value(&ids, &v);
-    }
-
-    s = gst_structure_new("vit-classification", "frame", G_TYPE_UINT64, meta->frame, "timestamp",
-                          G_TYPE_UINT64, pts, "stream-time", G_TYPE_UINT64, stream_time,
-                          "running-time", G_TYPE_UINT64, running_time, "duration", G_TYPE_UINT64,
-                          GST_BUFFER_DURATION(buf), NULL);
-    gst_structure_take_value(s, "labels", &labels);
-    gst_structure_take_value(s, "scores", &scores);
-    gst_structure_take_value(s, "class-ids", &ids);
-    gst_structure_set(s, "exit", G_TYPE_UINT, meta->exit_index, "latency-us", G_TYPE_UINT64,
-                      meta->latency_us, NULL);
-    gst_element_post_message(GST_ELEMENT_CAST(self),
-                             gst_message_new_element(GST_OBJECT_CAST(self), s));
-}
-
 /* Runs the session on BUF; fills *ret_result and *ret_latency_us. */
 static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf,
                                           vit_result *ret_result, guint64 *ret_latency_us)
@@ -578,34 +534,6 @@ static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf,
     return GST_FLOW_OK;
 }
 
-static gint gst_vit_classify_compare_probs(gconstpointer a, gconstpointer b, gpointer probs)
-{
-    gfloat pa = ((const gfloat *)probs)[*(const gint *)a];
-    gfloat pb = ((const gfloat *)probs)[*(const gint *)b];
-
-    if (pa != pb)
-        return pa > pb ? -1 : 1;
-    return *(const gint *)a - *(const gint *)b;
-}
-
-/* Fills self->top_classes / top_probs with the K most probable classes, best first. The
- * runtime's selection costs O(K^2 N), fine for a handful; a long list (top-k=1000 on ImageNet)
- * is cheaper sorted whole. */
-static gint gst_vit_classify_top_k(GstVitClassify *self, const vit_result *result, gint k)
-{
-    gint i;
-
-    if (k <= 16)
-        return vit_result_top_k(result, k, self->top_classes, self->top_probs);
-    for (i = 0; i < result->num_classes; i++)
-        self->top_classes[i] = i;
-    g_qsort_with_data(self->top_classes, result->num_classes, sizeof(gint),
-                      gst_vit_classify_compare_probs, (gpointer)result->probs);
-    for (i = 0; i < k; i++)
-        self->top_probs[i] = result->probs[self->top_classes[i]];
-    return k;
-}
-
 static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstBuffer *buf)
 {
     GstVitClassify *self = GST_VIT_CLASSIFY(trans);
@@ -646,7 +574,8 @@ static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstB
     if (ret != GST_FLOW_OK)
         return ret;
 
-    n = gst_vit_classify_top_k(self, &result, (gint)MIN(top_k, (guint)self->num_classes));
+    n = gst_vit_result_top_k(&result, (gint)MIN(top_k, (guint)self->num_classes), self->top_classes,
+                             self->top_probs);
     for (kept = 0; kept < n && self->top_probs[kept] >= threshold; kept++)
         ;
     quark_buf = kept <= (gint)G_N_ELEMENTS(quarks) ? quarks : g_new(GQuark, kept);
@@ -684,7 +613,10 @@ static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstB
     post = self->post_messages;
     GST_OBJECT_UNLOCK(self);
     if (post)
-        gst_vit_classify_post_result(self, buf, running_time, &res);
+        gst_element_post_message(
+            GST_ELEMENT_CAST(self),
+            gst_message_new_element(GST_OBJECT_CAST(self),
+                                    gst_vit_result_to_structure(&res, buf, &trans->segment)));
     if (quark_buf != quarks)
         g_free(quark_buf);
     return GST_FLOW_OK;
