@@ -481,8 +481,9 @@ static GstFlowReturn gst_vit_classify_prepare_output_buffer(GstBaseTransform *tr
     return GST_FLOW_OK;
 }
 
-/* Runs the session on BUF; fills *ret_result and *ret_latency_us. */
-static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf,
+/* Runs the session on BUF, frame FRAME_INDEX of the stream; fills *ret_result and
+ * *ret_latency_us. */
+static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf, guint64 frame_index,
                                           vit_result *ret_result, guint64 *ret_latency_us)
 {
     GstVideoFrame vframe;
@@ -506,7 +507,7 @@ static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf,
 
     if (!gst_video_frame_map(&vframe, &self->info, buf, GST_MAP_READ)) {
         GST_ELEMENT_ERROR(self, STREAM, FAILED,
-                          ("Could not map video frame %" G_GUINT64_FORMAT, self->frame_index),
+                          ("Could not map video frame %" G_GUINT64_FORMAT, frame_index),
                           ("buffer %" GST_PTR_FORMAT, buf));
         return GST_FLOW_ERROR;
     }
@@ -524,10 +525,10 @@ static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf,
     t1 = g_get_monotonic_time();
     gst_video_frame_unmap(&vframe);
     if (r < 0) {
-        GST_ELEMENT_ERROR(self, STREAM, FAILED,
-                          ("Classification failed on frame %" G_GUINT64_FORMAT ": %s",
-                           self->frame_index, err.message),
-                          ("vit_session_classify: %s", g_strerror(-r)));
+        GST_ELEMENT_ERROR(
+            self, STREAM, FAILED,
+            ("Classification failed on frame %" G_GUINT64_FORMAT ": %s", frame_index, err.message),
+            ("vit_session_classify: %s", g_strerror(-r)));
         return GST_FLOW_ERROR;
     }
     *ret_latency_us = (guint64)(t1 - t0);
@@ -570,7 +571,7 @@ static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstB
         return GST_FLOW_OK;
     }
 
-    ret = gst_vit_classify_run(self, buf, &result, &latency_us);
+    ret = gst_vit_classify_run(self, buf, frame_index, &result, &latency_us);
     if (ret != GST_FLOW_OK)
         return ret;
 
@@ -596,7 +597,7 @@ static GstFlowReturn gst_vit_classify_transform_ip(GstBaseTransform *trans, GstB
     res.confidence_levels = self->top_probs;
     res.class_ids = self->top_classes;
 
-    /* prepare_output_buffer made due frames writable; a subclass-free bypass is not expected. */
+    /* prepare_output_buffer() made due frames writable; the check is a safety net. */
     meta = NULL;
     if (gst_buffer_is_writable(buf))
         meta = gst_buffer_add_vit_classification_meta(buf, res.length, res.confidence_levels,
