@@ -92,43 +92,72 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
     }
 }
 
+/* One output pixel of a full tile of DW_BLOCK channels, multiplier 1: constant trip counts keep
+ * the accumulators in vector registers. */
+static inline void dw_pixel_full(const vit_conv2d *c, const float *x, int H, int W, int oy,
+                                 int ox, int o0, const float *wt, float *out)
+{
+    float acc[DW_BLOCK];
+    for (int j = 0; j < DW_BLOCK; j++)
+        acc[j] = c->bias ? c->bias[o0 + j] : 0.0f;
+    for (int ky = 0; ky < c->kh; ky++) {
+        int iy = oy * c->stride_h - c->pad_h + ky;
+        if (iy < 0 || iy >= H)
+            continue;
+        for (int kx = 0; kx < c->kw; kx++) {
+            int ix = ox * c->stride_w - c->pad_w + kx;
+            if (ix < 0 || ix >= W)
+                continue;
+            const float *xb = x + ((size_t)iy * W + ix) * c->cin + o0;
+            const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
+            for (int j = 0; j < DW_BLOCK; j++)
+                acc[j] += xb[j] * w[j];
+        }
+    }
+    for (int j = 0; j < DW_BLOCK; j++)
+        out[j] = acc[j];
+}
+
+/* Any tile width and channel multiplier. */
+static void dw_pixel_any(const vit_conv2d *c, const float *x, int H, int W, int oy, int ox,
+                         int o0, int nb, const float *wt, float *out)
+{
+    int mult = c->cout / c->cin;
+    for (int j = 0; j < nb; j++)
+        out[j] = c->bias ? c->bias[o0 + j] : 0.0f;
+    for (int ky = 0; ky < c->kh; ky++) {
+        int iy = oy * c->stride_h - c->pad_h + ky;
+        if (iy < 0 || iy >= H)
+            continue;
+        for (int kx = 0; kx < c->kw; kx++) {
+            int ix = ox * c->stride_w - c->pad_w + kx;
+            if (ix < 0 || ix >= W)
+                continue;
+            const float *xi = x + ((size_t)iy * W + ix) * c->cin;
+            const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
+            for (int j = 0; j < nb; j++)
+                out[j] += xi[(o0 + j) / mult] * w[j];
+        }
+    }
+}
+
 VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
-                       float *out, int ldo)
+                               float *out, int ldo)
 {
     int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
-    int kk = c->kh * c->kw, mult = c->cout / c->cin, C = c->cin;
+    int kk = c->kh * c->kw, full_ok = c->cout == c->cin;
     float wt[DW_MAX_TAPS * DW_BLOCK];
-    float acc[DW_BLOCK];
     for (int o0 = 0; o0 < c->cout; o0 += DW_BLOCK) {
         int nb = c->cout - o0 < DW_BLOCK ? c->cout - o0 : DW_BLOCK;
         for (int t = 0; t < kk; t++)
             for (int j = 0; j < nb; j++)
                 wt[t * DW_BLOCK + j] = c->weight[(size_t)(o0 + j) * kk + t];
         for (int p = p0; p < p1; p++) {
-            int oy = p / OW, ox = p % OW;
-            for (int j = 0; j < nb; j++)
-                acc[j] = c->bias ? c->bias[o0 + j] : 0.0f;
-            for (int ky = 0; ky < c->kh; ky++) {
-                int iy = oy * c->stride_h - c->pad_h + ky;
-                if (iy < 0 || iy >= H)
-                    continue;
-                for (int kx = 0; kx < c->kw; kx++) {
-                    int ix = ox * c->stride_w - c->pad_w + kx;
-                    if (ix < 0 || ix >= W)
-                        continue;
-                    const float *xi = x + ((size_t)iy * W + ix) * C;
-                    const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
-                    if (mult == 1) {
-                        const float *xb = xi + o0;
-                        for (int j = 0; j < nb; j++)
-                            acc[j] += xb[j] * w[j];
-                    } else {
-                        for (int j = 0; j < nb; j++)
-                            acc[j] += xi[(o0 + j) / mult] * w[j];
-                    }
-                }
-            }
-            memcpy(out + (size_t)p * ldo + o0, acc, (size_t)nb * sizeof(float));
+            float *o = out + (size_t)p * ldo + o0;
+            if (full_ok && nb == DW_BLOCK)
+                dw_pixel_full(c, x, H, W, p / OW, p % OW, o0, wt, o);
+            else
+                dw_pixel_any(c, x, H, W, p / OW, p % OW, o0, nb, wt, o);
         }
     }
 }
