@@ -449,8 +449,12 @@ static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
     block_job *j = ctx;
     const mf_mlp *m = &j->blk->mlp;
     mf_state *s = j->s;
-    vit_dwconv2d_rows(&m->dw, s->hidden, s->H, s->W, r0, r1, s->hidden2, m->hidden);
-    mf_act_rows(m->act2, s->hidden2, m->hidden, m->hidden, r0, r1);
+    /* the activation follows each chunk of conv rows while they are still in cache */
+    for (int c0 = r0; c0 < r1; c0 += 32) {
+        int c1 = c0 + 32 < r1 ? c0 + 32 : r1;
+        vit_dwconv2d_rows(&m->dw, s->hidden, s->H, s->W, c0, c1, s->hidden2, m->hidden);
+        mf_act_rows(m->act2, s->hidden2, m->hidden, m->hidden, c0, c1);
+    }
     fc2_rows(j, s->hidden2, r0, r1);
 }
 
