@@ -737,6 +737,22 @@ GST_START_TEST(test_renegotiation)
 }
 GST_END_TEST;
 
+/* A format the runtime cannot read is refused at negotiation, not failed on later. */
+GST_START_TEST(test_unsupported_format_not_negotiated)
+{
+    GstBus *bus;
+    GstHarness *h = classify_harness(NULL, &bus);
+    GstCaps *caps = make_caps("YUY2", 32, 32);
+    GstBuffer *buf = gst_buffer_new_allocate(NULL, 32 * 32 * 2, NULL);
+
+    gst_harness_set_src_caps(h, caps);
+    fail_unless_equals_int(gst_harness_push(h, buf), GST_FLOW_NOT_NEGOTIATED);
+    fail_unless_equals_uint64(get_u64(h, "frames-classified"), 0);
+    gst_harness_teardown(h);
+    gst_object_unref(bus);
+}
+GST_END_TEST;
+
 GST_START_TEST(test_eos)
 {
     GstBus *bus;
@@ -1035,6 +1051,7 @@ static Suite *vitclassify_suite(void)
     tcase_add_test(tc, test_corrupt_model);
     tcase_add_test(tc, test_labels_file_mismatch);
     tcase_add_test(tc, test_renegotiation);
+    tcase_add_test(tc, test_unsupported_format_not_negotiated);
     tcase_add_test(tc, test_eos);
     tcase_add_test(tc, test_flushing_seek);
     tcase_add_test(tc, test_qos_event_skips_late_frames);
