@@ -142,7 +142,7 @@ class FashionMnistEndToEnd(unittest.TestCase):
             vitd = Vitd(bus, config)
             vitd.wait_ready(client)
             client.wait_for("fashion-mnist to finish", lambda: client.get(
-                "fashion-mnist", "State") in ("finished", "failed"), timeout=200)
+                "fashion-mnist", "State") in ("finished", "failed"), timeout=240)
             props = client.get_all("fashion-mnist")
             self.assertEqual(props["State"], "finished", props["LastError"])
             client.wait_for("%d signals" % props["FramesClassified"], lambda: len(
