@@ -289,10 +289,32 @@ static int build_head(builder *b, vit_net *n)
     return r;
 }
 
+/* Variants whose maths the weights do not reveal: the activation and the LayerNorm epsilon.
+ * timm's CLIP ViTs (`*_clip_*`) use PyTorch's default eps 1e-5; QuickGELU ones are refused. */
+static int check_maths(builder *b, vit_net *n)
+{
+    vit_config *cfg = &b->model->config;
+    const char *act = vit_config_arg_string(cfg, "act_layer");
+    if ((act && strcmp(act, "gelu")) || strstr(cfg->architecture, "quickgelu"))
+        return vit_errorf(b->err, -ENOTSUP,
+                          "%s: activation %.40s is not supported (exact GELU only)", cfg->source,
+                          act ? act : "quick_gelu");
+    const char *norm = vit_config_arg_string(cfg, "norm_layer");
+    if (norm && strcmp(norm, "layernorm"))
+        return vit_errorf(b->err, -ENOTSUP, "%s: norm_layer %.40s is not supported", cfg->source,
+                          norm);
+    if (strstr(cfg->architecture, "_clip_"))
+        n->eps = 1e-5f;
+    return 0;
+}
+
 static int check_config(builder *b, vit_net *n)
 {
     vit_model *m = b->model;
     vit_config *cfg = &m->config;
+    int r0 = check_maths(b, n);
+    if (r0 < 0)
+        return r0;
     int heads = 0;
     int r = vit_config_arg_int(cfg, "num_heads", &heads, b->err);
     if (r == -ENOENT)

@@ -404,6 +404,9 @@ START_TEST(test_bad_config_values)
     expect_open_error(-EINVAL, "config.json", "label");
     write_model("{\"num_classes\": 3}");
     expect_open_error(-EINVAL, "config.json", "architecture");
+    write_model("{\"architecture\": \"vit_test\", \"model_args\": {\"num_heads\": 2,"
+                " \"act_layer\": \"quick_gelu\"}}");
+    expect_open_error(-ENOTSUP, "config.json", "quick_gelu");
     write_model(NULL);
     remove(tw_path(dir, "config.json"));
     expect_open_error(-ENOENT, "config.json", NULL);

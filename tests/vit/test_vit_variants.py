@@ -2,7 +2,8 @@
 """ViT variants timm can produce, each checked end to end against a small PyTorch model
 written here: no qkv bias, no class token (average pooling), `avg` pooling with and without
 fc_norm, layer scale (ls1/ls2.gamma), a pre-norm (norm_pre), position embeddings without the
-prefix (no_embed_class), a distilled pair of heads, a non-square image and 1 input channel.
+prefix (no_embed_class), a distilled pair of heads, a non-square image, 1 input channel, and
+a CLIP-style model (LayerNorm eps 1e-5, tiny activations so the eps shows).
 
   test_vit_variants.py VIT_INFER
 
@@ -53,10 +54,12 @@ def make(opts, gen):
     def r(*shape, scale=0.3):
         return torch.randn(*shape, generator=gen, dtype=torch.float64) * scale
 
-    sd = {"patch_embed.proj.weight": r(D, C, P, P), "patch_embed.proj.bias": r(D),
-          "pos_embed": r(1, pos_rows, D)}
+    # clip: tiny activations, so LayerNorm's eps (1e-5 for timm's CLIP ViTs) matters
+    s0 = 1e-3 if opts.get("clip") else 1.0
+    sd = {"patch_embed.proj.weight": r(D, C, P, P) * s0, "patch_embed.proj.bias": r(D) * s0,
+          "pos_embed": r(1, pos_rows, D) * s0}
     if opts.get("cls", True):
-        sd["cls_token"] = r(1, 1, D)
+        sd["cls_token"] = r(1, 1, D) * s0
     if opts.get("distilled"):
         sd["dist_token"] = r(1, 1, D)
     if opts.get("norm_pre"):
@@ -85,7 +88,8 @@ def make(opts, gen):
 
 
 def forward(sd, d, opts, img):
-    ln = lambda x, n: F.layer_norm(x, (d["D"],), sd[n + ".weight"], sd[n + ".bias"], 1e-6)
+    eps = 1e-5 if opts.get("clip") else 1e-6
+    ln = lambda x, n: F.layer_norm(x, (d["D"],), sd[n + ".weight"], sd[n + ".bias"], eps)
     x = F.conv2d(img[None], sd["patch_embed.proj.weight"], sd["patch_embed.proj.bias"],
                  stride=d["P"]).flatten(2).transpose(1, 2)[0]
     prefix = [sd[k][0] for k in ("cls_token", "dist_token") if k in sd]
@@ -132,6 +136,7 @@ VARIANTS = {
     "no_embed_class": dict(no_embed_class=True),
     "distilled": dict(distilled=True),
     "gray_square": dict(in_chans=1, img=(16, 16)),
+    "clip_eps": dict(clip=True, norm_pre=True),
 }
 
 
@@ -150,7 +155,8 @@ def main():
             args = dict(num_heads=d["H"], img_size=[d["ih"], d["iw"]])
             if opts.get("no_embed_class"):
                 args["no_embed_class"] = True
-            config = {"architecture": "vit_variant_test", "num_classes": d["K"],
+            arch = "vit_variant_clip_test" if opts.get("clip") else "vit_variant_test"
+            config = {"architecture": arch, "num_classes": d["K"],
                       "global_pool": opts.get("pool", "token"), "model_args": args}
             with open(os.path.join(folder, "config.json"), "w") as f:
                 json.dump(config, f)
