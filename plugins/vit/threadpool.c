@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,16 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* A pause, and now and then a yield: on a busy machine the thread being waited for may be
+ * queued behind this one on the same core. */
+static inline void spin_pause(int i)
+{
+    if ((i & 255) == 255)
+        sched_yield();
+    else
+        cpu_relax();
+}
+
 static void run_tasks(vit_threadpool *pool)
 {
     int n = pool->num_tasks;
@@ -58,7 +69,7 @@ static void *worker_main(void *arg)
     for (;;) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         for (int i = 0; i < SPIN_ITERATIONS && g == seen; i++) {
-            cpu_relax();
+            spin_pause(i);
             g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         }
         if (g == seen) {
@@ -151,7 +162,7 @@ void vit_threadpool_run(vit_threadpool *pool, int n, vit_task_fn fn, void *ctx)
     pthread_mutex_unlock(&pool->mutex);
     run_tasks(pool);
     for (int i = 0; i < SPIN_ITERATIONS && atomic_load(&pool->busy) > 0; i++)
-        cpu_relax();
+        spin_pause(i);
     if (atomic_load(&pool->busy) > 0) {
         pthread_mutex_lock(&pool->mutex);
         while (atomic_load(&pool->busy) > 0)
