@@ -1,48 +1,65 @@
-"""Reads `vitctl monitor --json` lines on stdin and shows each Fashion-MNIST frame's answer next
-to its true label, then a tally per pipeline (the demo's run.sh uses it).
+"""Reads `vitctl monitor --json` lines on stdin and shows, per Fashion-MNIST frame, the true label
+and each named pipeline's answer side by side, then a tally per pipeline over those frames (the
+demo's run.sh uses it).
 
-  vitctl monitor --json | python3 fmnist-truth.py VIDEO_DIR
+  vitctl monitor --json | python3 fmnist-truth.py VIDEO_DIR PIPELINE...
 
 VIDEO_DIR holds fmnist-test.labels (one class index per line, frame order) and fmnist-test.json
-(label names), written by tools/train/fmnist_video.py. Frame N of a `fashion-mnist*` pipeline
-is test image N; signals of other pipelines are ignored.
+(label names), written by tools/train/fmnist_video.py. Frame N of each PIPELINE is test image N
+(modulo the video's length: the demo loops it). A row is printed once every PIPELINE has
+answered that frame, so all tallies count the same images; signals of other pipelines and
+frames not every pipeline answered are left out.
 """
 import json
 import os
 import sys
 
 
+def cell(answer, true):
+    label, score, exit_ = answer
+    return "%-11s %4.2f @%d %-5s" % (label, score, exit_, "ok" if label == true else "WRONG")
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: fmnist-truth.py VIDEO_DIR < vitctl-monitor-json")
-    folder = sys.argv[1]
+    if len(sys.argv) < 3:
+        sys.exit("usage: fmnist-truth.py VIDEO_DIR PIPELINE... < vitctl-monitor-json")
+    folder, pipelines = sys.argv[1], sys.argv[2:]
     with open(os.path.join(folder, "fmnist-test.labels")) as f:
         truth = [int(line) for line in f]
     with open(os.path.join(folder, "fmnist-test.json")) as f:
         names = json.load(f)["label_names"]
 
-    tally = {}  # pipeline -> [frames, correct, {exit: count}]
+    print(("%5s  %-11s" % ("frame", "true label") +
+           "".join("  %-25s" % p for p in pipelines)).rstrip())
+    pending = {}  # frame -> {pipeline: (label, score, exit)}
+    right = {p: 0 for p in pipelines}
+    exits = {p: {} for p in pipelines}
+    rows = 0
     for line in sys.stdin:
         ev = json.loads(line)
-        if not ev["pipeline"].startswith("fashion-mnist") or not ev["labels"]:
+        if ev["pipeline"] not in pipelines or not ev["labels"]:
             continue
-        true = names[truth[ev["frame"] % len(truth)]]
         top = ev["labels"][0]
-        ok = top["label"] == true
-        t = tally.setdefault(ev["pipeline"], [0, 0, {}])
-        t[0] += 1
-        t[1] += ok
-        t[2][ev["exit"]] = t[2].get(ev["exit"], 0) + 1
-        print("%-17s frame %5d  %-11s %5.3f  exit %d  true %-11s %s" %
-              (ev["pipeline"], ev["frame"], top["label"], top["score"], ev["exit"], true,
-               "ok" if ok else "WRONG"), flush=True)
+        answers = pending.setdefault(ev["frame"], {})
+        answers[ev["pipeline"]] = (top["label"], top["score"], ev["exit"])
+        if len(answers) < len(pipelines):
+            continue
+        del pending[ev["frame"]]
+        true = names[truth[ev["frame"] % len(truth)]]
+        print(("%5d  %-11s" % (ev["frame"], true) +
+               "".join("  " + cell(answers[p], true) for p in pipelines)).rstrip(), flush=True)
+        rows += 1
+        for p in pipelines:
+            right[p] += answers[p][0] == true
+            exits[p][answers[p][2]] = exits[p].get(answers[p][2], 0) + 1
 
-    for name, (frames, correct, exits) in sorted(tally.items()):
-        hist = ", ".join("exit %d: %d" % kv for kv in sorted(exits.items()))
-        print("%s: %d of %d frames right (%.0f%%); %s" %
-              (name, correct, frames, 100.0 * correct / frames, hist))
-    if not tally:
+    if not rows:
         print("no Fashion-MNIST frames seen")
+    for p in pipelines:
+        if rows:
+            hist = ", ".join("@%d: %d" % kv for kv in sorted(exits[p].items()))
+            print("%s: %d of %d frames right (%.0f%%); exits %s" %
+                  (p, right[p], rows, 100.0 * right[p] / rows, hist))
 
 
 if __name__ == "__main__":

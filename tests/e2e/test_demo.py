@@ -48,18 +48,32 @@ class Demo(unittest.TestCase):
         right = self.names[self.truth[0]]
         wrong = self.names[(self.truth[1] + 1) % 10]
         lines = [event("fashion-mnist", 0, right), event("demo-ball", 0, wrong),
-                 event("fashion-mnist", 1, wrong, exit_=2),
-                 event("fashion-mnist-dvt", len(self.truth) + 2, self.names[self.truth[2]])]
-        r = subprocess.run([sys.executable, TRUTH, VIDEO_DIR], input="\n".join(lines) + "\n",
+                 event("fashion-mnist", 1, wrong),
+                 event("fashion-mnist-dvt", 1, self.names[self.truth[1]], exit_=2),
+                 event("fashion-mnist-dvt", 0, wrong),
+                 event("fashion-mnist-dvt", 2, right)]  # fashion-mnist never answers frame 2
+        r = subprocess.run([sys.executable, TRUTH, VIDEO_DIR, "fashion-mnist",
+                            "fashion-mnist-dvt"], input="\n".join(lines) + "\n",
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout.splitlines()
-        self.assertEqual(len(out), 5, r.stdout)  # 3 frames (demo-ball ignored) + 2 tallies
-        self.assertRegex(out[0], r"^fashion-mnist +frame +0 .* true %s +ok$" % re.escape(right))
-        self.assertRegex(out[1], r"^fashion-mnist +frame +1 .*exit 2 .* WRONG$")
-        self.assertRegex(out[2], r" ok$")  # frame numbers past the end wrap (the video loops)
-        self.assertEqual(out[3], "fashion-mnist: 1 of 2 frames right (50%); exit 0: 1, exit 2: 1")
-        self.assertEqual(out[4], "fashion-mnist-dvt: 1 of 1 frames right (100%); exit 0: 1")
+        self.assertEqual(len(out), 5, r.stdout)  # header, frames 1 and 0, two tallies
+        self.assertRegex(out[0], r"^frame +true label +fashion-mnist +fashion-mnist-dvt$")
+        self.assertRegex(out[1], r"^ +1 +%s +%s .* WRONG +%s +[\d.]+ @2 ok *$" % (
+            re.escape(self.names[self.truth[1]]), re.escape(wrong),
+            re.escape(self.names[self.truth[1]])))
+        self.assertRegex(out[2], r"^ +0 +%s +%s +[\d.]+ @0 ok +%s .* WRONG *$" % (
+            re.escape(right), re.escape(right), re.escape(wrong)))
+        self.assertEqual(out[3], "fashion-mnist: 1 of 2 frames right (50%); exits @0: 2")
+        self.assertEqual(out[4], "fashion-mnist-dvt: 1 of 2 frames right (50%); exits @0: 1, @2: 1")
+
+    def test_truth_script_wraps_frame_numbers_of_a_looped_video(self):
+        frame = len(self.truth) + 3
+        r = subprocess.run([sys.executable, TRUTH, VIDEO_DIR, "fashion-mnist"],
+                           input=event("fashion-mnist", frame, self.names[self.truth[3]]) + "\n",
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("fashion-mnist: 1 of 1 frames right", r.stdout)
 
     def test_run_sh_shows_answers_beside_true_labels(self):
         r = subprocess.run(["bash", os.path.join(DEMO, "run.sh")], capture_output=True,
@@ -68,14 +82,22 @@ class Demo(unittest.TestCase):
         out = r.stdout
         self.assertRegex(out, r"fashion-mnist +running +/org/vitd1/pipeline/fashion_2dmnist")
         self.assertRegex(out, r"demo-ball +running")
-        frames = re.findall(r"^fashion-mnist +frame +(\d+) +(.+?) +[\d.]+ +exit \d+ +true (.+?) +"
-                            r"(ok|WRONG)$", out, re.M)
-        self.assertTrue(frames, out)
-        for frame, predicted, true, verdict in frames:
-            self.assertEqual(true, self.names[self.truth[int(frame)]], "frame %s" % frame)
-            self.assertEqual(verdict, "ok" if predicted == true else "WRONG")
-        right = sum(v == "ok" for *_, v in frames)
-        self.assertIn("fashion-mnist: %d of %d frames right" % (right, len(frames)), out)
+        # One column per Fashion-MNIST pipeline (fashion-mnist, then fashion-mnist-dvt when
+        # the cascade is shipped): label, score, @exit, verdict.
+        columns = 2 if re.search(r"^fashion-mnist-dvt +running", out, re.M) else 1
+        answer = r"  (.+?) +[\d.]+ @\d+ (ok|WRONG) *"
+        rows = re.findall(r"^ *(\d+)  (.+?) *" + answer * columns + "$", out, re.M)
+        self.assertTrue(rows, out)
+        right = [0] * columns
+        for row in rows:
+            frame, true = int(row[0]), row[1]
+            self.assertEqual(true, self.names[self.truth[frame]], "frame %d" % frame)
+            for k in range(columns):
+                predicted, verdict = row[2 + 2 * k], row[3 + 2 * k]
+                self.assertEqual(verdict, "ok" if predicted == true else "WRONG", row)
+                right[k] += verdict == "ok"
+        for k, name in enumerate(["fashion-mnist", "fashion-mnist-dvt"][:columns]):
+            self.assertIn("%s: %d of %d frames right" % (name, right[k], len(rows)), out)
         self.assertRegex(out, r"Name: fashion-mnist\n")
         self.assertRegex(out, r"EventsDropped: 0\n")
         self.assertRegex(out, r"LastError: \n")
