@@ -80,11 +80,13 @@ class Demo(unittest.TestCase):
                            text=True, timeout=90)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         out = r.stdout
-        self.assertRegex(out, r"fashion-mnist +running +/org/vitd1/pipeline/fashion_2dmnist")
-        self.assertRegex(out, r"demo-ball +running")
+        self.assertRegex(out, r"\nfashion-mnist +\w+ +/org/vitd1/pipeline/fashion_2dmnist\n")
+        self.assertRegex(out, r"\ndemo-ball +\w+ +/org/vitd1/pipeline/demo_2dball\n")
         # One column per Fashion-MNIST pipeline (fashion-mnist, then fashion-mnist-dvt when
         # the cascade is shipped): label, score, @exit, verdict.
-        columns = 2 if re.search(r"^fashion-mnist-dvt +running", out, re.M) else 1
+        header = re.search(r"^frame +true label +(fashion-mnist)( +fashion-mnist-dvt)?$", out, re.M)
+        self.assertTrue(header, out)
+        columns = 2 if header.group(2) else 1
         answer = r"  (.+?) +[\d.]+ @\d+ (ok|WRONG) *"
         rows = re.findall(r"^ *(\d+)  (.+?) *" + answer * columns + "$", out, re.M)
         self.assertTrue(rows, out)
