@@ -149,6 +149,7 @@ static int build_attn(mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
     *a = (vit_hmhsa){.C = C, .heads = C / n->head_dim, .grid = st->grid, .ds = st->ds};
     blk->mixer_fn = vit_hmhsa_mixer;
     blk->mixer_residual = 1;
+    blk->mixer_norms = 1;
     blk->mixer = a;
     int r = get_norm(b, n, &blk->norm1, C, "%s.norm", p);
     if (r == 0)

@@ -46,19 +46,21 @@ typedef struct pool_job {
     mf_state *s;
 } pool_job;
 
-/* x += ls1 * (AvgPool3x3(y) - y) on rows [r0, r1); reads only y, so x is updated in place. */
+/* New x rows [r0, r1) into s->y: x + ls1 * (AvgPool(y) - y) with y = GN1(x). The average's
+ * weights sum to 1, so AvgPool(y) - y = gamma * inv * (AvgPool(x) - x): y is never formed. */
 static void pool_mixer_task(void *ctx, int r0, int r1, int task)
 {
     pool_job *j = ctx;
     mf_state *s = j->s;
     int C = s->C;
-    vit_pool_mixer_rows(s->y, s->H, s->W, C, r0, r1, s->t, C);
-    const float *ls = j->blk->ls1;
+    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
+    const float *ls = j->blk->ls1, *g = j->blk->norm1.weight;
+    float inv = s->norm1.inv;
     for (int r = r0; r < r1; r++) {
-        float *x = s->x + (size_t)r * C;
-        const float *t = s->t + (size_t)r * C;
+        const float *x = s->x + (size_t)r * C, *t = s->t + (size_t)r * C;
+        float *out = s->y + (size_t)r * C;
         for (int c = 0; c < C; c++)
-            x[c] += (ls ? ls[c] : 1.0f) * t[c];
+            out[c] = x[c] + (ls ? ls[c] : 1.0f) * g[c] * inv * t[c];
     }
 }
 
@@ -66,6 +68,9 @@ static void pool_mixer(const mf_block *blk, mf_state *s)
 {
     pool_job j = {blk, s};
     mf_parallel(s, s->H * s->W, pool_mixer_task, &j);
+    float *t = s->x; /* the new residual stream was written beside the old one */
+    s->x = s->y;
+    s->y = t;
 }
 
 /* ---- building ---------------------------------------------------------------------------- */
@@ -98,6 +103,7 @@ static int build_block(mf_builder *b, pf_net *n, pf_stage *st, int i, int j)
     blk->norm2 = blk->norm1;
     blk->mixer_fn = pool_mixer;
     blk->mixer_residual = 1;
+    blk->mixer_norms = 1; /* it never reads y */
     blk->mlp.hidden = (int)Hd;
     blk->mlp.act1 = MF_ACT_GELU;
     const char *ls1 = n->official ? "layer_scale_1" : "layer_scale1.scale";

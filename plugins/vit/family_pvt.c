@@ -52,6 +52,7 @@ static int pvt_match(const char *arch)
 /* ---- the SRA mixer ----------------------------------------------------------------------- */
 
 typedef struct sra_job {
+    const mf_block *blk;
     const pvt_attn *a;
     mf_state *s;
     int N, M, sH, sW;
@@ -71,15 +72,27 @@ static size_t sra_layout(int N, int M, int C, int threads, float *base, sra_job 
     return c.off / sizeof(float);
 }
 
+static void kv_rows(sra_job *j, const float *src, int r0, int r1)
+{
+    int C = j->a->C;
+    vit_linear(r1 - r0, 2 * C, C, src + (size_t)r0 * C, C, j->a->kv_w, j->a->kv_b, 0.0f,
+               j->kv + (size_t)r0 * 2 * C, 2 * C);
+}
+
+/* norm1, q, and (without reduction) k, v of token rows [r0, r1). */
 static void q_task(void *ctx, int r0, int r1, int task)
 {
     sra_job *j = ctx;
     int C = j->a->C;
+    mf_block_norm1_rows(j->blk, j->s, r0, r1);
     vit_linear(r1 - r0, C, C, j->s->y + (size_t)r0 * C, C, j->a->q_w, j->a->q_b, 0.0f,
                j->q + (size_t)r0 * C, C);
+    if (!j->a->sr && !j->a->linear)
+        kv_rows(j, j->s->y, r0, r1);
 }
 
-/* The reduced source rows [r0, r1): sr conv (or pool + 1x1 conv), LayerNorm, GELU (linear). */
+/* The reduced source rows [r0, r1): sr conv (or pool + 1x1 conv), LayerNorm, GELU (linear),
+ * then their k, v. */
 static void src_task(void *ctx, int r0, int r1, int task)
 {
     sra_job *j = ctx;
@@ -101,15 +114,7 @@ static void src_task(void *ctx, int r0, int r1, int task)
                        j->src + (size_t)r0 * C, C);
     if (a->linear)
         mf_act_rows(MF_ACT_GELU, j->src, C, C, r0, r1);
-}
-
-static void kv_task(void *ctx, int r0, int r1, int task)
-{
-    sra_job *j = ctx;
-    int C = j->a->C;
-    const float *src = j->a->sr || j->a->linear ? j->src : j->s->y;
-    vit_linear(r1 - r0, 2 * C, C, src + (size_t)r0 * C, C, j->a->kv_w, j->a->kv_b, 0.0f,
-               j->kv + (size_t)r0 * 2 * C, 2 * C);
+    kv_rows(j, j->src, r0, r1);
 }
 
 static void attn_task(void *ctx, int r0, int r1, int task)
@@ -126,7 +131,7 @@ static void attn_task(void *ctx, int r0, int r1, int task)
 static void sra_mixer(const mf_block *blk, mf_state *s)
 {
     const pvt_attn *a = blk->mixer;
-    sra_job j = {.a = a, .s = s, .N = s->H * s->W};
+    sra_job j = {.blk = blk, .a = a, .s = s, .N = s->H * s->W};
     j.M = a->linear ? PVT_POOL * PVT_POOL
           : a->sr   ? vit_conv_out_size(s->H, a->sr, a->sr, 0) *
                         vit_conv_out_size(s->W, a->sr, a->sr, 0)
@@ -135,7 +140,6 @@ static void sra_mixer(const mf_block *blk, mf_state *s)
     mf_parallel(s, j.N, q_task, &j);
     if (a->sr || a->linear)
         mf_parallel(s, j.M, src_task, &j);
-    mf_parallel(s, j.M, kv_task, &j);
     mf_parallel(s, j.N, attn_task, &j);
 }
 
@@ -195,6 +199,7 @@ static int build_block(mf_builder *b, pvt_net *n, pvt_stage *st, int i, int k)
     blk->norm2 = blk->norm1;
     blk->mixer_fn = sra_mixer;
     blk->mixer_residual = 1;
+    blk->mixer_norms = 1;
     blk->mixer = &st->attn[k];
     blk->mlp = (mf_mlp){.hidden = (int)Hd, .act1 = n->linear ? MF_ACT_RELU : MF_ACT_NONE,
                         .has_dw = 1, .act2 = MF_ACT_GELU};

@@ -54,6 +54,7 @@ static int swin_match(const char *arch)
 /* ---- the window mixer -------------------------------------------------------------------- */
 
 typedef struct win_job {
+    const mf_block *blk;
     const swin_attn *a;
     mf_state *s;
     vit_window_attn wa;
@@ -74,6 +75,7 @@ static void qkv_task(void *ctx, int r0, int r1, int task)
 {
     win_job *j = ctx;
     int C = j->a->C;
+    mf_block_norm1_rows(j->blk, j->s, r0, r1);
     vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->a->qkv_w, j->a->qkv_b, 0.0f,
                j->qkv + (size_t)r0 * 3 * C, 3 * C);
 }
@@ -96,7 +98,7 @@ static void proj_task(void *ctx, int r0, int r1, int task)
 static void window_mixer(const mf_block *blk, mf_state *s)
 {
     const swin_attn *a = blk->mixer;
-    win_job j = {.a = a, .s = s};
+    win_job j = {.blk = blk, .a = a, .s = s};
     j.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->ws, a->shift, a->table,
                              a->rel_index};
     j.scratch_per_task = vit_window_scratch_floats(&j.wa);
@@ -127,6 +129,7 @@ static int build_block(mf_builder *b, swin_net *n, swin_stage *st, int i, int k)
     blk->norm2 = blk->norm1;
     blk->mixer_fn = window_mixer;
     blk->mixer_residual = 1;
+    blk->mixer_norms = 1;
     blk->mixer = a;
     blk->mlp = (mf_mlp){.hidden = (int)Hd, .act1 = MF_ACT_GELU};
     *a = (swin_attn){(int)C, st->heads, st->ws, 0, .rel_index = st->rel_index};

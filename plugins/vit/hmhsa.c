@@ -1,6 +1,8 @@
-/* hmhsa.c — the H-MHSA mixer (hmhsa.h). Every step is one pool run over token rows (or cells,
- * or pooled rows); GroupNorms over z and the pooled map use whole-map statistics through
- * mf_norm_run. */
+/* hmhsa.c — the H-MHSA mixer (hmhsa.h). Seven pool runs over token rows, cells or pooled rows:
+ * norm + qkv, local cells, z = x + local (+ grid_norm statistics), grid_norm + q, pooling
+ * (+ ds_norm statistics), ds_norm + kv, global attention + proj + residual. GroupNorm
+ * statistics are gathered per part inside the pass that produces the rows and combined between
+ * passes; their affine is applied by the pass that consumes the rows. */
 #include "hmhsa.h"
 
 #include "ops.h"
@@ -10,8 +12,10 @@
 /* ---- the mixer ---------------------------------------------------------------------------- */
 
 typedef struct hm_job {
+    const mf_block *blk;
     const vit_hmhsa *a;
     mf_state *s;
+    mf_norm_stats grid_st, ds_st;
     vit_window_attn wa;
     int N, M, PH, PW, score_rows;
     size_t win_per_task;
@@ -38,6 +42,7 @@ static void hm_qkv_task(void *ctx, int r0, int r1, int task)
 {
     hm_job *j = ctx;
     int C = j->a->C;
+    mf_block_norm1_rows(j->blk, j->s, r0, r1);
     vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->a->qkv_w, j->a->qkv_b, 0.0f,
                j->qkv + (size_t)r0 * 3 * C, 3 * C);
 }
@@ -49,33 +54,43 @@ static void hm_local_task(void *ctx, int w0, int w1, int task)
                          j->loc, j->a->C);
 }
 
+/* z = x + local for rows [r0, r1), and their part of grid_norm's statistics. */
 static void hm_add_task(void *ctx, int r0, int r1, int task)
 {
     hm_job *j = ctx;
     size_t C = (size_t)j->a->C;
     for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
         j->z[i] = j->s->x[i] + j->loc[i];
+    if (j->a->grid_norm.kind == MF_NORM_GROUP1)
+        mf_stats_rows(j->s, task, j->z, (int)C, r0, r1);
 }
 
+/* grid_norm (in place) and q of rows [r0, r1). */
 static void hm_q_task(void *ctx, int r0, int r1, int task)
 {
     hm_job *j = ctx;
     int C = j->a->C;
+    mf_norm_rows(&j->a->grid_norm, j->grid_st, j->z, j->z, C, r0, r1);
     vit_linear(r1 - r0, C, C, j->z + (size_t)r0 * C, C, j->a->q_w, j->a->q_b, 0.0f,
                j->q + (size_t)r0 * C, C);
 }
 
+/* Pooled rows [r0, r1) of z, and their part of ds_norm's statistics. */
 static void hm_pool_task(void *ctx, int r0, int r1, int task)
 {
     hm_job *j = ctx;
     int ds = j->a->ds;
     vit_avgpool_rows(j->z, j->s->H, j->s->W, j->a->C, ds, ds, 0, 1, r0, r1, j->pooled, j->a->C);
+    if (j->a->ds_norm.kind == MF_NORM_GROUP1)
+        mf_stats_rows(j->s, task, j->pooled, j->a->C, r0, r1);
 }
 
+/* ds_norm (in place) and k, v of pooled rows [r0, r1). */
 static void hm_kv_task(void *ctx, int r0, int r1, int task)
 {
     hm_job *j = ctx;
     int C = j->a->C;
+    mf_norm_rows(&j->a->ds_norm, j->ds_st, j->pooled, j->pooled, C, r0, r1);
     vit_linear(r1 - r0, 2 * C, C, j->pooled + (size_t)r0 * C, C, j->a->kv_w, j->a->kv_b, 0.0f,
                j->kv + (size_t)r0 * 2 * C, 2 * C);
 }
@@ -105,7 +120,7 @@ static void hm_global_task(void *ctx, int r0, int r1, int task)
 void vit_hmhsa_mixer(const mf_block *blk, mf_state *s)
 {
     const vit_hmhsa *a = blk->mixer;
-    hm_job j = {.a = a, .s = s, .N = s->H * s->W};
+    hm_job j = {.blk = blk, .a = a, .s = s, .N = s->H * s->W};
     j.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->grid, 0, NULL, NULL};
     j.PH = a->grid > 1 ? s->H / a->ds : 0;
     j.PW = a->grid > 1 ? s->W / a->ds : 0;
@@ -117,14 +132,15 @@ void vit_hmhsa_mixer(const mf_block *blk, mf_state *s)
     if (a->grid > 1) {
         mf_parallel(s, vit_window_count(&j.wa), hm_local_task, &j);
         mf_parallel(s, j.N, hm_add_task, &j);
-        mf_norm_run(&a->grid_norm, s, j.z, j.z, a->C);
+        j.grid_st = a->grid_norm.kind == MF_NORM_GROUP1
+                        ? mf_stats_combine(s, mf_parts(s, j.N), a->grid_norm.eps)
+                        : (mf_norm_stats){0.0f, 1.0f};
         mf_parallel(s, j.N, hm_q_task, &j);
-        mf_state ps = *s; /* the pooled map */
-        ps.H = j.PH;
-        ps.W = j.PW;
-        mf_parallel(&ps, j.M, hm_pool_task, &j);
-        mf_norm_run(&a->ds_norm, &ps, j.pooled, j.pooled, a->C);
-        mf_parallel(&ps, j.M, hm_kv_task, &j);
+        mf_parallel(s, j.M, hm_pool_task, &j);
+        j.ds_st = a->ds_norm.kind == MF_NORM_GROUP1
+                      ? mf_stats_combine(s, mf_parts(s, j.M), a->ds_norm.eps)
+                      : (mf_norm_stats){0.0f, 1.0f};
+        mf_parallel(s, j.M, hm_kv_task, &j);
     }
     mf_parallel(s, j.N, hm_global_task, &j);
 }

@@ -302,77 +302,94 @@ void mf_conv(mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout l
 
 /* ---- norms ------------------------------------------------------------------------------- */
 
+void mf_stats_rows(mf_state *s, int task, const float *x, int C, int r0, int r1)
+{
+    double n = (double)(r1 - r0) * C;
+    double mean = n > 0 ? vit_gn_partial_sum(x, C, C, r0, r1) / n : 0.0;
+    s->partials[3 * task] = n;
+    s->partials[3 * task + 1] = mean;
+    s->partials[3 * task + 2] = n > 0 ? vit_gn_partial_sq_dev(x, C, C, r0, r1, mean) : 0.0;
+}
+
+int mf_parts(const mf_state *s, int rows)
+{
+    return s->threads < rows ? s->threads : rows;
+}
+
+/* Chan et al.'s pairwise combination: M2 = sum of the parts' M2 + n_p (mean_p - mean)^2. */
+mf_norm_stats mf_stats_combine(const mf_state *s, int parts, float eps)
+{
+    double n = 0.0, sum = 0.0, m2 = 0.0;
+    for (int i = 0; i < parts; i++) {
+        n += s->partials[3 * i];
+        sum += s->partials[3 * i] * s->partials[3 * i + 1];
+    }
+    double mean = n > 0 ? sum / n : 0.0;
+    for (int i = 0; i < parts; i++) {
+        double d = s->partials[3 * i + 1] - mean;
+        m2 += s->partials[3 * i + 2] + s->partials[3 * i] * d * d;
+    }
+    double var = n > 0 ? m2 / n : 0.0;
+    return (mf_norm_stats){(float)mean, (float)(1.0 / sqrt(var + eps))};
+}
+
 typedef struct norm_job {
     const mf_norm *n;
     mf_state *s;
     const float *x;
     float *y;
     int C;
-    double mean;
-    float fmean, inv;
+    mf_norm_stats st;
 } norm_job;
 
-static void ln_task(void *ctx, int r0, int r1, int task)
+static void stats_task(void *ctx, int r0, int r1, int task)
 {
     norm_job *j = ctx;
-    vit_layernorm_rows(r1 - r0, j->C, j->x + (size_t)r0 * j->C, j->C, j->n->weight, j->n->bias,
-                       j->n->eps, j->y + (size_t)r0 * j->C, j->C);
+    mf_stats_rows(j->s, task, j->x, j->C, r0, r1);
 }
 
-static void gn_sum_task(void *ctx, int r0, int r1, int task)
+mf_norm_stats mf_norm_stats_run(const mf_norm *n, mf_state *s, const float *x, int C)
+{
+    if (n->kind != MF_NORM_GROUP1)
+        return (mf_norm_stats){0.0f, 1.0f};
+    int rows = s->H * s->W;
+    norm_job j = {n, s, x, NULL, C, {0.0f, 1.0f}};
+    mf_parallel(s, rows, stats_task, &j);
+    return mf_stats_combine(s, mf_parts(s, rows), n->eps);
+}
+
+void mf_norm_rows(const mf_norm *n, mf_norm_stats st, const float *x, float *y, int C, int r0,
+                  int r1)
+{
+    switch (n->kind) {
+    case MF_NORM_NONE:
+        if (y != x)
+            memcpy(y + (size_t)r0 * C, x + (size_t)r0 * C,
+                   (size_t)(r1 - r0) * C * sizeof(float));
+        break;
+    case MF_NORM_LAYER:
+        vit_layernorm_rows(r1 - r0, C, x + (size_t)r0 * C, C, n->weight, n->bias, n->eps,
+                           y + (size_t)r0 * C, C);
+        break;
+    case MF_NORM_GROUP1:
+    case MF_NORM_AFFINE:
+        vit_channel_affine_rows(x, C, C, r0, r1, st.mean, st.inv, n->weight, n->bias, y, C);
+        break;
+    }
+}
+
+static void norm_rows_task(void *ctx, int r0, int r1, int task)
 {
     norm_job *j = ctx;
-    j->s->partials[task] = vit_gn_partial_sum(j->x, j->C, j->C, r0, r1);
-}
-
-static void gn_sq_task(void *ctx, int r0, int r1, int task)
-{
-    norm_job *j = ctx;
-    j->s->partials[task] = vit_gn_partial_sq_dev(j->x, j->C, j->C, r0, r1, j->mean);
-}
-
-static void affine_task(void *ctx, int r0, int r1, int task)
-{
-    norm_job *j = ctx;
-    vit_channel_affine_rows(j->x, j->C, j->C, r0, r1, j->fmean, j->inv, j->n->weight,
-                            j->n->bias, j->y, j->C);
-}
-
-static double sum_partials(mf_state *s, int rows, mf_rows_fn fn, norm_job *j)
-{
-    int parts = s->threads < rows ? s->threads : rows;
-    for (int i = 0; i < parts; i++)
-        s->partials[i] = 0.0;
-    mf_parallel(s, rows, fn, j);
-    double total = 0.0;
-    for (int i = 0; i < parts; i++)
-        total += s->partials[i];
-    return total;
+    mf_norm_rows(j->n, j->st, j->x, j->y, j->C, r0, r1);
 }
 
 const float *mf_norm_run(const mf_norm *n, mf_state *s, const float *x, float *y, int C)
 {
-    int rows = s->H * s->W;
-    norm_job j = {n, s, x, y, C, 0.0, 0.0f, 1.0f};
-    switch (n->kind) {
-    case MF_NORM_NONE:
+    if (n->kind == MF_NORM_NONE)
         return x;
-    case MF_NORM_LAYER:
-        mf_parallel(s, rows, ln_task, &j);
-        return y;
-    case MF_NORM_GROUP1: {
-        double count = (double)rows * C;
-        j.mean = sum_partials(s, rows, gn_sum_task, &j) / count;
-        double var = sum_partials(s, rows, gn_sq_task, &j) / count;
-        j.fmean = (float)j.mean;
-        j.inv = (float)(1.0 / sqrt(var + n->eps));
-        mf_parallel(s, rows, affine_task, &j);
-        return y;
-    }
-    case MF_NORM_AFFINE:
-        mf_parallel(s, rows, affine_task, &j);
-        return y;
-    }
+    norm_job j = {n, s, x, y, C, mf_norm_stats_run(n, s, x, C)};
+    mf_parallel(s, s->H * s->W, norm_rows_task, &j);
     return y;
 }
 
@@ -385,6 +402,7 @@ typedef struct block_job {
     const float *ls;
     const float *t;
     int fuse_residual;
+    mf_norm_stats norm2;
 } block_job;
 
 static VIT_HOT void residual_task(void *ctx, int r0, int r1, int task)
@@ -421,10 +439,13 @@ static void fc2_rows(block_job *j, const float *src, int r0, int r1)
         residual_task(j, r0, r1, 0);
 }
 
+/* norm2 and fc1 (+ act1) on rows [r0, r1). */
 static void fc1_rows(block_job *j, int r0, int r1)
 {
     const mf_mlp *m = &j->blk->mlp;
     mf_state *s = j->s;
+    if (j->in != s->x)
+        mf_norm_rows(&j->blk->norm2, j->norm2, s->x, s->y, s->C, r0, r1);
     vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, j->in + (size_t)r0 * s->C, s->C, m->fc1_w, s->C, 1,
              m->fc1_b, 0, s->hidden + (size_t)r0 * m->hidden, m->hidden);
     mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
@@ -458,11 +479,13 @@ static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
     fc2_rows(j, s->hidden2, r0, r1);
 }
 
-static void mlp_run(const mf_block *blk, mf_state *s, const float *in)
+static void mlp_run(const mf_block *blk, mf_state *s)
 {
     const mf_mlp *m = &blk->mlp;
     int rows = s->H * s->W;
-    block_job j = {blk, s, in, blk->ls2, s->t, m->post_norm.kind == MF_NORM_NONE};
+    const float *in = blk->norm2.kind == MF_NORM_NONE ? s->x : s->y;
+    block_job j = {blk, s, in, blk->ls2, s->t, m->post_norm.kind == MF_NORM_NONE,
+                   mf_norm_stats_run(&blk->norm2, s, s->x, s->C)};
     if (m->has_dw) {
         mf_parallel(s, rows, mlp_fc1_task, &j);
         mf_parallel(s, rows, mlp_dw_fc2_task, &j);
@@ -475,16 +498,22 @@ static void mlp_run(const mf_block *blk, mf_state *s, const float *in)
     }
 }
 
+void mf_block_norm1_rows(const mf_block *blk, const mf_state *s, int r0, int r1)
+{
+    mf_norm_rows(&blk->norm1, s->norm1, s->x, s->y, s->C, r0, r1);
+}
+
 void mf_block_run(const mf_block *blk, mf_state *s)
 {
-    const float *y = mf_norm_run(&blk->norm1, s, s->x, s->y, s->C);
-    if (y != s->y) /* mixers read s->y */
-        memcpy(s->y, y, (size_t)s->H * s->W * s->C * sizeof(float));
+    s->norm1 = mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
+    if (!blk->mixer_norms) { /* mixers read s->y */
+        norm_job j = {&blk->norm1, s, s->x, s->y, s->C, s->norm1};
+        mf_parallel(s, s->H * s->W, norm_rows_task, &j);
+    }
     blk->mixer_fn(blk, s);
     if (!blk->mixer_residual)
         mf_residual(s, blk->ls1, s->t);
-    const float *in = mf_norm_run(&blk->norm2, s, s->x, s->y, s->C);
-    mlp_run(blk, s, in);
+    mlp_run(blk, s);
 }
 
 /* ---- attention --------------------------------------------------------------------------- */
@@ -525,7 +554,7 @@ void mf_carve_state(mf_carve *c, mf_state *s, int threads, size_t max_nc, size_t
     s->t = mf_take(c, max_nc);
     s->hidden = mf_take(c, max_nh);
     s->hidden2 = mf_take(c, max_nh);
-    s->partials = (double *)(void *)mf_take(c, 2 * (size_t)threads);
+    s->partials = (double *)(void *)mf_take(c, 6 * (size_t)threads);
     s->work = mf_take(c, work);
     s->conv_scratch = mf_take(c, conv_scratch);
 }

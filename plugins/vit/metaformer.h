@@ -93,6 +93,11 @@ typedef struct mf_mlp {
     mf_norm post_norm; /* after fc2 (HAT-Net's IRB) */
 } mf_mlp;
 
+/* A GroupNorm's whole-map statistics (mean, 1/sqrt(var + eps)); (0, 1) for the other norms. */
+typedef struct mf_norm_stats {
+    float mean, inv;
+} mf_norm_stats;
+
 /* What a run works on: the map and its scratch, all inside the session arena. */
 typedef struct mf_state {
     vit_threadpool *pool;
@@ -100,7 +105,8 @@ typedef struct mf_state {
     int H, W, C;
     float *x, *y, *t;         /* [H*W, C]: residual stream, normed input, branch output */
     float *hidden, *hidden2;  /* [H*W, hidden] */
-    double *partials;         /* [threads]: GroupNorm partial sums */
+    double *partials;         /* [3 * threads]: GroupNorm partial statistics */
+    mf_norm_stats norm1;      /* the current block's norm1 statistics (GroupNorm) */
     float *work;              /* the family's mixer scratch */
     float *conv_scratch;      /* vit_conv2d_pool_scratch_floats of the largest conv */
 } mf_state;
@@ -114,6 +120,8 @@ typedef struct mf_block {
     mf_mixer_fn mixer_fn;   /* reads s->y (= norm1(x)) and s->x, writes s->t (or adds to s->x) */
     const void *mixer;      /* the family's mixer parameters */
     int mixer_residual;     /* the mixer adds ls1 * its output to s->x itself (saves a pass) */
+    int mixer_norms;        /* the mixer fills s->y rows itself (mf_block_norm1_rows) in its
+                               first row pass, or never reads s->y (saves a pass) */
     mf_mlp mlp;
 } mf_block;
 
@@ -123,6 +131,18 @@ void mf_block_run(const mf_block *blk, mf_state *s);
 /* y = norm(x) over the map's H*W rows of C (y may be x). NONE copies nothing and returns x;
  * otherwise returns y. */
 const float *mf_norm_run(const mf_norm *n, mf_state *s, const float *x, float *y, int C);
+/* The statistics norm n needs on x (one pool run for GroupNorm, none for the others). */
+mf_norm_stats mf_norm_stats_run(const mf_norm *n, mf_state *s, const float *x, int C);
+/* y rows [r0, r1) = n(x rows) with statistics st (NONE copies when y != x). */
+void mf_norm_rows(const mf_norm *n, mf_norm_stats st, const float *x, float *y, int C, int r0,
+                  int r1);
+/* s->y rows [r0, r1) = norm1(s->x rows): for mixers with mixer_norms. */
+void mf_block_norm1_rows(const mf_block *blk, const mf_state *s, int r0, int r1);
+/* GroupNorm statistics fused into another row pass: part `task` records its rows of x [.., C];
+ * after the pool run, mf_stats_combine over mf_parts(s, rows) parts gives the map's. */
+void mf_stats_rows(mf_state *s, int task, const float *x, int C, int r0, int r1);
+int mf_parts(const mf_state *s, int rows);
+mf_norm_stats mf_stats_combine(const mf_state *s, int parts, float eps);
 
 /* fn(ctx, r0, r1, task) over nearly equal parts of [0, rows), at most s->threads parts. */
 typedef void (*mf_rows_fn)(void *ctx, int r0, int r1, int task);
