@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,6 +483,64 @@ START_TEST(test_bad_session_and_frame_arguments)
 }
 END_TEST
 
+typedef struct stream_job {
+    vit_model *model;
+    const float *img;
+    float logits[NCLS];
+    int failures;
+} stream_job;
+
+static void *stream_main(void *arg)
+{
+    stream_job *j = arg;
+    vit_session *s;
+    vit_session_options o = {.threads = 2, .exit_threshold = -1};
+    if (vit_session_new(j->model, &o, &s, NULL) < 0) {
+        j->failures++;
+        return NULL;
+    }
+    for (int i = 0; i < 50; i++) {
+        vit_result r;
+        if (vit_session_run_tensor(s, j->img, &r, NULL) < 0) {
+            j->failures++;
+            continue;
+        }
+        if (i == 0)
+            memcpy(j->logits, r.logits, sizeof(j->logits));
+        else if (memcmp(j->logits, r.logits, sizeof(j->logits)))
+            j->failures++; /* the same input must give the same answer every time */
+    }
+    vit_session_free(s);
+    return NULL;
+}
+
+START_TEST(test_streams_share_one_model)
+{
+    /* four streams, each its own session (two threads each), on one model at the same time */
+    write_model(CONFIG);
+    vit_model *m;
+    ck_assert_int_eq(vit_model_open(dir, &m, NULL), 0);
+    float img[3 * IMG * IMG];
+    for (int i = 0; i < 3 * IMG * IMG; i++)
+        img[i] = frand();
+    double ref[NCLS];
+    naive_vit(img, ref);
+    stream_job jobs[4];
+    pthread_t threads[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (stream_job){.model = m, .img = img};
+        ck_assert_int_eq(pthread_create(&threads[t], NULL, stream_main, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(threads[t], NULL);
+        ck_assert_int_eq(jobs[t].failures, 0);
+        for (int k = 0; k < NCLS; k++)
+            ck_assert_double_lt(fabs(jobs[t].logits[k] - ref[k]), 1e-4);
+    }
+    vit_model_unref(m);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("vit-model");
@@ -489,6 +548,7 @@ static Suite *model_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_forward_matches_naive_vit);
     tcase_add_test(tc, test_session_keeps_model_alive);
+    tcase_add_test(tc, test_streams_share_one_model);
     tcase_add_test(tc, test_wrong_shape_names_tensor);
     tcase_add_test(tc, test_missing_tensor_names_tensor);
     tcase_add_test(tc, test_unused_tensor_is_an_error);
