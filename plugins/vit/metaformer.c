@@ -1,10 +1,12 @@
 /* metaformer.c — the shared MetaFormer block, its norms and MLP, row-parallel helpers, split
  * attention, and the tensor-lookup helpers of the hierarchical families (metaformer.h).
  *
- * Every step of a block is one pool run over token rows: the norm (GroupNorm adds a second run
- * for its whole-map statistics), the mixer (the family's), the residual, then the MLP as one run
- * (fc1, act, fc2 and the residual on the same rows) or, with a depthwise conv between, two (the
- * conv needs neighbouring rows of fc1's output). */
+ * A block is a few pool runs over token rows, each a barrier, so steps that only need their own
+ * rows share a run: GroupNorm statistics (one run, per-part mean and M2 combined), norm1 (fused
+ * into the mixer's first pass when the mixer says so, else its own run), the mixer's passes
+ * (with the residual fused when the mixer says so), then the MLP as one run (norm2, fc1, act,
+ * fc2, residual on the same rows) or, with a depthwise conv between, two (the conv needs
+ * neighbouring rows of fc1's output). */
 #include "metaformer.h"
 
 #include <errno.h>
