@@ -58,7 +58,7 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 -m videotestsrc num-buffers=30 ! vitclassify model=models/fmnist-vit ! fakesink
+ * gst-launch-1.0 -m videotestsrc num-buffers=30 ! vitclassify model=models/fmnist-vit-tiny ! fakesink
  * gst-launch-1.0 v4l2src ! vitclassify model=/path/to/model top-k=3 ! vitoverlay ! videoconvert !
  * autovideosink
  * ]|
