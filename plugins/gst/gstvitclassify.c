@@ -4,8 +4,10 @@
  * The element is a passthrough, in-place GstBaseTransform: frames leave exactly as they came
  * and are never copied (a buffer shared with another branch gets a shallow copy, sharing its
  * pixel memory, so the meta can be attached). The model is loaded at READY->PAUSED through a
- * process-wide cache, so elements naming the same model share one vit_model; each element has
- * its own vit_session (scratch arena and worker threads). */
+ * process-wide cache (gstvitmodelcache.c), so elements naming the same model share one
+ * vit_model; each element has its own vit_session (scratch arena and worker threads). Whether a
+ * frame is too late to classify is decided in gstvitlateness.c, the reported classes and the
+ * message are built in gstvitresult.c. */
 
 /**
  * SECTION:element-vitclassify
