@@ -130,8 +130,10 @@ typedef struct vit_result {
     uint64_t latency_us; /* wall time of this run, preprocessing included */
 } vit_result;
 
-/* Resizes (the config's interpolation), centre-crops per crop_pct, normalises with the
- * config's mean/std, then runs the network. */
+/* Resizes (the config's interpolation, antialiased as PIL/torchvision do), centre-crops per
+ * crop_pct, normalises with the config's mean/std, then runs the network. The first frame of a
+ * new size builds that size's resize tables (the only allocation); later frames allocate
+ * nothing. -EINVAL for a malformed frame (size, strides, planes), -ENOMEM. */
 int vit_session_classify(vit_session *session, const vit_frame *frame, vit_result *ret_result,
                          vit_error *err);
 /* Runs on an already-normalised float CHW tensor of exactly the model's input size. */
