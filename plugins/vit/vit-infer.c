@@ -45,6 +45,13 @@ static int fail(const char *msg)
     return 1;
 }
 
+/* Prints a usage error; returns -1 for parse_args to pass on. */
+static int usage_error(const char *msg)
+{
+    fail(msg);
+    return -1;
+}
+
 static int parse_int(const char *s, int lo, int hi, int *ret)
 {
     char *end;
@@ -72,15 +79,15 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case 'k':
             if (parse_int(optarg, 1, 1000000, &o->top_k) < 0)
-                return fail("--top-k needs a positive integer") ? -1 : -1;
+                return usage_error("--top-k needs a positive integer");
             break;
         case 't':
             if (parse_int(optarg, 0, 256, &o->threads) < 0)
-                return fail("--threads needs an integer in [0, 256]") ? -1 : -1;
+                return usage_error("--threads needs an integer in [0, 256]");
             break;
         case 'b':
             if (parse_int(optarg, 1, 1000000, &o->bench) < 0)
-                return fail("--bench needs a positive integer") ? -1 : -1;
+                return usage_error("--bench needs a positive integer");
             break;
         case 'h':
             usage(stdout);
