@@ -215,5 +215,5 @@ int vit_result_top_k(const vit_result *result, int k, int *ret_classes, float *r
         if (ret_probs)
             ret_probs[written] = result->probs[best];
     }
-    return written < 0 ? 0 : written;
+    return written;
 }
