@@ -535,8 +535,7 @@ static void block_task(void *ctx, int task, int num_tasks)
                     p->a.tmp + o);
     vit_layernorm_rows(rows, D, p->a.x + o, D, blk->norm2_w, blk->norm2_b, n->eps, p->a.xn + o, D);
     float *h = p->a.hidden + (size_t)r0 * H;
-    vit_linear(rows, H, D, p->a.xn + o, D, blk->fc1_w, NULL, 0.0f, h, H);
-    vit_bias_gelu_rows(rows, H, h, H, blk->fc1_b);
+    vit_linear_gelu(rows, H, D, p->a.xn + o, D, blk->fc1_w, blk->fc1_b, h, H);
     residual_linear(rows, D, H, h, H, blk->fc2_w, blk->fc2_b, blk->ls2, p->a.x + o, p->a.tmp + o);
     if (l + 1 < n->depth)
         qkv_rows(p, l + 1, r0, r1);

@@ -24,6 +24,32 @@ __attribute__((target("avx512f"))) static inline __m512 vit_exp512(__m512 x)
     return _mm512_scalef_ps(p, k);
 }
 
+/* GELU, exact erf form, as vit_fast_gelu: Abramowitz & Stegun 7.1.26 with a Newton-refined
+ * reciprocal instead of a division. */
+__attribute__((target("avx512f"))) static inline __m512 vit_gelu512(__m512 v)
+{
+    const __m512 sign = _mm512_set1_ps(-0.0f), one = _mm512_set1_ps(1.0f);
+    __m512 z = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+    __m512 az =
+        _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(z)));
+    __m512 d = _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), one);
+    __m512 t = _mm512_rcp14_ps(d);
+    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
+    __m512 poly = _mm512_set1_ps(1.061405429f);
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-1.453152027f));
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(1.421413741f));
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-0.284496736f));
+    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(0.254829592f));
+    poly = _mm512_mul_ps(poly, t);
+    __m512 e = vit_exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+    __m512 erf_abs = _mm512_fnmadd_ps(poly, e, one);
+    __m512 erf = _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(erf_abs),
+                        _mm512_and_si512(_mm512_castps_si512(z), _mm512_castps_si512(sign))));
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(one, erf));
+    return y;
+}
+
 /* Whether this CPU runs AVX-512F (checked once). */
 static inline int vit_have_avx512(void)
 {

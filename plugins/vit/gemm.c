@@ -89,6 +89,8 @@ static void gemm_blas(const vit_gemm_args *g)
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans, g->M, g->N,
                 g->K, g->alpha, g->A, g->lda, g->B, g->ldb, beta, g->C, g->ldc);
+    if (g->gelu)
+        vit_bias_gelu_rows(g->M, g->N, g->C, g->ldc, NULL);
 }
 
 void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
@@ -96,7 +98,19 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M, N, K, alpha, A, lda, B, ldb, trans_b, bias, accumulate, C, ldc};
+    vit_gemm_args g = {M, N, K, alpha, A, lda, B, ldb, trans_b, bias, accumulate, C, ldc, 0};
+    if (gemm_isa == VIT_GEMM_BLAS)
+        gemm_blas(&g);
+    else
+        vit_gemm_kernel_run(gemm_isa, &g);
+}
+
+void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
+                     const float *bias, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1};
     if (gemm_isa == VIT_GEMM_BLAS)
         gemm_blas(&g);
     else

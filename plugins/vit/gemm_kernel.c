@@ -10,7 +10,8 @@
  * accumulators (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm). Ragged edges: rows past M
  * reuse the strip's first row and are not stored; columns past N are masked (AVX-512) or go
  * through a small tile (AVX2). The first K block writes (or accumulates into) C, later blocks add
- * to it; bias is added once, with the last block. */
+ * to it; bias (and GELU, for fc1) are applied once, with the last block, while the tile is still
+ * in registers. */
 #include "gemm_kernel.h"
 
 #include <stddef.h>
@@ -20,6 +21,9 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "fastmath.h"
+#include "fastmath512.h"
 
 vit_gemm_isa vit_gemm_kernel_detect(void)
 {
@@ -51,6 +55,16 @@ static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr
                 memset(bp + (size_t)k * nr + cols, 0, (size_t)(nr - cols) * sizeof(float));
         }
     }
+}
+
+/* What a tile's epilogue does: add to what C holds (every K block after the first, or when
+ * accumulating) and apply GELU (only once C is complete, with the last K block). */
+#define TILE_LOAD_C 1
+#define TILE_GELU 2
+
+static inline int tile_flags(const vit_gemm_args *g, int k0, int last)
+{
+    return (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0);
 }
 
 /* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
@@ -116,7 +130,7 @@ __attribute__((target("avx512f"))) static void pack_b512(const vit_gemm_args *g,
  * unrolls with a constant count and the accumulators stay in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc,
-        int rows, int cols, float alpha, int load_c, const float *bias)
+        int rows, int cols, float alpha, int flags, const float *bias)
 {
     __m512 acc[MR512][2];
 #pragma GCC unroll 12
@@ -144,9 +158,13 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
         float *ci = c + (size_t)i * ldc;
         __m512 r0 = _mm512_fmadd_ps(acc[i][0], va, bias0);
         __m512 r1 = _mm512_fmadd_ps(acc[i][1], va, bias1);
-        if (load_c) {
+        if (flags & TILE_LOAD_C) {
             r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, ci));
             r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, ci + 16));
+        }
+        if (flags & TILE_GELU) {
+            r0 = vit_gelu512(r0);
+            r1 = vit_gelu512(r1);
         }
         _mm512_mask_storeu_ps(ci, m0, r0);
         _mm512_mask_storeu_ps(ci + 16, m1, r1);
@@ -156,9 +174,9 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
 #define TILE512_WRAPPER(MR)                                                                        \
     __attribute__((target("avx512f"))) static void tile512_##MR(                                   \
         int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,  \
-        float alpha, int load_c, const float *bias)                                                \
+        float alpha, int flags, const float *bias)                                                 \
     {                                                                                              \
-        tile512(MR, kc, arow, bp, c, ldc, rows, cols, alpha, load_c, bias);                        \
+        tile512(MR, kc, arow, bp, c, ldc, rows, cols, alpha, flags, bias);                         \
     }
 TILE512_WRAPPER(12)
 TILE512_WRAPPER(8)
@@ -184,7 +202,7 @@ __attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
                                                           : rows > 4 ? tile512_8
                                                                      : tile512_4;
                 tile(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
-                     k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
+                     tile_flags(g, k0, last), last && g->bias ? g->bias + n0 : NULL);
             }
         }
     }
@@ -240,7 +258,7 @@ __attribute__((target("avx2,fma"))) static void pack_b256(const vit_gemm_args *g
 
 __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
                                                         const float *bp, float *c, int ldc,
-                                                        int rows, int cols, float alpha, int load_c,
+                                                        int rows, int cols, float alpha, int flags,
                                                         const float *bias)
 {
     __m256 acc[MR256][2];
@@ -265,8 +283,10 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
     }
     for (int i = 0; i < rows; i++) {
         float *ci = c + (size_t)i * ldc;
-        for (int j = 0; j < cols; j++)
-            ci[j] = tile[i][j] + (bias ? bias[j] : 0.0f) + (load_c ? ci[j] : 0.0f);
+        for (int j = 0; j < cols; j++) {
+            float v = tile[i][j] + (bias ? bias[j] : 0.0f) + (flags & TILE_LOAD_C ? ci[j] : 0.0f);
+            ci[j] = flags & TILE_GELU ? vit_fast_gelu(v) : v;
+        }
     }
 }
 
@@ -285,7 +305,7 @@ __attribute__((target("avx2,fma"))) static void gemm256(const vit_gemm_args *g)
                 for (int i = 0; i < MR256; i++)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
                 tile256(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
-                        k0 > 0 || g->accumulate, last && g->bias ? g->bias + n0 : NULL);
+                        tile_flags(g, k0, last), last && g->bias ? g->bias + n0 : NULL);
             }
         }
     }
@@ -300,6 +320,8 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
             for (int j = 0; j < g->N; j++) {
                 float *c = g->C + (size_t)i * g->ldc + j;
                 *c = (g->accumulate ? *c : 0.0f) + (g->bias ? g->bias[j] : 0.0f);
+                if (g->gelu)
+                    *c = vit_fast_gelu(*c);
             }
         return;
     }

@@ -15,6 +15,7 @@ typedef struct vit_gemm_args {
     int accumulate;    /* C += result, else C = result */
     float *C;
     int ldc;
+    int gelu; /* apply GELU to the finished result (after bias and accumulate) */
 } vit_gemm_args;
 
 typedef enum vit_gemm_isa {

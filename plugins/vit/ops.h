@@ -33,6 +33,10 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
 /* C[M,N] = beta * C + A[M,K] . W[N,K]^T (+ bias[N] when non-NULL); beta is 0 or 1. */
 void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,
                 float beta, float *C, int ldc);
+/* C[M,N] = GELU(A[M,K] . W[N,K]^T + bias[N]): an MLP's fc1 with its activation applied while
+ * the result is still in registers (one pass over C fewer). */
+void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
+                     const float *bias, float *C, int ldc);
 /* vit_linear with beta 0, rows split over the pool's threads, each calling one-thread sgemm. */
 void vit_linear_rows(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
                      const float *W, const float *bias, float *C, int ldc);

@@ -226,6 +226,24 @@ START_TEST(test_gemm_shapes_and_layouts)
 }
 END_TEST
 
+START_TEST(test_linear_gelu_fused)
+{
+    if (!use_backend(_i))
+        return;
+    /* K = 300 spans two K blocks: GELU must see the finished sum, once */
+    int M = 29, N = 70, K = 300;
+    float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
+    float *C = rand_array((size_t)M * N);
+    double *ref = malloc(sizeof(double) * M * N);
+    naive_linear(M, N, K, A, W, b, ref);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = 0.5 * ref[i] * (1.0 + erf(ref[i] / sqrt(2.0)));
+    vit_linear_gelu(M, N, K, A, K, W, b, C, N);
+    ck_assert_double_lt(max_abs_diff(C, ref, (size_t)M * N), 1e-4);
+    free(A), free(W), free(b), free(C), free(ref);
+}
+END_TEST
+
 START_TEST(test_attention_fused_qkv)
 {
     int N = 11, C = 12, heads = 3, d = C / heads;
@@ -329,6 +347,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(tc, test_linear_bias_and_accumulate, 0, 3);
     tcase_add_loop_test(tc, test_linear_rows_threaded_split, 0, 3);
     tcase_add_loop_test(tc, test_gemm_shapes_and_layouts, 0, 3);
+    tcase_add_loop_test(tc, test_linear_gelu_fused, 0, 3);
     tcase_add_test(tc, test_split_range_covers_everything);
     tcase_add_test(tc, test_layernorm);
     tcase_add_test(tc, test_softmax);
