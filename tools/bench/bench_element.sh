@@ -5,18 +5,16 @@
 #   tools/bench/bench_element.sh [-b BUILD] [-m MODEL] [-n FRAMES] [-t THREADS] [-r ROUNDS]
 #                                [-s WIDTHxHEIGHT]
 #
-# Bare runtime: `vit-infer MODEL --bench N --threads T` (inference on a ready tensor; we take
-#   its mean_ms, so fps = 1000 / mean_ms).
+# Both sides are timed the same way: a process run of N frames minus a run of N/10 frames,
+# which cancels process start, plugin registry, model load and warm-up.
+# Bare runtime: `vit-infer MODEL --bench N --threads T` (inference on a ready tensor).
 # Pipeline:     `videotestsrc num-buffers=N ! video/x-raw,format=RGB,width=W,height=H
 #                ! vitclassify model=MODEL threads=T ! fakesink sync=false`
 #   i.e. frame generation, mapping, the runtime's resize/crop/normalise, the meta and one bus
-#   message per frame. Fixed costs (process start, plugin registry, model load, warm-up) are
-#   cancelled by timing a short and a long run and dividing the frame difference by the time
-#   difference.
+#   message per frame.
 # Rounds alternate bare and pipeline so machine load hits both alike; each round gives a ratio
-# and the median ratio is reported. Two measures: wall clock (frames/s; vit-infer's mean_ms)
-# and CPU time (frames per CPU second; vit-infer's median_cpu_ms against the pipeline
-# process's user+system time), the second being the steadier one on a loaded machine.
+# and the median ratio is reported, for wall-clock throughput (frames/s) and for CPU time
+# (frames per CPU second of the process), the second being the steadier on a loaded machine.
 #
 # Defaults: the build tree in ./build, the DeiT-Tiny-shaped fixture (random weights, real size:
 # 224x224, 12 blocks, 1000 classes), 200 frames, 1 thread, 5 rounds, 320x240 RGB frames.
@@ -61,45 +59,45 @@ gst-inspect-1.0 vitclassify >/dev/null   # build the registry outside the timed 
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# "WALL CPU" seconds of one pipeline run of $1 frames (CPU = user + system of all its threads).
-pipeline_seconds() {
+# "WALL CPU" seconds of one run of $2 frames of $1 (bare | pipeline); CPU = user + system time
+# of all the process's threads.
+run_seconds() {
   local TIMEFORMAT='%R %U %S' t
-  t=$( { time gst-launch-1.0 -q videotestsrc num-buffers="$1" \
-           ! "video/x-raw,format=RGB,width=$width,height=$height,framerate=30/1" \
-           ! vitclassify model="$model" threads="$threads" ! fakesink sync=false \
-           >/dev/null; } 2>&1 )
+  if [ "$1" = bare ]; then
+    t=$( { time "$infer" "$model" --bench "$2" --threads "$threads" >/dev/null; } 2>&1 )
+  else
+    t=$( { time gst-launch-1.0 -q videotestsrc num-buffers="$2" \
+             ! "video/x-raw,format=RGB,width=$width,height=$height,framerate=30/1" \
+             ! vitclassify model="$model" threads="$threads" ! fakesink sync=false \
+             >/dev/null; } 2>&1 )
+  fi
   set -- $t
   echo "$1 $(calc "$2 + $3")"
+}
+
+# "FPS_WALL FPS_CPU" of $1: frames per second and per CPU second, from a short and a long run
+# (their difference cancels process start, model load and warm-up).
+throughput() {
+  local sw sc lw lc
+  read -r sw sc <<<"$(run_seconds "$1" "$short")"
+  read -r lw lc <<<"$(run_seconds "$1" "$frames")"
+  echo "$(calc "($frames - $short) / ($lw - $sw)") $(calc "($frames - $short) / ($lc - $sc)")"
 }
 
 short=$(( frames / 10 > 5 ? frames / 10 : 5 ))
 wall_ratios=()
 cpu_ratios=()
 echo "model: $model"
-echo "threads: $threads, frames: $frames, input: ${width}x${height} RGB, rounds: $rounds"
+echo "threads: $threads, frames: $frames (minus a $short-frame run), input: ${width}x${height} RGB, rounds: $rounds"
 for ((r = 1; r <= rounds; r++)); do
-  out=$("$infer" "$model" --bench "$frames" --threads "$threads")
-  mean_ms=$(awk '/^mean_ms:/ {print $2}' <<<"$out")
-  cpu_ms=$(awk '/^median_cpu_ms:/ {print $2}' <<<"$out")
-  bare=$(calc "1000 / $mean_ms")
-  read -r ts_wall ts_cpu <<<"$(pipeline_seconds "$short")"
-  read -r tl_wall tl_cpu <<<"$(pipeline_seconds "$frames")"
-  pipe=$(calc "($frames - $short) / ($tl_wall - $ts_wall)")
-  wall_ratios+=("$(calc "$pipe / $bare")")
-  line=$(printf 'round %d: wall: bare %.2f fps, pipeline %.2f fps, ratio %.3f' "$r" "$bare" \
-    "$pipe" "${wall_ratios[-1]}")
-  if [ -n "$cpu_ms" ]; then
-    bare_cpu=$(calc "1000 / $cpu_ms")
-    pipe_cpu=$(calc "($frames - $short) / ($tl_cpu - $ts_cpu)")
-    cpu_ratios+=("$(calc "$pipe_cpu / $bare_cpu")")
-    line+=$(printf ' | per CPU second: bare %.2f, pipeline %.2f, ratio %.3f' "$bare_cpu" \
-      "$pipe_cpu" "${cpu_ratios[-1]}")
-  fi
-  echo "$line"
+  read -r bare_wall bare_cpu <<<"$(throughput bare)"
+  read -r pipe_wall pipe_cpu <<<"$(throughput pipeline)"
+  wall_ratios+=("$(calc "$pipe_wall / $bare_wall")")
+  cpu_ratios+=("$(calc "$pipe_cpu / $bare_cpu")")
+  printf 'round %d: frames/s bare %.2f, pipeline %.2f, ratio %.3f | frames per CPU second bare %.2f, pipeline %.2f, ratio %.3f\n' \
+    "$r" "$bare_wall" "$pipe_wall" "${wall_ratios[-1]}" "$bare_cpu" "$pipe_cpu" "${cpu_ratios[-1]}"
 done
 printf 'median wall-clock ratio (pipeline / bare): %.3f over %d rounds\n' \
   "$(printf '%s\n' "${wall_ratios[@]}" | median)" "$rounds"
-if [ "${#cpu_ratios[@]}" -gt 0 ]; then
-  printf 'median CPU-time ratio   (pipeline / bare): %.3f over %d rounds\n' \
-    "$(printf '%s\n' "${cpu_ratios[@]}" | median)" "$rounds"
-fi
+printf 'median CPU-time ratio   (pipeline / bare): %.3f over %d rounds\n' \
+  "$(printf '%s\n' "${cpu_ratios[@]}" | median)" "$rounds"
