@@ -307,9 +307,14 @@ static float head(const dvt_pass *p, float *logits)
     return best;
 }
 
+/* Threads for a run over `rows` rows: at least MIN_ROWS_PER_PART each, since splitting the
+ * 17 tokens of a 4x4 exit buys nothing but the pool's hand-off and wake-up. */
+#define MIN_ROWS_PER_PART 16
+
 static int parts_for(const vit_run *run, int rows)
 {
-    return run->threads < rows ? run->threads : rows;
+    int parts = rows / MIN_ROWS_PER_PART;
+    return parts < 1 ? 1 : parts < run->threads ? parts : run->threads;
 }
 
 int dvt_run(const vit_model *m, vit_run *run, const float *chw)
@@ -322,7 +327,7 @@ int dvt_run(const vit_model *m, vit_run *run, const float *chw)
         p.x = p.a.xc[p.k & 1];
         p.x_up = p.a.xc[(p.k + 1) & 1];
         if (p.up) {
-            vit_threadpool_run(run->pool, run->threads, reuse_task, &p);
+            vit_threadpool_run(run->pool, parts_for(run, p.up->tokens), reuse_task, &p);
             vit_threadpool_run(run->pool, parts_for(run, p.e->rel_out * p.up->tokens),
                                relation_keys_task, &p);
         }
