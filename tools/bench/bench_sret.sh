@@ -12,8 +12,9 @@
 #   four models in turn, so machine load hits every model alike; per model the median over
 #   rounds of vit-infer's median_ms (wall) and median_cpu_ms (process CPU time per run: the
 #   steadier number on a shared machine with one thread). Ratio = global / grouped (> 1: the
-#   grouped schedule is faster). GFLOPs are libvit's own count (2 per multiply-add, attention at
-#   O(N^2/G)), printed by vit-infer.
+#   grouped schedule is faster), taken per round (the two models of a round ran back to back)
+#   and reported as the median of the rounds' ratios. GFLOPs are libvit's own count (2 per
+#   multiply-add, attention at O(N^2/G)), printed by vit-infer.
 #
 # Defaults: build dir $VITD_BUILD or build/, 20 runs, 3 rounds, 1 thread,
 # /var/tmp/vitd-sret/bench.
@@ -99,7 +100,10 @@ for size in sorted({r[1] for r in rows}, key=int):
                   statistics.median(float(r[5]) for r in sel))
         label = "[8,2][4,1][1,1]" if v == "grouped" else "global everywhere"
         print(f"{size:>6} {label:>18} {res[v][0]:7.3f} {res[v][1]:9.2f} {res[v][2]:9.2f}")
-    g, a = res["grouped"], res["global"]
-    print(f"{size:>6} {'global / grouped':>18} {a[0] / g[0]:7.2f}x {a[1] / g[1]:8.2f}x "
-          f"{a[2] / g[2]:8.2f}x")
+    g = {r[0]: r for r in rows if r[1] == size and r[2] == "grouped"}
+    a = {r[0]: r for r in rows if r[1] == size and r[2] == "global"}
+    wall = statistics.median(float(a[k][4]) / float(g[k][4]) for k in g)
+    cpu = statistics.median(float(a[k][5]) / float(g[k][5]) for k in g)
+    print(f"{size:>6} {'global / grouped':>18} {res['global'][0] / res['grouped'][0]:7.2f}x "
+          f"{wall:8.2f}x {cpu:8.2f}x   (median of per-round ratios)")
 EOF
