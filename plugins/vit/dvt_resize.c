@@ -5,7 +5,9 @@
  * pooling from m = g_up * f cells to g_dn (output i averages cells floor(i*m/g_dn) ..
  * ceil((i+1)*m/g_dn) - 1). Both steps are linear, so one axis is a small g_dn x g_up weight
  * matrix, computed once at build; an output reads only the few sources between first[i] and
- * last[i]. A 2-D grid is resized one axis after the other. */
+ * last[i]. A 2-D cell reads the product of its row's and column's taps (dvt_resize_cells, for
+ * rows of channels); dvt_resize_matrix spells the same map out as one dense matrix for the
+ * relation maps' key axis, where a GEMM over every (channel, query) row beats the taps. */
 #include <string.h>
 
 #include "dvt.h"
