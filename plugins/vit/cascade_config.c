@@ -48,8 +48,10 @@ static int read_budgets(vit_model *m, json_t *arr, vit_error *err)
         char what[48];
         snprintf(what, sizeof(what), "budgets[%d].thresholds", b);
         if (!json_is_object(o) || !json_is_number(g) || !(json_number_value(g) >= 0.0))
-            return vit_errorf(err, -EINVAL, "%s: budgets[%d] needs \"thresholds\" and a "
-                              "non-negative \"val_mean_gflops\"", cfg->source, b);
+            return vit_errorf(err, -EINVAL,
+                              "%s: budgets[%d] needs \"thresholds\" and a "
+                              "non-negative \"val_mean_gflops\"",
+                              cfg->source, b);
         int r = read_thresholds(cfg, json_object_get(o, "thresholds"), what, m->num_exits,
                                 m->budgets[b].thresholds, err);
         if (r < 0)
@@ -67,8 +69,8 @@ int vit_cascade_config_load(vit_model *m, vit_error *err)
         m->exit_thresholds[k] = cfg->exit_threshold;
     json_t *per_exit = json_object_get(cfg->root, "exit_thresholds");
     if (per_exit) {
-        int r = read_thresholds(cfg, per_exit, "exit_thresholds", m->num_exits,
-                                m->exit_thresholds, err);
+        int r = read_thresholds(cfg, per_exit, "exit_thresholds", m->num_exits, m->exit_thresholds,
+                                err);
         if (r < 0)
             return r;
     }

@@ -32,8 +32,8 @@ typedef struct dvt_block {
 typedef struct dvt_exit {
     int patch, grid, tokens; /* tokens = 1 + grid * grid (cls first) */
     int dim, depth, heads, hidden;
-    int ctx;    /* feature-reuse channels appended before each MLP: 0 for exit 0 */
-    int ld;     /* row stride of the token buffer: dim + ctx (the context rides along) */
+    int ctx; /* feature-reuse channels appended before each MLP: 0 for exit 0 */
+    int ld;  /* row stride of the token buffer: dim + ctx (the context rides along) */
     const float *patch_w, *patch_b, *cls_token, *pos_embed, *norm_w, *norm_b, *head_w, *head_b;
     dvt_block *blocks;
     /* Reuse from the exit before (exits >= 1). */

@@ -55,8 +55,28 @@ static size_t max_sz(size_t a, size_t b)
 /* Carves the arena (or, with base NULL, just counts the floats it needs). */
 static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
 {
-    enum { XC0, XC1, QKV0, QKV1, XN, ATTN, HID, SCORES, PATCHES, STACK, ADDS, RMID, ROUT, RKEYS,
-           CNORM, CHID, CUP, FEAT, PROBS, SLOTS };
+    enum {
+        XC0,
+        XC1,
+        QKV0,
+        QKV1,
+        XN,
+        ATTN,
+        HID,
+        SCORES,
+        PATCHES,
+        STACK,
+        ADDS,
+        RMID,
+        ROUT,
+        RKEYS,
+        CNORM,
+        CHID,
+        CUP,
+        FEAT,
+        PROBS,
+        SLOTS
+    };
     size_t sz[SLOTS] = {0};
     for (int k = 0; k < n->num_exits; k++) {
         const dvt_exit *e = &n->exits[k];
@@ -82,10 +102,10 @@ static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
         sz[CUP] = max_sz(sz[CUP], Nu * n->ctx_dim);
     }
     sz[PROBS] = (size_t)n->num_classes;
-    float **slots[SLOTS] = {&a->xc[0],   &a->xc[1],     &a->qkv[0],    &a->qkv[1],  &a->xn,
-                            &a->attn,    &a->hidden,    &a->scores,    &a->patches, &a->stack,
-                            &a->adds,    &a->rel_mid,   &a->rel_out,   &a->rel_keys,
-                            &a->ctx_norm, &a->ctx_hid,  &a->ctx_up,    &a->feat,    &a->probs};
+    float **slots[SLOTS] = {&a->xc[0],   &a->xc[1],   &a->qkv[0],  &a->qkv[1],   &a->xn,
+                            &a->attn,    &a->hidden,  &a->scores,  &a->patches,  &a->stack,
+                            &a->adds,    &a->rel_mid, &a->rel_out, &a->rel_keys, &a->ctx_norm,
+                            &a->ctx_hid, &a->ctx_up,  &a->feat,    &a->probs};
     size_t off = 0;
     for (int i = 0; i < SLOTS; i++) {
         if (base)
@@ -113,7 +133,8 @@ typedef struct dvt_pass {
 
 /* ---- reuse inputs --------------------------------------------------------------------------- */
 
-/* Feature reuse before the resize, for upstream token rows [r0, r1): ctx_up = fc2(GELU(fc1(LN(x_up)))). */
+/* Feature reuse before the resize, for upstream token rows [r0, r1): ctx_up =
+ * fc2(GELU(fc1(LN(x_up)))). */
 static void context_rows(const dvt_pass *p, int r0, int r1)
 {
     const dvt_exit *e = p->e, *up = p->up;
@@ -121,12 +142,12 @@ static void context_rows(const dvt_pass *p, int r0, int r1)
     if (rows <= 0)
         return;
     float *xn = p->a.ctx_norm + (size_t)r0 * Du, *hid = p->a.ctx_hid + (size_t)r0 * CH;
-    vit_layernorm_rows(rows, Du, p->x_up + (size_t)r0 * up->ld, up->ld, e->fr_norm_w,
-                       e->fr_norm_b, p->n->eps, xn, Du);
+    vit_layernorm_rows(rows, Du, p->x_up + (size_t)r0 * up->ld, up->ld, e->fr_norm_w, e->fr_norm_b,
+                       p->n->eps, xn, Du);
     vit_linear(rows, CH, Du, xn, Du, e->fr_fc1_w, NULL, 0.0f, hid, CH);
     vit_bias_gelu_rows(rows, CH, hid, CH, e->fr_fc1_b);
-    vit_linear(rows, CD, CH, hid, CH, e->fr_fc2_w, e->fr_fc2_b, 0.0f,
-               p->a.ctx_up + (size_t)r0 * CD, CD);
+    vit_linear(rows, CD, CH, hid, CH, e->fr_fc2_w, e->fr_fc2_b, 0.0f, p->a.ctx_up + (size_t)r0 * CD,
+               CD);
 }
 
 /* Relationship reuse's convs for upstream positions [p0, p1) of the n_up x n_up logit maps:
@@ -145,8 +166,8 @@ static void relation_convs(const dvt_pass *p, int p0, int p1)
         for (int j = 0; j < cols; j++)
             row[j] = vit_fast_gelu(row[j] + b);
     }
-    vit_gemm(e->rel_out, cols, e->rel_mid, 1.0f, e->rr_conv2_w, e->rel_mid, mid, P, 0, NULL, 0,
-             out, P);
+    vit_gemm(e->rel_out, cols, e->rel_mid, 1.0f, e->rr_conv2_w, e->rel_mid, mid, P, 0, NULL, 0, out,
+             P);
     for (int c = 0; c < e->rel_out; c++) {
         float *row = out + (size_t)c * P, b = e->rr_conv2_b[c];
         for (int j = 0; j < cols; j++)
@@ -177,8 +198,8 @@ static void relation_keys_task(void *ctx, int task, int num_tasks)
     float *dst = p->a.rel_keys + (size_t)r0 * N;
     for (int i = 0; i < r1 - r0; i++)
         dst[(size_t)i * N] = src[(size_t)i * Nu];
-    vit_gemm(r1 - r0, N - 1, Nu - 1, 1.0f, src + 1, Nu, p->e->resize2d, Nu - 1, 1, NULL, 0,
-             dst + 1, N);
+    vit_gemm(r1 - r0, N - 1, Nu - 1, 1.0f, src + 1, Nu, p->e->resize2d, Nu - 1, 1, NULL, 0, dst + 1,
+             N);
 }
 
 /* Query-axis resize for this exit's query rows [r0, r1) and the context columns of its tokens. */
@@ -232,8 +253,8 @@ static void embed_task(void *ctx, int task, int num_tasks)
     if (p1 > p0) {
         int K = p->n->in_chans * e->patch * e->patch;
         float *cols = p->a.patches + (size_t)p0 * K;
-        vit_patches_to_rows(p->chw, p->n->in_chans, p->n->img, p->n->img, e->patch, e->grid, p0,
-                            p1, cols);
+        vit_patches_to_rows(p->chw, p->n->in_chans, p->n->img, p->n->img, e->patch, e->grid, p0, p1,
+                            cols);
         vit_linear(p1 - p0, D, K, cols, K, e->patch_w, e->patch_b, 0.0f,
                    p->x + (size_t)(1 + p0) * e->ld, e->ld);
     }
@@ -259,8 +280,8 @@ static void attention_rows(const dvt_pass *p, int l, int r0, int r1)
         float *lg = keep ? p->a.stack + (ch * N + r0) * N : scores;
         if (p->up)
             memcpy(lg, p->a.adds + (ch * N + r0) * N, (size_t)rows * N * sizeof(float));
-        vit_gemm(rows, N, d, scale, qkv + (size_t)r0 * ld + h * d, ld, qkv + D + h * d, ld, 1,
-                 NULL, p->up != NULL, lg, N);
+        vit_gemm(rows, N, d, scale, qkv + (size_t)r0 * ld + h * d, ld, qkv + D + h * d, ld, 1, NULL,
+                 p->up != NULL, lg, N);
         if (keep)
             memcpy(scores, lg, (size_t)rows * N * sizeof(float));
         vit_softmax_rows(rows, N, scores, N);
@@ -296,8 +317,7 @@ static float head(const dvt_pass *p, float *logits)
 {
     const dvt_exit *e = p->e;
     int K = p->n->num_classes;
-    vit_layernorm_rows(1, e->dim, p->x, e->ld, e->norm_w, e->norm_b, p->n->eps, p->a.feat,
-                       e->dim);
+    vit_layernorm_rows(1, e->dim, p->x, e->ld, e->norm_w, e->norm_b, p->n->eps, p->a.feat, e->dim);
     vit_linear(1, K, e->dim, p->a.feat, e->dim, e->head_w, e->head_b, 0.0f, logits, K);
     memcpy(p->a.probs, logits, (size_t)K * sizeof(float));
     vit_softmax_rows(1, K, p->a.probs, K);

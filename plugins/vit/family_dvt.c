@@ -29,8 +29,10 @@ static int arg_int(const vit_config *cfg, json_t *obj, int k, const char *key, i
     if (!v)
         return -ENOENT;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d].%s must be an integer in "
-                          "[%d, %d]", cfg->source, k, key, lo, hi);
+        return vit_errorf(err, -EINVAL,
+                          "%s: model_args.exits[%d].%s must be an integer in "
+                          "[%d, %d]",
+                          cfg->source, k, key, lo, hi);
     *ret = (int)json_integer_value(v);
     return 0;
 }
@@ -51,32 +53,35 @@ static int parse_exit_args(const vit_config *cfg, json_t *obj, int k, dvt_net *n
 {
     dvt_exit *e = &n->exits[k];
     if (!json_is_object(obj))
-        return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d] is not an object",
-                          cfg->source, k);
+        return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d] is not an object", cfg->source,
+                          k);
     static const char *const keys[] = {"patch_size", "embed_dim", "depth", "num_heads"};
     int *fields[] = {&e->patch, &e->dim, &e->depth, &e->heads};
     const int hi[] = {1024, 65536, 1000, 1024};
     for (int i = 0; i < 4; i++) {
         int r = arg_int(cfg, obj, k, keys[i], 1, hi[i], fields[i], err);
         if (r == -ENOENT)
-            return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d] has no %s", cfg->source,
-                              k, keys[i]);
+            return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d] has no %s", cfg->source, k,
+                              keys[i]);
         if (r < 0)
             return r;
     }
     int img = 0;
     int r = arg_int(cfg, obj, k, "img_size", 1, 8192, &img, err);
     if (r == 0 && n->img && img != n->img)
-        return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d].img_size %d differs from the "
-                          "other exits' %d (all exits see the same image)", cfg->source, k, img,
-                          n->img);
+        return vit_errorf(err, -EINVAL,
+                          "%s: model_args.exits[%d].img_size %d differs from the "
+                          "other exits' %d (all exits see the same image)",
+                          cfg->source, k, img, n->img);
     if (r == 0)
         n->img = img;
     else if (r != -ENOENT)
         return r;
     if (e->dim % e->heads)
-        return vit_errorf(err, -EINVAL, "%s: model_args.exits[%d]: %d heads do not divide "
-                          "embed_dim %d", cfg->source, k, e->heads, e->dim);
+        return vit_errorf(err, -EINVAL,
+                          "%s: model_args.exits[%d]: %d heads do not divide "
+                          "embed_dim %d",
+                          cfg->source, k, e->heads, e->dim);
     return 0;
 }
 
@@ -85,8 +90,10 @@ static int parse_args(const vit_config *cfg, dvt_net *n, vit_error *err)
     json_t *exits = cfg->model_args ? json_object_get(cfg->model_args, "exits") : NULL;
     if (!json_is_array(exits) || json_array_size(exits) < 1 ||
         json_array_size(exits) > VIT_MAX_EXITS)
-        return vit_errorf(err, -EINVAL, "%s: dvt_cascade needs model_args.exits, an array of 1 "
-                          "to %d exits", cfg->source, VIT_MAX_EXITS);
+        return vit_errorf(err, -EINVAL,
+                          "%s: dvt_cascade needs model_args.exits, an array of 1 "
+                          "to %d exits",
+                          cfg->source, VIT_MAX_EXITS);
     n->num_exits = (int)json_array_size(exits);
     for (int k = 0; k < n->num_exits; k++) {
         int r = parse_exit_args(cfg, json_array_get(exits, (size_t)k), k, n, err);
@@ -96,8 +103,10 @@ static int parse_args(const vit_config *cfg, dvt_net *n, vit_error *err)
     if (!n->img && cfg->input_h > 0 && cfg->input_h == cfg->input_w)
         n->img = cfg->input_h;
     if (!n->img)
-        return vit_errorf(err, -EINVAL, "%s: no image size (model_args.exits[].img_size or "
-                          "pretrained_cfg.input_size)", cfg->source);
+        return vit_errorf(err, -EINVAL,
+                          "%s: no image size (model_args.exits[].img_size or "
+                          "pretrained_cfg.input_size)",
+                          cfg->source);
     int r = top_int(cfg, "ctx_hidden", 128, &n->ctx_hidden, err);
     if (r == 0)
         r = top_int(cfg, "ctx_dim", 48, &n->ctx_dim, err);
@@ -111,9 +120,10 @@ static int parse_args(const vit_config *cfg, dvt_net *n, vit_error *err)
         dvt_exit *e = &n->exits[k];
         e->grid = n->img / e->patch;
         if (e->grid < 1 || e->grid > DVT_MAX_GRID)
-            return vit_errorf(err, -EINVAL, "%s: exit %d: a %dx%d image in %d-pixel patches "
-                              "gives a token grid outside [1, %d]", cfg->source, k, n->img,
-                              n->img, e->patch, DVT_MAX_GRID);
+            return vit_errorf(err, -EINVAL,
+                              "%s: exit %d: a %dx%d image in %d-pixel patches "
+                              "gives a token grid outside [1, %d]",
+                              cfg->source, k, n->img, n->img, e->patch, DVT_MAX_GRID);
         e->tokens = 1 + e->grid * e->grid;
         e->ctx = k > 0 ? n->ctx_dim : 0;
         e->ld = e->dim + e->ctx;
@@ -166,7 +176,11 @@ static int bad_tensor(builder *b, const char *name)
                       b->model->weights->path, name);
 }
 
-#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+#define SHAPE(...)                                                                                 \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[])                         \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
 
 static int build_block(builder *b, dvt_exit *e, int k, int i)
 {
@@ -180,12 +194,12 @@ static int build_block(builder *b, dvt_exit *e, int k, int i)
         int ndim;
         int64_t shape[2];
     } t[] = {
-        {&blk->norm1_w, "norm1.weight", 1, {D}},      {&blk->norm1_b, "norm1.bias", 1, {D}},
+        {&blk->norm1_w, "norm1.weight", 1, {D}},         {&blk->norm1_b, "norm1.bias", 1, {D}},
         {&blk->qkv_w, "attn.qkv.weight", 2, {3 * D, D}}, {&blk->qkv_b, "attn.qkv.bias", 1, {3 * D}},
-        {&blk->proj_w, "attn.proj.weight", 2, {D, D}}, {&blk->proj_b, "attn.proj.bias", 1, {D}},
-        {&blk->norm2_w, "norm2.weight", 1, {L}},      {&blk->norm2_b, "norm2.bias", 1, {L}},
-        {&blk->fc1_w, "mlp.fc1.weight", 2, {H, L}},   {&blk->fc1_b, "mlp.fc1.bias", 1, {H}},
-        {&blk->fc2_w, "mlp.fc2.weight", 2, {D, H}},   {&blk->fc2_b, "mlp.fc2.bias", 1, {D}},
+        {&blk->proj_w, "attn.proj.weight", 2, {D, D}},   {&blk->proj_b, "attn.proj.bias", 1, {D}},
+        {&blk->norm2_w, "norm2.weight", 1, {L}},         {&blk->norm2_b, "norm2.bias", 1, {L}},
+        {&blk->fc1_w, "mlp.fc1.weight", 2, {H, L}},      {&blk->fc1_b, "mlp.fc1.bias", 1, {H}},
+        {&blk->fc2_w, "mlp.fc2.weight", 2, {D, H}},      {&blk->fc2_b, "mlp.fc2.bias", 1, {D}},
     };
     int r = 0;
     for (size_t j = 0; r == 0 && j < sizeof(t) / sizeof(t[0]); j++)
@@ -270,26 +284,29 @@ static int check_all_used(builder *b)
     const vit_safetensors *st = b->model->weights;
     for (size_t i = 0; i < st->num_tensors; i++)
         if (!b->used[i])
-            return vit_errorf(b->err, -ENOTSUP, "%s: tensor %.200s is not part of the "
-                              "dvt_cascade described by %s (unsupported variant)", st->path,
-                              st->tensors[i].name, b->model->config.source);
+            return vit_errorf(b->err, -ENOTSUP,
+                              "%s: tensor %.200s is not part of the "
+                              "dvt_cascade described by %s (unsupported variant)",
+                              st->path, st->tensors[i].name, b->model->config.source);
     return 0;
 }
 
 /* In channels from exit 0's patch conv (1 or 3), checked against pretrained_cfg. */
 static int input_channels(builder *b, dvt_net *n)
 {
-    const st_tensor *pw = vit_safetensors_find(b->model->weights,
-                                                "exits.0.patch_embed.proj.weight");
+    const st_tensor *pw =
+        vit_safetensors_find(b->model->weights, "exits.0.patch_embed.proj.weight");
     if (!pw || pw->ndim != 4 || (pw->shape[1] != 1 && pw->shape[1] != 3))
         return bad_tensor(b, "exits.0.patch_embed.proj.weight");
     n->in_chans = (int)pw->shape[1];
     const vit_config *cfg = &b->model->config;
-    if (cfg->input_h > 0 && (cfg->input_c != n->in_chans || cfg->input_h != n->img ||
-                             cfg->input_w != n->img))
-        return vit_errorf(b->err, -EINVAL, "%s: pretrained_cfg.input_size [%d,%d,%d] does not "
-                          "match the cascade's [%d,%d,%d]", cfg->source, cfg->input_c,
-                          cfg->input_h, cfg->input_w, n->in_chans, n->img, n->img);
+    if (cfg->input_h > 0 &&
+        (cfg->input_c != n->in_chans || cfg->input_h != n->img || cfg->input_w != n->img))
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: pretrained_cfg.input_size [%d,%d,%d] does not "
+                          "match the cascade's [%d,%d,%d]",
+                          cfg->source, cfg->input_c, cfg->input_h, cfg->input_w, n->in_chans,
+                          n->img, n->img);
     return 0;
 }
 
@@ -338,8 +355,10 @@ static int dvt_build(vit_model *m, vit_error *err)
     if (r == 0)
         r = check_all_used(&b);
     if (r == 0 && m->config.num_classes > 0 && m->config.num_classes != n->num_classes)
-        r = vit_errorf(err, -EINVAL, "%s: num_classes is %d but tensor exits.0.head.weight has "
-                       "%d rows", m->config.source, m->config.num_classes, n->num_classes);
+        r = vit_errorf(err, -EINVAL,
+                       "%s: num_classes is %d but tensor exits.0.head.weight has "
+                       "%d rows",
+                       m->config.source, m->config.num_classes, n->num_classes);
     free(b.used);
     if (r < 0) {
         dvt_destroy(n);

@@ -34,8 +34,10 @@ static int read_header(gzFile f, const char *path, vit_idx *idx, vit_error *err)
     if (magic[0] || magic[1] || magic[3] < 1 || magic[3] > IDX_MAX_DIMS)
         return vit_errorf(err, -EINVAL, "%s: not an IDX file (bad magic)", path);
     if (magic[2] != 0x08)
-        return vit_errorf(err, -EINVAL, "%s: IDX element type 0x%02x, only unsigned bytes "
-                          "(0x08) are supported", path, magic[2]);
+        return vit_errorf(err, -EINVAL,
+                          "%s: IDX element type 0x%02x, only unsigned bytes "
+                          "(0x08) are supported",
+                          path, magic[2]);
     idx->ndim = magic[3];
     idx->item_bytes = 1;
     for (int i = 0; i < idx->ndim; i++) {
@@ -46,8 +48,8 @@ static int read_header(gzFile f, const char *path, vit_idx *idx, vit_error *err)
         if (i > 0)
             idx->item_bytes *= idx->dims[i];
         if (idx->dims[i] < 1 || idx->item_bytes > IDX_MAX_BYTES)
-            return vit_errorf(err, -EINVAL, "%s: IDX dimension %d is %lld (out of range)", path,
-                              i, (long long)idx->dims[i]);
+            return vit_errorf(err, -EINVAL, "%s: IDX dimension %d is %lld (out of range)", path, i,
+                              (long long)idx->dims[i]);
     }
     if (idx->dims[0] * idx->item_bytes > IDX_MAX_BYTES)
         return vit_errorf(err, -EINVAL, "%s: IDX data larger than %lld bytes", path,
@@ -70,8 +72,10 @@ int vit_idx_read(const char *path, int64_t max_items, vit_idx *ret, vit_error *e
     if (r == 0 && !(idx.data = malloc(bytes ? bytes : 1)))
         r = vit_errorf(err, -ENOMEM, "%s: out of memory", path);
     if (r == 0 && read_exact(f, idx.data, bytes) < 0)
-        r = vit_errorf(err, -EINVAL, "%s: truncated IDX data (%lld items of %lld bytes "
-                       "announced)", path, (long long)idx.dims[0], (long long)idx.item_bytes);
+        r = vit_errorf(err, -EINVAL,
+                       "%s: truncated IDX data (%lld items of %lld bytes "
+                       "announced)",
+                       path, (long long)idx.dims[0], (long long)idx.item_bytes);
     gzclose(f);
     if (r < 0) {
         vit_idx_clear(&idx);

@@ -75,11 +75,15 @@ static int parse_number(const char *s, double lo, double hi, double *ret)
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
-        {"images", required_argument, NULL, 'i'},  {"labels", required_argument, NULL, 'l'},
+        {"images", required_argument, NULL, 'i'},
+        {"labels", required_argument, NULL, 'l'},
         {"exit-threshold", required_argument, NULL, 'e'},
-        {"budget", required_argument, NULL, 'b'},  {"threads", required_argument, NULL, 't'},
-        {"limit", required_argument, NULL, 'n'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"budget", required_argument, NULL, 'b'},
+        {"threads", required_argument, NULL, 't'},
+        {"limit", required_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     *o = (options){.exit_threshold = -1.0, .budget = -1.0, .threads = 1};
     double v;
@@ -139,8 +143,10 @@ static int load_data(const options *o, vit_idx *images, vit_idx *labels, vit_err
         return r;
     int rgb = images->ndim == 4 && images->dims[3] == 3;
     if (images->ndim != 3 && !rgb) {
-        snprintf(err->message, sizeof(err->message), "%s: images must be [N, H, W] or "
-                 "[N, H, W, 3]", o->images);
+        snprintf(err->message, sizeof(err->message),
+                 "%s: images must be [N, H, W] or "
+                 "[N, H, W, 3]",
+                 o->images);
         return -EINVAL;
     }
     if (labels->ndim != 1 || labels->dims[0] != images->dims[0]) {
@@ -173,14 +179,15 @@ static int set_policy(const options *o, const vit_model *m, vit_session *s, eval
         vit_session_set_exit_threshold(s, (float)o->exit_threshold);
     }
     for (int k = 0; k < exits && k < 16; k++)
-        res->thresholds[k] = k == exits - 1            ? 0.0f
-                             : o->exit_threshold >= 0.0 ? (float)o->exit_threshold
-                                                        : vit_model_exit_threshold(m, res->budget, k);
+        res->thresholds[k] = k == exits - 1 ? 0.0f
+                             : o->exit_threshold >= 0.0
+                                 ? (float)o->exit_threshold
+                                 : vit_model_exit_threshold(m, res->budget, k);
     return 0;
 }
 
-static int evaluate(vit_session *s, const vit_idx *images, const vit_idx *labels,
-                    eval_result *res, vit_error *err)
+static int evaluate(vit_session *s, const vit_idx *images, const vit_idx *labels, eval_result *res,
+                    vit_error *err)
 {
     int rgb = images->ndim == 4;
     vit_frame frame = {
@@ -218,21 +225,20 @@ static void print_json(const options *o, const vit_model *m, const eval_result *
         json_array_append_new(gflops, json_real(vit_model_exit_gflops(m, k)));
         json_array_append_new(th, json_real(res->thresholds[k]));
     }
-    json_t *budget = res->budget < 0 ? json_null()
-                     : json_pack("{s:i, s:f}", "index", res->budget, "expected_gflops",
-                                 vit_model_budget_gflops(m, res->budget));
+    json_t *budget = res->budget < 0
+                         ? json_null()
+                         : json_pack("{s:i, s:f}", "index", res->budget, "expected_gflops",
+                                     vit_model_budget_gflops(m, res->budget));
     json_t *root = json_pack(
-        "{s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:i}",
-        "model",
+        "{s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:i}", "model",
         o->model, "architecture", vit_model_architecture(m), "exits", exits, "images",
         (json_int_t)res->images, "correct", (json_int_t)res->correct, "accuracy",
         res->images ? (double)res->correct / (double)res->images : 0.0, "seconds", res->seconds,
         "frames_per_second", res->seconds > 0 ? (double)res->images / res->seconds : 0.0,
         "cpu_seconds", res->cpu_seconds, "frames_per_cpu_second",
-        res->cpu_seconds > 0 ? (double)res->images / res->cpu_seconds : 0.0,
-        "mean_gflops", res->images ? res->gflops_sum / (double)res->images : 0.0, "exit_counts",
-        counts, "exit_gflops", gflops, "exit_thresholds", th, "budget", budget, "threads",
-        o->threads);
+        res->cpu_seconds > 0 ? (double)res->images / res->cpu_seconds : 0.0, "mean_gflops",
+        res->images ? res->gflops_sum / (double)res->images : 0.0, "exit_counts", counts,
+        "exit_gflops", gflops, "exit_thresholds", th, "budget", budget, "threads", o->threads);
     char *text = json_dumps(root, JSON_COMPACT);
     puts(text ? text : "{}");
     free(text);

@@ -41,8 +41,7 @@ static void fixture_open_at(fixture *f, const char *model_path, const char *data
     snprintf(p, sizeof(p), "%s/input.npy", data_dir);
     ck_assert_msg(vit_npy_read_f32(p, &f->input, &ndim, shape, &err) == 0, "%s", err.message);
     snprintf(p, sizeof(p), "%s/exit_logits.npy", data_dir);
-    ck_assert_msg(vit_npy_read_f32(p, &f->exit_logits, &ndim, shape, &err) == 0, "%s",
-                  err.message);
+    ck_assert_msg(vit_npy_read_f32(p, &f->exit_logits, &ndim, shape, &err) == 0, "%s", err.message);
     f->exits = vit_model_num_exits(f->model);
     f->classes = vit_model_num_classes(f->model);
     ck_assert_int_eq(ndim, 2);
@@ -112,8 +111,8 @@ START_TEST(test_exit_logits_match_pytorch)
             scale = fmax(scale, fabs(want[c]));
             diff = fmax(diff, fabs(r.logits[c] - want[c]));
         }
-        ck_assert_msg(diff <= 1e-4 * scale, "%s exit %d: max|diff| %g (scale %g)", f.path, k,
-                      diff, scale);
+        ck_assert_msg(diff <= 1e-4 * scale, "%s exit %d: max|diff| %g (scale %g)", f.path, k, diff,
+                      scale);
         ck_assert_double_eq_tol(r.gflops, vit_model_exit_gflops(f.model, k), 1e-12);
     }
     vit_session_free(s);
@@ -310,9 +309,9 @@ static void add_budgets(json_t *cfg)
     static const double th[3][3] = {{2, 2, 0}, {0, 0, 0}, {2, 0, 0}};
     static const double cost[3] = {0.18, 0.007, 0.036};
     for (int i = 0; i < 3; i++)
-        json_array_append_new(b, json_pack("{s:[f,f,f], s:f, s:f}", "thresholds", th[i][0],
-                                           th[i][1], th[i][2], "val_mean_gflops", cost[i], "q",
-                                           1.0));
+        json_array_append_new(b,
+                              json_pack("{s:[f,f,f], s:f, s:f}", "thresholds", th[i][0], th[i][1],
+                                        th[i][2], "val_mean_gflops", cost[i], "q", 1.0));
     json_object_set_new(cfg, "budgets", b);
     json_object_set_new(cfg, "exit_thresholds", json_pack("[f,f,f]", 0.0, 2.0, 0.0));
 }
@@ -344,8 +343,8 @@ START_TEST(test_budget_mode)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int b = vit_session_set_budget(s, cases[i].target, &err);
-        ck_assert_msg(b == cases[i].budget, "target %g: budget %d, expected %d", cases[i].target,
-                      b, cases[i].budget);
+        ck_assert_msg(b == cases[i].budget, "target %g: budget %d, expected %d", cases[i].target, b,
+                      cases[i].budget);
         run(s, &f, &r);
         ck_assert_int_eq(r.exit_index, cases[i].exit_index);
     }
@@ -404,8 +403,7 @@ static void no_exits(json_t *cfg)
 /* A config that does not describe the weights fails at open with a message naming the fault. */
 START_TEST(test_bad_configs)
 {
-    static void (*const edits[])(json_t *) = {bad_thresholds, bad_exit_args, bad_budget,
-                                              no_exits};
+    static void (*const edits[])(json_t *) = {bad_thresholds, bad_exit_args, bad_budget, no_exits};
     static const char *const words[] = {"exit_thresholds", "exits.1.blocks.4", "budgets[0]",
                                         "model_args.exits"};
     char dir[64];
