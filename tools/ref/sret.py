@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import common
+from .layers import Mlp
 
 ARCHS = {
     "sret_tiny": dict(base_dims=[32, 32, 32], depth=[4, 10, 6], recursive_num=[2, 5, 3],
@@ -57,16 +58,6 @@ class Coefficient(nn.Module):
 
     def forward(self, x):
         return x * self.bias
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class GroupAttention(nn.Module):

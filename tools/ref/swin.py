@@ -23,9 +23,9 @@ model_args: img_size, patch_size, window_size, embed_dim, depths, num_heads, mlp
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from . import common
+from .layers import Mlp
 
 ARCHS = {
     "swin_tiny_patch4_window7_224": dict(embed_dim=96, depths=[2, 2, 6, 2],
@@ -81,16 +81,6 @@ class WindowAttention(nn.Module):
             attn = attn.view(-1, nw, self.heads, n, n) + mask.to(attn.dtype)[None, :, None]
             attn = attn.view(-1, self.heads, n, n)
         return self.proj((attn.softmax(-1) @ v).transpose(1, 2).reshape(bw, n, c))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class SwinBlock(nn.Module):

@@ -14,9 +14,9 @@ norm2,mlp.fc1,mlp.fc2}.*, norm.* | fc_norm.*, head.*, [head_dist.*].
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from . import common
+from .layers import Mlp
 
 # timm defaults for the architectures we name; anything else comes from model_args.
 ARCHS = {
@@ -67,16 +67,6 @@ class Attention(nn.Module):
         q, k, v = qkv[0], qkv[1], qkv[2]
         attn = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
         return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class Block(nn.Module):
