@@ -1,4 +1,5 @@
-/* family.c — the table of network families, searched by architecture name. */
+/* family.c — the table of network families, searched by architecture name, and what every
+ * family's build does last (vit_family_set_net). */
 #include "family.h"
 
 #include <stddef.h>
@@ -19,4 +20,16 @@ const vit_family *vit_family_find(const char *architecture)
         if (families[i]->match(architecture))
             return families[i];
     return NULL;
+}
+
+void vit_family_set_net(vit_model *model, void *net, int in_c, int h, int w, int num_classes,
+                        double gflops)
+{
+    model->net = net;
+    model->input_c = in_c;
+    model->input_h = h;
+    model->input_w = w;
+    model->num_classes = num_classes;
+    model->num_exits = 1;
+    model->exit_gflops[0] = gflops;
 }

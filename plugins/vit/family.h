@@ -39,6 +39,11 @@ typedef struct vit_family {
 
 const vit_family *vit_family_find(const char *architecture);
 
+/* For a family's build: hands a built single-exit network to the model (model->net = net) and
+ * sets its input size [in_c, h, w], num_classes, num_exits = 1 and exit_gflops[0] = gflops. */
+void vit_family_set_net(vit_model *model, void *net, int in_c, int h, int w, int num_classes,
+                        double gflops);
+
 extern const vit_family vit_family_vit;
 extern const vit_family vit_family_poolformer;
 extern const vit_family vit_family_dvt;

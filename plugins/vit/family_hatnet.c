@@ -363,8 +363,9 @@ static int plan_grids(mf_builder *b, hat_net *n)
     return 0;
 }
 
-static int build_net(mf_builder *b, hat_net *n)
+static int build_net(mf_builder *b, void *net)
 {
+    hat_net *n = net;
     n->transcnn = !strncmp(b->model->config.architecture, "transcnn_", 9);
     n->num_stages = mf_count(b, "blocks.", ".");
     if (n->num_stages < 1 || n->num_stages > HAT_MAX_STAGES)
@@ -443,26 +444,12 @@ static void hat_destroy(void *net)
 
 static int hat_build(vit_model *m, vit_error *err)
 {
-    hat_net *n = calloc(1, sizeof(*n));
-    mf_builder b;
-    int r = n ? mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
-    if (r < 0) {
-        free(n);
+    void *net;
+    int r = mf_build_net(m, sizeof(hat_net), build_net, hat_destroy, &net, err);
+    if (r < 0)
         return r;
-    }
-    r = build_net(&b, n);
-    mf_builder_clear(&b);
-    if (r < 0) {
-        hat_destroy(n);
-        return r;
-    }
-    m->net = n;
-    m->input_c = n->in_chans;
-    m->input_h = n->img_h;
-    m->input_w = n->img_w;
-    m->num_classes = n->num_classes;
-    m->num_exits = 1;
-    m->exit_gflops[0] = hat_gflops(n);
+    const hat_net *n = net;
+    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, hat_gflops(n));
     return 0;
 }
 

@@ -184,8 +184,9 @@ static int build_head(mf_builder *b, pf_net *n)
     return r;
 }
 
-static int build_net(mf_builder *b, pf_net *n)
+static int build_net(mf_builder *b, void *net)
 {
+    pf_net *n = net;
     n->official = mf_peek(b, "patch_embed.proj.weight") != NULL;
     int r = mf_get_conv(b, &n->stem, -1, -1, 4, 2, 1, 1, n->official ? "patch_embed.proj"
                                                                       : "stem.conv");
@@ -255,26 +256,12 @@ static void pf_destroy(void *net)
 
 static int pf_build(vit_model *m, vit_error *err)
 {
-    pf_net *n = calloc(1, sizeof(*n));
-    mf_builder b;
-    int r = n ? mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
-    if (r < 0) {
-        free(n);
+    void *net;
+    int r = mf_build_net(m, sizeof(pf_net), build_net, pf_destroy, &net, err);
+    if (r < 0)
         return r;
-    }
-    r = build_net(&b, n);
-    mf_builder_clear(&b);
-    if (r < 0) {
-        pf_destroy(n);
-        return r;
-    }
-    m->net = n;
-    m->input_c = n->in_chans;
-    m->input_h = n->img_h;
-    m->input_w = n->img_w;
-    m->num_classes = n->num_classes;
-    m->num_exits = 1;
-    m->exit_gflops[0] = pf_gflops(n);
+    const pf_net *n = net;
+    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, pf_gflops(n));
     return 0;
 }
 

@@ -301,8 +301,9 @@ static int read_config(mf_builder *b, pvt_net *n)
     return 0;
 }
 
-static int build_net(mf_builder *b, pvt_net *n)
+static int build_net(mf_builder *b, void *net)
 {
+    pvt_net *n = net;
     n->num_stages = mf_count(b, "stages.", ".");
     if (n->num_stages < 1 || n->num_stages > PVT_MAX_STAGES)
         return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)",
@@ -389,26 +390,12 @@ static void pvt_destroy(void *net)
 
 static int pvt_build(vit_model *m, vit_error *err)
 {
-    pvt_net *n = calloc(1, sizeof(*n));
-    mf_builder b;
-    int r = n ? mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
-    if (r < 0) {
-        free(n);
+    void *net;
+    int r = mf_build_net(m, sizeof(pvt_net), build_net, pvt_destroy, &net, err);
+    if (r < 0)
         return r;
-    }
-    r = build_net(&b, n);
-    mf_builder_clear(&b);
-    if (r < 0) {
-        pvt_destroy(n);
-        return r;
-    }
-    m->net = n;
-    m->input_c = n->in_chans;
-    m->input_h = n->img_h;
-    m->input_w = n->img_w;
-    m->num_classes = n->num_classes;
-    m->num_exits = 1;
-    m->exit_gflops[0] = pvt_gflops(n);
+    const pvt_net *n = net;
+    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, pvt_gflops(n));
     return 0;
 }
 

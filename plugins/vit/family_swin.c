@@ -269,8 +269,9 @@ static int build_head(mf_builder *b, swin_net *n)
     return r;
 }
 
-static int build_net(mf_builder *b, swin_net *n)
+static int build_net(mf_builder *b, void *net)
 {
+    swin_net *n = net;
     const st_tensor *pw = mf_peek(b, "patch_embed.proj.weight");
     int patch = pw && pw->ndim == 4 ? (int)pw->shape[2] : 4;
     int r = mf_get_conv(b, &n->patch, -1, -1, patch, 0, 1, 1, "patch_embed.proj");
@@ -350,26 +351,12 @@ static void swin_destroy(void *net)
 
 static int swin_build(vit_model *m, vit_error *err)
 {
-    swin_net *n = calloc(1, sizeof(*n));
-    mf_builder b;
-    int r = n ? mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
-    if (r < 0) {
-        free(n);
+    void *net;
+    int r = mf_build_net(m, sizeof(swin_net), build_net, swin_destroy, &net, err);
+    if (r < 0)
         return r;
-    }
-    r = build_net(&b, n);
-    mf_builder_clear(&b);
-    if (r < 0) {
-        swin_destroy(n);
-        return r;
-    }
-    m->net = n;
-    m->input_c = n->in_chans;
-    m->input_h = n->img_h;
-    m->input_w = n->img_w;
-    m->num_classes = n->num_classes;
-    m->num_exits = 1;
-    m->exit_gflops[0] = swin_gflops(n);
+    const swin_net *n = net;
+    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, swin_gflops(n));
     return 0;
 }
 

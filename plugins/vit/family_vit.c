@@ -407,13 +407,7 @@ static int vit_build(vit_model *m, vit_error *err)
         vit_destroy(n);
         return r;
     }
-    m->net = n;
-    m->input_c = n->in_chans;
-    m->input_h = n->img_h;
-    m->input_w = n->img_w;
-    m->num_classes = n->num_classes;
-    m->num_exits = 1;
-    m->exit_gflops[0] = vit_gflops(n);
+    vit_family_set_net(m, n, n->in_chans, n->img_h, n->img_w, n->num_classes, vit_gflops(n));
     return 0;
 }
 

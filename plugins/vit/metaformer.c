@@ -37,6 +37,26 @@ void mf_builder_clear(mf_builder *b)
     b->used = NULL;
 }
 
+int mf_build_net(vit_model *m, size_t net_size, int (*build)(mf_builder *b, void *net),
+                 void (*destroy)(void *net), void **ret, vit_error *err)
+{
+    void *net = calloc(1, net_size);
+    mf_builder b;
+    int r = net ? mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
+    if (r < 0) {
+        free(net);
+        return r;
+    }
+    r = build(&b, net);
+    mf_builder_clear(&b);
+    if (r < 0) {
+        destroy(net);
+        return r;
+    }
+    *ret = net;
+    return 0;
+}
+
 static int get_v(mf_builder *b, int optional, const float **ret, int ndim, const int64_t *shape,
                  const char *fmt, va_list ap)
 {

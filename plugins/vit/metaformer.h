@@ -33,6 +33,11 @@ typedef struct mf_builder {
 
 int mf_builder_init(mf_builder *b, vit_model *m, vit_error *err);
 void mf_builder_clear(mf_builder *b);
+/* A family's build: allocates a zeroed net of net_size bytes and runs build(b, net) with a
+ * builder over m; on success *ret = net, on failure the net is freed with destroy (a net that
+ * could not start building with free) and the error returned. */
+int mf_build_net(vit_model *m, size_t net_size, int (*build)(mf_builder *b, void *net),
+                 void (*destroy)(void *net), void **ret, vit_error *err);
 /* A float tensor of the given shape (entries < 0 match any size); marks it used. */
 int mf_get(mf_builder *b, const float **ret, int ndim, const int64_t *shape, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
