@@ -1,6 +1,8 @@
-"""Shared pieces of the reference models: discriminative random init, the timm model-folder
-writer (model.safetensors + config.json, or one .safetensors with the config in __metadata__),
-and the fixture writer (input.npy + logits.npy computed in float64 from the stored weights).
+"""Shared pieces of the reference models: discriminative random init, model-argument resolution
+and the config.json layout every family writes (resolve_args, family_config), the timm
+model-folder writer (model.safetensors + config.json, or one .safetensors with the config in
+__metadata__), and the fixture writer (input.npy + logits.npy computed in float64 from the stored
+weights). Layers shared by several families are in layers.py.
 
 Why a custom init: timm's init (trunc_normal 0.02, zero biases, LayerNorm 1/0) makes random
 models whose logits are almost constant across classes, so a wrong runtime could still pass.
@@ -114,6 +116,15 @@ def load_rounded(model, tensors):
             sd[k].copy_(torch.from_numpy(np.asarray(v)).to(sd[k].dtype))
 
 
+def resolve_args(defaults, arch, model_args=None):
+    """A family's model arguments: its defaults, overridden by the architecture's own entry
+    (arch, a dict), overridden by the explicit model_args."""
+    args = dict(defaults)
+    args.update(arch)
+    args.update(model_args or {})
+    return args
+
+
 def pretrained_cfg(in_chans, img_size, num_classes, mean=None, std=None, crop_pct=0.9,
                    interpolation="bicubic", first_conv=None, classifier="head"):
     h, w = (img_size, img_size) if isinstance(img_size, int) else img_size
@@ -146,6 +157,19 @@ def make_config(architecture, num_classes, num_features, model_args, pcfg, globa
     if extra:
         cfg.update(extra)
     return cfg
+
+
+def family_config(architecture, num_classes, args, keys, num_features, first_conv, classifier,
+                  global_pool="avg", label_names=None, mean=None, std=None, crop_pct=0.9):
+    """The config.json dict every family writes: model_args = the resolved args named in keys
+    (in that order), pretrained_cfg from args["in_chans"] and args["img_size"]. A family's
+    config_for(architecture, num_classes, args, **kw) passes its keys, feature width, first
+    conv and classifier names, and kw (label_names, mean, std, crop_pct) through."""
+    margs = {k: args[k] for k in keys}
+    pcfg = pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std, crop_pct,
+                          first_conv=first_conv, classifier=classifier)
+    return make_config(architecture, num_classes, num_features, margs, pcfg,
+                       global_pool=global_pool, label_names=label_names)
 
 
 def hub_style(config, tag, crop_pct=None, fixed_input_size=None):

@@ -38,6 +38,9 @@ ARCHS = {
     "hat_net_large": dict(dims=[64, 128, 320, 640], depths=[3, 8, 27, 3], **_SML),
 }
 DEFAULTS = dict(kernel_sizes=[3, 3, 3, 3], in_chans=3, img_size=224, **ARCHS["hat_net_tiny"])
+# model_args written to config.json, in this order
+CONFIG_KEYS = ("dims", "head_dim", "expansions", "grid_sizes", "ds_ratios", "depths",
+               "kernel_sizes", "in_chans", "img_size")
 
 
 def _gn(c):
@@ -144,10 +147,7 @@ class HATNet(nn.Module):
 
 
 def resolve_args(architecture, model_args=None):
-    args = dict(DEFAULTS)
-    args.update(ARCHS.get(architecture, {}))
-    args.update(model_args or {})
-    return args
+    return common.resolve_args(DEFAULTS, ARCHS.get(architecture, {}), model_args)
 
 
 def build(architecture, num_classes, model_args=None):
@@ -162,11 +162,6 @@ def special_init(name, p, gen):
     return None
 
 
-def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
-               crop_pct=0.9):
-    margs = {k: args[k] for k in ("dims", "head_dim", "expansions", "grid_sizes", "ds_ratios",
-                                  "depths", "kernel_sizes", "in_chans", "img_size")}
-    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
-                                 crop_pct, first_conv="patch_embed.0", classifier="classifier.1")
-    return common.make_config(architecture, num_classes, args["dims"][-1], margs, pcfg,
-                              global_pool="avg", label_names=label_names)
+def config_for(architecture, num_classes, args, **kw):
+    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, args["dims"][-1],
+                                "patch_embed.0", "classifier.1", **kw)

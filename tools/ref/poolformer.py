@@ -30,6 +30,8 @@ ARCHS = {
 }
 DEFAULTS = dict(depths=[2, 2, 6, 2], dims=[64, 128, 320, 512], mlp_ratios=[4, 4, 4, 4],
                 pool_size=3, in_chans=3, img_size=224, layout="timm")
+# model_args written to config.json, in this order
+CONFIG_KEYS = ("depths", "dims", "mlp_ratios", "pool_size", "in_chans", "img_size")
 
 
 class Pooling(nn.Module):
@@ -155,9 +157,7 @@ class PoolFormerOfficial(nn.Module):
 
 
 def resolve_args(architecture, model_args=None):
-    args = dict(DEFAULTS)
-    args.update(ARCHS.get(architecture, {}))
-    args.update(model_args or {})
+    args = common.resolve_args(DEFAULTS, ARCHS.get(architecture, {}), model_args)
     if isinstance(args["mlp_ratios"], (int, float)):
         args["mlp_ratios"] = [args["mlp_ratios"]] * len(args["depths"])
     return args
@@ -179,13 +179,8 @@ def special_init(name, p, gen):
     return None
 
 
-def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
-               crop_pct=0.9):
-    margs = {k: args[k] for k in ("depths", "dims", "mlp_ratios", "pool_size", "in_chans",
-                                  "img_size")}
+def config_for(architecture, num_classes, args, **kw):
     official = args["layout"] == "official"
-    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
-                                 crop_pct, first_conv="patch_embed.proj" if official
-                                 else "stem.conv", classifier="head" if official else "head.fc")
-    return common.make_config(architecture, num_classes, args["dims"][-1], margs, pcfg,
-                              global_pool="avg", label_names=label_names)
+    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, args["dims"][-1],
+                                "patch_embed.proj" if official else "stem.conv",
+                                "head" if official else "head.fc", **kw)

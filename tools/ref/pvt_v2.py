@@ -38,6 +38,9 @@ ARCHS = {
 DEFAULTS = dict(depths=[2, 2, 2, 2], embed_dims=[32, 64, 160, 256], num_heads=[1, 2, 5, 8],
                 mlp_ratios=[8, 8, 4, 4], sr_ratios=[8, 4, 2, 1], qkv_bias=True, linear=False,
                 in_chans=3, img_size=224)
+# model_args written to config.json, in this order
+CONFIG_KEYS = ("depths", "embed_dims", "num_heads", "mlp_ratios", "sr_ratios", "qkv_bias",
+               "linear", "in_chans", "img_size")
 
 
 class OverlapPatchEmbed(nn.Module):
@@ -151,10 +154,7 @@ class PyramidVisionTransformerV2(nn.Module):
 
 
 def resolve_args(architecture, model_args=None):
-    args = dict(DEFAULTS)
-    args.update(ARCHS.get(architecture, {}))
-    args.update(model_args or {})
-    return args
+    return common.resolve_args(DEFAULTS, ARCHS.get(architecture, {}), model_args)
 
 
 def build(architecture, num_classes, model_args=None):
@@ -173,11 +173,6 @@ def special_init(name, p, gen):
     return None
 
 
-def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
-               crop_pct=0.9):
-    margs = {k: args[k] for k in ("depths", "embed_dims", "num_heads", "mlp_ratios",
-                                  "sr_ratios", "qkv_bias", "linear", "in_chans", "img_size")}
-    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
-                                 crop_pct, first_conv="patch_embed.proj", classifier="head")
-    return common.make_config(architecture, num_classes, args["embed_dims"][-1], margs, pcfg,
-                              global_pool="avg", label_names=label_names)
+def config_for(architecture, num_classes, args, **kw):
+    return common.family_config(architecture, num_classes, args, CONFIG_KEYS,
+                                args["embed_dims"][-1], "patch_embed.proj", "head", **kw)

@@ -49,6 +49,9 @@ ARCHS = {
                        np_mlp_ratio=2),
 }
 DEFAULTS = dict(img_size=224, in_chans=3, **ARCHS["sret_tiny"])
+# model_args written to config.json, in this order
+CONFIG_KEYS = ("img_size", "in_chans", "base_dims", "depth", "recursive_num", "heads", "groups1",
+               "groups2", "mlp_ratio", "np_mlp_ratio")
 
 
 class Coefficient(nn.Module):
@@ -213,10 +216,7 @@ class SReT(nn.Module):
 
 
 def resolve_args(architecture, model_args=None):
-    args = dict(DEFAULTS)
-    args.update(ARCHS.get(architecture, {}))
-    args.update(model_args or {})
-    return args
+    return common.resolve_args(DEFAULTS, ARCHS.get(architecture, {}), model_args)
 
 
 def build(architecture, num_classes, model_args=None):
@@ -275,12 +275,7 @@ def extra_tensors(model, args):
             if ".perms." in k}
 
 
-def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
-               crop_pct=0.9):
-    margs = {k: args[k] for k in ("img_size", "in_chans", "base_dims", "depth", "recursive_num",
-                                  "heads", "groups1", "groups2", "mlp_ratio", "np_mlp_ratio")}
-    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
-                                 crop_pct, first_conv="patch_embed.conv1", classifier="head")
+def config_for(architecture, num_classes, args, **kw):
     dims = args["base_dims"][-1] * args["heads"][-1]
-    return common.make_config(architecture, num_classes, dims, margs, pcfg, global_pool="avg",
-                              label_names=label_names)
+    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, dims,
+                                "patch_embed.conv1", "head", **kw)

@@ -37,6 +37,9 @@ ARCHS = {
 }
 DEFAULTS = dict(img_size=224, patch_size=4, window_size=7, embed_dim=96, depths=[2, 2, 6, 2],
                 num_heads=[3, 6, 12, 24], mlp_ratio=4.0, qkv_bias=True, in_chans=3)
+# model_args written to config.json, in this order
+CONFIG_KEYS = ("img_size", "patch_size", "window_size", "embed_dim", "depths", "num_heads",
+               "mlp_ratio", "qkv_bias", "in_chans")
 
 
 def relative_position_index(ws):
@@ -175,10 +178,7 @@ class SwinTransformer(nn.Module):
 
 
 def resolve_args(architecture, model_args=None):
-    args = dict(DEFAULTS)
-    args.update(ARCHS.get(architecture, {}))
-    args.update(model_args or {})
-    return args
+    return common.resolve_args(DEFAULTS, ARCHS.get(architecture, {}), model_args)
 
 
 def build(architecture, num_classes, model_args=None):
@@ -212,12 +212,7 @@ def extra_tensors(model, args):
     return out
 
 
-def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
-               crop_pct=0.9):
-    margs = {k: args[k] for k in ("img_size", "patch_size", "window_size", "embed_dim",
-                                  "depths", "num_heads", "mlp_ratio", "qkv_bias", "in_chans")}
-    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
-                                 crop_pct, first_conv="patch_embed.proj", classifier="head.fc")
-    return common.make_config(architecture, num_classes,
-                              args["embed_dim"] * 2 ** (len(args["depths"]) - 1), margs, pcfg,
-                              global_pool="avg", label_names=label_names)
+def config_for(architecture, num_classes, args, **kw):
+    num_features = args["embed_dim"] * 2 ** (len(args["depths"]) - 1)
+    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, num_features,
+                                "patch_embed.proj", "head.fc", **kw)

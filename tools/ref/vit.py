@@ -40,6 +40,9 @@ ARCHS = {
 DEFAULTS = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=192, depth=12, num_heads=3,
                 mlp_ratio=4.0, qkv_bias=True, class_token=True, global_pool="token",
                 distilled=False)
+# model_args written to config.json, in this order
+CONFIG_KEYS = ("img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
+               "in_chans", "qkv_bias", "class_token")
 
 
 class PatchEmbed(nn.Module):
@@ -118,12 +121,10 @@ class VisionTransformer(nn.Module):
 
 
 def resolve_args(architecture, model_args=None):
-    args = dict(DEFAULTS)
-    args.update(ARCHS.get(architecture, {}))
+    arch = dict(ARCHS.get(architecture, {}))
     if "distilled" in architecture:
-        args["distilled"] = True
-    args.update(model_args or {})
-    return args
+        arch["distilled"] = True
+    return common.resolve_args(DEFAULTS, arch, model_args)
 
 
 def build(architecture, num_classes, model_args=None):
@@ -144,14 +145,9 @@ def special_init(name, p, gen):
     return None
 
 
-def config_for(architecture, num_classes, args, label_names=None, mean=None, std=None,
-               crop_pct=0.9):
+def config_for(architecture, num_classes, args, **kw):
     """timm-layout config.json dict. model_args lists every shape parameter explicitly."""
-    margs = {k: args[k] for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads",
-                                  "mlp_ratio", "in_chans", "qkv_bias", "class_token")}
-    pcfg = common.pretrained_cfg(args["in_chans"], args["img_size"], num_classes, mean, std,
-                                 crop_pct, first_conv="patch_embed.proj",
-                                 classifier=["head", "head_dist"] if args["distilled"]
-                                 else "head")
-    return common.make_config(architecture, num_classes, args["embed_dim"], margs, pcfg,
-                              global_pool=args["global_pool"], label_names=label_names)
+    classifier = ["head", "head_dist"] if args["distilled"] else "head"
+    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, args["embed_dim"],
+                                "patch_embed.proj", classifier, global_pool=args["global_pool"],
+                                **kw)
