@@ -102,10 +102,12 @@ class InvertedResidual(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, head_dim, grid, ds, expansion, k):
+    """x += attn(x); x += conv(x). irb: the family's inverted-residual class (conv branch);
+    attn_kw: HMHSA's norm options."""
+    def __init__(self, dim, head_dim, grid, ds, expansion, k, irb, attn_kw):
         super().__init__()
-        self.attn = HMHSA(dim, head_dim, grid, ds)
-        self.conv = InvertedResidual(dim, dim * expansion, k)
+        self.attn = HMHSA(dim, head_dim, grid, ds, **attn_kw)
+        self.conv = irb(dim, dim * expansion, k)
 
     def forward(self, x):
         x = x + self.attn(x)
@@ -122,18 +124,22 @@ class Downsample(nn.Module):
         return self.norm(self.conv(x))
 
 
-class HATNet(nn.Module):
+class HMHSANet(nn.Module):
+    """The network HAT-Net and TransCNN share: stem patch_embed, stages blocks.s of Blocks, ds{s+1}
+    before stage s > 0, mean pool, classifier.1. The family supplies norm (stem and H-MHSA
+    norms), irb (Block conv branch), downsample (ds{s+1}) and proj_norm (HMHSA keeps one)."""
     def __init__(self, num_classes, dims, head_dim, expansions, grid_sizes, ds_ratios, depths,
-                 kernel_sizes, in_chans, **_):
+                 kernel_sizes, in_chans, norm, irb, downsample, proj_norm, **_):
         super().__init__()
-        self.patch_embed = nn.Sequential(nn.Conv2d(in_chans, 16, 3, 2, 1), _gn(16), nn.SiLU(),
+        self.patch_embed = nn.Sequential(nn.Conv2d(in_chans, 16, 3, 2, 1), norm(16), nn.SiLU(),
                                          nn.Conv2d(16, dims[0], 3, 2, 1))
+        attn_kw = dict(norm=norm, proj_norm=proj_norm)
         self.blocks = nn.ModuleList([
             nn.ModuleList([Block(dims[s], head_dim, grid_sizes[s], ds_ratios[s], expansions[s],
-                                 kernel_sizes[s]) for _ in range(depths[s])])
+                                 kernel_sizes[s], irb, attn_kw) for _ in range(depths[s])])
             for s in range(len(dims))])
         for s in range(1, len(dims)):
-            setattr(self, f"ds{s + 1}", Downsample(dims[s - 1], dims[s]))
+            setattr(self, f"ds{s + 1}", downsample(dims[s - 1], dims[s]))
         self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(dims[-1], num_classes))
 
     def forward(self, x):
@@ -144,6 +150,12 @@ class HATNet(nn.Module):
             for blk in stage:
                 x = blk(x)
         return self.classifier(x.mean((2, 3)))
+
+
+class HATNet(HMHSANet):
+    def __init__(self, num_classes, **args):
+        super().__init__(num_classes, norm=_gn, irb=InvertedResidual, downsample=Downsample,
+                         proj_norm=True, **args)
 
 
 def resolve_args(architecture, model_args=None):

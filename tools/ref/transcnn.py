@@ -1,7 +1,8 @@
 """TransCNN (the original H-MHSA network, yun-liu/HAT-Net TransCNN.py) reference, official keys.
 
-Same H-MHSA as HAT-Net (see hat_net.py, shared code) but every norm is BatchNorm2d (eps 1e-5,
-running statistics; foldable into the preceding conv at load) and there is no proj_norm.
+Same H-MHSA and network skeleton as HAT-Net (hat_net.HMHSA, hat_net.HMHSANet: shared code)
+but every norm is BatchNorm2d (eps 1e-5, running statistics; foldable into the preceding conv at
+load) and there is no proj_norm.
 Maths (inference), NCHW:
   stem (patch_embed): Conv3x3 s2 p1 (bias) in->16 -> BN -> SiLU -> Conv3x3 s2 p1 (bias) 16->C0
   stage s>0 starts with the two-branch downsampler (TDB) ds{s+1}:
@@ -22,8 +23,8 @@ model_args: dims, head_dim, expansions, grid_sizes, ds_ratios, depths, kernel_si
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import common
-from .hat_net import HMHSA
+from . import common, hat_net
+from .hat_net import HMHSANet
 
 _COMMON = dict(head_dim=64, grid_sizes=[8, 8, 8, 1], ds_ratios=[8, 4, 2, 1])
 ARCHS = {
@@ -37,9 +38,6 @@ ARCHS = {
                            depths=[3, 4, 16, 3], **_COMMON),
 }
 DEFAULTS = dict(kernel_sizes=[5, 3, 5, 3], in_chans=3, img_size=256, **ARCHS["transcnn_tiny"])
-# model_args written to config.json, in this order
-CONFIG_KEYS = ("dims", "head_dim", "expansions", "grid_sizes", "ds_ratios", "depths",
-               "kernel_sizes", "in_chans", "img_size")
 
 
 def _bn(c):
@@ -58,17 +56,6 @@ class InvertedResidual(nn.Module):
         return self.conv3(self.conv2(self.conv1(x)))
 
 
-class Block(nn.Module):
-    def __init__(self, dim, head_dim, grid, ds, expansion, k):
-        super().__init__()
-        self.attn = HMHSA(dim, head_dim, grid, ds, norm=_bn, proj_norm=False)
-        self.conv = InvertedResidual(dim, dim * expansion, k)
-
-    def forward(self, x):
-        x = x + self.attn(x)
-        return x + self.conv(x)
-
-
 class Downsample(nn.Module):
     def __init__(self, cin, cout):
         super().__init__()
@@ -81,28 +68,10 @@ class Downsample(nn.Module):
         return F.silu(self.norm1(self.conv(x)) + self.norm2(self.residual(F.max_pool2d(x, 2, 2))))
 
 
-class TransCNN(nn.Module):
-    def __init__(self, num_classes, dims, head_dim, expansions, grid_sizes, ds_ratios, depths,
-                 kernel_sizes, in_chans, **_):
-        super().__init__()
-        self.patch_embed = nn.Sequential(nn.Conv2d(in_chans, 16, 3, 2, 1), _bn(16), nn.SiLU(),
-                                         nn.Conv2d(16, dims[0], 3, 2, 1))
-        self.blocks = nn.ModuleList([
-            nn.ModuleList([Block(dims[s], head_dim, grid_sizes[s], ds_ratios[s], expansions[s],
-                                 kernel_sizes[s]) for _ in range(depths[s])])
-            for s in range(len(dims))])
-        for s in range(1, len(dims)):
-            setattr(self, f"ds{s + 1}", Downsample(dims[s - 1], dims[s]))
-        self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(dims[-1], num_classes))
-
-    def forward(self, x):
-        x = self.patch_embed(x)
-        for s, stage in enumerate(self.blocks):
-            if s > 0:
-                x = getattr(self, f"ds{s + 1}")(x)
-            for blk in stage:
-                x = blk(x)
-        return self.classifier(x.mean((2, 3)))
+class TransCNN(HMHSANet):
+    def __init__(self, num_classes, **args):
+        super().__init__(num_classes, norm=_bn, irb=InvertedResidual, downsample=Downsample,
+                         proj_norm=False, **args)
 
 
 def resolve_args(architecture, model_args=None):
@@ -128,6 +97,4 @@ def calibrate(model, config, seed):
     common.calibrate_batchnorm(model, config, seed)
 
 
-def config_for(architecture, num_classes, args, **kw):
-    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, args["dims"][-1],
-                                "patch_embed.0", "classifier.1", **kw)
+config_for = hat_net.config_for  # the same model_args and config.json layout
