@@ -54,57 +54,37 @@ static int swin_match(const char *arch)
 /* ---- the window mixer -------------------------------------------------------------------- */
 
 typedef struct win_job {
-    const mf_block *blk;
+    mf_window_job w; /* w.out: the attention output before proj */
     const swin_attn *a;
-    mf_state *s;
-    vit_window_attn wa;
-    float *qkv, *attn, *scratch;
-    size_t scratch_per_task;
 } win_job;
 
 static size_t win_layout(int N, int C, size_t per_thread, int threads, float *base, win_job *j)
 {
     mf_carve c = {(char *)base, 0};
-    j->qkv = mf_take(&c, (size_t)N * 3 * C);
-    j->attn = mf_take(&c, (size_t)N * C);
-    j->scratch = mf_take(&c, per_thread * threads);
+    j->w.qkv = mf_take(&c, (size_t)N * 3 * C);
+    j->w.out = mf_take(&c, (size_t)N * C);
+    j->w.scratch = mf_take(&c, per_thread * threads);
     return c.off / sizeof(float);
-}
-
-static void qkv_task(void *ctx, int r0, int r1, int task)
-{
-    win_job *j = ctx;
-    int C = j->a->C;
-    mf_block_norm1_rows(j->blk, j->s, r0, r1);
-    vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->a->qkv_w, j->a->qkv_b, 0.0f,
-               j->qkv + (size_t)r0 * 3 * C, 3 * C);
-}
-
-static void windows_task(void *ctx, int w0, int w1, int task)
-{
-    win_job *j = ctx;
-    vit_window_attention(&j->wa, j->qkv, w0, w1, j->scratch + (size_t)task * j->scratch_per_task,
-                         j->attn, j->a->C);
 }
 
 static void proj_task(void *ctx, int r0, int r1, int task)
 {
     win_job *j = ctx;
     int C = j->a->C;
-    vit_linear(r1 - r0, C, C, j->attn + (size_t)r0 * C, C, j->a->proj_w, j->a->proj_b, 1.0f,
-               j->s->x + (size_t)r0 * C, C); /* the residual, fused (no layer scale) */
+    vit_linear(r1 - r0, C, C, j->w.out + (size_t)r0 * C, C, j->a->proj_w, j->a->proj_b, 1.0f,
+               j->w.s->x + (size_t)r0 * C, C); /* the residual, fused (no layer scale) */
 }
 
 static void window_mixer(const mf_block *blk, mf_state *s)
 {
     const swin_attn *a = blk->mixer;
-    win_job j = {.blk = blk, .a = a, .s = s};
-    j.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->ws, a->shift, a->table,
-                             a->rel_index};
-    j.scratch_per_task = vit_window_scratch_floats(&j.wa);
-    win_layout(s->H * s->W, a->C, j.scratch_per_task, s->threads, s->work, &j);
-    mf_parallel(s, s->H * s->W, qkv_task, &j);
-    mf_parallel(s, vit_window_count(&j.wa), windows_task, &j);
+    win_job j = {.w = {.blk = blk, .s = s, .qkv_w = a->qkv_w, .qkv_b = a->qkv_b}, .a = a};
+    j.w.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->ws, a->shift, a->table,
+                               a->rel_index};
+    j.w.scratch_per_task = vit_window_scratch_floats(&j.w.wa);
+    win_layout(s->H * s->W, a->C, j.w.scratch_per_task, s->threads, s->work, &j);
+    mf_parallel(s, s->H * s->W, mf_window_qkv_task, &j.w);
+    mf_parallel(s, vit_window_count(&j.w.wa), mf_window_attn_task, &j.w);
     mf_parallel(s, s->H * s->W, proj_task, &j);
 }
 

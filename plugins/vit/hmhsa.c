@@ -12,46 +12,28 @@
 /* ---- the mixer ---------------------------------------------------------------------------- */
 
 typedef struct hm_job {
-    const mf_block *blk;
+    mf_window_job w; /* qkv, the local cells' attention (w.out) and their scratch */
     const vit_hmhsa *a;
     mf_state *s;
     mf_norm_stats grid_st, ds_st;
-    vit_window_attn wa;
     int N, M, PH, PW, score_rows;
-    size_t win_per_task;
-    float *qkv, *loc, *z, *q, *pooled, *kv, *out, *scores, *win;
+    float *z, *q, *pooled, *kv, *out, *scores;
 } hm_job;
 
 static size_t hm_layout(int N, int M, int C, size_t win_per_task, int threads, float *base,
                         hm_job *j)
 {
     mf_carve c = {(char *)base, 0};
-    j->qkv = mf_take(&c, (size_t)N * 3 * C);
-    j->loc = mf_take(&c, (size_t)N * C);
+    j->w.qkv = mf_take(&c, (size_t)N * 3 * C);
+    j->w.out = mf_take(&c, (size_t)N * C);
     j->z = mf_take(&c, (size_t)N * C);
     j->q = mf_take(&c, (size_t)N * C);
     j->pooled = mf_take(&c, (size_t)M * C);
     j->kv = mf_take(&c, (size_t)M * 2 * C);
     j->out = mf_take(&c, (size_t)N * C);
     j->scores = mf_take(&c, (size_t)threads * MF_ATTN_CHUNK * (M > N ? M : N));
-    j->win = mf_take(&c, (size_t)threads * win_per_task);
+    j->w.scratch = mf_take(&c, (size_t)threads * win_per_task);
     return c.off / sizeof(float);
-}
-
-static void hm_qkv_task(void *ctx, int r0, int r1, int task)
-{
-    hm_job *j = ctx;
-    int C = j->a->C;
-    mf_block_norm1_rows(j->blk, j->s, r0, r1);
-    vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->a->qkv_w, j->a->qkv_b, 0.0f,
-               j->qkv + (size_t)r0 * 3 * C, 3 * C);
-}
-
-static void hm_local_task(void *ctx, int w0, int w1, int task)
-{
-    hm_job *j = ctx;
-    vit_window_attention(&j->wa, j->qkv, w0, w1, j->win + (size_t)task * j->win_per_task,
-                         j->loc, j->a->C);
 }
 
 /* z = x + local for rows [r0, r1), and their part of grid_norm's statistics. */
@@ -60,7 +42,7 @@ static void hm_add_task(void *ctx, int r0, int r1, int task)
     hm_job *j = ctx;
     size_t C = (size_t)j->a->C;
     for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
-        j->z[i] = j->s->x[i] + j->loc[i];
+        j->z[i] = j->s->x[i] + j->w.out[i];
     if (j->a->grid_norm.kind == MF_NORM_GROUP1)
         mf_stats_rows(j->s, task, j->z, (int)C, r0, r1);
 }
@@ -108,7 +90,7 @@ static void hm_global_task(void *ctx, int r0, int r1, int task)
         for (size_t i = (size_t)r0 * C; i < (size_t)r1 * C; i++)
             j->out[i] += j->z[i];
     } else {
-        mf_attention_rows(j->qkv, 3 * C, j->qkv + C, 3 * C, j->qkv + 2 * C, 3 * C, j->N,
+        mf_attention_rows(j->w.qkv, 3 * C, j->w.qkv + C, 3 * C, j->w.qkv + 2 * C, 3 * C, j->N,
                           a->heads, d, r0, r1, scores, j->out, C);
     }
     /* x rows [r0, r1) were last read by hm_add_task, in an earlier pool run: the residual is
@@ -120,17 +102,18 @@ static void hm_global_task(void *ctx, int r0, int r1, int task)
 void vit_hmhsa_mixer(const mf_block *blk, mf_state *s)
 {
     const vit_hmhsa *a = blk->mixer;
-    hm_job j = {.blk = blk, .a = a, .s = s, .N = s->H * s->W};
-    j.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->grid, 0, NULL, NULL};
+    hm_job j = {.w = {.blk = blk, .s = s, .qkv_w = a->qkv_w, .qkv_b = a->qkv_b}, .a = a, .s = s,
+                .N = s->H * s->W};
+    j.w.wa = (vit_window_attn){s->H, s->W, a->C, a->heads, a->grid, 0, NULL, NULL};
     j.PH = a->grid > 1 ? s->H / a->ds : 0;
     j.PW = a->grid > 1 ? s->W / a->ds : 0;
     j.M = j.PH * j.PW;
     j.score_rows = j.M > j.N ? j.M : j.N;
-    j.win_per_task = a->grid > 1 ? vit_window_scratch_floats(&j.wa) : 0;
-    hm_layout(j.N, j.M, a->C, j.win_per_task, s->threads, s->work, &j);
-    mf_parallel(s, j.N, hm_qkv_task, &j);
+    j.w.scratch_per_task = a->grid > 1 ? vit_window_scratch_floats(&j.w.wa) : 0;
+    hm_layout(j.N, j.M, a->C, j.w.scratch_per_task, s->threads, s->work, &j);
+    mf_parallel(s, j.N, mf_window_qkv_task, &j.w);
     if (a->grid > 1) {
-        mf_parallel(s, vit_window_count(&j.wa), hm_local_task, &j);
+        mf_parallel(s, vit_window_count(&j.w.wa), mf_window_attn_task, &j.w);
         mf_parallel(s, j.N, hm_add_task, &j);
         j.grid_st = a->grid_norm.kind == MF_NORM_GROUP1
                         ? mf_stats_combine(s, mf_parts(s, j.N), a->grid_norm.eps)

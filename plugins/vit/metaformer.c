@@ -1,5 +1,5 @@
 /* metaformer.c — the shared MetaFormer block, its norms and MLP, row-parallel helpers, split
- * attention, and the tensor-lookup helpers of the hierarchical families (metaformer.h).
+ * attention, the window-attention passes, and the tensor-lookup helpers of the hierarchical families (metaformer.h).
  *
  * A block is a few pool runs over token rows, each a barrier, so steps that only need their own
  * rows share a run: GroupNorm statistics (one run, per-part mean and M2 combined), norm1 (fused
@@ -555,6 +555,24 @@ void mf_attention_rows(const float *q, int ldq, const float *k, int ldk, const f
                      out + (size_t)c0 * ldo + h * d, ldo);
         }
     }
+}
+
+/* ---- window attention passes ------------------------------------------------------------ */
+
+void mf_window_qkv_task(void *ctx, int r0, int r1, int task)
+{
+    mf_window_job *j = ctx;
+    int C = j->wa.C;
+    mf_block_norm1_rows(j->blk, j->s, r0, r1);
+    vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->qkv_w, j->qkv_b, 0.0f,
+               j->qkv + (size_t)r0 * 3 * C, 3 * C);
+}
+
+void mf_window_attn_task(void *ctx, int w0, int w1, int task)
+{
+    mf_window_job *j = ctx;
+    vit_window_attention(&j->wa, j->qkv, w0, w1, j->scratch + (size_t)task * j->scratch_per_task,
+                         j->out, j->wa.C);
 }
 
 /* ---- arena ------------------------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include "conv.h"
 #include "model.h"
 #include "threadpool.h"
+#include "window.h"
 
 /* ---- building: tensor lookups by printf-style name ------------------------------------- */
 
@@ -170,6 +171,25 @@ void mf_conv(mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout l
 void mf_attention_rows(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                        int M, int heads, int d, int r0, int r1, float *scores, float *out,
                        int ldo);
+
+/* ---- window attention passes (Swin's window mixer, H-MHSA's local cells) ------------------ */
+
+typedef struct mf_window_job {
+    const mf_block *blk;
+    mf_state *s;
+    const float *qkv_w, *qkv_b; /* [3C, C], [3C] with C = wa.C */
+    vit_window_attn wa;
+    float *qkv;                 /* [H*W, 3C] (the fused layout of window.h) */
+    float *out;                 /* [H*W, C] */
+    float *scratch;             /* scratch_per_task floats per task */
+    size_t scratch_per_task;    /* vit_window_scratch_floats(&wa) */
+} mf_window_job;
+
+/* ctx is an mf_window_job. s->y rows [r0, r1) = norm1(s->x rows) (mf_block_norm1_rows), then
+ * their qkv rows. */
+void mf_window_qkv_task(void *ctx, int r0, int r1, int task);
+/* ctx is an mf_window_job. Attention inside windows [w0, w1) of qkv into out. */
+void mf_window_attn_task(void *ctx, int w0, int w1, int task);
 
 /* ---- arena carving --------------------------------------------------------------------- */
 
