@@ -92,37 +92,14 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
     }
 }
 
-/* One output pixel of a full tile of DW_BLOCK channels, multiplier 1: constant trip counts keep
- * the accumulators in vector registers. */
-static inline void dw_pixel_full(const vit_conv2d *c, const float *x, int H, int W, int oy,
-                                 int ox, int o0, const float *wt, float *out)
+/* One output pixel, output channels o0 .. o0 + nb - 1 with channel multiplier mult: out[j] =
+ * bias + the kernel taps inside the map. Always inlined, so that dw_pixel_full's constant nb
+ * and mult give constant trip counts. */
+__attribute__((always_inline)) static inline void dw_pixel(const vit_conv2d *c, const float *x,
+                                                           int H, int W, int oy, int ox, int o0,
+                                                           int nb, int mult, const float *wt,
+                                                           float *out)
 {
-    float acc[DW_BLOCK];
-    for (int j = 0; j < DW_BLOCK; j++)
-        acc[j] = c->bias ? c->bias[o0 + j] : 0.0f;
-    for (int ky = 0; ky < c->kh; ky++) {
-        int iy = oy * c->stride_h - c->pad_h + ky;
-        if (iy < 0 || iy >= H)
-            continue;
-        for (int kx = 0; kx < c->kw; kx++) {
-            int ix = ox * c->stride_w - c->pad_w + kx;
-            if (ix < 0 || ix >= W)
-                continue;
-            const float *xb = x + ((size_t)iy * W + ix) * c->cin + o0;
-            const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
-            for (int j = 0; j < DW_BLOCK; j++)
-                acc[j] += xb[j] * w[j];
-        }
-    }
-    for (int j = 0; j < DW_BLOCK; j++)
-        out[j] = acc[j];
-}
-
-/* Any tile width and channel multiplier. */
-static void dw_pixel_any(const vit_conv2d *c, const float *x, int H, int W, int oy, int ox,
-                         int o0, int nb, const float *wt, float *out)
-{
-    int mult = c->cout / c->cin;
     for (int j = 0; j < nb; j++)
         out[j] = c->bias ? c->bias[o0 + j] : 0.0f;
     for (int ky = 0; ky < c->kh; ky++) {
@@ -139,6 +116,24 @@ static void dw_pixel_any(const vit_conv2d *c, const float *x, int H, int W, int 
                 out[j] += xi[(o0 + j) / mult] * w[j];
         }
     }
+}
+
+/* A full tile of DW_BLOCK channels, multiplier 1: constant trip counts keep the accumulators in
+ * vector registers. */
+static inline void dw_pixel_full(const vit_conv2d *c, const float *x, int H, int W, int oy,
+                                 int ox, int o0, const float *wt, float *out)
+{
+    float acc[DW_BLOCK];
+    dw_pixel(c, x, H, W, oy, ox, o0, DW_BLOCK, 1, wt, acc);
+    for (int j = 0; j < DW_BLOCK; j++)
+        out[j] = acc[j];
+}
+
+/* Any tile width and channel multiplier. */
+static void dw_pixel_any(const vit_conv2d *c, const float *x, int H, int W, int oy, int ox,
+                         int o0, int nb, const float *wt, float *out)
+{
+    dw_pixel(c, x, H, W, oy, ox, o0, nb, c->cout / c->cin, wt, out);
 }
 
 VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
