@@ -6,24 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "conv.h"
 #include "threadpool.h"
-
-static unsigned rng_state = 777;
-
-static float frand(void)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_array(size_t n)
-{
-    float *a = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        a[i] = frand();
-    return a;
-}
 
 /* Naive conv: x planar [cin, H, W]; returns token-major [OH*OW, cout]. */
 static double *naive_conv(const vit_conv2d *c, const float *x, int H, int W, int *ret_pixels)
@@ -90,12 +75,12 @@ START_TEST(test_conv_matches_naive)
     const conv_case *cc = &cases[_i];
     vit_conv2d c = {cc->cin, cc->cout, cc->k, cc->k, cc->stride, cc->stride, cc->pad, cc->pad,
                     cc->groups, NULL, NULL};
-    float *w = rand_array((size_t)cc->cout * (cc->cin / cc->groups) * cc->k * cc->k);
-    float *b = rand_array((size_t)cc->cout);
+    float *w = vt_rand_array((size_t)cc->cout * (cc->cin / cc->groups) * cc->k * cc->k);
+    float *b = vt_rand_array((size_t)cc->cout);
     c.weight = w;
     c.bias = _i % 3 == 1 ? NULL : b;
     ck_assert_int_eq(vit_conv2d_check(&c), 0);
-    float *x = rand_array((size_t)cc->cin * cc->H * cc->W);
+    float *x = vt_rand_array((size_t)cc->cin * cc->H * cc->W);
     float *xin = cc->layout == VIT_CONV_HWC ? to_hwc(x, cc->cin, cc->H, cc->W) : x;
     int pixels;
     double *want = naive_conv(&c, x, cc->H, cc->W, &pixels);
@@ -146,13 +131,13 @@ END_TEST
 START_TEST(test_fold_bn_equals_conv_then_bn)
 {
     int cin = 4, cout = 6, H = 6, W = 5;
-    float *w = rand_array((size_t)cout * cin * 9), *b = rand_array(cout);
-    float *gamma = rand_array(cout), *beta = rand_array(cout), *mean = rand_array(cout);
+    float *w = vt_rand_array((size_t)cout * cin * 9), *b = vt_rand_array(cout);
+    float *gamma = vt_rand_array(cout), *beta = vt_rand_array(cout), *mean = vt_rand_array(cout);
     float var[6];
     for (int o = 0; o < cout; o++)
-        var[o] = 0.5f + 0.4f * frand();
+        var[o] = 0.5f + 0.4f * vt_frand();
     vit_conv2d c = {cin, cout, 3, 3, 1, 1, 1, 1, 1, w, b};
-    float *x = rand_array((size_t)cin * H * W);
+    float *x = vt_rand_array((size_t)cin * H * W);
     int pixels;
     double *plain = naive_conv(&c, x, H, W, &pixels);
     float fw[6 * 4 * 9], fb[6];
@@ -186,9 +171,6 @@ static Suite *conv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(conv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    vt_rng_seed(777u);
+    return vt_run_suite(conv_suite());
 }

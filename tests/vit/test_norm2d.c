@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "norm2d.h"
 
 static float *map(int N, int C, float offset)
@@ -82,9 +83,5 @@ int main(void)
     tcase_add_test(tc, test_affine_applies_gamma_beta_per_channel);
     tcase_add_test(tc, test_batchnorm_as_affine);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return vt_run_suite(s);
 }

@@ -6,24 +6,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "ops.h"
 #include "threadpool.h"
-
-static unsigned rng_state = 12345;
-
-static float frand(void)
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_array(size_t n)
-{
-    float *a = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        a[i] = frand();
-    return a;
-}
 
 static double max_abs_diff(const float *a, const double *b, size_t n)
 {
@@ -58,8 +43,8 @@ START_TEST(test_linear_bias_and_accumulate)
     if (!use_backend(_i))
         return;
     int M = 7, N = 13, K = 19;
-    float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
-    float *C = rand_array((size_t)M * N);
+    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K), *b = vt_rand_array(N);
+    float *C = vt_rand_array((size_t)M * N);
     double *ref = malloc(sizeof(double) * M * N);
     naive_linear(M, N, K, A, W, b, ref);
     for (int i = 0; i < M * N; i++)
@@ -80,7 +65,7 @@ START_TEST(test_linear_rows_threaded_split)
     vit_threadpool *pool;
     ck_assert_int_eq(vit_threadpool_new(3, &pool, NULL), 0);
     int M = 197, N = 40, K = 24; /* 197 rows do not divide by 3 */
-    float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
+    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K), *b = vt_rand_array(N);
     float *C = calloc((size_t)M * N, sizeof(float));
     double *ref = malloc(sizeof(double) * M * N);
     naive_linear(M, N, K, A, W, b, ref);
@@ -116,7 +101,7 @@ END_TEST
 START_TEST(test_layernorm)
 {
     int rows = 5, C = 37;
-    float *x = rand_array((size_t)rows * C), *g = rand_array(C), *b = rand_array(C);
+    float *x = vt_rand_array((size_t)rows * C), *g = vt_rand_array(C), *b = vt_rand_array(C);
     for (int i = 0; i < rows * C; i++)
         x[i] = x[i] * 3.0f + 100.0f; /* a large mean: the one-pass variance would lose it */
     float *y = malloc(sizeof(float) * rows * C);
@@ -141,7 +126,7 @@ END_TEST
 START_TEST(test_softmax)
 {
     int rows = 3, N = 197;
-    float *x = rand_array((size_t)rows * N);
+    float *x = vt_rand_array((size_t)rows * N);
     for (int i = 0; i < rows * N; i++)
         x[i] *= 30.0f; /* wide range: exercises the max subtraction */
     double *ref = malloc(sizeof(double) * rows * N);
@@ -203,8 +188,8 @@ START_TEST(test_gemm_shapes_and_layouts)
         int M = dims[t][0], N = dims[t][1], K = dims[t][2], lda = K + 3, ldc = N + 5;
         for (int trans = 0; trans < 2; trans++) {
             int ldb = trans ? K + 2 : N + 1;
-            float *A = rand_array((size_t)M * lda), *B = rand_array((size_t)(trans ? N : K) * ldb);
-            float *C = rand_array((size_t)M * ldc), *bias = rand_array(N);
+            float *A = vt_rand_array((size_t)M * lda), *B = vt_rand_array((size_t)(trans ? N : K) * ldb);
+            float *C = vt_rand_array((size_t)M * ldc), *bias = vt_rand_array(N);
             double *ref = malloc(sizeof(double) * M * N);
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
@@ -232,8 +217,8 @@ START_TEST(test_linear_gelu_fused)
         return;
     /* K = 300 spans two K blocks: GELU must see the finished sum, once */
     int M = 29, N = 70, K = 300;
-    float *A = rand_array((size_t)M * K), *W = rand_array((size_t)N * K), *b = rand_array(N);
-    float *C = rand_array((size_t)M * N);
+    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K), *b = vt_rand_array(N);
+    float *C = vt_rand_array((size_t)M * N);
     double *ref = malloc(sizeof(double) * M * N);
     naive_linear(M, N, K, A, W, b, ref);
     for (int i = 0; i < M * N; i++)
@@ -247,7 +232,7 @@ END_TEST
 START_TEST(test_attention_fused_qkv)
 {
     int N = 11, C = 12, heads = 3, d = C / heads;
-    float *qkv = rand_array((size_t)N * 3 * C);
+    float *qkv = vt_rand_array((size_t)N * 3 * C);
     float *out = calloc((size_t)N * C, sizeof(float));
     float *scores = malloc(sizeof(float) * N * N);
     double *ref = malloc(sizeof(double) * N * C);
@@ -282,8 +267,8 @@ START_TEST(test_patch_embed_matches_convolution)
 {
     int Cin = 3, H = 12, W = 8, p = 4, D = 5, gh = H / p, gw = W / p, np = gh * gw;
     int K = Cin * p * p;
-    float *img = rand_array((size_t)Cin * H * W), *w = rand_array((size_t)D * K);
-    float *b = rand_array(D);
+    float *img = vt_rand_array((size_t)Cin * H * W), *w = vt_rand_array((size_t)D * K);
+    float *b = vt_rand_array(D);
     float *rows = malloc(sizeof(float) * np * K), *out = malloc(sizeof(float) * np * D);
     double *ref = malloc(sizeof(double) * np * D);
     for (int gy = 0; gy < gh; gy++)
@@ -361,9 +346,6 @@ static Suite *ops_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ops_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    vt_rng_seed(12345u);
+    return vt_run_suite(ops_suite());
 }

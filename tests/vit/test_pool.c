@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "pool.h"
 
 static float *ramp_map(int H, int W, int C)
@@ -107,9 +108,5 @@ int main(void)
     tcase_add_test(tc, test_adaptive_bins_overlap);
     tcase_add_test(tc, test_token_mean);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return vt_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "preprocess.h"
 
 static unsigned rng = 7;
@@ -419,9 +420,5 @@ static Suite *pre_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pre_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return vt_run_suite(pre_suite());
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "safetensors.h"
 #include "st_writer.h"
 
@@ -320,9 +321,5 @@ static Suite *st_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(st_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return vt_run_suite(st_suite());
 }

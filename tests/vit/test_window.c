@@ -7,15 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "window.h"
-
-static unsigned rng = 99;
-
-static float frand(void)
-{
-    rng = rng * 1103515245u + 12345u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
 
 /* The literal algorithm in double precision; out [H*W, C]. */
 static void naive_swin(int H, int W, int C, int heads, int ws, int s, const float *qkv,
@@ -73,9 +66,9 @@ static void check_case(int H, int W, int C, int heads, int ws, int shift, int wi
     int N = H * W, T = (2 * ws - 1) * (2 * ws - 1);
     float *qkv = malloc(sizeof(float) * N * 3 * C), *table = malloc(sizeof(float) * T * heads);
     for (int i = 0; i < N * 3 * C; i++)
-        qkv[i] = 2.0f * frand();
+        qkv[i] = 2.0f * vt_frand();
     for (int i = 0; i < T * heads; i++)
-        table[i] = frand();
+        table[i] = vt_frand();
     int *idx = malloc(sizeof(int) * ws * ws * ws * ws);
     vit_window_rel_index(ws, idx);
     vit_window_attn wa = {H, W, C, heads, ws, shift, with_bias ? table : NULL, idx};
@@ -124,9 +117,6 @@ int main(void)
     tcase_add_test(tc, test_unshifted_cells_without_bias);
     tcase_add_test(tc, test_relative_index);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    vt_rng_seed(99u);
+    return vt_run_suite(s);
 }
