@@ -43,14 +43,14 @@ typedef struct hat_stage {
 } hat_stage;
 
 typedef struct hat_net {
+    mf_allocs allocs; /* first, for mf_net_free: the stages' blocks and attention, folded BNs */
     int transcnn;
     int in_chans, img_h, img_w, num_classes, num_stages, head_dim;
     vit_conv2d stem1, stem2;
     mf_norm stem_norm;
     hat_stage stages[HAT_MAX_STAGES];
     const float *head_w, *head_b;
-    float *owned[HAT_MAX_OWNED]; /* folded BatchNorms: the model's only weight copies */
-    int num_owned;
+    int num_owned; /* folded BatchNorms (in allocs): the model's only weight copies */
 } hat_net;
 
 static int hat_match(const char *arch)
@@ -64,9 +64,9 @@ static float *own(mf_builder *b, hat_net *n, size_t floats)
 {
     if (n->num_owned >= HAT_MAX_OWNED)
         return NULL;
-    float *p = malloc((floats ? floats : 1) * sizeof(float));
+    float *p = mf_calloc(&n->allocs, floats ? floats : 1, sizeof(float));
     if (p)
-        n->owned[n->num_owned++] = p;
+        n->num_owned++;
     return p;
 }
 
@@ -266,8 +266,8 @@ static int build_stage(mf_builder *b, hat_net *n, int s, int cin)
     char p[32];
     snprintf(p, sizeof(p), "blocks.%d.", s);
     st->depth = mf_count(b, p, ".");
-    st->blocks = calloc((size_t)(st->depth ? st->depth : 1), sizeof(mf_block));
-    st->attn = calloc((size_t)(st->depth ? st->depth : 1), sizeof(vit_hmhsa));
+    st->blocks = mf_calloc(&n->allocs, (size_t)(st->depth ? st->depth : 1), sizeof(mf_block));
+    st->attn = mf_calloc(&n->allocs, (size_t)(st->depth ? st->depth : 1), sizeof(vit_hmhsa));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int i = 0; i < st->depth && r == 0; i++) {
@@ -428,24 +428,10 @@ static double hat_gflops(const hat_net *n)
     return 2.0 * macs * 1e-9;
 }
 
-static void hat_destroy(void *net)
-{
-    hat_net *n = net;
-    if (!n)
-        return;
-    for (int i = 0; i < HAT_MAX_STAGES; i++) {
-        free(n->stages[i].blocks);
-        free(n->stages[i].attn);
-    }
-    for (int i = 0; i < n->num_owned; i++)
-        free(n->owned[i]);
-    free(n);
-}
-
 static int hat_build(vit_model *m, vit_error *err)
 {
     void *net;
-    int r = mf_build_net(m, sizeof(hat_net), build_net, hat_destroy, &net, err);
+    int r = mf_build_net(m, sizeof(hat_net), build_net, mf_net_free, &net, err);
     if (r < 0)
         return r;
     const hat_net *n = net;
@@ -566,7 +552,7 @@ const vit_family vit_family_hatnet = {
     .name = "hat_net",
     .match = hat_match,
     .build = hat_build,
-    .destroy = hat_destroy,
+    .destroy = mf_net_free,
     .arena_bytes = hat_arena_bytes,
     .run = hat_run,
 };

@@ -28,6 +28,7 @@ typedef struct pf_stage {
 } pf_stage;
 
 typedef struct pf_net {
+    mf_allocs allocs; /* first, for mf_net_free: the stages' blocks */
     int official;
     int in_chans, img_h, img_w, num_classes, num_stages;
     vit_conv2d stem;
@@ -155,7 +156,7 @@ static int build_stage(mf_builder *b, pf_net *n, int i, int cin)
     if (st->depth < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
                           i);
-    st->blocks = calloc((size_t)st->depth, sizeof(mf_block));
+    st->blocks = mf_calloc(&n->allocs, (size_t)st->depth, sizeof(mf_block));
     if (!st->blocks)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int j = 0; j < st->depth && r == 0; j++)
@@ -245,19 +246,10 @@ static double pf_gflops(const pf_net *n)
     return 2.0 * macs * 1e-9;
 }
 
-static void pf_destroy(void *net)
-{
-    pf_net *n = net;
-    if (n)
-        for (int i = 0; i < PF_MAX_STAGES; i++)
-            free(n->stages[i].blocks);
-    free(n);
-}
-
 static int pf_build(vit_model *m, vit_error *err)
 {
     void *net;
-    int r = mf_build_net(m, sizeof(pf_net), build_net, pf_destroy, &net, err);
+    int r = mf_build_net(m, sizeof(pf_net), build_net, mf_net_free, &net, err);
     if (r < 0)
         return r;
     const pf_net *n = net;
@@ -347,7 +339,7 @@ const vit_family vit_family_poolformer = {
     .name = "poolformer",
     .match = pf_match,
     .build = pf_build,
-    .destroy = pf_destroy,
+    .destroy = mf_net_free,
     .arena_bytes = pf_arena_bytes,
     .run = pf_run,
 };

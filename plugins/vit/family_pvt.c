@@ -39,6 +39,7 @@ typedef struct pvt_stage {
 } pvt_stage;
 
 typedef struct pvt_net {
+    mf_allocs allocs; /* first, for mf_net_free: the stages' blocks and attention */
     int in_chans, img_h, img_w, num_classes, num_stages, linear;
     pvt_stage stages[PVT_MAX_STAGES];
     const float *head_w, *head_b;
@@ -261,8 +262,8 @@ static int build_stage(mf_builder *b, pvt_net *n, int i, int cin)
     if (st->depth < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
                           i);
-    st->blocks = calloc((size_t)st->depth, sizeof(mf_block));
-    st->attn = calloc((size_t)st->depth, sizeof(pvt_attn));
+    st->blocks = mf_calloc(&n->allocs, (size_t)st->depth, sizeof(mf_block));
+    st->attn = mf_calloc(&n->allocs, (size_t)st->depth, sizeof(pvt_attn));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int k2 = 0; k2 < st->depth && r == 0; k2++)
@@ -377,21 +378,10 @@ static double pvt_gflops(const pvt_net *n)
     return 2.0 * macs * 1e-9;
 }
 
-static void pvt_destroy(void *net)
-{
-    pvt_net *n = net;
-    if (n)
-        for (int i = 0; i < PVT_MAX_STAGES; i++) {
-            free(n->stages[i].blocks);
-            free(n->stages[i].attn);
-        }
-    free(n);
-}
-
 static int pvt_build(vit_model *m, vit_error *err)
 {
     void *net;
-    int r = mf_build_net(m, sizeof(pvt_net), build_net, pvt_destroy, &net, err);
+    int r = mf_build_net(m, sizeof(pvt_net), build_net, mf_net_free, &net, err);
     if (r < 0)
         return r;
     const pvt_net *n = net;
@@ -470,7 +460,7 @@ const vit_family vit_family_pvt = {
     .name = "pvt_v2",
     .match = pvt_match,
     .build = pvt_build,
-    .destroy = pvt_destroy,
+    .destroy = mf_net_free,
     .arena_bytes = pvt_arena_bytes,
     .run = pvt_run,
 };

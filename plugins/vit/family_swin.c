@@ -39,6 +39,7 @@ typedef struct swin_stage {
 } swin_stage;
 
 typedef struct swin_net {
+    mf_allocs allocs; /* first, for mf_net_free: the stages' blocks, attention, index tables */
     int in_chans, img_h, img_w, num_classes, num_stages, window;
     vit_conv2d patch;
     const float *patch_norm_w, *patch_norm_b;
@@ -173,7 +174,7 @@ static int stage_window(mf_builder *b, swin_net *n, swin_stage *st, int i)
     if (st->dim % st->heads)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d: %d heads do not divide width %d",
                           b->model->weights->path, i, st->heads, st->dim);
-    st->rel_index = malloc((size_t)st->ws * st->ws * st->ws * st->ws * sizeof(int));
+    st->rel_index = mf_calloc(&n->allocs, (size_t)st->ws * st->ws * st->ws * st->ws, sizeof(int));
     if (!st->rel_index)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     vit_window_rel_index(st->ws, st->rel_index);
@@ -222,8 +223,8 @@ static int build_stage(mf_builder *b, swin_net *n, int i, int cin, int H, int W)
     r = stage_window(b, n, st, i);
     if (r < 0)
         return r;
-    st->blocks = calloc((size_t)st->depth, sizeof(mf_block));
-    st->attn = calloc((size_t)st->depth, sizeof(swin_attn));
+    st->blocks = mf_calloc(&n->allocs, (size_t)st->depth, sizeof(mf_block));
+    st->attn = mf_calloc(&n->allocs, (size_t)st->depth, sizeof(swin_attn));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int k = 0; k < st->depth && r == 0; k++)
@@ -317,22 +318,10 @@ static double swin_gflops(const swin_net *n)
     return 2.0 * macs * 1e-9;
 }
 
-static void swin_destroy(void *net)
-{
-    swin_net *n = net;
-    if (n)
-        for (int i = 0; i < SWIN_MAX_STAGES; i++) {
-            free(n->stages[i].blocks);
-            free(n->stages[i].attn);
-            free(n->stages[i].rel_index);
-        }
-    free(n);
-}
-
 static int swin_build(vit_model *m, vit_error *err)
 {
     void *net;
-    int r = mf_build_net(m, sizeof(swin_net), build_net, swin_destroy, &net, err);
+    int r = mf_build_net(m, sizeof(swin_net), build_net, mf_net_free, &net, err);
     if (r < 0)
         return r;
     const swin_net *n = net;
@@ -435,7 +424,7 @@ const vit_family vit_family_swin = {
     .name = "swin",
     .match = swin_match,
     .build = swin_build,
-    .destroy = swin_destroy,
+    .destroy = mf_net_free,
     .arena_bytes = swin_arena_bytes,
     .run = swin_run,
 };

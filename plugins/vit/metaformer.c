@@ -1,5 +1,6 @@
 /* metaformer.c — the shared MetaFormer block, its norms and MLP, row-parallel helpers, split
- * attention, the window-attention passes, and the tensor-lookup helpers of the hierarchical families (metaformer.h).
+ * attention, the window-attention passes, and the tensor-lookup and allocation helpers of the
+ * hierarchical families (metaformer.h).
  *
  * A block is a few pool runs over token rows, each a barrier, so steps that only need their own
  * rows share a run: GroupNorm statistics (one run, per-part mean and M2 combined), norm1 (fused
@@ -35,6 +36,33 @@ void mf_builder_clear(mf_builder *b)
 {
     free(b->used);
     b->used = NULL;
+}
+
+void *mf_calloc(mf_allocs *a, size_t count, size_t size)
+{
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        void **ptrs = realloc(a->ptrs, (size_t)cap * sizeof(*ptrs));
+        if (!ptrs)
+            return NULL;
+        a->ptrs = ptrs;
+        a->cap = cap;
+    }
+    void *p = calloc(count, size);
+    if (p)
+        a->ptrs[a->n++] = p;
+    return p;
+}
+
+void mf_net_free(void *net)
+{
+    mf_allocs *a = net; /* the net's first member */
+    if (a) {
+        for (int i = 0; i < a->n; i++)
+            free(a->ptrs[i]);
+        free(a->ptrs);
+    }
+    free(net);
 }
 
 int mf_build_net(vit_model *m, size_t net_size, int (*build)(mf_builder *b, void *net),

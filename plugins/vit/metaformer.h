@@ -34,6 +34,18 @@ typedef struct mf_builder {
 
 int mf_builder_init(mf_builder *b, vit_model *m, vit_error *err);
 void mf_builder_clear(mf_builder *b);
+/* What a family's net allocates besides itself (blocks, mixer parameters, tables): a net whose
+ * first member is an mf_allocs gets them with mf_calloc and is freed by mf_net_free. */
+typedef struct mf_allocs {
+    void **ptrs;
+    int n, cap;
+} mf_allocs;
+/* calloc(count, size), recorded in a; NULL when out of memory. */
+void *mf_calloc(mf_allocs *a, size_t count, size_t size);
+/* A family's destroy for such a net: frees what its first member recorded, then net (NULL:
+ * nothing). */
+void mf_net_free(void *net);
+
 /* A family's build: allocates a zeroed net of net_size bytes and runs build(b, net) with a
  * builder over m; on success *ret = net, on failure the net is freed with destroy (a net that
  * could not start building with free) and the error returned. */

@@ -43,7 +43,8 @@ START_TEST(test_linear_bias_and_accumulate)
     if (!use_backend(_i))
         return;
     int M = 7, N = 13, K = 19;
-    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K), *b = vt_rand_array(N);
+    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K),
+          *b = vt_rand_array(N);
     float *C = vt_rand_array((size_t)M * N);
     double *ref = malloc(sizeof(double) * M * N);
     naive_linear(M, N, K, A, W, b, ref);
@@ -65,7 +66,8 @@ START_TEST(test_linear_rows_threaded_split)
     vit_threadpool *pool;
     ck_assert_int_eq(vit_threadpool_new(3, &pool, NULL), 0);
     int M = 197, N = 40, K = 24; /* 197 rows do not divide by 3 */
-    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K), *b = vt_rand_array(N);
+    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K),
+          *b = vt_rand_array(N);
     float *C = calloc((size_t)M * N, sizeof(float));
     double *ref = malloc(sizeof(double) * M * N);
     naive_linear(M, N, K, A, W, b, ref);
@@ -188,7 +190,8 @@ START_TEST(test_gemm_shapes_and_layouts)
         int M = dims[t][0], N = dims[t][1], K = dims[t][2], lda = K + 3, ldc = N + 5;
         for (int trans = 0; trans < 2; trans++) {
             int ldb = trans ? K + 2 : N + 1;
-            float *A = vt_rand_array((size_t)M * lda), *B = vt_rand_array((size_t)(trans ? N : K) * ldb);
+            float *A = vt_rand_array((size_t)M * lda),
+                  *B = vt_rand_array((size_t)(trans ? N : K) * ldb);
             float *C = vt_rand_array((size_t)M * ldc), *bias = vt_rand_array(N);
             double *ref = malloc(sizeof(double) * M * N);
             for (int m = 0; m < M; m++)
@@ -217,7 +220,8 @@ START_TEST(test_linear_gelu_fused)
         return;
     /* K = 300 spans two K blocks: GELU must see the finished sum, once */
     int M = 29, N = 70, K = 300;
-    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K), *b = vt_rand_array(N);
+    float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K),
+          *b = vt_rand_array(N);
     float *C = vt_rand_array((size_t)M * N);
     double *ref = malloc(sizeof(double) * M * N);
     naive_linear(M, N, K, A, W, b, ref);
