@@ -2,7 +2,8 @@
  * norm + qkv, local cells, z = x + local (+ grid_norm statistics), grid_norm + q, pooling
  * (+ ds_norm statistics), ds_norm + kv, global attention + proj + residual. GroupNorm
  * statistics are gathered per part inside the pass that produces the rows and combined between
- * passes; their affine is applied by the pass that consumes the rows. */
+ * passes; their affine is applied by the pass that consumes the rows. The first two passes are
+ * metaformer.c's window passes (shared with Swin's window mixer). */
 #include "hmhsa.h"
 
 #include "ops.h"

@@ -1,6 +1,6 @@
 /* metaformer.h — the block shape shared by the hierarchical families (PoolFormer, PVT v2,
- * Swin, HAT-Net/TransCNN), the tensor-lookup helpers their builders use, and the row-parallel
- * plumbing their runs use.
+ * Swin, HAT-Net/TransCNN), the build, allocation and tensor-lookup helpers their builders use,
+ * and the row-parallel plumbing (including the window-attention passes) their runs use.
  *
  * A block on a token-major map x [H*W, C] (see conv.h) is
  *     y = norm1(x);  x += ls1 * mixer(y, x);  y = norm2(x);  x += ls2 * mlp(y)
