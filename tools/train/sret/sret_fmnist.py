@@ -2,7 +2,7 @@
 """Trains a small SReT-style model on Fashion-MNIST, with group attention or with global
 attention everywhere (the same network otherwise), and exports it as a libvit model folder.
 
-  sret_fmnist.py --variant grouped|global [--epochs 3] [--epoch-images 20000] [--shift 0]
+  sret_fmnist.py --variant grouped|global [--epochs 6] [--epoch-images 20000] [--shift 0]
                  [--out DIR]
 
 The network is tools/ref/sret.py's SReT (official key names, the fixed stored permutation of
@@ -106,9 +106,9 @@ def export(model, args, out, info):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--variant", choices=sorted(VARIANTS), required=True)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--warmup-steps", type=int, default=200)
     ap.add_argument("--shift", type=int, default=0, help="random shift augmentation, pixels")
