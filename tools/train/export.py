@@ -55,9 +55,12 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--num-heads", type=int, default=4,
                    help="for a ViT checkpoint of a run still training (no config stored yet)")
+    p.add_argument("--architecture", default="", help="override config.json's architecture")
     a = p.parse_args()
     ck = torch.load(a.checkpoint)
     cfg = dict(ck["config"]) if "config" in ck else vit_config_from_state(ck, a.num_heads)
+    if a.architecture:
+        cfg["architecture"] = a.architecture
     cfg.setdefault("training", {})["checkpoint_epoch"] = ck.get("epoch", -1) + 1
     write_folder(a.out, ck["model"], cfg)
     print(f"wrote {a.out} from {a.checkpoint} (epoch {ck.get('epoch', -1) + 1}, "
