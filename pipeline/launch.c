@@ -72,6 +72,11 @@ static char *launch_from_structure(const VpPipelineSpec *spec)
         g_ascii_formatd(number, sizeof(number), "%.6g", spec->early_exit);
         g_string_append_printf(s, " exit-threshold=%s", number);
     }
+    if (spec->exit_budget > 0) {
+        char number[G_ASCII_DTOSTR_BUF_SIZE];
+        g_ascii_formatd(number, sizeof(number), "%.6g", spec->exit_budget);
+        g_string_append_printf(s, " exit-budget=%s", number);
+    }
     g_string_append_printf(s, " threads=%d ! fakesink name=sink %s", spec->threads,
                            spec->realtime ? "sync=true qos=true" : "sync=false");
     g_free(model);

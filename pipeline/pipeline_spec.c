@@ -193,6 +193,7 @@ static void parse_entry(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
         e.spec->backoff_initial_s = defaults->backoff_initial_s;
         e.spec->backoff_max_s = defaults->backoff_max_s;
         e.spec->realtime = defaults->realtime;
+        e.spec->exit_budget = defaults->exit_budget;
         e.spec->model = g_strdup(defaults->model);
     }
     e.spec->file = g_strdup(file->path);
@@ -345,5 +346,6 @@ gboolean vp_pipeline_spec_equal(const VpPipelineSpec *a, const VpPipelineSpec *b
            a->top_k == b->top_k && a->interval == b->interval && a->early_exit == b->early_exit &&
            a->threads == b->threads && a->publish == b->publish && a->max_rate == b->max_rate &&
            a->restart == b->restart && a->backoff_initial_s == b->backoff_initial_s &&
-           a->backoff_max_s == b->backoff_max_s && a->realtime == b->realtime;
+           a->backoff_max_s == b->backoff_max_s && a->realtime == b->realtime &&
+           a->exit_budget == b->exit_budget;
 }

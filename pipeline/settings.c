@@ -24,7 +24,7 @@ static const char *const publish_keys[] = {"max-rate", NULL};
 static const char *const restart_choices[] = {"always", "on-failure", "never", NULL};
 static const char *const restart_keys[] = {"policy", "backoff-initial", "backoff-max", NULL};
 static const char *const early_exit_choices[] = {"default", NULL};
-static const char *const early_exit_keys[] = {"threshold", NULL};
+static const char *const early_exit_keys[] = {"threshold", "budget-gflops", NULL};
 
 void vp_settings_init(VpPipelineSpec *spec)
 {
@@ -89,7 +89,7 @@ static void parse_model(VpYamlFile *file, VpErrors *errs, yaml_node_t *value, Vp
 
 typedef struct {
     VpPipelineSpec *spec;
-    gboolean has_threshold;
+    gboolean has_setting;
 } EarlyExitMapping;
 
 static void early_exit_pair(VpYamlFile *file, VpErrors *errs, const char *key,
@@ -98,12 +98,12 @@ static void early_exit_pair(VpYamlFile *file, VpErrors *errs, const char *key,
     EarlyExitMapping *m = user_data;
 
     if (strcmp(key, "threshold") == 0) {
-        m->has_threshold = TRUE;
+        m->has_setting = TRUE;
         vp_yaml_get_number(file, errs, "threshold", value, 0.0, FALSE, 1.0, &m->spec->early_exit);
     } else if (strcmp(key, "budget-gflops") == 0) {
-        vp_yaml_error(file, errs, key_node,
-                      "'budget-gflops' is not supported yet: give the exit 'threshold' "
-                      "(a confidence in (0, 1])");
+        m->has_setting = TRUE;
+        vp_yaml_get_number(file, errs, "budget-gflops", value, 0.0, FALSE, 10000.0,
+                           &m->spec->exit_budget);
     } else {
         vp_yaml_unknown_key(file, errs, key_node, key, early_exit_keys);
     }
@@ -118,11 +118,15 @@ static void parse_early_exit(VpYamlFile *file, VpErrors *errs, yaml_node_t *valu
     if (value->type == YAML_MAPPING_NODE) {
         EarlyExitMapping m = {spec, FALSE};
         guint before = errs->count;
+        spec->early_exit = -1.0;
+        spec->exit_budget = 0.0;
         vp_yaml_mapping_foreach(file, errs, value, early_exit_pair, &m);
-        if (!m.has_threshold && errs->count == before)
-            vp_yaml_error(file, errs, value, "'early-exit' mapping needs a 'threshold'");
+        if (!m.has_setting && errs->count == before)
+            vp_yaml_error(file, errs, value,
+                          "'early-exit' mapping needs a 'threshold' or a 'budget-gflops'");
         return;
     }
+    spec->exit_budget = 0.0;
     if (v && strcmp(v, "default") == 0) {
         spec->early_exit = -1.0;
         return;

@@ -70,6 +70,8 @@ typedef struct {
     /* Added after the first version of this header (append-only): */
     gboolean realtime;     /* `realtime:` (structured only), default TRUE: the sink syncs to the
                             * clock, so files play at their frame rate; FALSE = as fast as possible */
+    double exit_budget;    /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
+                            * cascade's budget mode (vitclassify exit-budget); 0 = none */
 } VpPipelineSpec;
 
 typedef struct {

@@ -87,6 +87,7 @@ GST_DEBUG_CATEGORY_STATIC(gst_vit_classify_debug);
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_THRESHOLD 0.0
 #define DEFAULT_EXIT_THRESHOLD -1.0
+#define DEFAULT_EXIT_BUDGET 0.0
 #define DEFAULT_THREADS 0
 #define DEFAULT_POST_MESSAGES TRUE
 
@@ -98,6 +99,7 @@ enum {
     PROP_INTERVAL,
     PROP_THRESHOLD,
     PROP_EXIT_THRESHOLD,
+    PROP_EXIT_BUDGET,
     PROP_THREADS,
     PROP_POST_MESSAGES,
     PROP_FRAMES_SEEN,
@@ -125,7 +127,9 @@ struct _GstVitClassify {
     guint interval;
     gdouble threshold;
     gdouble exit_threshold;
-    gboolean exit_threshold_changed;
+    gdouble exit_budget;             /* GFLOPs per frame; 0 = off */
+    gboolean exit_threshold_changed; /* exit-threshold or exit-budget changed */
+    gboolean budget_warned;          /* streaming thread only: warned about no budgets */
     guint threads;
     gboolean post_messages;
     guint64 frames_seen;
@@ -259,7 +263,8 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
     labels_path = g_strdup(self->labels_path);
     opts.threads = (int)self->threads;
     opts.exit_threshold = (float)self->exit_threshold;
-    self->exit_threshold_changed = FALSE;
+    self->exit_threshold_changed = self->exit_budget > 0; /* applied with the first frame */
+    self->budget_warned = FALSE;
     self->frames_seen = self->frames_classified = self->frames_skipped = 0;
     self->latency_sum_us = 0;
     GST_OBJECT_UNLOCK(self);
@@ -492,7 +497,7 @@ static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf, 
     vit_frame frame;
     vit_error err;
     gboolean exit_changed;
-    gdouble exit_threshold;
+    gdouble exit_threshold, exit_budget;
     gint64 t0, t1;
     guint i;
     int r;
@@ -500,12 +505,27 @@ static GstFlowReturn gst_vit_classify_run(GstVitClassify *self, GstBuffer *buf, 
     GST_OBJECT_LOCK(self);
     exit_changed = self->exit_threshold_changed;
     exit_threshold = self->exit_threshold;
+    exit_budget = self->exit_budget;
     self->exit_threshold_changed = FALSE;
     GST_OBJECT_UNLOCK(self);
-    if (exit_changed)
+    if (exit_changed) {
         vit_session_set_exit_threshold(
             self->session, exit_threshold < 0 ? vit_model_default_exit_threshold(self->model)
                                               : (float)exit_threshold);
+        if (exit_budget > 0) {
+            r = vit_session_set_budget(self->session, exit_budget, &err);
+            if (r >= 0) {
+                GST_INFO_OBJECT(self, "exit-budget %g GFLOPs: model budget %d (%g GFLOPs)",
+                                exit_budget, r, vit_model_budget_gflops(self->model, r));
+            } else if (!self->budget_warned) {
+                self->budget_warned = TRUE;
+                GST_ELEMENT_WARNING(
+                    self, LIBRARY, SETTINGS,
+                    ("exit-budget %g ignored: the model has no usable budgets", exit_budget),
+                    ("%s; exit-threshold is used instead", err.message));
+            }
+        }
+    }
 
     if (!gst_video_frame_map(&vframe, &self->info, buf, GST_MAP_READ)) {
         GST_ELEMENT_ERROR(self, STREAM, FAILED,
@@ -655,6 +675,10 @@ static void gst_vit_classify_set_property(GObject *object, guint prop_id, const 
         self->exit_threshold = g_value_get_double(value);
         self->exit_threshold_changed = TRUE;
         break;
+    case PROP_EXIT_BUDGET:
+        self->exit_budget = g_value_get_double(value);
+        self->exit_threshold_changed = TRUE;
+        break;
     case PROP_THREADS:
         self->threads = g_value_get_uint(value);
         break;
@@ -692,6 +716,9 @@ static void gst_vit_classify_get_property(GObject *object, guint prop_id, GValue
         break;
     case PROP_EXIT_THRESHOLD:
         g_value_set_double(value, self->exit_threshold);
+        break;
+    case PROP_EXIT_BUDGET:
+        g_value_set_double(value, self->exit_budget);
         break;
     case PROP_THREADS:
         g_value_set_uint(value, self->threads);
@@ -780,6 +807,15 @@ static void gst_vit_classify_install_properties(GObjectClass *gobject_class)
             "No effect on single networks",
             -1.0, 1.0, DEFAULT_EXIT_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
     g_object_class_install_property(
+        gobject_class, PROP_EXIT_BUDGET,
+        g_param_spec_double(
+            "exit-budget", "Exit budget",
+            "Early-exit cascades: target mean GFLOPs per frame; uses the model's budget "
+            "(config.json) costing the most without exceeding it, or its cheapest one. When > 0 "
+            "it overrides exit-threshold; 0 turns budget mode off. A model without budgets "
+            "gets a warning and keeps exit-threshold",
+            0.0, G_MAXDOUBLE, DEFAULT_EXIT_BUDGET, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
         gobject_class, PROP_THREADS,
         g_param_spec_uint(
             "threads", "Threads",
@@ -856,6 +892,7 @@ static void gst_vit_classify_init(GstVitClassify *self)
     self->interval = DEFAULT_INTERVAL;
     self->threshold = DEFAULT_THRESHOLD;
     self->exit_threshold = DEFAULT_EXIT_THRESHOLD;
+    self->exit_budget = DEFAULT_EXIT_BUDGET;
     self->threads = DEFAULT_THREADS;
     self->post_messages = DEFAULT_POST_MESSAGES;
     gst_vit_lateness_init(&self->lateness);

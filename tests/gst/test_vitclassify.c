@@ -24,6 +24,8 @@
 #define GRAY_MODEL VIT_FIXTURES_DIR "/vit_gray_test"
 #define DEIT_MODEL VIT_FIXTURES_DIR "/deit_tiny_patch16_224"
 #define CASCADE_MODEL VIT_FIXTURES_DIR "/dvt_cascade_fmnist_shape"
+/* The shipped cascade: its config.json has budgets (the fixture above has none). */
+#define BUDGET_MODEL VIT_MODELS_DIR "/fmnist-dvt"
 #define NUM_CLASSES 10
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -998,6 +1000,123 @@ GST_START_TEST(test_failed_start_releases_model)
 }
 GST_END_TEST;
 
+/* A 28x28 GRAY8 frame with a pattern that differs with SEED, so a cascade sees both easy and
+ * hard inputs. */
+static GstBuffer *make_pattern_buffer(guint seed, GstClockTime pts)
+{
+    GstBuffer *buf = gst_buffer_new_allocate(NULL, 28 * 28, NULL);
+    GstMapInfo map;
+    guint x, y;
+
+    fail_unless(gst_buffer_map(buf, &map, GST_MAP_WRITE));
+    for (y = 0; y < 28; y++)
+        for (x = 0; x < 28; x++)
+            map.data[y * 28 + x] =
+                (guint8)(((x * (seed % 7 + 1) + y * (seed % 5 + 2)) * 37 + seed * 101) % 256);
+    gst_buffer_unmap(buf, &map);
+    GST_BUFFER_PTS(buf) = pts;
+    GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
+    return buf;
+}
+
+/* Sum of the exits that answered FRAMES pattern frames pushed through H. */
+static guint sum_of_exits(GstHarness *h, GstBus *bus, guint frames)
+{
+    static guint64 n;
+    guint i, sum = 0;
+
+    for (i = 0; i < frames; i++) {
+        GstMessage *msg;
+        const GstStructure *s;
+        guint exit_index;
+
+        fail_unless_equals_int(gst_harness_push(h, make_pattern_buffer(i, n * GST_SECOND)),
+                               GST_FLOW_OK);
+        n++;
+        gst_buffer_unref(gst_harness_pull(h));
+        s = pop_classification(bus, &msg);
+        fail_unless(s != NULL);
+        fail_unless(gst_structure_get_uint(s, "exit", &exit_index));
+        gst_message_unref(msg);
+        sum += exit_index;
+    }
+    return sum;
+}
+
+/* exit-budget picks one of the model's budgets, also while playing: the cheapest budget lets
+ * earlier exits answer than the dearest one, and 0 returns to exit-threshold. */
+GST_START_TEST(test_exit_budget_cascade)
+{
+    GstBus *bus;
+    GstHarness *h;
+    GstElement *vit;
+    GstCaps *caps = make_caps("GRAY8", 28, 28);
+    guint cheap, dear;
+
+    h = gst_harness_new_parse("vitclassify name=vit model=" BUDGET_MODEL " exit-budget=0.001");
+    bus = gst_bus_new();
+    gst_harness_set_live(h, FALSE);
+    gst_element_set_bus(h->element, bus);
+    vit = harness_classify_element(h);
+    gst_harness_set_src_caps(h, gst_caps_ref(caps));
+
+    cheap = sum_of_exits(h, bus, 12);
+    g_object_set(vit, "exit-budget", 1.0, NULL);
+    dear = sum_of_exits(h, bus, 12);
+    fail_unless(cheap < dear, "exits under the cheapest budget %u, under the dearest %u", cheap,
+                dear);
+    g_object_set(vit, "exit-budget", 0.0, "exit-threshold", 1.0, NULL);
+    fail_unless_equals_int(sum_of_exits(h, bus, 3), 6); /* all at the last exit (2) */
+
+    gst_object_unref(vit);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+    gst_object_unref(bus);
+}
+GST_END_TEST;
+
+/* A cascade without budgets: one warning, and frames are still classified with exit-threshold. */
+GST_START_TEST(test_exit_budget_without_budgets)
+{
+    GstBus *bus;
+    GstHarness *h;
+    GstElement *vit;
+    GstMessage *msg;
+    GstCaps *caps = make_caps("GRAY8", 28, 28);
+    guint warnings = 0, classifications = 0, i;
+
+    h = gst_harness_new_parse("vitclassify name=vit model=" CASCADE_MODEL
+                              " exit-threshold=0 exit-budget=0.05");
+    bus = gst_bus_new();
+    gst_harness_set_live(h, FALSE);
+    gst_element_set_bus(h->element, bus);
+    vit = harness_classify_element(h);
+    gst_harness_set_src_caps(h, gst_caps_ref(caps));
+
+    for (i = 0; i < 3; i++) {
+        if (i == 1)
+            g_object_set(vit, "exit-budget", 0.1, NULL);
+        fail_unless_equals_int(gst_harness_push(h, make_buffer(caps, i * GST_SECOND)), GST_FLOW_OK);
+        gst_buffer_unref(gst_harness_pull(h));
+    }
+    while ((msg = gst_bus_pop(bus)) != NULL) {
+        if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING)
+            warnings++;
+        else if (gst_message_has_name(msg, "vit-classification"))
+            classifications++;
+        gst_message_unref(msg);
+    }
+    fail_unless_equals_int(warnings, 1);
+    fail_unless_equals_int(classifications, 3);
+    fail_unless_equals_uint64(get_u64(h, "frames-classified"), 3);
+
+    gst_object_unref(vit);
+    gst_caps_unref(caps);
+    gst_harness_teardown(h);
+    gst_object_unref(bus);
+}
+GST_END_TEST;
+
 /* ---- properties as gst-inspect shows them -------------------------------------------------- */
 
 GST_START_TEST(test_property_flags)
@@ -1005,8 +1124,8 @@ GST_START_TEST(test_property_flags)
     GstElement *e = gst_element_factory_make("vitclassify", NULL);
     GObjectClass *klass = G_OBJECT_GET_CLASS(e);
     static const gchar *ready_only[] = {"model", "labels", "threads"};
-    static const gchar *playing[] = {"top-k", "interval", "threshold", "exit-threshold",
-                                     "post-messages"};
+    static const gchar *playing[] = {"top-k",          "interval",    "threshold",
+                                     "exit-threshold", "exit-budget", "post-messages"};
     static const gchar *read_only[] = {"frames-seen", "frames-classified", "frames-skipped",
                                        "mean-latency-us"};
     gsize i;
@@ -1044,6 +1163,8 @@ static Suite *vitclassify_suite(void)
     tcase_add_test(tc, test_threshold);
     tcase_add_test(tc, test_labels_file);
     tcase_add_test(tc, test_exit_threshold_cascade);
+    tcase_add_test(tc, test_exit_budget_cascade);
+    tcase_add_test(tc, test_exit_budget_without_budgets);
     tcase_add_test(tc, test_meta_matches_message);
     tcase_add_test(tc, test_post_messages_off);
     tcase_add_test(tc, test_shared_buffer_not_copied);

@@ -21,13 +21,21 @@ typedef struct {
     GstBaseTransform parent;
     char *model;
     guint top_k, interval, threads;
-    double exit_threshold;
+    double exit_threshold, exit_budget;
 } FakeVit;
 typedef struct {
     GstBaseTransformClass parent_class;
 } FakeVitClass;
 
-enum { PROP_0, PROP_MODEL, PROP_TOP_K, PROP_INTERVAL, PROP_EXIT_THRESHOLD, PROP_THREADS };
+enum {
+    PROP_0,
+    PROP_MODEL,
+    PROP_TOP_K,
+    PROP_INTERVAL,
+    PROP_EXIT_THRESHOLD,
+    PROP_THREADS,
+    PROP_EXIT_BUDGET
+};
 
 GType fake_vit_get_type(void);
 G_DEFINE_TYPE(FakeVit, fake_vit, GST_TYPE_BASE_TRANSFORM)
@@ -49,6 +57,9 @@ static void fake_vit_set_property(GObject *object, guint id, const GValue *value
         break;
     case PROP_EXIT_THRESHOLD:
         self->exit_threshold = g_value_get_double(value);
+        break;
+    case PROP_EXIT_BUDGET:
+        self->exit_budget = g_value_get_double(value);
         break;
     case PROP_THREADS:
         self->threads = g_value_get_uint(value);
@@ -74,6 +85,9 @@ static void fake_vit_get_property(GObject *object, guint id, GValue *value, GPar
         break;
     case PROP_EXIT_THRESHOLD:
         g_value_set_double(value, self->exit_threshold);
+        break;
+    case PROP_EXIT_BUDGET:
+        g_value_set_double(value, self->exit_budget);
         break;
     case PROP_THREADS:
         g_value_set_uint(value, self->threads);
@@ -112,6 +126,9 @@ static void fake_vit_class_init(FakeVitClass *klass)
     g_object_class_install_property(
         gobject_class, PROP_EXIT_THRESHOLD,
         g_param_spec_double("exit-threshold", "", "", -1, 1, -1, G_PARAM_READWRITE));
+    g_object_class_install_property(
+        gobject_class, PROP_EXIT_BUDGET,
+        g_param_spec_double("exit-budget", "", "", 0, G_MAXDOUBLE, 0, G_PARAM_READWRITE));
     g_object_class_install_property(
         gobject_class, PROP_THREADS,
         g_param_spec_uint("threads", "", "", 0, 1024, 0, G_PARAM_READWRITE));
@@ -182,7 +199,7 @@ static GstElement *parse(const char *description)
 typedef struct {
     char *model;
     guint top_k, interval, threads;
-    double exit_threshold;
+    double exit_threshold, exit_budget;
 } VitProps;
 
 /* The properties of the element named "vit" in PIPELINE. */
@@ -197,7 +214,8 @@ static VitProps vit_props(GstElement *pipeline)
     ck_assert_str_eq(GST_OBJECT_NAME(factory),
                      use_real_element() ? "vitclassify" : "vittestclassify");
     g_object_get(vit, "model", &p.model, "top-k", &p.top_k, "interval", &p.interval,
-                 "exit-threshold", &p.exit_threshold, "threads", &p.threads, NULL);
+                 "exit-threshold", &p.exit_threshold, "threads", &p.threads, "exit-budget",
+                 &p.exit_budget, NULL);
     gst_object_unref(vit);
     return p;
 }
@@ -250,6 +268,31 @@ START_TEST(test_structured_options)
     ck_assert_str_eq(text, "uridecodebin uri=\"file:///v/a%20b.mp4\" ! videoconvert ! "
                            "vitclassify name=vit model=\"/m/tiny\" top-k=3 interval=2 threads=2 "
                            "! fakesink name=sink sync=false");
+    g_free(text);
+    vp_pipeline_spec_free(s);
+}
+END_TEST
+
+/* `early-exit: {budget-gflops: G}` becomes exit-budget=G, which the element accepts. */
+START_TEST(test_structured_exit_budget)
+{
+    VpPipelineSpec *s = structured("test:ball", "/m/tiny");
+    char *text;
+    GstElement *pipeline;
+    VitProps vit;
+
+    s->early_exit = -1;
+    s->exit_budget = 0.05;
+    text = vp_spec_to_launch(s);
+    ck_assert_str_eq(text, "videotestsrc is-live=true pattern=ball ! vitclassify name=vit "
+                           "model=\"/m/tiny\" top-k=3 interval=2 exit-budget=0.05 threads=2 ! "
+                           "fakesink name=sink sync=true qos=true");
+    pipeline = parse(text);
+    vit = vit_props(pipeline);
+    ck_assert_double_eq_tol(vit.exit_budget, 0.05, 1e-9);
+    ck_assert_double_eq_tol(vit.exit_threshold, -1, 1e-9);
+    g_free(vit.model);
+    gst_object_unref(pipeline);
     g_free(text);
     vp_pipeline_spec_free(s);
 }
@@ -404,6 +447,7 @@ static Suite *launch_suite(void)
 
     tcase_add_test(tc, test_structured_shapes);
     tcase_add_test(tc, test_structured_options);
+    tcase_add_test(tc, test_structured_exit_budget);
     tcase_add_test(tc, test_launch_text_edits);
     tcase_add_test(tc, test_parses_with_awkward_paths);
     tcase_add_test(tc, test_sources_parse);

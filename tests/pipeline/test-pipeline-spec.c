@@ -144,6 +144,31 @@ START_TEST(test_mapping_forms)
 }
 END_TEST
 
+/* A budget for cascades is kept in exit_budget; a plain threshold leaves it at 0. */
+START_TEST(test_exit_budget)
+{
+    GPtrArray *specs;
+    char *err = load("pipelines:\n"
+                     "  - {name: a, source: 'test:ball', model: models/tiny,\n"
+                     "     early-exit: {budget-gflops: 0.05}}\n"
+                     "  - {name: b, source: 'test:ball', model: models/tiny, early-exit: 0.7}\n"
+                     "  - {name: c, source: 'test:ball', model: models/tiny,\n"
+                     "     early-exit: {budget-gflops: 2.5}}\n",
+                     &specs);
+
+    ck_assert_msg(err == NULL, "%s", err);
+    ck_assert_int_eq(specs->len, 3);
+    const VpPipelineSpec *a = g_ptr_array_index(specs, 0), *b = g_ptr_array_index(specs, 1),
+                         *c = g_ptr_array_index(specs, 2);
+    ck_assert_double_eq_tol(a->exit_budget, 0.05, 1e-12);
+    ck_assert(a->early_exit < 0);
+    ck_assert_double_eq(b->exit_budget, 0.0);
+    ck_assert_double_eq_tol(b->early_exit, 0.7, 1e-12);
+    ck_assert_double_eq_tol(c->exit_budget, 2.5, 1e-12);
+    g_ptr_array_free(specs, TRUE);
+}
+END_TEST
+
 START_TEST(test_sources)
 {
     static const char *const good[][2] = {
@@ -239,10 +264,14 @@ START_TEST(test_bad_values)
          "5:29: 'threshold' must be a number in (0, 1], got '2'"},
         {"    early-exit: {treshold: 0.5}\n",
          "5:18: unknown key 'treshold' (did you mean 'threshold'?)"},
-        {"    early-exit: {budget-gflops: 1}\n",
-         "5:18: 'budget-gflops' is not supported yet: give the exit 'threshold' (a confidence "
-         "in (0, 1])"},
-        {"    early-exit: {}\n", "5:17: 'early-exit' mapping needs a 'threshold'"},
+        {"    early-exit: {budget-gflops: 0}\n",
+         "5:33: 'budget-gflops' must be a number in (0, 10000], got '0'"},
+        {"    early-exit: {budget-gflops: -1}\n",
+         "5:33: 'budget-gflops' must be a number in (0, 10000], got '-1'"},
+        {"    early-exit: {budget-gflops: lots}\n",
+         "5:33: 'budget-gflops' must be a number in (0, 10000], got 'lots'"},
+        {"    early-exit: {}\n",
+         "5:17: 'early-exit' mapping needs a 'threshold' or a 'budget-gflops'"},
         {"    publish: sometimes\n",
          "5:14: 'publish' must be 'every-frame' or 'on-change', or a mapping {max-rate: N}, got "
          "'sometimes'"},
@@ -607,6 +636,13 @@ START_TEST(test_spec_equal_and_copy)
     c->source = g_strdup(sa->source);
     c->backoff_max_s = 5;
     ck_assert(!vp_pipeline_spec_equal(sa, c));
+    c->backoff_max_s = sa->backoff_max_s;
+    c->exit_budget = 0.05;
+    ck_assert(!vp_pipeline_spec_equal(sa, c));
+    VpPipelineSpec *d = vp_pipeline_spec_copy(c);
+    ck_assert_double_eq(d->exit_budget, 0.05);
+    ck_assert(vp_pipeline_spec_equal(c, d));
+    vp_pipeline_spec_free(d);
     vp_pipeline_spec_free(c);
     ck_assert(!vp_pipeline_spec_equal(sa, NULL));
     g_ptr_array_free(a, TRUE);
@@ -624,6 +660,7 @@ static Suite *pipeline_spec_suite(void)
     tcase_add_test(tc, test_structured_every_key);
     tcase_add_test(tc, test_builtin_defaults);
     tcase_add_test(tc, test_mapping_forms);
+    tcase_add_test(tc, test_exit_budget);
     tcase_add_test(tc, test_sources);
     tcase_add_test(tc, test_bad_sources);
     tcase_add_test(tc, test_bad_values);
