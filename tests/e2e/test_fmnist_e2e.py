@@ -18,7 +18,7 @@ late rather than skipped.
 
 Environment (tests/e2e/meson.build): what tests/daemon's vitdtest needs, plus E2E_VIDEO_DIR
 (fmnist-test.gray8 / .labels from tools/train/fmnist_video.py), E2E_FRAMES (default 10000),
-E2E_FRAMERATE (frames/s, default 1000), E2E_EXIT_THRESHOLD (cascades; default: the model's)
+E2E_FRAMERATE (frames/s, default 500), E2E_EXIT_THRESHOLD (cascades; default: the model's)
 and FMNIST_DIR (the IDX files).
 """
 import glob
@@ -39,7 +39,7 @@ VIDEO_DIR = os.environ.get("E2E_VIDEO_DIR", "")
 VIDEO = os.path.join(VIDEO_DIR, "fmnist-test.gray8")
 VIDEO_LABELS = os.path.join(VIDEO_DIR, "fmnist-test.labels")
 FRAMES = int(os.environ.get("E2E_FRAMES", "10000"))
-FRAMERATE = int(os.environ.get("E2E_FRAMERATE", "1000"))
+FRAMERATE = int(os.environ.get("E2E_FRAMERATE", "500"))
 EXIT_THRESHOLD = os.environ.get("E2E_EXIT_THRESHOLD")  # cascades: else the model's default
 IDX_DIR = os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
 IDX_IMAGES = os.path.join(IDX_DIR, "t10k-images-idx3-ubyte.gz")
@@ -145,8 +145,11 @@ class FashionMnistEndToEnd(unittest.TestCase):
                 "fashion-mnist", "State") in ("finished", "failed"), timeout=240)
             props = client.get_all("fashion-mnist")
             self.assertEqual(props["State"], "finished", props["LastError"])
+            # A subscriber that fell behind past the queue bound shows here, named, rather than as
+            # a wait for signals that were never sent.
+            self.assertEqual(props["EventsDropped"], 0)
             client.wait_for("%d signals" % props["FramesClassified"], lambda: len(
-                client.classifications("fashion-mnist")) >= props["FramesClassified"], timeout=30)
+                client.classifications("fashion-mnist")) >= props["FramesClassified"], timeout=60)
             client.pump(0.3)  # anything after the last one would be a duplicate
             print("%s: %d frames at %d/s streamed in %.1f s" % (
                 os.path.basename(model), FRAMES, FRAMERATE, time.monotonic() - start),
