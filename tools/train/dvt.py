@@ -29,7 +29,8 @@ resize(grid g_up -> g_dn), per spatial axis (separable, linear):
   floor(i*m/g_dn) .. ceil((i+1)*m/g_dn)-1 with m = g_up*f (PyTorch's adaptive_avg_pool).
   4 -> 7: f=2, 8 -> 7 (pairs of cells); 7 -> 14: f=2, exact nearest doubling.
 
-State-dict keys: exits.K.{cls_token, pos_embed, patch_embed.proj.*, blocks.N.{norm1, attn.qkv,
+Each exit may tokenize with a conv stem first (model_args stem_chans; vit_model.PatchEmbed).
+State-dict keys: exits.K.{cls_token, pos_embed, patch_embed.stem.* (if any), patch_embed.proj.*, blocks.N.{norm1, attn.qkv,
 attn.proj, norm2, mlp.fc1, mlp.fc2}.*, norm.*, head.*}, exits.K.feature_reuse.{norm, fc1,
 fc2}.*, exits.K.relation_reuse.{conv1, conv2}.* (K >= 1 for the reuse modules). LayerNorm eps
 1e-6 everywhere, exact-erf GELU, timm's qkv layout (see MODELS.md).
@@ -115,11 +116,12 @@ class RelationReuse(nn.Module):
 class Exit(nn.Module):
     """One ViT of the cascade; with upstream (dim, heads, depth) it also owns the reuse modules."""
 
-    def __init__(self, patch_size, embed_dim, depth, num_heads, mlp_ratio, upstream=None):
+    def __init__(self, patch_size, embed_dim, depth, num_heads, mlp_ratio, upstream=None,
+                 stem_chans=0):
         super().__init__()
         ctx = CTX_DIM if upstream else 0
         vit = vit_model.VisionTransformer(28, patch_size, 1, embed_dim, depth, num_heads,
-                                          mlp_ratio, 10, ctx_dim=ctx)
+                                          mlp_ratio, 10, ctx_dim=ctx, stem_chans=stem_chans)
         self.grid = vit.patch_embed.grid
         self.patch_embed, self.cls_token, self.pos_embed = vit.patch_embed, vit.cls_token, vit.pos_embed
         self.blocks, self.norm, self.head = vit.blocks, vit.norm, vit.head
@@ -151,7 +153,7 @@ class DVTCascade(nn.Module):
         exits, up = [], None
         for a in self.exit_args:
             exits.append(Exit(a["patch_size"], a["embed_dim"], a["depth"], a["num_heads"],
-                              a["mlp_ratio"], up))
+                              a["mlp_ratio"], up, a.get("stem_chans", 0)))
             up = (a["embed_dim"], a["num_heads"], a["depth"])
         self.exits = nn.ModuleList(exits)
 
@@ -173,7 +175,8 @@ def exit_macs(exit_args):
         n = g * g + 1
         ctx = CTX_DIM if up else 0
         m = vit_model.vit_macs(28, a["patch_size"], 1, a["embed_dim"], a["depth"],
-                               a["num_heads"], a["mlp_ratio"], 10, ctx)
+                               a["num_heads"], a["mlp_ratio"], 10, ctx,
+                               a.get("stem_chans", 0))
         if up:
             n_up, d_up, hl_up = up
             m += n_up * (d_up * CTX_HIDDEN + CTX_HIDDEN * CTX_DIM)

@@ -26,7 +26,8 @@ def load(folder):
         a = cfg["model_args"]
         model = vit_model.VisionTransformer(a["img_size"], a["patch_size"], a["in_chans"],
                                             a["embed_dim"], a["depth"], a["num_heads"],
-                                            a["mlp_ratio"], cfg["num_classes"])
+                                            a["mlp_ratio"], cfg["num_classes"],
+                                            stem_chans=a.get("stem_chans", 0))
     else:
         raise ValueError(f"{folder}/config.json: unknown architecture {arch!r}")
     tensors, _ = safetensors_io.load_file(os.path.join(folder, "model.safetensors"))

@@ -59,9 +59,13 @@ def warm_exit_state(src, ex, exit_arg):
 
 
 def exit_args_from(a):
-    return [dict(img_size=28, patch_size=p, in_chans=1, embed_dim=d, depth=a.depth,
+    args = [dict(img_size=28, patch_size=p, in_chans=1, embed_dim=d, depth=a.depth,
                  num_heads=a.num_heads, mlp_ratio=a.mlp_ratio)
             for p, d in zip(a.patches, a.dims)]
+    if a.stem_chans:
+        for x in args:
+            x["stem_chans"] = a.stem_chans
+    return args
 
 
 def all_probs(model, images):
@@ -128,6 +132,7 @@ def main():
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--num-heads", type=int, default=4)
     p.add_argument("--mlp-ratio", type=float, default=4.0)
+    p.add_argument("--stem-chans", type=int, default=0, help="conv tokenizer width of every exit")
     p.add_argument("--init-exit0", default="", help="single-ViT checkpoint for exit 0")
     p.add_argument("--init-cascade", default="", help="previous stage's cascade checkpoint")
     p.add_argument("--warm-exit", default="", help="single-ViT checkpoint to warm the trained exit")

@@ -58,16 +58,19 @@ def main():
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--num-heads", type=int, default=4)
     p.add_argument("--mlp-ratio", type=float, default=4.0)
+    p.add_argument("--stem-chans", type=int, default=0,
+                   help="conv tokenizer: 3x3 conv + ReLU to N channels before the patch conv")
     p.add_argument("--architecture", default="", help="config.json name (default from shape)")
     p.add_argument("--init-from", default="", help="warm-start checkpoint (.pt)")
     p.add_argument("--out", default="", help="model folder to export best.pt to at the end")
     a = p.parse_args()
     model = vit_model.VisionTransformer(28, a.patch_size, 1, a.embed_dim, a.depth,
-                                        a.num_heads, a.mlp_ratio)
+                                        a.num_heads, a.mlp_ratio, stem_chans=a.stem_chans)
     if a.init_from and not a.resume:
         model.load_state_dict(adapt_state(torch.load(a.init_from)["model"], model))
         training_loop.log(f"warm start from {a.init_from}")
-    arch = a.architecture or f"vit_fmnist_d{a.embed_dim}_patch{a.patch_size}_28"
+    stem = f"_stem{a.stem_chans}" if a.stem_chans else ""
+    arch = a.architecture or f"vit_fmnist_d{a.embed_dim}{stem}_patch{a.patch_size}_28"
     macs = vit_model.vit_macs(**model.args)
     config = {"architecture": arch, "num_classes": 10, "model_args": model.args,
               "gflops": round(2 * macs / 1e9, 6),

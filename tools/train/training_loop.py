@@ -31,6 +31,9 @@ def add_common_args(p: argparse.ArgumentParser):
     p.add_argument("--log-every", type=int, default=0,
                    help="progress line every N batches (default: 100, or a quarter epoch if shorter)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast for the training forward/backward (weights stay F32; "
+                        "validation and export are F32): ~6x faster on CPUs with AVX512-BF16")
     p.add_argument("--max-train", type=int, default=0, help="use only N training images (smoke tests)")
     p.add_argument("--epoch-images", type=int, default=0,
                    help="images per epoch (a seeded random subset each epoch; default all): "
@@ -98,7 +101,8 @@ def run(model, args, loss_fn, val_fn, params=None):
     nparams = sum(p.numel() for p in model.parameters())
     log(f"{args.name}: {nparams} parameters ({len(params) and sum(p.numel() for p in params)} "
         f"trained), {len(xtr)} train / {len(xva)} val images, {per_epoch} per epoch, {steps_per_epoch} steps/epoch, "
-        f"{args.epochs} epochs, threads {torch.get_num_threads()}")
+        f"{args.epochs} epochs, threads {torch.get_num_threads()}"
+        f"{', bf16 autocast' if args.bf16 else ''}")
     for epoch in range(start_epoch, args.epochs):
         model.train()
         t0, run_loss, seen = time.time(), 0.0, 0
@@ -113,7 +117,8 @@ def run(model, args, loss_fn, val_fn, params=None):
             if args.flip:
                 flip = torch.rand(len(x), generator=g) < 0.5
                 x[flip] = x[flip].flip(-1)
-            loss = loss_fn(model, x, y)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                loss = loss_fn(model, x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

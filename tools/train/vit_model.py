@@ -16,15 +16,23 @@ LN_EPS = 1e-6
 
 
 class PatchEmbed(nn.Module):
-    """Conv patchifier: kernel=stride=patch_size (timm), flattening the grid row-major."""
+    """Conv patchifier: kernel=stride=patch_size (timm), flattening the grid row-major.
 
-    def __init__(self, img_size, patch_size, in_chans, embed_dim):
+    With stem_chans > 0 a small convolutional tokenizer comes first (T2T-ViT, which DVT builds
+    on, tokenizes with convolutions too): stem = Conv2d(in_chans -> stem_chans, 3x3, stride 1,
+    pad 1, bias) + ReLU at full resolution, then the patch conv over its stem_chans channels.
+    Keys: patch_embed.stem.{weight,bias}, patch_embed.proj.{weight,bias}."""
+
+    def __init__(self, img_size, patch_size, in_chans, embed_dim, stem_chans=0):
         super().__init__()
         self.grid = img_size // patch_size
         self.num_patches = self.grid * self.grid
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, patch_size)
+        self.stem = nn.Conv2d(in_chans, stem_chans, 3, 1, 1) if stem_chans else None
+        self.proj = nn.Conv2d(stem_chans or in_chans, embed_dim, patch_size, patch_size)
 
     def forward(self, x):
+        if self.stem is not None:
+            x = F.relu(self.stem(x))
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
@@ -78,13 +86,15 @@ class Block(nn.Module):
 
 class VisionTransformer(nn.Module):
     def __init__(self, img_size=28, patch_size=4, in_chans=1, embed_dim=64, depth=4,
-                 num_heads=4, mlp_ratio=4.0, num_classes=10, ctx_dim=0):
+                 num_heads=4, mlp_ratio=4.0, num_classes=10, ctx_dim=0, stem_chans=0):
         super().__init__()
         self.args = dict(img_size=img_size, patch_size=patch_size, in_chans=in_chans,
                          embed_dim=embed_dim, depth=depth, num_heads=num_heads,
                          mlp_ratio=mlp_ratio)
+        if stem_chans:
+            self.args["stem_chans"] = stem_chans
         self.num_classes = num_classes
-        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim, stem_chans)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.blocks = nn.ModuleList(
@@ -116,12 +126,14 @@ class VisionTransformer(nn.Module):
 
 
 def vit_macs(img_size, patch_size, in_chans, embed_dim, depth, num_heads, mlp_ratio,
-             num_classes=10, ctx_dim=0):
-    """Multiply-adds of one image: patch conv, per block qkv + q.k + attn.v + proj + fc1 + fc2,
-    then the head. Norms, softmax, GELU and additions are not counted (GFLOPs = 2 * MACs)."""
+             num_classes=10, ctx_dim=0, stem_chans=0):
+    """Multiply-adds of one image: stem conv, patch conv, per block qkv + q.k + attn.v + proj +
+    fc1 + fc2, then the head. Norms, softmax, GELU/ReLU and additions are not counted
+    (GFLOPs = 2 * MACs)."""
     grid = img_size // patch_size
     n = grid * grid + 1
     d, hidden = embed_dim, int(embed_dim * mlp_ratio)
-    macs = grid * grid * d * in_chans * patch_size * patch_size
+    macs = img_size * img_size * stem_chans * in_chans * 9
+    macs += grid * grid * d * (stem_chans or in_chans) * patch_size * patch_size
     per_block = n * 3 * d * d + 2 * n * n * d + n * d * d + n * (d + ctx_dim) * hidden + n * hidden * d
     return macs + depth * per_block + d * num_classes
