@@ -9,6 +9,7 @@
 
 #include "family.h"
 #include "model.h"
+#include "patch_embed.h"
 
 /* Largest token grid side an exit may have (28x28 images with patch 1 fit). */
 #define DVT_MAX_GRID 64
@@ -34,7 +35,9 @@ typedef struct dvt_exit {
     int dim, depth, heads, hidden;
     int ctx; /* feature-reuse channels appended before each MLP: 0 for exit 0 */
     int ld;  /* row stride of the token buffer: dim + ctx (the context rides along) */
-    const float *patch_w, *patch_b, *cls_token, *pos_embed, *norm_w, *norm_b, *head_w, *head_b;
+    int cfg_stem_chans; /* model_args.exits[k].stem_chans, -1 when absent */
+    vit_patch_embed pe; /* optional conv stem + patch conv (patch_embed.h) */
+    const float *cls_token, *pos_embed, *norm_w, *norm_b, *head_w, *head_b;
     dvt_block *blocks;
     /* Reuse from the exit before (exits >= 1). */
     const float *fr_norm_w, *fr_norm_b, *fr_fc1_w, *fr_fc1_b, *fr_fc2_w, *fr_fc2_b;

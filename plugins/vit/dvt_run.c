@@ -12,6 +12,9 @@
  *     (GEMMs over positions), then are resized along the key axis and the query axis (the cls
  *     row and column apart), giving one additive term per (layer, head) of exit k.
  *
+ * An exit with a conv stem first runs it over the image's pixels (its own pool run, into the
+ * arena's stem map), then its patch conv reads the map (patch_embed.h).
+ *
  * Threads: each step is one pool run split over rows (tokens, positions or query rows); a
  * block run does attention for its query rows over all keys, then proj, MLP and the next
  * block's LN1 + qkv for the same rows, so qkv is double-buffered as in family_vit.c. */
@@ -29,7 +32,9 @@ typedef struct dvt_arena {
     float *attn;     /* [tokens, dim] */
     float *hidden;   /* [tokens, hidden] */
     float *scores;   /* [tokens, tokens] */
-    float *patches;  /* [patches, C p p] */
+    float *patches;  /* [patches, C p p] (C: stem channels with a stem) */
+    float *stem_map; /* conv stem output [img * img, stem_chans] */
+    float *stem_scr; /* conv stem im2col blocks, one per thread */
     float *stack;    /* attention logits of the exit that ran last [depth * heads, n, n] */
     float *adds;     /* relationship-reuse terms of the running exit [depth * heads, n, n] */
     float *rel_mid;  /* conv1 output [rel_mid, n_up * n_up] */
@@ -53,7 +58,7 @@ static size_t max_sz(size_t a, size_t b)
 }
 
 /* Carves the arena (or, with base NULL, just counts the floats it needs). */
-static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
+static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *a)
 {
     enum {
         XC0,
@@ -65,6 +70,8 @@ static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
         HID,
         SCORES,
         PATCHES,
+        STEM_MAP,
+        STEM_SCR,
         STACK,
         ADDS,
         RMID,
@@ -86,7 +93,9 @@ static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
         sz[ATTN] = max_sz(sz[ATTN], N * D);
         sz[HID] = max_sz(sz[HID], N * e->hidden);
         sz[SCORES] = max_sz(sz[SCORES], N * N);
-        sz[PATCHES] = max_sz(sz[PATCHES], (N - 1) * n->in_chans * e->patch * e->patch);
+        sz[PATCHES] = max_sz(sz[PATCHES], vit_patch_embed_cols_floats(&e->pe, (int)N - 1));
+        sz[STEM_MAP] = max_sz(sz[STEM_MAP], vit_patch_embed_map_floats(&e->pe));
+        sz[STEM_SCR] = max_sz(sz[STEM_SCR], vit_patch_embed_stem_scratch_floats(&e->pe, threads));
         sz[STACK] = max_sz(sz[STACK], (size_t)e->depth * e->heads * N * N);
         sz[FEAT] = max_sz(sz[FEAT], D);
         if (k == 0)
@@ -102,8 +111,9 @@ static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
         sz[CUP] = max_sz(sz[CUP], Nu * n->ctx_dim);
     }
     sz[PROBS] = (size_t)n->num_classes;
-    float **slots[SLOTS] = {&a->xc[0],   &a->xc[1],   &a->qkv[0],  &a->qkv[1],   &a->xn,
-                            &a->attn,    &a->hidden,  &a->scores,  &a->patches,  &a->stack,
+    float **slots[SLOTS] = {&a->xc[0],   &a->xc[1],    &a->qkv[0],   &a->qkv[1],
+                            &a->xn,      &a->attn,     &a->hidden,   &a->scores,
+                            &a->patches, &a->stem_map, &a->stem_scr, &a->stack,
                             &a->adds,    &a->rel_mid, &a->rel_out, &a->rel_keys, &a->ctx_norm,
                             &a->ctx_hid, &a->ctx_up,  &a->feat,    &a->probs};
     size_t off = 0;
@@ -118,7 +128,7 @@ static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
 size_t dvt_arena_bytes(const vit_model *m, int threads)
 {
     dvt_arena a;
-    return dvt_layout(m->net, NULL, &a) * sizeof(float);
+    return dvt_layout(m->net, threads, NULL, &a) * sizeof(float);
 }
 
 typedef struct dvt_pass {
@@ -250,14 +260,10 @@ static void embed_task(void *ctx, int task, int num_tasks)
     if (p->up)
         reuse_rows(p, r0, r1);
     int p0 = r0 > 1 ? r0 - 1 : 0, p1 = r1 - 1;
-    if (p1 > p0) {
-        int K = p->n->in_chans * e->patch * e->patch;
-        float *cols = p->a.patches + (size_t)p0 * K;
-        vit_patches_to_rows(p->chw, p->n->in_chans, p->n->img, p->n->img, e->patch, e->grid, p0, p1,
-                            cols);
-        vit_linear(p1 - p0, D, K, cols, K, e->patch_w, e->patch_b, 0.0f,
-                   p->x + (size_t)(1 + p0) * e->ld, e->ld);
-    }
+    if (p1 > p0)
+        vit_patch_embed_rows(&e->pe, p->chw, p->a.stem_map, p0, p1,
+                             p->a.patches + vit_patch_embed_cols_floats(&e->pe, p0),
+                             p->x + (size_t)(1 + p0) * e->ld, e->ld);
     if (r0 == 0)
         memcpy(p->x, e->cls_token, (size_t)D * sizeof(float));
     for (int t = r0; t < r1; t++)
@@ -340,7 +346,7 @@ static int parts_for(const vit_run *run, int rows)
 int dvt_run(const vit_model *m, vit_run *run, const float *chw)
 {
     dvt_pass p = {.n = m->net, .chw = chw};
-    dvt_layout(p.n, run->arena, &p.a);
+    dvt_layout(p.n, run->threads, run->arena, &p.a);
     for (p.k = 0; p.k < p.n->num_exits; p.k++) {
         p.e = &p.n->exits[p.k];
         p.up = p.k > 0 ? &p.n->exits[p.k - 1] : NULL;
@@ -350,6 +356,11 @@ int dvt_run(const vit_model *m, vit_run *run, const float *chw)
             vit_threadpool_run(run->pool, parts_for(run, p.up->tokens), reuse_task, &p);
             vit_threadpool_run(run->pool, parts_for(run, p.e->rel_out * p.up->tokens),
                                relation_keys_task, &p);
+        }
+        if (p.e->pe.stem_chans) {
+            vit_stem_job stem = {&p.e->pe, chw, p.a.stem_scr, p.a.stem_map};
+            vit_threadpool_run(run->pool, vit_patch_embed_stem_parts(&p.e->pe, run->threads),
+                               vit_patch_embed_stem_task, &stem);
         }
         int parts = parts_for(run, p.e->tokens);
         vit_threadpool_run(run->pool, parts, embed_task, &p);

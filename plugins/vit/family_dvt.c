@@ -2,7 +2,9 @@
  * building the network description from config.json and the weights, and its cost.
  *
  * The exits' shapes come from config.json model_args.exits (patch_size, embed_dim, depth,
- * num_heads; hidden width and class count from the tensors); every tensor is then checked
+ * num_heads, optional stem_chans; hidden width and class count from the tensors; an exit's
+ * conv stem, exits.K.patch_embed.stem.*, is found from the tensors and checked against
+ * stem_chans when the config gives it); every tensor is then checked
  * against them under its exits.K. prefix, and a tensor left unused is an error, so a file of
  * another variant fails at open instead of running wrong. The forward pass is dvt_run.c. */
 #include <errno.h>
@@ -76,6 +78,11 @@ static int parse_exit_args(const vit_config *cfg, json_t *obj, int k, dvt_net *n
     if (r == 0)
         n->img = img;
     else if (r != -ENOENT)
+        return r;
+    r = arg_int(cfg, obj, k, "stem_chans", 0, 65536, &e->cfg_stem_chans, err);
+    if (r == -ENOENT)
+        e->cfg_stem_chans = -1;
+    else if (r < 0)
         return r;
     if (e->dim % e->heads)
         return vit_errorf(err, -EINVAL,
@@ -235,6 +242,40 @@ static int build_reuse(builder *b, dvt_net *n, int k)
     return r;
 }
 
+/* Exit k's conv stem (if its tensors or its stem_chans say so) and patch conv. */
+static int build_patch_embed(builder *b, dvt_net *n, int k)
+{
+    dvt_exit *e = &n->exits[k];
+    vit_patch_embed *pe = &e->pe;
+    char prefix[32], key[64];
+    snprintf(prefix, sizeof(prefix), "exits.%d.", k);
+    snprintf(key, sizeof(key), "model_args.exits[%d].stem_chans", k);
+    const st_tensor *sw, *sb;
+    int r = vit_patch_embed_find_stem(pe, b->model, prefix, e->cfg_stem_chans, key, &sw, &sb,
+                                      b->err);
+    if (r < 0)
+        return r;
+    if (sw) {
+        if (pe->in_chans != n->in_chans)
+            return vit_errorf(b->err, -EINVAL,
+                              "%s: tensor exits.%d.patch_embed.stem.weight reads %d channels, "
+                              "the cascade's input has %d",
+                              b->model->weights->path, k, pe->in_chans, n->in_chans);
+        b->used[sw - b->model->weights->tensors] = 1;
+        b->used[sb - b->model->weights->tensors] = 1;
+    }
+    pe->in_chans = n->in_chans;
+    pe->img_h = pe->img_w = n->img;
+    pe->patch = e->patch;
+    pe->grid_w = e->grid;
+    pe->dim = e->dim;
+    int64_t D = e->dim, P = e->patch, C = vit_patch_embed_proj_chans(pe);
+    r = get(b, &pe->proj_w, SHAPE(D, C, P, P), "exits.%d.patch_embed.proj.weight", k);
+    if (r == 0)
+        r = get(b, &pe->proj_b, SHAPE(D), "exits.%d.patch_embed.proj.bias", k);
+    return r;
+}
+
 static int build_exit(builder *b, dvt_net *n, int k)
 {
     dvt_exit *e = &n->exits[k];
@@ -252,12 +293,11 @@ static int build_exit(builder *b, dvt_net *n, int k)
         return bad_tensor(b, name);
     if (k == 0)
         n->num_classes = (int)hw->shape[0];
-    int64_t D = e->dim, T = e->tokens, P = e->patch, C = n->in_chans, K = n->num_classes;
-    int r = get(b, &e->patch_w, SHAPE(D, C, P, P), "exits.%d.patch_embed.proj.weight", k);
-    if (r == 0)
-        r = get(b, &e->patch_b, SHAPE(D), "exits.%d.patch_embed.proj.bias", k);
-    if (r == 0)
-        r = get(b, &e->cls_token, SHAPE(1, 1, D), "exits.%d.cls_token", k);
+    int r = build_patch_embed(b, n, k);
+    if (r < 0)
+        return r;
+    int64_t D = e->dim, T = e->tokens, K = n->num_classes;
+    r = get(b, &e->cls_token, SHAPE(1, 1, D), "exits.%d.cls_token", k);
     if (r == 0)
         r = get(b, &e->pos_embed, SHAPE(1, T, D), "exits.%d.pos_embed", k);
     if (r == 0)
@@ -291,13 +331,18 @@ static int check_all_used(builder *b)
     return 0;
 }
 
-/* In channels from exit 0's patch conv (1 or 3), checked against pretrained_cfg. */
+/* In channels (1 or 3) from exit 0's conv stem, else its patch conv; checked against
+ * pretrained_cfg. */
 static int input_channels(builder *b, dvt_net *n)
 {
-    const st_tensor *pw =
-        vit_safetensors_find(b->model->weights, "exits.0.patch_embed.proj.weight");
+    const char *name = "exits.0.patch_embed.stem.weight";
+    const st_tensor *pw = vit_safetensors_find(b->model->weights, name);
+    if (!pw) {
+        name = "exits.0.patch_embed.proj.weight";
+        pw = vit_safetensors_find(b->model->weights, name);
+    }
     if (!pw || pw->ndim != 4 || (pw->shape[1] != 1 && pw->shape[1] != 3))
-        return bad_tensor(b, "exits.0.patch_embed.proj.weight");
+        return bad_tensor(b, name);
     n->in_chans = (int)pw->shape[1];
     const vit_config *cfg = &b->model->config;
     if (cfg->input_h > 0 &&
@@ -316,7 +361,7 @@ double dvt_exit_macs(const dvt_net *n, int k)
 {
     const dvt_exit *e = &n->exits[k];
     double g2 = (double)e->grid * e->grid, N = e->tokens, D = e->dim, Hd = e->hidden;
-    double macs = g2 * D * n->in_chans * e->patch * e->patch;
+    double macs = vit_patch_embed_macs(&e->pe, (int)g2);
     macs += e->depth * (N * 3 * D * D + 2 * N * N * D + N * D * D + N * e->ld * Hd + N * Hd * D);
     macs += D * n->num_classes;
     if (k > 0) {

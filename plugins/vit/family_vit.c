@@ -5,7 +5,8 @@
  * Dimensions come from the tensors (embed dim, depth, patch, in_chans, mlp width, classes);
  * heads and image size from config.json model_args, else the architecture name; then every
  * tensor is checked against them and any tensor left unused is an error (an unsupported
- * variant must not run silently wrong).
+ * variant must not run silently wrong). A conv stem before the patch conv
+ * (patch_embed.stem.*, model_args.stem_chans; patch_embed.h) is found from the tensors.
  *
  * Threads: one pool run per block. A run splits token rows; each part does attention for its
  * query rows over all keys, then proj, MLP and the next block's LayerNorm + qkv for the same
@@ -19,6 +20,7 @@
 #include "error.h"
 #include "family.h"
 #include "ops.h"
+#include "patch_embed.h"
 
 typedef struct vit_block {
     const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
@@ -32,7 +34,8 @@ typedef struct vit_net {
     int num_prefix, tokens; /* prefix = cls (+ dist) tokens */
     int pool_avg;
     float eps;
-    const float *patch_w, *patch_b, *cls_token, *dist_token, *pos_embed;
+    vit_patch_embed pe; /* optional stem + patch conv */
+    const float *cls_token, *dist_token, *pos_embed;
     int pos_embed_rows; /* tokens, or num_patches when the prefix gets no position */
     const float *norm_pre_w, *norm_pre_b, *norm_w, *norm_b, *fc_norm_w, *fc_norm_b;
     const float *head_w, *head_b, *head_dist_w, *head_dist_b;
@@ -120,25 +123,51 @@ static int infer_img_size(builder *b, vit_net *n, int pos_rows_full, vit_error *
     return 0;
 }
 
+/* The conv stem, when the file has one (checked against model_args.stem_chans). */
+static int build_stem(builder *b, vit_net *n)
+{
+    int cfg_stem = -1;
+    int r = vit_config_arg_int(&b->model->config, "stem_chans", &cfg_stem, b->err);
+    if (r == -ENOENT)
+        cfg_stem = -1;
+    else if (r < 0)
+        return r;
+    const st_tensor *w, *bias;
+    r = vit_patch_embed_find_stem(&n->pe, b->model, "", cfg_stem, "model_args.stem_chans", &w,
+                                  &bias, b->err);
+    if (r < 0)
+        return r;
+    if (w) {
+        b->used[w - b->model->weights->tensors] = 1;
+        b->used[bias - b->model->weights->tensors] = 1;
+    }
+    return 0;
+}
+
 static int build_embed(builder *b, vit_net *n)
 {
     vit_model *m = b->model;
+    int r = build_stem(b, n);
+    if (r < 0)
+        return r;
     const st_tensor *pw = peek(b, "patch_embed.proj.weight", 4);
     if (!pw)
         return get(b, "patch_embed.proj.weight", 4, (int64_t[]){-1, -1, -1, -1}, NULL);
+    int S = n->pe.stem_chans;
     if (pw->shape[2] != pw->shape[3] || pw->shape[2] < 1 || pw->shape[2] > 1024 ||
-        (pw->shape[1] != 1 && pw->shape[1] != 3) || pw->shape[0] < 1 || pw->shape[0] > 65536)
+        (S ? pw->shape[1] != S : pw->shape[1] != 1 && pw->shape[1] != 3) || pw->shape[0] < 1 ||
+        pw->shape[0] > 65536)
         return vit_errorf(b->err, -EINVAL,
                           "%s: tensor patch_embed.proj.weight: unsupported "
-                          "shape (need [dim, 1 or 3, p, p])",
-                          m->weights->path);
+                          "shape (need [dim, %s, p, p])",
+                          m->weights->path, S ? "stem_chans" : "1 or 3");
     n->dim = (int)pw->shape[0];
-    n->in_chans = (int)pw->shape[1];
+    n->in_chans = S ? n->pe.in_chans : (int)pw->shape[1];
     n->patch = (int)pw->shape[2];
     int64_t D = n->dim;
-    int r = get(b, "patch_embed.proj.weight", 4, pw->shape, &n->patch_w);
+    r = get(b, "patch_embed.proj.weight", 4, pw->shape, &n->pe.proj_w);
     if (r == 0)
-        r = get(b, "patch_embed.proj.bias", 1, (int64_t[]){D}, &n->patch_b);
+        r = get(b, "patch_embed.proj.bias", 1, (int64_t[]){D}, &n->pe.proj_b);
     if (r == 0)
         r = get_optional(b, "cls_token", 3, (int64_t[]){1, 1, D}, &n->cls_token);
     if (r == 0)
@@ -167,6 +196,12 @@ static int build_embed(builder *b, vit_net *n)
         return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is smaller than the patch %d",
                           m->config.source, n->img_h, n->img_w, n->patch);
     n->tokens = n->num_prefix + n->num_patches;
+    n->pe.in_chans = n->in_chans;
+    n->pe.img_h = n->img_h;
+    n->pe.img_w = n->img_w;
+    n->pe.patch = n->patch;
+    n->pe.grid_w = n->grid_w;
+    n->pe.dim = n->dim;
     n->pos_embed_rows = no_embed_class ? n->num_patches : n->tokens;
     return get(b, "pos_embed", 3, (int64_t[]){1, n->pos_embed_rows, D}, &n->pos_embed);
 }
@@ -371,7 +406,7 @@ static int check_all_used(builder *b)
 static double vit_gflops(const vit_net *n)
 {
     double N = n->tokens, D = n->dim, H = n->hidden;
-    double embed = (double)n->num_patches * D * n->in_chans * n->patch * n->patch;
+    double embed = vit_patch_embed_macs(&n->pe, n->num_patches);
     double block = N * D * 3 * D + 2 * N * N * D + N * D * D + 2 * N * D * H;
     double head = D * n->num_classes * (n->dist_token ? 2 : 1);
     return 2.0 * (embed + n->depth * block + head) * 1e-9;
@@ -415,6 +450,7 @@ static int vit_build(vit_model *m, vit_error *err)
 
 typedef struct vit_arena {
     float *x, *qkv[2], *xn, *attn, *hidden, *tmp, *scores, *patches, *feat, *feat_norm, *logits2;
+    float *stem_map, *stem_scratch; /* the conv stem's output [H*W, S] and im2col blocks */
 } vit_arena;
 
 static size_t round_up(size_t n)
@@ -423,17 +459,28 @@ static size_t round_up(size_t n)
 }
 
 /* Carves the arena (or, with base NULL, just counts the floats it needs). */
-static size_t vit_layout(const vit_net *n, float *base, vit_arena *a)
+static size_t vit_layout(const vit_net *n, int threads, float *base, vit_arena *a)
 {
     size_t N = (size_t)n->tokens, D = (size_t)n->dim, off = 0;
     const size_t sizes[] = {
-        N * D, N * 3 * D, N * 3 * D,
-        N * D, N * D,     N * (size_t)n->hidden,
-        N * D, N * N,     (size_t)n->num_patches * n->in_chans * n->patch * n->patch,
-        2 * D, 2 * D,     (size_t)n->num_classes,
+        N * D,
+        N * 3 * D,
+        N * 3 * D,
+        N * D,
+        N * D,
+        N * (size_t)n->hidden,
+        N * D,
+        N * N,
+        vit_patch_embed_cols_floats(&n->pe, n->num_patches),
+        2 * D,
+        2 * D,
+        (size_t)n->num_classes,
+        vit_patch_embed_map_floats(&n->pe),
+        vit_patch_embed_stem_scratch_floats(&n->pe, threads),
     };
-    float **slots[] = {&a->x,   &a->qkv[0], &a->qkv[1],  &a->xn,   &a->attn,      &a->hidden,
-                       &a->tmp, &a->scores, &a->patches, &a->feat, &a->feat_norm, &a->logits2};
+    float **slots[] = {&a->x,       &a->qkv[0],   &a->qkv[1],   &a->xn,       &a->attn,
+                       &a->hidden,  &a->tmp,      &a->scores,   &a->patches,  &a->feat,
+                       &a->feat_norm, &a->logits2, &a->stem_map, &a->stem_scratch};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         if (base)
             *slots[i] = base + off;
@@ -445,7 +492,7 @@ static size_t vit_layout(const vit_net *n, float *base, vit_arena *a)
 static size_t vit_arena_bytes(const vit_model *m, int threads)
 {
     vit_arena a;
-    return vit_layout(m->net, NULL, &a) * sizeof(float);
+    return vit_layout(m->net, threads, NULL, &a) * sizeof(float);
 }
 
 typedef struct vit_pass {
@@ -476,14 +523,10 @@ static void embed_task(void *ctx, int task, int num_tasks)
     vit_split_range(n->tokens, num_tasks, task, &r0, &r1);
     int p0 = r0 > n->num_prefix ? r0 - n->num_prefix : 0;
     int p1 = r1 - n->num_prefix;
-    if (p1 > p0) {
-        int K = n->in_chans * n->patch * n->patch;
-        float *cols = p->a.patches + (size_t)p0 * K;
-        vit_patches_to_rows(p->chw, n->in_chans, n->img_h, n->img_w, n->patch, n->grid_w, p0, p1,
-                            cols);
-        vit_linear(p1 - p0, D, K, cols, K, n->patch_w, n->patch_b, 0.0f,
-                   p->a.x + (size_t)(n->num_prefix + p0) * D, D);
-    }
+    if (p1 > p0)
+        vit_patch_embed_rows(&n->pe, p->chw, p->a.stem_map, p0, p1,
+                             p->a.patches + vit_patch_embed_cols_floats(&n->pe, p0),
+                             p->a.x + (size_t)(n->num_prefix + p0) * D, D);
     for (int t = r0; t < r1; t++) {
         float *xt = p->a.x + (size_t)t * D;
         if (t < n->num_prefix)
@@ -571,7 +614,12 @@ static void vit_head(const vit_pass *p, float *logits)
 static int vit_run_net(const vit_model *m, vit_run *run, const float *chw)
 {
     vit_pass p = {.n = m->net, .chw = chw};
-    vit_layout(p.n, run->arena, &p.a);
+    vit_layout(p.n, run->threads, run->arena, &p.a);
+    if (p.n->pe.stem_chans) {
+        vit_stem_job stem = {&p.n->pe, chw, p.a.stem_scratch, p.a.stem_map};
+        vit_threadpool_run(run->pool, vit_patch_embed_stem_parts(&p.n->pe, run->threads),
+                           vit_patch_embed_stem_task, &stem);
+    }
     int parts = run->threads < p.n->tokens ? run->threads : p.n->tokens;
     vit_threadpool_run(run->pool, parts, embed_task, &p);
     for (p.layer = 0; p.layer < p.n->depth; p.layer++)

@@ -1,9 +1,21 @@
-/* patch_embed.c — the patch-embedding convolution (kernel = stride = patch) as rows for a GEMM:
- * each patch becomes one row of C*patch*patch values in the conv weight's (c, ky, kx) order, so
- * patch_embed.proj.weight [D, C, p, p] is used in place as a [D, C*p*p] Linear weight. */
+/* patch_embed.c — the patch-embedding convolution (kernel = stride = patch) as rows for a GEMM,
+ * and the optional conv stem before it (see patch_embed.h).
+ *
+ * Each patch becomes one row of C*patch*patch values in the conv weight's (c, ky, kx) order, so
+ * patch_embed.proj.weight [D, C, p, p] is used in place as a [D, C*p*p] Linear weight. With a
+ * stem the values are gathered from the stem's token-major map [H*W, S] in the same order. */
+#include "patch_embed.h"
+
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
+
+/* Output pixels per stem im2col block: bounds the scratch at any image size. */
+#define STEM_CHUNK 256
+/* Fewest stem pixels worth a task of their own (a 28x28 image splits in two at most). */
+#define STEM_MIN_PIXELS 392
 
 void vit_patches_to_rows(const float *chw, int C, int H, int W, int patch, int grid_w, int p0,
                          int p1, float *rows)
@@ -20,4 +32,160 @@ void vit_patches_to_rows(const float *chw, int C, int H, int W, int patch, int g
                 dst += patch;
             }
     }
+}
+
+/* The same rows from a token-major map [H*W, S]. */
+static void map_patches_to_rows(const float *map, int S, int W, int patch, int grid_w, int p0,
+                                int p1, float *rows)
+{
+    size_t row_len = (size_t)S * patch * patch, pp = (size_t)patch * patch;
+    for (int p = p0; p < p1; p++) {
+        int gy = p / grid_w, gx = p % grid_w;
+        float *dst = rows + (size_t)(p - p0) * row_len;
+        for (int ky = 0; ky < patch; ky++) {
+            const float *src = map + (((size_t)gy * patch + ky) * W + (size_t)gx * patch) * S;
+            for (int kx = 0; kx < patch; kx++, src += S) {
+                float *d = dst + (size_t)ky * patch + kx;
+                for (int c = 0; c < S; c++)
+                    d[c * pp] = src[c];
+            }
+        }
+    }
+}
+
+/* ---- building ------------------------------------------------------------------------------ */
+
+static int stem_missing(const vit_model *m, const char *name, const char *cfg_key, int cfg_stem,
+                        vit_error *err)
+{
+    return vit_errorf(err, -EINVAL, "%s: tensor %s is missing but %s: %s is %d",
+                      m->weights->path, name, m->config.source, cfg_key, cfg_stem);
+}
+
+int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const char *prefix,
+                              int cfg_stem, const char *cfg_key, const st_tensor **ret_weight,
+                              const st_tensor **ret_bias, vit_error *err)
+{
+    char wname[128], bname[128];
+    snprintf(wname, sizeof(wname), "%spatch_embed.stem.weight", prefix);
+    snprintf(bname, sizeof(bname), "%spatch_embed.stem.bias", prefix);
+    const st_tensor *w = vit_safetensors_find(m->weights, wname);
+    if (!w) {
+        if (cfg_stem > 0)
+            return stem_missing(m, wname, cfg_key, cfg_stem, err);
+        if (vit_safetensors_find(m->weights, bname))
+            return vit_errorf(err, -EINVAL, "%s: tensor %s without %s", m->weights->path, bname,
+                              wname);
+        pe->stem_chans = 0;
+        *ret_weight = *ret_bias = NULL;
+        return 0;
+    }
+    char shape[96];
+    st_format_shape(shape, sizeof(shape), w->ndim, w->shape);
+    if (w->ndim != 4 || w->shape[0] < 1 || w->shape[0] > 65536 ||
+        (w->shape[1] != 1 && w->shape[1] != 3) || w->shape[2] != 3 || w->shape[3] != 3)
+        return vit_errorf(err, -EINVAL,
+                          "%s: tensor %s has shape %s, need [stem_chans, 1 or 3, 3, 3] (a 3x3 "
+                          "conv stem)",
+                          m->weights->path, wname, shape);
+    int S = (int)w->shape[0];
+    if (cfg_stem == 0)
+        return vit_errorf(err, -EINVAL, "%s: tensor %s is present but %s: %s is 0 (no stem)",
+                          m->weights->path, wname, m->config.source, cfg_key);
+    if (cfg_stem > 0 && cfg_stem != S)
+        return vit_errorf(err, -EINVAL, "%s: tensor %s has %d output channels but %s: %s is %d",
+                          m->weights->path, wname, S, m->config.source, cfg_key, cfg_stem);
+    const float *wd, *bd;
+    const st_tensor *wt, *bt;
+    int r = vit_safetensors_get_f32(m->weights, wname, 4, w->shape, &wd, &wt, err);
+    if (r == 0)
+        r = vit_safetensors_get_f32(m->weights, bname, 1, (int64_t[]){S}, &bd, &bt, err);
+    if (r < 0)
+        return r;
+    pe->stem_chans = S;
+    pe->in_chans = (int)w->shape[1];
+    pe->stem = (vit_conv2d){.cin = pe->in_chans,
+                            .cout = S,
+                            .kh = 3,
+                            .kw = 3,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .pad_h = 1,
+                            .pad_w = 1,
+                            .groups = 1,
+                            .weight = wd,
+                            .bias = bd};
+    *ret_weight = wt;
+    *ret_bias = bt;
+    return 0;
+}
+
+int vit_patch_embed_proj_chans(const vit_patch_embed *pe)
+{
+    return pe->stem_chans ? pe->stem_chans : pe->in_chans;
+}
+
+double vit_patch_embed_macs(const vit_patch_embed *pe, int num_patches)
+{
+    double stem = (double)pe->img_h * pe->img_w * pe->stem_chans * pe->in_chans * 9;
+    return stem + (double)num_patches * pe->dim * vit_patch_embed_proj_chans(pe) * pe->patch *
+                      pe->patch;
+}
+
+/* ---- running ------------------------------------------------------------------------------- */
+
+size_t vit_patch_embed_map_floats(const vit_patch_embed *pe)
+{
+    return pe->stem_chans ? (size_t)pe->img_h * pe->img_w * pe->stem_chans : 0;
+}
+
+size_t vit_patch_embed_stem_scratch_floats(const vit_patch_embed *pe, int threads)
+{
+    if (!pe->stem_chans)
+        return 0;
+    return (size_t)(threads < 1 ? 1 : threads) *
+           vit_conv2d_scratch_floats(&pe->stem, VIT_CONV_CHW, STEM_CHUNK);
+}
+
+size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches)
+{
+    return (size_t)num_patches * vit_patch_embed_proj_chans(pe) * pe->patch * pe->patch;
+}
+
+int vit_patch_embed_stem_parts(const vit_patch_embed *pe, int threads)
+{
+    int parts = pe->img_h * pe->img_w / STEM_MIN_PIXELS;
+    return parts < 1 ? 1 : parts < threads ? parts : threads;
+}
+
+void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks)
+{
+    const vit_stem_job *j = ctx;
+    const vit_patch_embed *pe = j->pe;
+    int S = pe->stem_chans, p0, p1;
+    vit_split_range(pe->img_h * pe->img_w, num_tasks, task, &p0, &p1);
+    float *scratch = j->scratch + (size_t)task * vit_conv2d_scratch_floats(&pe->stem, VIT_CONV_CHW,
+                                                                           STEM_CHUNK);
+    for (int q0 = p0; q0 < p1; q0 += STEM_CHUNK) {
+        int q1 = q0 + STEM_CHUNK < p1 ? q0 + STEM_CHUNK : p1;
+        vit_conv2d_rows(&pe->stem, j->chw, VIT_CONV_CHW, pe->img_h, pe->img_w, q0, q1, scratch,
+                        j->map, S);
+    }
+    float *x = j->map + (size_t)p0 * S;
+    for (size_t i = 0; i < (size_t)(p1 - p0) * S; i++)
+        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void vit_patch_embed_rows(const vit_patch_embed *pe, const float *chw, const float *map, int p0,
+                          int p1, float *cols, float *out, int ldo)
+{
+    if (p1 <= p0)
+        return;
+    int K = vit_patch_embed_proj_chans(pe) * pe->patch * pe->patch;
+    if (pe->stem_chans)
+        map_patches_to_rows(map, pe->stem_chans, pe->img_w, pe->patch, pe->grid_w, p0, p1, cols);
+    else
+        vit_patches_to_rows(chw, pe->in_chans, pe->img_h, pe->img_w, pe->patch, pe->grid_w, p0,
+                            p1, cols);
+    vit_linear(p1 - p0, pe->dim, K, cols, K, pe->proj_w, pe->proj_b, 0.0f, out, ldo);
 }

@@ -1,0 +1,79 @@
+/* patch_embed.h — tokenizing an image for the ViT family and every exit of a DVT cascade:
+ * an optional conv stem, then the patch conv (kernel = stride = patch) as one GEMM over
+ * unfolded patches.
+ *
+ * The stem (tools/train/vit_model.PatchEmbed, stem_chans > 0) is Conv2d(C -> S, 3x3, stride 1,
+ * pad 1, bias) + ReLU at full resolution; the patch conv then reads its S channels. Keys:
+ * <prefix>patch_embed.stem.{weight [S, C, 3, 3], bias [S]} and <prefix>patch_embed.proj.*.
+ * Without a stem the patch conv reads the planar input [C, H, W] directly.
+ *
+ * Running: the stem is one pool run over output pixels (vit_patch_embed_stem_task) writing a
+ * token-major map [H*W, S] in the session arena, with one im2col block of scratch per thread;
+ * the patch rows are then computed by the family's own embed pass (vit_patch_embed_rows). */
+#ifndef VIT_PATCH_EMBED_H
+#define VIT_PATCH_EMBED_H
+
+#include <stddef.h>
+
+#include "conv.h"
+#include "error.h"
+#include "model.h"
+
+typedef struct vit_patch_embed {
+    int in_chans, img_h, img_w; /* the image the model takes */
+    int patch, grid_w;          /* patch size; patches per grid row */
+    int dim;                    /* output channels of the patch conv */
+    int stem_chans;             /* S, or 0 without a stem */
+    vit_conv2d stem;            /* valid when stem_chans > 0 */
+    const float *proj_w;        /* [dim, S or C, patch, patch] */
+    const float *proj_b;        /* [dim] */
+} vit_patch_embed;
+
+/* Stem detection at build, for the tensors under `prefix` ("" or "exits.K."). Reads
+ * <prefix>patch_embed.stem.weight when present (it must be [S, C, 3, 3] with C 1 or 3, and its
+ * bias [S] must exist) and cross-checks it with cfg_stem_chans, the config's stem_chans (-1 when
+ * the config does not say; cfg_key names it in messages, e.g. "model_args.stem_chans"): a config
+ * naming a stem the file lacks, or the reverse, or another width, is an error naming the file
+ * and the tensor. On success sets pe->stem_chans (0: no stem) and, with a stem, pe->in_chans and
+ * pe->stem; *ret_weight / *ret_bias get the stem tensors (NULL without a stem) so the caller
+ * can mark them used. */
+int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *model, const char *prefix,
+                              int cfg_stem_chans, const char *cfg_key,
+                              const st_tensor **ret_weight, const st_tensor **ret_bias,
+                              vit_error *err);
+
+/* Channels the patch conv reads: stem_chans, or in_chans without a stem. */
+int vit_patch_embed_proj_chans(const vit_patch_embed *pe);
+
+/* Multiply-adds of the stem (H*W*S*C*9, 0 without one) and of the patch conv for num_patches
+ * patches. */
+double vit_patch_embed_macs(const vit_patch_embed *pe, int num_patches);
+
+/* Arena floats: the stem's output map [H*W, S] (0 without a stem), and the stem's im2col
+ * scratch for `threads` threads (one block each). */
+size_t vit_patch_embed_map_floats(const vit_patch_embed *pe);
+size_t vit_patch_embed_stem_scratch_floats(const vit_patch_embed *pe, int threads);
+/* Floats of unfolded patch rows for num_patches patches (the `cols` of vit_patch_embed_rows). */
+size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches);
+
+/* What one stem pool run reads and writes. */
+typedef struct vit_stem_job {
+    const vit_patch_embed *pe;
+    const float *chw; /* input [C, H, W] */
+    float *scratch;   /* vit_patch_embed_stem_scratch_floats(pe, threads) */
+    float *map;       /* vit_patch_embed_map_floats(pe) */
+} vit_stem_job;
+
+/* A vit_threadpool task (ctx: vit_stem_job): stem conv + ReLU for this task's share of the
+ * output pixels. Run it with at most `threads` tasks (the scratch's sizing). */
+void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks);
+/* How many tasks a stem run should use with `threads` threads. */
+int vit_patch_embed_stem_parts(const vit_patch_embed *pe, int threads);
+
+/* Patch tokens [p0, p1) (row-major over the grid): out row p - p0 (row stride ldo) =
+ * proj(patch p) + bias, read from the stem map when there is a stem, else from chw. cols:
+ * vit_patch_embed_cols_floats(pe, p1 - p0) floats of scratch. */
+void vit_patch_embed_rows(const vit_patch_embed *pe, const float *chw, const float *map, int p0,
+                          int p1, float *cols, float *out, int ldo);
+
+#endif
