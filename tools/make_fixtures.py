@@ -10,9 +10,10 @@ Deterministic: every fixture is seeded from its name. Fixtures marked on_demand 
 models of the heavier families) are only written when named with --only (or with --all), so
 the default build stays well under a minute on 2 cores.
 
-The default set also includes the DVT cascade fixtures of tools/train/dvt_fixture.py (owned by
-the training tools; same folder layout plus exit_logits.npy) when that file is present. A
-failure there is reported on stderr and does not stop the fixtures of tools/ref.
+The default set also includes the fixtures of tools/train/dvt_fixture.py, computed by the
+training code itself (DVT cascades, same folder layout plus exit_logits.npy, and conv-stem
+ViTs of vit_model.py) when that file is present. A failure there is reported on stderr and
+does not stop the fixtures of tools/ref.
 """
 import argparse
 import os
@@ -28,20 +29,14 @@ import torch  # noqa: E402
 from ref import registry  # noqa: E402
 
 
-def write_dvt_fixtures(outdir, quiet):
-    """Runs tools/train/dvt_fixture.py's writer with the seeds its own main() uses."""
+def write_train_fixtures(outdir, quiet):
+    """Runs tools/train/dvt_fixture.py's writer (the same fixtures its own main() writes)."""
     if not os.path.exists(os.path.join(HERE, "train", "dvt_fixture.py")):
         return []
     sys.path.insert(0, os.path.join(HERE, "train"))
     try:
         import dvt_fixture
-        names = []
-        for i, (name, exits) in enumerate(sorted(dvt_fixture.FIXTURES.items())):
-            dvt_fixture.write(outdir, name, exits, 1000 + i)
-            names.append(name)
-            if not quiet:
-                print(f"{name}: DVT cascade (tools/train/dvt_fixture.py)", flush=True)
-        return names
+        return dvt_fixture.write_all(outdir, quiet)
     except Exception:  # noqa: BLE001 - another component's code must not break ours
         print("make_fixtures: tools/train/dvt_fixture.py failed, DVT fixtures skipped:",
               file=sys.stderr)
@@ -84,7 +79,7 @@ def main():
                   f"{time.monotonic() - t0:.1f} s", flush=True)
     names = [fx.name for fx in todo]
     if not opts.only:
-        names += write_dvt_fixtures(opts.outdir, opts.quiet)
+        names += write_train_fixtures(opts.outdir, opts.quiet)
     if opts.stamp:
         with open(opts.stamp, "w") as f:
             f.write("\n".join(names) + "\n")

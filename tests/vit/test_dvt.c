@@ -1,10 +1,10 @@
 /* test_dvt.c — the dvt_cascade family against the PyTorch cascade (tools/train/dvt.py).
  *
- * On the fixtures of tools/train/dvt_fixture.py (random cascades whose reuse paths are all
- * non-zero; exit_logits.npy holds every exit's logits, computed in float64): each exit's logits
- * when it is made to answer, the exit a threshold sends each input to, the cost reported with
- * it, the budget mode's choice, errors on bad cascade configs, and that running allocates
- * nothing. One, two and three threads. */
+ * On the fixtures of tools/train/dvt_fixture.py (random cascades, two with conv stems, whose
+ * reuse paths are all non-zero; exit_logits.npy holds every exit's logits, computed in float64):
+ * each exit's logits when it is made to answer, the exit a threshold sends each input to, the
+ * cost reported with it, the budget mode's choice, errors on bad cascade configs, and that
+ * running allocates nothing. One, two and three threads. */
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
@@ -21,7 +21,10 @@
 #error "VIT_FIXTURES_DIR must name the generated fixtures"
 #endif
 
-static const char *const fixtures[] = {"dvt_cascade_fmnist_shape", "dvt_cascade_uneven"};
+/* The last two tokenize with conv stems (every exit 32 channels; 8, none and 12). */
+static const char *const fixtures[] = {"dvt_cascade_fmnist_shape", "dvt_cascade_uneven",
+                                       "dvt_cascade_fmnist_stem", "dvt_cascade_stem_mixed"};
+#define NUM_FIXTURES ((int)(sizeof(fixtures) / sizeof(fixtures[0])))
 
 typedef struct fixture {
     char path[512];
@@ -424,11 +427,11 @@ static Suite *dvt_suite(void)
     Suite *s = suite_create("dvt");
     TCase *tc = tcase_create("cascade");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_exit_logits_match_pytorch, 0, 4);
-    tcase_add_loop_test(tc, test_exit_decisions_match_pytorch, 0, 4);
-    tcase_add_loop_test(tc, test_threads_agree, 0, 2);
-    tcase_add_loop_test(tc, test_run_never_allocates, 0, 4);
-    tcase_add_loop_test(tc, test_exit_gflops_match_config, 0, 2);
+    tcase_add_loop_test(tc, test_exit_logits_match_pytorch, 0, 2 * NUM_FIXTURES);
+    tcase_add_loop_test(tc, test_exit_decisions_match_pytorch, 0, 2 * NUM_FIXTURES);
+    tcase_add_loop_test(tc, test_threads_agree, 0, NUM_FIXTURES);
+    tcase_add_loop_test(tc, test_run_never_allocates, 0, 2 * NUM_FIXTURES);
+    tcase_add_loop_test(tc, test_exit_gflops_match_config, 0, NUM_FIXTURES);
     tcase_add_test(tc, test_budget_mode);
     tcase_add_test(tc, test_no_budgets);
     tcase_add_loop_test(tc, test_bad_configs, 0, 4);

@@ -1,6 +1,9 @@
 """ViT / DeiT reference in plain PyTorch with timm's state-dict keys and maths.
 
 Maths (timm vision_transformer.py / deit.py, inference):
+  [img = ReLU(patch_embed.stem(img))]  only with stem_chans S > 0 (vitd's Fashion-MNIST models,
+                                      tools/train/vit_model.PatchEmbed; not a timm option):
+                                      Conv C->S k3 s1 p1 (bias) at full resolution
   x = patch_embed.proj(img)           Conv k=s=patch (bias), flattened row-major -> [B, N, C]
   x = cat(cls_token, [dist_token,] x) + pos_embed     (pos_embed covers the prefix tokens too)
   block: x += attn.proj(MHSA(norm1(x))); x += mlp.fc2(GELU(mlp.fc1(norm2(x))))
@@ -9,8 +12,9 @@ Maths (timm vision_transformer.py / deit.py, inference):
   global_pool "avg":   no `norm`; mean of the patch tokens (prefix excluded) -> fc_norm -> head
   distilled: (head(x[:,0]) + head_dist(x[:,1])) / 2
   LayerNorm eps 1e-6 (biased variance), GELU exact erf.
-Keys: cls_token, [dist_token,] pos_embed, patch_embed.proj.*, blocks.N.{norm1,attn.qkv,attn.proj,
-norm2,mlp.fc1,mlp.fc2}.*, norm.* | fc_norm.*, head.*, [head_dist.*].
+Keys: cls_token, [dist_token,] pos_embed, [patch_embed.stem.*,] patch_embed.proj.*,
+blocks.N.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*, norm.* | fc_norm.*, head.*,
+[head_dist.*].
 """
 import torch
 import torch.nn as nn
@@ -39,19 +43,24 @@ ARCHS = {
 }
 DEFAULTS = dict(img_size=224, patch_size=16, in_chans=3, embed_dim=192, depth=12, num_heads=3,
                 mlp_ratio=4.0, qkv_bias=True, class_token=True, global_pool="token",
-                distilled=False)
+                distilled=False, stem_chans=0)
 # model_args written to config.json, in this order
 CONFIG_KEYS = ("img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio",
                "in_chans", "qkv_bias", "class_token")
+# ... followed by these only when set (so stem-less configs stay as they were)
+OPTIONAL_CONFIG_KEYS = ("stem_chans",)
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, img_size, patch_size, in_chans, embed_dim):
+    def __init__(self, img_size, patch_size, in_chans, embed_dim, stem_chans=0):
         super().__init__()
         self.grid = img_size // patch_size
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, patch_size)
+        self.stem = nn.Conv2d(in_chans, stem_chans, 3, padding=1) if stem_chans else None
+        self.proj = nn.Conv2d(stem_chans or in_chans, embed_dim, patch_size, patch_size)
 
     def forward(self, x):
+        if self.stem is not None:
+            x = torch.relu(self.stem(x))
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
@@ -87,11 +96,11 @@ class Block(nn.Module):
 
 class VisionTransformer(nn.Module):
     def __init__(self, num_classes, img_size, patch_size, in_chans, embed_dim, depth, num_heads,
-                 mlp_ratio, qkv_bias, class_token, global_pool, distilled):
+                 mlp_ratio, qkv_bias, class_token, global_pool, distilled, stem_chans=0):
         super().__init__()
         assert class_token or global_pool == "avg", "no class token needs global_pool avg"
         self.global_pool, self.distilled = global_pool, distilled
-        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim, stem_chans)
         n = self.patch_embed.grid ** 2
         self.num_prefix = int(class_token) + int(distilled)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if class_token else None
@@ -135,7 +144,10 @@ def build(architecture, num_classes, model_args=None):
 
 def special_init(name, p, gen):
     """Tiny patch embedding and tokens (x 2e-3): block 0's norm1 then sees a variance near its
-    eps 1e-6, so a runtime with another eps fails the fixture (see common.randomize)."""
+    eps 1e-6, so a runtime with another eps fails the fixture (see common.randomize). A conv
+    stem keeps the default scale (its ReLU must see both signs)."""
+    if name.startswith("patch_embed.stem."):
+        return None
     if name.startswith("patch_embed.") or name in ("cls_token", "dist_token", "pos_embed"):
         return 2e-3
     if name.endswith("mlp.fc1.weight"):
@@ -148,6 +160,8 @@ def special_init(name, p, gen):
 def config_for(architecture, num_classes, args, **kw):
     """timm-layout config.json dict. model_args lists every shape parameter explicitly."""
     classifier = ["head", "head_dist"] if args["distilled"] else "head"
-    return common.family_config(architecture, num_classes, args, CONFIG_KEYS, args["embed_dim"],
-                                "patch_embed.proj", classifier, global_pool=args["global_pool"],
+    keys = CONFIG_KEYS + tuple(k for k in OPTIONAL_CONFIG_KEYS if args.get(k))
+    first_conv = "patch_embed.stem" if args.get("stem_chans") else "patch_embed.proj"
+    return common.family_config(architecture, num_classes, args, keys, args["embed_dim"],
+                                first_conv, classifier, global_pool=args["global_pool"],
                                 **kw)
