@@ -33,8 +33,8 @@ typedef struct dvt_block {
 typedef struct dvt_exit {
     int patch, grid, tokens; /* tokens = 1 + grid * grid (cls first) */
     int dim, depth, heads, hidden;
-    int ctx; /* feature-reuse channels appended before each MLP: 0 for exit 0 */
-    int ld;  /* row stride of the token buffer: dim + ctx (the context rides along) */
+    int ctx;            /* feature-reuse channels appended before each MLP: 0 for exit 0 */
+    int ld;             /* row stride of the token buffer: dim + ctx (the context rides along) */
     int cfg_stem_chans; /* model_args.exits[k].stem_chans, -1 when absent */
     vit_patch_embed pe; /* optional conv stem + patch conv (patch_embed.h) */
     const float *cls_token, *pos_embed, *norm_w, *norm_b, *head_w, *head_b;

@@ -111,11 +111,10 @@ static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *
         sz[CUP] = max_sz(sz[CUP], Nu * n->ctx_dim);
     }
     sz[PROBS] = (size_t)n->num_classes;
-    float **slots[SLOTS] = {&a->xc[0],   &a->xc[1],    &a->qkv[0],   &a->qkv[1],
-                            &a->xn,      &a->attn,     &a->hidden,   &a->scores,
-                            &a->patches, &a->stem_map, &a->stem_scr, &a->stack,
-                            &a->adds,    &a->rel_mid, &a->rel_out, &a->rel_keys, &a->ctx_norm,
-                            &a->ctx_hid, &a->ctx_up,  &a->feat,    &a->probs};
+    float **slots[SLOTS] = {
+        &a->xc[0],   &a->xc[1],    &a->qkv[0],   &a->qkv[1],   &a->xn,     &a->attn, &a->hidden,
+        &a->scores,  &a->patches,  &a->stem_map, &a->stem_scr, &a->stack,  &a->adds, &a->rel_mid,
+        &a->rel_out, &a->rel_keys, &a->ctx_norm, &a->ctx_hid,  &a->ctx_up, &a->feat, &a->probs};
     size_t off = 0;
     for (int i = 0; i < SLOTS; i++) {
         if (base)

@@ -251,8 +251,8 @@ static int build_patch_embed(builder *b, dvt_net *n, int k)
     snprintf(prefix, sizeof(prefix), "exits.%d.", k);
     snprintf(key, sizeof(key), "model_args.exits[%d].stem_chans", k);
     const st_tensor *sw, *sb;
-    int r = vit_patch_embed_find_stem(pe, b->model, prefix, e->cfg_stem_chans, key, &sw, &sb,
-                                      b->err);
+    int r =
+        vit_patch_embed_find_stem(pe, b->model, prefix, e->cfg_stem_chans, key, &sw, &sb, b->err);
     if (r < 0)
         return r;
     if (sw) {

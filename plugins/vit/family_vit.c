@@ -478,8 +478,8 @@ static size_t vit_layout(const vit_net *n, int threads, float *base, vit_arena *
         vit_patch_embed_map_floats(&n->pe),
         vit_patch_embed_stem_scratch_floats(&n->pe, threads),
     };
-    float **slots[] = {&a->x,       &a->qkv[0],   &a->qkv[1],   &a->xn,       &a->attn,
-                       &a->hidden,  &a->tmp,      &a->scores,   &a->patches,  &a->feat,
+    float **slots[] = {&a->x,         &a->qkv[0],  &a->qkv[1],   &a->xn,          &a->attn,
+                       &a->hidden,    &a->tmp,     &a->scores,   &a->patches,     &a->feat,
                        &a->feat_norm, &a->logits2, &a->stem_map, &a->stem_scratch};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         if (base)

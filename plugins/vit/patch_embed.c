@@ -58,8 +58,8 @@ static void map_patches_to_rows(const float *map, int S, int W, int patch, int g
 static int stem_missing(const vit_model *m, const char *name, const char *cfg_key, int cfg_stem,
                         vit_error *err)
 {
-    return vit_errorf(err, -EINVAL, "%s: tensor %s is missing but %s: %s is %d",
-                      m->weights->path, name, m->config.source, cfg_key, cfg_stem);
+    return vit_errorf(err, -EINVAL, "%s: tensor %s is missing but %s: %s is %d", m->weights->path,
+                      name, m->config.source, cfg_key, cfg_stem);
 }
 
 int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const char *prefix,
@@ -128,8 +128,8 @@ int vit_patch_embed_proj_chans(const vit_patch_embed *pe)
 double vit_patch_embed_macs(const vit_patch_embed *pe, int num_patches)
 {
     double stem = (double)pe->img_h * pe->img_w * pe->stem_chans * pe->in_chans * 9;
-    return stem + (double)num_patches * pe->dim * vit_patch_embed_proj_chans(pe) * pe->patch *
-                      pe->patch;
+    return stem +
+           (double)num_patches * pe->dim * vit_patch_embed_proj_chans(pe) * pe->patch * pe->patch;
 }
 
 /* ---- running ------------------------------------------------------------------------------- */
@@ -164,8 +164,8 @@ void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks)
     const vit_patch_embed *pe = j->pe;
     int S = pe->stem_chans, p0, p1;
     vit_split_range(pe->img_h * pe->img_w, num_tasks, task, &p0, &p1);
-    float *scratch = j->scratch + (size_t)task * vit_conv2d_scratch_floats(&pe->stem, VIT_CONV_CHW,
-                                                                           STEM_CHUNK);
+    float *scratch =
+        j->scratch + (size_t)task * vit_conv2d_scratch_floats(&pe->stem, VIT_CONV_CHW, STEM_CHUNK);
     for (int q0 = p0; q0 < p1; q0 += STEM_CHUNK) {
         int q1 = q0 + STEM_CHUNK < p1 ? q0 + STEM_CHUNK : p1;
         vit_conv2d_rows(&pe->stem, j->chw, VIT_CONV_CHW, pe->img_h, pe->img_w, q0, q1, scratch,
@@ -185,7 +185,7 @@ void vit_patch_embed_rows(const vit_patch_embed *pe, const float *chw, const flo
     if (pe->stem_chans)
         map_patches_to_rows(map, pe->stem_chans, pe->img_w, pe->patch, pe->grid_w, p0, p1, cols);
     else
-        vit_patches_to_rows(chw, pe->in_chans, pe->img_h, pe->img_w, pe->patch, pe->grid_w, p0,
-                            p1, cols);
+        vit_patches_to_rows(chw, pe->in_chans, pe->img_h, pe->img_w, pe->patch, pe->grid_w, p0, p1,
+                            cols);
     vit_linear(p1 - p0, pe->dim, K, cols, K, pe->proj_w, pe->proj_b, 0.0f, out, ldo);
 }

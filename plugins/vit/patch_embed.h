@@ -38,9 +38,8 @@ typedef struct vit_patch_embed {
  * pe->stem; *ret_weight / *ret_bias get the stem tensors (NULL without a stem) so the caller
  * can mark them used. */
 int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *model, const char *prefix,
-                              int cfg_stem_chans, const char *cfg_key,
-                              const st_tensor **ret_weight, const st_tensor **ret_bias,
-                              vit_error *err);
+                              int cfg_stem_chans, const char *cfg_key, const st_tensor **ret_weight,
+                              const st_tensor **ret_bias, vit_error *err);
 
 /* Channels the patch conv reads: stem_chans, or in_chans without a stem. */
 int vit_patch_embed_proj_chans(const vit_patch_embed *pe);
