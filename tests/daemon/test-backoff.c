@@ -1,7 +1,5 @@
 /* test-backoff.c — the restart schedule a failing pipeline follows (daemon/vitd-backoff.c). */
-#include <check.h>
-#include <stdlib.h>
-
+#include "check-runner.h"
 #include "vitd-backoff.h"
 
 START_TEST(test_doubles_from_initial_until_max)
@@ -44,17 +42,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("backoff");
-    TCase *tc = tcase_create("schedule");
-    tcase_add_test(tc, test_doubles_from_initial_until_max);
-    tcase_add_test(tc, test_fractional_initial);
-    tcase_add_test(tc, test_huge_attempt_stays_at_max);
-    tcase_add_test(tc, test_initial_above_max_is_capped);
-    tcase_add_test(tc, test_nonpositive_bounds_mean_no_wait);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *const tests[] = {
+        test_doubles_from_initial_until_max,
+        test_fractional_initial,
+        test_huge_attempt_stays_at_max,
+        test_initial_above_max_is_capped,
+        test_nonpositive_bounds_mean_no_wait,
+    };
+    return vitd_check_run("backoff", "schedule", tests, VITD_CHECK_N(tests));
 }

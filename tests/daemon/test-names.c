@@ -1,10 +1,10 @@
 /* test-names.c — pipeline names <-> D-Bus object paths (daemon/vitd-names.c): every name the
  * config accepts ([A-Za-z0-9_-]+) must give a valid, distinct path that decodes back. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
 
+#include "check-runner.h"
 #include "vitd-names.h"
 
 START_TEST(test_plain_name)
@@ -50,16 +50,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("names");
-    TCase *tc = tcase_create("paths");
-    tcase_add_test(tc, test_plain_name);
-    tcase_add_test(tc, test_dash_and_underscore_are_escaped_and_distinct);
-    tcase_add_test(tc, test_leading_digit_round_trips);
-    tcase_add_test(tc, test_foreign_paths_are_not_pipelines);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *const tests[] = {
+        test_plain_name,
+        test_dash_and_underscore_are_escaped_and_distinct,
+        test_leading_digit_round_trips,
+        test_foreign_paths_are_not_pipelines,
+    };
+    return vitd_check_run("names", "paths", tests, VITD_CHECK_N(tests));
 }

@@ -1,9 +1,7 @@
 /* test-publish.c — which classifications become Classification signals under each `publish:`
  * policy (daemon/vitd-publish.c). Emission is simulated: should_emit, then note_emitted when the
  * signal "went out". */
-#include <check.h>
-#include <stdlib.h>
-
+#include "check-runner.h"
 #include "vitd-publish.h"
 
 /* Feeds LABELS (one per frame, at TIMES_US) and returns how many were emitted, recording which. */
@@ -83,17 +81,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("publish");
-    TCase *tc = tcase_create("policy");
-    tcase_add_test(tc, test_every_frame_emits_all);
-    tcase_add_test(tc, test_on_change_emits_first_and_changes);
-    tcase_add_test(tc, test_on_change_resends_a_dropped_change);
-    tcase_add_test(tc, test_max_rate_spaces_signals);
-    tcase_add_test(tc, test_max_rate_zero_emits_nothing);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *const tests[] = {
+        test_every_frame_emits_all,
+        test_on_change_emits_first_and_changes,
+        test_on_change_resends_a_dropped_change,
+        test_max_rate_spaces_signals,
+        test_max_rate_zero_emits_nothing,
+    };
+    return vitd_check_run("publish", "policy", tests, VITD_CHECK_N(tests));
 }
