@@ -52,13 +52,24 @@ def pipeline_path(name):
     return "/org/vitd1/pipeline/" + "".join(out)
 
 
-SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+def bus_config(default_policy):
+    """A system-type bus config template (placeholders {socket} and {extra}, filled by Bus) whose
+    default policy context holds the rules DEFAULT_POLICY."""
+    return """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+""" + textwrap.indent(textwrap.dedent(default_policy).strip(), "    ") + """
+  </policy>
+  {extra}
+</busconfig>
+"""
+
+
+SYSTEM_BUS_CONFIG = bus_config("""
     <!-- the defaults of Debian's /usr/share/dbus-1/system.conf -->
     <allow user="*"/>
     <deny own="*"/>
@@ -74,26 +85,15 @@ SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
     <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
-  </policy>
-  {extra}
-</busconfig>
-"""
+""")
 
-PERMISSIVE_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
+PERMISSIVE_BUS_CONFIG = bus_config("""
     <allow user="*"/>
     <allow own="*"/>
     <allow send_type="method_call"/>
     <allow send_destination="*" eavesdrop="true"/>
     <allow receive_type="*"/>
-  </policy>
-</busconfig>
-"""
+""")
 
 
 class Bus:
