@@ -132,7 +132,10 @@ def run(model, args, loss_fn, val_fn, params=None):
                     f"{el:.0f}s (eta epoch {el / (i + 1) * (steps_per_epoch - i - 1):.0f}s)")
         train_time = time.time() - t0
         model.eval()
-        score, text = val_fn(model, xva, yva)
+        # Under --bf16 the per-epoch validation (which picks best.pt) runs in bf16 too; the
+        # exported model's numbers (eval.py, thresholds) are always computed in F32.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            score, text = val_fn(model, xva, yva)
         ck = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
               "best": max(best, score), "rng": torch.get_rng_state(), "val": score}
         if score > best:
