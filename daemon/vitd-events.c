@@ -23,9 +23,11 @@
 
 #define QUEUE_MAX_DEFAULT 256
 /* sd-bus asks the kernel for 8 MiB socket buffers: thousands of stale frames queued where vitd
- * cannot count them. Events are latest-wins, so the event socket gets a small buffer and the
- * bound that matters is QUEUE_MAX, where drops are counted. */
-#define EVENTS_SNDBUF (128 * 1024)
+ * cannot count them. Events are latest-wins, so the event socket gets a small buffer, scaled
+ * with the queue bound (128 KiB for the default 256 messages, about as many signals again), and
+ * the bound that matters is QUEUE_MAX, where drops are counted. */
+#define SNDBUF_PER_QUEUED 512
+#define SNDBUF_MAX (128 * 1024)
 
 struct _VitdEvents {
     sd_bus *bus;
@@ -52,11 +54,13 @@ int vitd_events_open(gboolean user_bus, VitdBusLost on_lost, gpointer user_data,
     VitdEvents *ev = g_new0(VitdEvents, 1);
     ev->bus = bus;
     ev->queue_max = QUEUE_MAX_DEFAULT;
-    /* Tests shrink the bound to provoke drops quickly. */
+    /* Tests shrink the bound (and with it the socket buffer) to provoke drops quickly. */
     const char *env = g_getenv("VITD_EVENTS_QUEUE_MAX");
     if (env && g_ascii_strtoull(env, NULL, 10) > 0)
         ev->queue_max = g_ascii_strtoull(env, NULL, 10);
-    int sndbuf = EVENTS_SNDBUF;
+    int sndbuf = ev->queue_max < SNDBUF_MAX / SNDBUF_PER_QUEUED
+                     ? (int)ev->queue_max * SNDBUF_PER_QUEUED
+                     : SNDBUF_MAX;
     if (setsockopt(sd_bus_get_fd(bus), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
         vitd_log_warning("Failed to shrink the event socket buffer: %s", g_strerror(errno));
     /* Not fatal: subscribers that match on interface and path get the signals either way. */

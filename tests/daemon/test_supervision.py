@@ -109,8 +109,9 @@ class Supervision(VitdTestCase):
         # a stalled bus too, and vitd rightly drops then.
         dropped_before = c.get("fast", "EventsDropped")
         # Freeze the bus: vitd's socket fills, its queue reaches the bound, and it must drop.
-        # Both hold ~220 signals; a busy machine may classify fewer frames than that in 3 s
-        # (~100 frames/s was seen under load), so freeze longer until vitd drops.
+        # Both hold ~30 signals here (the socket buffer scales with the bound); a busy machine
+        # may classify fewer frames than that in 3 s (5 to 20 frames/s were seen under load),
+        # so freeze longer until vitd drops.
         dropped = dropped_before
         for freeze_s in (3.0, 6.0, 12.0):
             os.kill(self.bus.proc.pid, signal.SIGSTOP)
@@ -123,8 +124,9 @@ class Supervision(VitdTestCase):
                 break
         self.assertGreater(dropped, dropped_before, "no event dropped in freezes of 3, 6 and 12 s")
         # What vitd queued before its bound was reached (the socket buffer plus the bounded
-        # queue: ~220 signals, all older than the drops) arrives first after the thaw. Wait for
-        # signals stamped after `dropped` was read: every drop it counts comes before them.
+        # queue, all older than the drops) arrives first after the thaw: counting signals from
+        # there on can end before any later frame. Wait for signals stamped after `dropped` was
+        # read instead: every drop it counts comes before them.
         read_us = int(time.time() * 1e6)
 
         def published_later():
