@@ -11,10 +11,15 @@
  * Only the cropped part of the resized image is computed, in two separable passes per output
  * row: vertically, its source rows are blended over the source columns the crop needs, straight
  * from the frame's bytes (packed pixels stay interleaved; Y, U and V planes are blended apart),
- * a contiguous loop the compiler vectorises; then horizontally, per output pixel, with colour
- * conversion last (YUV -> RGB is affine, so converting after the blend is exact). Tables and the
- * row buffer depend on the frame size: they are rebuilt, and grown if needed, only when it
- * changes. Output pixels outside the resized image (crop_pct > 1) are black. */
+ * four rows per sweep of a contiguous loop the compiler vectorises; then horizontally, per
+ * output pixel, with colour conversion, mean and std last (YUV -> RGB is affine, so converting
+ * after the blend is exact), written straight into the CHW output. A packed pixel's channels
+ * are blended together as one 4-float vector, and every output column has the same number of
+ * taps (zero weights pad the short ones; the row buffer has a zeroed tail for them to read), so
+ * the per-pixel loop has no data-dependent trip count. Sums run in the same order as a plain
+ * tap-by-tap loop, so the results are those of the textbook two-pass resize.
+ * Tables and buffers depend only on the frame size: they are rebuilt, and grown if needed, only
+ * when it changes. Output pixels outside the resized image (crop_pct > 1) are black. */
 #include "preprocess.h"
 
 #include <errno.h>
@@ -28,7 +33,7 @@
 #define MAX_FRAME_SIDE 32768
 
 /* Taps of one axis: output o reads count[o] source positions from start[o] with weights
- * w[o * cap ...]. */
+ * w[o * cap ...]; w[o * cap + k] is 0 for count[o] <= k < cap. */
 typedef struct axis_table {
     int *start, *count;
     float *w;
@@ -40,11 +45,23 @@ struct vit_preprocess {
     int frame_w, frame_h; /* the frame size the tables hold; 0 before the first frame */
     axis_table x, y;
     int col0, cols; /* source columns [col0, col0 + cols) the crop needs */
-    float *vbuf;    /* one vertically blended row: cols x 4 (packed) or Y + U + V planes */
+    float *vbuf;    /* one vertically blended row: cols x bpp (packed) or Y + U + V planes,
+                     * then a zeroed tail that the zero-weight padding taps read */
     size_t vbuf_cap;
-    float *rgbrow;             /* one output row, R, G and B planes of width floats */
+    const uint8_t **rows;      /* scratch: the source rows of one output row, Y, U and V */
+    int rows_cap;              /* entries per plane */
     float scale[3], offset[3]; /* v * scale + offset == (v / 255 - mean) / std */
 };
+
+/* Four floats, one packed pixel's channels (and a neighbour's), blended together. */
+typedef float f4 __attribute__((vector_size(16)));
+
+static inline f4 load_f4(const float *p)
+{
+    f4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 void vit_preprocess_geometry(const vit_preprocess_params *p, int frame_w, int frame_h,
                              int *ret_resized_w, int *ret_resized_h, int *ret_left, int *ret_top)
@@ -134,10 +151,17 @@ static int fill_axis(vit_interpolation interp, int out, int first, int rsize, in
         t->w = w;
         t->cap = cap;
     }
+    memset(t->w, 0, (size_t)out * t->cap * sizeof(float)); /* the padding taps' weights */
     for (int o = 0; o < out; o++)
         t->count[o] =
             axis_taps(interp, o + first, rsize, in, &t->start[o], t->w + (size_t)o * t->cap);
     return 0;
+}
+
+/* Where the YUV path's (Y, U, V, 0) pixels start in vbuf, after the Y, U and V planes. */
+static size_t yuv_packed_offset(int cols)
+{
+    return 2 * (size_t)cols + 8;
 }
 
 static int refill_tables(vit_preprocess *pre, int fw, int fh, vit_error *err)
@@ -155,13 +179,27 @@ static int refill_tables(vit_preprocess *pre, int fw, int fh, vit_error *err)
         }
     pre->col0 = hi > lo ? lo : 0;
     pre->cols = hi > lo ? hi - lo : 0;
-    size_t need = (size_t)pre->cols * 4 + 8; /* packed (<= 4 bytes a pixel) or Y + U + V */
+    for (int o = 0; r == 0 && o < pre->p.width; o++)
+        if (!pre->x.count[o]) /* all-zero weights: any start inside the buffer will do */
+            pre->x.start[o] = pre->col0;
+    /* Packed: <= 4 floats a pixel, a 4-float load may start one float in, and padding taps
+     * read up to x.cap pixels past the last column; YUV: that, after the Y, U, V planes. */
+    size_t need = yuv_packed_offset(pre->cols) + ((size_t)pre->cols + pre->x.cap) * 4 + 8;
     if (r == 0 && need > pre->vbuf_cap) {
         float *vbuf = realloc(pre->vbuf, need * sizeof(float));
         if (!vbuf)
             r = -ENOMEM;
         else
             pre->vbuf = vbuf, pre->vbuf_cap = need;
+    }
+    if (r == 0) /* the tail must hold finite numbers: 0 x NaN is NaN */
+        memset(pre->vbuf, 0, pre->vbuf_cap * sizeof(float));
+    if (r == 0 && pre->y.cap > pre->rows_cap) {
+        const uint8_t **rows = realloc(pre->rows, 3 * (size_t)pre->y.cap * sizeof(*rows));
+        if (!rows)
+            r = -ENOMEM;
+        else
+            pre->rows = rows, pre->rows_cap = pre->y.cap;
     }
     if (r < 0) {
         pre->frame_w = pre->frame_h = 0;
@@ -189,8 +227,7 @@ int vit_preprocess_new(const vit_preprocess_params *params, vit_preprocess **ret
     pre->x.count = malloc(w * sizeof(int));
     pre->y.start = malloc(h * sizeof(int));
     pre->y.count = malloc(h * sizeof(int));
-    pre->rgbrow = malloc(3 * w * sizeof(float));
-    if (!pre->x.start || !pre->x.count || !pre->y.start || !pre->y.count || !pre->rgbrow) {
+    if (!pre->x.start || !pre->x.count || !pre->y.start || !pre->y.count) {
         vit_preprocess_free(pre);
         return vit_errorf(err, -ENOMEM, "out of memory");
     }
@@ -209,7 +246,7 @@ vit_preprocess *vit_preprocess_free(vit_preprocess *pre)
     free(pre->x.start), free(pre->x.count), free(pre->x.w);
     free(pre->y.start), free(pre->y.count), free(pre->y.w);
     free(pre->vbuf);
-    free(pre->rgbrow);
+    free(pre->rows);
     free(pre);
     return NULL;
 }
@@ -282,81 +319,155 @@ static inline void yuv_to_rgb(float y, float u, float v, float *rgb)
     rgb[2] = y + 2.017232f * u;
 }
 
-/* acc[j] += w * src[j]: the vertical blend, over bytes. */
-static void blend_bytes(float *acc, const uint8_t *src, int n, float w)
+/* acc[j] = sum over k of w[k] * rows[k][j], for j < n bytes, summed in tap order. Four rows per
+ * sweep: each float of acc is loaded and stored once per four taps, not once per tap. */
+static void blend_rows(float *restrict acc, const uint8_t *const *rows, const float *w, int taps,
+                       int n)
 {
-    for (int j = 0; j < n; j++)
-        acc[j] += w * (float)src[j];
+    for (int k = 0; k < taps; k += 4) {
+        const uint8_t *a = rows[k];
+        float wa = w[k];
+        int first = k == 0;
+        switch (taps - k) {
+        case 1:
+            for (int j = 0; j < n; j++)
+                acc[j] = (first ? 0.0f : acc[j]) + wa * (float)a[j];
+            break;
+        case 2: {
+            const uint8_t *b = rows[k + 1];
+            float wb = w[k + 1];
+            for (int j = 0; j < n; j++)
+                acc[j] = (first ? 0.0f : acc[j]) + wa * (float)a[j] + wb * (float)b[j];
+            break;
+        }
+        case 3: {
+            const uint8_t *b = rows[k + 1], *c = rows[k + 2];
+            float wb = w[k + 1], wc = w[k + 2];
+            for (int j = 0; j < n; j++)
+                acc[j] = (first ? 0.0f : acc[j]) + wa * (float)a[j] + wb * (float)b[j] +
+                         wc * (float)c[j];
+            break;
+        }
+        default: {
+            const uint8_t *b = rows[k + 1], *c = rows[k + 2], *d = rows[k + 3];
+            float wb = w[k + 1], wc = w[k + 2], wd = w[k + 3];
+            for (int j = 0; j < n; j++)
+                acc[j] = (first ? 0.0f : acc[j]) + wa * (float)a[j] + wb * (float)b[j] +
+                         wc * (float)c[j] + wd * (float)d[j];
+            break;
+        }
+        }
+    }
 }
 
-/* Vertical pass of output row y for a packed format: vbuf[cols * bpp], interleaved. */
+/* Where R, G, B are among the 4 floats of a pixel: lanes 0, 1, 2; 2, 1, 0; all lane 0; or Y, U,
+ * V at lanes 0, 1, 2, converted after the blend. */
+enum { ORDER_RGB, ORDER_BGR, ORDER_GRAY, ORDER_YUV };
+
+/* Horizontal pass of one output row of a packed format: the vertically blended row v holds
+ * bpp floats a pixel, the channels at `order` among the 4 floats from v + shift. Writes width floats to each of out[0..channels). Inlined per tap count and
+ * channel order, so that the tap loop unrolls and the lanes are constants. */
+__attribute__((always_inline)) static inline void
+resample_packed_impl(const vit_preprocess *pre, const float *v, int bpp, int shift,
+                     float *const out[3], const int T, const int order)
+{
+    const int W = pre->p.width;
+    const float *xw = pre->x.w;
+    const float s0 = pre->scale[0], s1 = pre->scale[1], s2 = pre->scale[2];
+    const float o0 = pre->offset[0], o1 = pre->offset[1], o2 = pre->offset[2];
+    for (int x = 0; x < W; x++) {
+        const float *w = xw + (size_t)x * T;
+        const float *px = v + (size_t)(pre->x.start[x] - pre->col0) * bpp + shift;
+        f4 acc = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int k = 0; k < T; k++)
+            acc += w[k] * load_f4(px + (size_t)k * bpp);
+        float R = order == ORDER_BGR ? acc[2] : acc[0];
+        float G = order == ORDER_GRAY ? acc[0] : acc[1];
+        float B = order == ORDER_BGR || order == ORDER_GRAY ? acc[0] : acc[2];
+        if (order == ORDER_YUV) {
+            float rgb[3] = {0.0f, 0.0f, 0.0f};
+            if (pre->x.count[x]) /* else padding: black, not the colour of Y = U = V = 0 */
+                yuv_to_rgb(acc[0], acc[1], acc[2], rgb);
+            R = rgb[0], G = rgb[1], B = rgb[2];
+        }
+        if (pre->p.channels == 3) {
+            out[0][x] = R * s0 + o0;
+            out[1][x] = G * s1 + o1;
+            out[2][x] = B * s2 + o2;
+        } else {
+            out[0][x] = (0.299f * R + 0.587f * G + 0.114f * B) * s0 + o0;
+        }
+    }
+}
+
+static void resample_packed_row(const vit_preprocess *pre, const float *v, int bpp, int shift,
+                                int order, float *const out[3])
+{
+#define RESAMPLE_PACKED_ORDERS(T)                                                                  \
+    do {                                                                                           \
+        if (order == ORDER_RGB)                                                                    \
+            resample_packed_impl(pre, v, bpp, shift, out, T, ORDER_RGB);                           \
+        else if (order == ORDER_BGR)                                                               \
+            resample_packed_impl(pre, v, bpp, shift, out, T, ORDER_BGR);                           \
+        else if (order == ORDER_YUV)                                                               \
+            resample_packed_impl(pre, v, bpp, shift, out, T, ORDER_YUV);                           \
+        else                                                                                       \
+            resample_packed_impl(pre, v, bpp, shift, out, T, ORDER_GRAY);                          \
+    } while (0)
+    switch (pre->x.cap) {
+    case 1: /* nearest */
+        RESAMPLE_PACKED_ORDERS(1);
+        break;
+    case 2: /* bilinear, enlarging */
+        RESAMPLE_PACKED_ORDERS(2);
+        break;
+    case 4: /* bicubic, enlarging */
+        RESAMPLE_PACKED_ORDERS(4);
+        break;
+    default:
+        RESAMPLE_PACKED_ORDERS(pre->x.cap);
+        break;
+    }
+#undef RESAMPLE_PACKED_ORDERS
+}
+
+/* Vertical pass of output row y for a packed format: v[cols * bpp], interleaved. */
 static void blend_packed(vit_preprocess *pre, const vit_frame *f, int y, int bpp)
 {
-    int n = pre->cols * bpp;
-    const float *wy = pre->y.w + (size_t)y * pre->y.cap;
-    memset(pre->vbuf, 0, (size_t)n * sizeof(float));
-    for (int k = 0; k < pre->y.count[y]; k++) {
-        const uint8_t *src =
+    int n = pre->cols * bpp, taps = pre->y.count[y];
+    for (int k = 0; k < taps; k++)
+        pre->rows[k] =
             f->planes[0] + (size_t)(pre->y.start[y] + k) * f->strides[0] + (size_t)pre->col0 * bpp;
-        blend_bytes(pre->vbuf, src, n, wy[k]);
-    }
+    blend_rows(pre->vbuf, pre->rows, pre->y.w + (size_t)y * pre->y.cap, taps, n);
 }
 
-/* Vertical pass for I420 / NV12: Y over cols, then U and V over the chroma columns. */
-static void blend_yuv(vit_preprocess *pre, const vit_frame *f, int y, float **ret_u, float **ret_v,
-                      int *ret_ccol0)
+/* Vertical pass for I420 / NV12: Y over cols, then the chroma columns: U and V apart (I420) or
+ * interleaved (NV12); then each column's (Y, U, V, 0) as one pixel for resample_packed_row.
+ * Returns that row. */
+static const float *blend_yuv(vit_preprocess *pre, const vit_frame *f, int y)
 {
     int ccol0 = pre->col0 / 2, ccols = (pre->col0 + pre->cols - 1) / 2 - ccol0 + 1;
-    float *vy = pre->vbuf, *vu = vy + pre->cols, *vv = vu + ccols;
+    int taps = pre->y.count[y], nv12 = f->format == VIT_FORMAT_NV12, cstep = nv12 ? 2 : 1;
     const float *wy = pre->y.w + (size_t)y * pre->y.cap;
-    memset(vy, 0, (size_t)(pre->cols + 2 * ccols) * sizeof(float));
-    for (int k = 0; k < pre->y.count[y]; k++) {
+    const uint8_t **ry = pre->rows, **ru = ry + pre->rows_cap, **rv = ru + pre->rows_cap;
+    float *vy = pre->vbuf, *vu = vy + pre->cols, *vv = nv12 ? vu + 1 : vu + ccols;
+    float *px = pre->vbuf + yuv_packed_offset(pre->cols);
+    for (int k = 0; k < taps; k++) {
         int sy = pre->y.start[y] + k;
-        float w = wy[k];
-        blend_bytes(vy, f->planes[0] + (size_t)sy * f->strides[0] + pre->col0, pre->cols, w);
-        const uint8_t *c1 = f->planes[1] + (size_t)(sy / 2) * f->strides[1];
-        if (f->format == VIT_FORMAT_I420) {
-            blend_bytes(vu, c1 + ccol0, ccols, w);
-            blend_bytes(vv, f->planes[2] + (size_t)(sy / 2) * f->strides[2] + ccol0, ccols, w);
-        } else { /* NV12: U and V interleaved */
-            const uint8_t *uv = c1 + 2 * (size_t)ccol0;
-            for (int j = 0; j < ccols; j++)
-                vu[j] += w * (float)uv[2 * j], vv[j] += w * (float)uv[2 * j + 1];
-        }
+        ry[k] = f->planes[0] + (size_t)sy * f->strides[0] + pre->col0;
+        ru[k] = f->planes[1] + (size_t)(sy / 2) * f->strides[1] + (size_t)ccol0 * cstep;
+        if (!nv12)
+            rv[k] = f->planes[2] + (size_t)(sy / 2) * f->strides[2] + ccol0;
     }
-    *ret_u = vu, *ret_v = vv, *ret_ccol0 = ccol0;
-}
-
-/* Horizontal pass of one output row into rgb[3][width]. */
-static void resample_row(vit_preprocess *pre, const vit_frame *f, int y, float *rgb)
-{
-    int W = pre->p.width, cap = pre->x.cap;
-    int ro = 0, go = 0, bo = 0, bpp = packed_layout(f->format, &ro, &go, &bo);
-    float *vu = NULL, *vv = NULL;
-    int ccol0 = 0;
-    if (bpp)
-        blend_packed(pre, f, y, bpp);
-    else
-        blend_yuv(pre, f, y, &vu, &vv, &ccol0);
-    for (int x = 0; x < W; x++) {
-        const float *w = pre->x.w + (size_t)x * cap;
-        int n = pre->x.count[x], x0 = pre->x.start[x];
-        float acc[3] = {0, 0, 0};
-        if (bpp) {
-            const float *px = pre->vbuf + (size_t)(x0 - pre->col0) * bpp;
-            for (int k = 0; k < n; k++, px += bpp)
-                acc[0] += w[k] * px[ro], acc[1] += w[k] * px[go], acc[2] += w[k] * px[bo];
-        } else if (n) {
-            float Y = 0, U = 0, V = 0;
-            for (int k = 0; k < n; k++) {
-                int sx = x0 + k;
-                Y += w[k] * pre->vbuf[sx - pre->col0];
-                U += w[k] * vu[sx / 2 - ccol0], V += w[k] * vv[sx / 2 - ccol0];
-            }
-            yuv_to_rgb(Y, U, V, acc);
-        }
-        rgb[x] = acc[0], rgb[W + x] = acc[1], rgb[2 * W + x] = acc[2];
+    blend_rows(vy, ry, wy, taps, pre->cols);
+    blend_rows(vu, ru, wy, taps, ccols * cstep);
+    if (!nv12)
+        blend_rows(vv, rv, wy, taps, ccols);
+    for (int j = 0; j < pre->cols; j++) {
+        size_t c = (size_t)((pre->col0 + j) / 2 - ccol0) * cstep;
+        px[4 * j] = vy[j], px[4 * j + 1] = vu[c], px[4 * j + 2] = vv[c], px[4 * j + 3] = 0.0f;
     }
+    return px;
 }
 
 int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, vit_error *err)
@@ -369,24 +480,26 @@ int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, 
         if (r < 0)
             return r;
     }
-    int W = pre->p.width, H = pre->p.height;
+    int W = pre->p.width, H = pre->p.height, C = pre->p.channels;
     size_t plane = (size_t)W * H;
-    const float *R = pre->rgbrow, *G = R + W, *B = G + W;
+    int ro = 0, go = 0, bo = 0, bpp = packed_layout(frame->format, &ro, &go, &bo);
+    /* The 4 floats from the pixel's first colour channel hold R, G, B in RGB or BGR order. */
+    int shift = ro < bo ? ro : bo;
+    int order = bpp == 1 ? ORDER_GRAY : bo < ro ? ORDER_BGR : ORDER_RGB;
+    if (!bpp) /* I420, NV12 */
+        order = ORDER_YUV;
     for (int y = 0; y < H; y++) {
-        if (pre->y.count[y])
-            resample_row(pre, frame, y, pre->rgbrow);
-        else /* padding row */
-            memset(pre->rgbrow, 0, (size_t)3 * W * sizeof(float));
-        float *out = chw + (size_t)y * W;
-        if (pre->p.channels == 3) {
-            for (int c = 0; c < 3; c++)
+        float *const out[3] = {chw + (size_t)y * W, chw + plane + (size_t)y * W,
+                               chw + 2 * plane + (size_t)y * W};
+        if (!pre->y.count[y]) { /* padding row: black */
+            for (int c = 0; c < C; c++)
                 for (int x = 0; x < W; x++)
-                    out[c * plane + x] =
-                        pre->rgbrow[(size_t)c * W + x] * pre->scale[c] + pre->offset[c];
+                    out[c][x] = pre->offset[c];
+        } else if (bpp) {
+            blend_packed(pre, frame, y, bpp);
+            resample_packed_row(pre, pre->vbuf, bpp, shift, order, out);
         } else {
-            for (int x = 0; x < W; x++)
-                out[x] = (0.299f * R[x] + 0.587f * G[x] + 0.114f * B[x]) * pre->scale[0] +
-                         pre->offset[0];
+            resample_packed_row(pre, blend_yuv(pre, frame, y), 4, 0, order, out);
         }
     }
     return 0;
