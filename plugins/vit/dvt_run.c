@@ -34,7 +34,6 @@ typedef struct dvt_arena {
     float *scores;   /* [tokens, tokens] */
     float *patches;  /* [patches, C p p] (C: stem channels with a stem) */
     float *stem_map; /* conv stem output [img * img, stem_chans] */
-    float *stem_scr; /* conv stem im2col blocks, one per thread */
     float *stack;    /* attention logits of the exit that ran last [depth * heads, n, n] */
     float *adds;     /* relationship-reuse terms of the running exit [depth * heads, n, n] */
     float *rel_mid;  /* conv1 output [rel_mid, n_up * n_up] */
@@ -58,7 +57,7 @@ static size_t max_sz(size_t a, size_t b)
 }
 
 /* Carves the arena (or, with base NULL, just counts the floats it needs). */
-static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *a)
+static size_t dvt_layout(const dvt_net *n, float *base, dvt_arena *a)
 {
     enum {
         XC0,
@@ -71,7 +70,6 @@ static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *
         SCORES,
         PATCHES,
         STEM_MAP,
-        STEM_SCR,
         STACK,
         ADDS,
         RMID,
@@ -95,7 +93,6 @@ static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *
         sz[SCORES] = max_sz(sz[SCORES], N * N);
         sz[PATCHES] = max_sz(sz[PATCHES], vit_patch_embed_cols_floats(&e->pe, (int)N - 1));
         sz[STEM_MAP] = max_sz(sz[STEM_MAP], vit_patch_embed_map_floats(&e->pe));
-        sz[STEM_SCR] = max_sz(sz[STEM_SCR], vit_patch_embed_stem_scratch_floats(&e->pe, threads));
         sz[STACK] = max_sz(sz[STACK], (size_t)e->depth * e->heads * N * N);
         sz[FEAT] = max_sz(sz[FEAT], D);
         if (k == 0)
@@ -111,10 +108,10 @@ static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *
         sz[CUP] = max_sz(sz[CUP], Nu * n->ctx_dim);
     }
     sz[PROBS] = (size_t)n->num_classes;
-    float **slots[SLOTS] = {
-        &a->xc[0],   &a->xc[1],    &a->qkv[0],   &a->qkv[1],   &a->xn,     &a->attn, &a->hidden,
-        &a->scores,  &a->patches,  &a->stem_map, &a->stem_scr, &a->stack,  &a->adds, &a->rel_mid,
-        &a->rel_out, &a->rel_keys, &a->ctx_norm, &a->ctx_hid,  &a->ctx_up, &a->feat, &a->probs};
+    float **slots[SLOTS] = {&a->xc[0],    &a->xc[1],   &a->qkv[0],  &a->qkv[1],  &a->xn,
+                            &a->attn,     &a->hidden,  &a->scores,  &a->patches, &a->stem_map,
+                            &a->stack,    &a->adds,    &a->rel_mid, &a->rel_out, &a->rel_keys,
+                            &a->ctx_norm, &a->ctx_hid, &a->ctx_up,  &a->feat,    &a->probs};
     size_t off = 0;
     for (int i = 0; i < SLOTS; i++) {
         if (base)
@@ -127,7 +124,7 @@ static size_t dvt_layout(const dvt_net *n, int threads, float *base, dvt_arena *
 size_t dvt_arena_bytes(const vit_model *m, int threads)
 {
     dvt_arena a;
-    return dvt_layout(m->net, threads, NULL, &a) * sizeof(float);
+    return dvt_layout(m->net, NULL, &a) * sizeof(float);
 }
 
 typedef struct dvt_pass {
@@ -345,7 +342,7 @@ static int parts_for(const vit_run *run, int rows)
 int dvt_run(const vit_model *m, vit_run *run, const float *chw)
 {
     dvt_pass p = {.n = m->net, .chw = chw};
-    dvt_layout(p.n, run->threads, run->arena, &p.a);
+    dvt_layout(p.n, run->arena, &p.a);
     for (p.k = 0; p.k < p.n->num_exits; p.k++) {
         p.e = &p.n->exits[p.k];
         p.up = p.k > 0 ? &p.n->exits[p.k - 1] : NULL;
@@ -357,7 +354,7 @@ int dvt_run(const vit_model *m, vit_run *run, const float *chw)
                                relation_keys_task, &p);
         }
         if (p.e->pe.stem_chans) {
-            vit_stem_job stem = {&p.e->pe, chw, p.a.stem_scr, p.a.stem_map};
+            vit_stem_job stem = {&p.e->pe, chw, p.a.stem_map};
             vit_threadpool_run(run->pool, vit_patch_embed_stem_parts(&p.e->pe, run->threads),
                                vit_patch_embed_stem_task, &stem);
         }

@@ -450,7 +450,7 @@ static int vit_build(vit_model *m, vit_error *err)
 
 typedef struct vit_arena {
     float *x, *qkv[2], *xn, *attn, *hidden, *tmp, *scores, *patches, *feat, *feat_norm, *logits2;
-    float *stem_map, *stem_scratch; /* the conv stem's output [H*W, S] and im2col blocks */
+    float *stem_map; /* the conv stem's output [H*W, S] */
 } vit_arena;
 
 static size_t round_up(size_t n)
@@ -459,7 +459,7 @@ static size_t round_up(size_t n)
 }
 
 /* Carves the arena (or, with base NULL, just counts the floats it needs). */
-static size_t vit_layout(const vit_net *n, int threads, float *base, vit_arena *a)
+static size_t vit_layout(const vit_net *n, float *base, vit_arena *a)
 {
     size_t N = (size_t)n->tokens, D = (size_t)n->dim, off = 0;
     const size_t sizes[] = {
@@ -476,11 +476,10 @@ static size_t vit_layout(const vit_net *n, int threads, float *base, vit_arena *
         2 * D,
         (size_t)n->num_classes,
         vit_patch_embed_map_floats(&n->pe),
-        vit_patch_embed_stem_scratch_floats(&n->pe, threads),
     };
-    float **slots[] = {&a->x,         &a->qkv[0],  &a->qkv[1],   &a->xn,          &a->attn,
-                       &a->hidden,    &a->tmp,     &a->scores,   &a->patches,     &a->feat,
-                       &a->feat_norm, &a->logits2, &a->stem_map, &a->stem_scratch};
+    float **slots[] = {&a->x,         &a->qkv[0],  &a->qkv[1],  &a->xn,      &a->attn,
+                       &a->hidden,    &a->tmp,     &a->scores,  &a->patches, &a->feat,
+                       &a->feat_norm, &a->logits2, &a->stem_map};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         if (base)
             *slots[i] = base + off;
@@ -492,7 +491,7 @@ static size_t vit_layout(const vit_net *n, int threads, float *base, vit_arena *
 static size_t vit_arena_bytes(const vit_model *m, int threads)
 {
     vit_arena a;
-    return vit_layout(m->net, threads, NULL, &a) * sizeof(float);
+    return vit_layout(m->net, NULL, &a) * sizeof(float);
 }
 
 typedef struct vit_pass {
@@ -614,9 +613,9 @@ static void vit_head(const vit_pass *p, float *logits)
 static int vit_run_net(const vit_model *m, vit_run *run, const float *chw)
 {
     vit_pass p = {.n = m->net, .chw = chw};
-    vit_layout(p.n, run->threads, run->arena, &p.a);
+    vit_layout(p.n, run->arena, &p.a);
     if (p.n->pe.stem_chans) {
-        vit_stem_job stem = {&p.n->pe, chw, p.a.stem_scratch, p.a.stem_map};
+        vit_stem_job stem = {&p.n->pe, chw, p.a.stem_map};
         vit_threadpool_run(run->pool, vit_patch_embed_stem_parts(&p.n->pe, run->threads),
                            vit_patch_embed_stem_task, &stem);
     }

@@ -12,8 +12,9 @@
 
 #include "ops.h"
 
-/* Output pixels per stem im2col block: bounds the scratch at any image size. */
-#define STEM_CHUNK 256
+/* Output channels of the stem per register tile, and the most taps (C * 3 * 3, C <= 3). */
+#define STEM_BLOCK 32
+#define STEM_MAX_TAPS 27
 /* Fewest stem pixels worth a task of their own (a 28x28 image splits in two at most). */
 #define STEM_MIN_PIXELS 392
 
@@ -139,14 +140,6 @@ size_t vit_patch_embed_map_floats(const vit_patch_embed *pe)
     return pe->stem_chans ? (size_t)pe->img_h * pe->img_w * pe->stem_chans : 0;
 }
 
-size_t vit_patch_embed_stem_scratch_floats(const vit_patch_embed *pe, int threads)
-{
-    if (!pe->stem_chans)
-        return 0;
-    return (size_t)(threads < 1 ? 1 : threads) *
-           vit_conv2d_scratch_floats(&pe->stem, VIT_CONV_CHW, STEM_CHUNK);
-}
-
 size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches)
 {
     return (size_t)num_patches * vit_patch_embed_proj_chans(pe) * pe->patch * pe->patch;
@@ -158,22 +151,72 @@ int vit_patch_embed_stem_parts(const vit_patch_embed *pe, int threads)
     return parts < 1 ? 1 : parts < threads ? parts : threads;
 }
 
-void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks)
+/* Stem output channels s0 .. s0 + nb - 1 of pixel (y, x): ReLU(bias + the 3x3 taps inside the
+ * image over every input channel), with the weights of those channels gathered tap-major in wt
+ * ([taps][STEM_BLOCK]). Always inlined, so the full-tile caller's constant nb gives constant trip
+ * counts and the accumulators stay in vector registers. */
+__attribute__((always_inline)) static inline void stem_pixel(const vit_patch_embed *pe,
+                                                             const float *chw, int y, int x, int s0,
+                                                             int nb, const float *wt, float *out)
+{
+    int H = pe->img_h, W = pe->img_w;
+    float acc[STEM_BLOCK];
+    for (int j = 0; j < nb; j++)
+        acc[j] = pe->stem.bias[s0 + j];
+    for (int c = 0; c < pe->in_chans; c++)
+        for (int ky = 0; ky < 3; ky++) {
+            int iy = y + ky - 1;
+            if (iy < 0 || iy >= H)
+                continue;
+            for (int kx = 0; kx < 3; kx++) {
+                int ix = x + kx - 1;
+                if (ix < 0 || ix >= W)
+                    continue;
+                float v = chw[((size_t)c * H + iy) * W + ix];
+                const float *w = wt + ((c * 3 + ky) * 3 + kx) * STEM_BLOCK;
+                for (int j = 0; j < nb; j++)
+                    acc[j] += v * w[j];
+            }
+        }
+    for (int j = 0; j < nb; j++)
+        out[j] = acc[j] > 0.0f ? acc[j] : 0.0f;
+}
+
+static void stem_pixel_full(const vit_patch_embed *pe, const float *chw, int y, int x, int s0,
+                            const float *wt, float *out)
+{
+    stem_pixel(pe, chw, y, x, s0, STEM_BLOCK, wt, out);
+}
+
+static void stem_pixel_any(const vit_patch_embed *pe, const float *chw, int y, int x, int s0,
+                           int nb, const float *wt, float *out)
+{
+    stem_pixel(pe, chw, y, x, s0, nb, wt, out);
+}
+
+/* A direct kernel rather than im2col + GEMM: with 9 or 27 taps a GEMM's K is too short to pay
+ * for unfolding and packing, while broadcasting each input value against a register tile of
+ * output channels is a handful of FMAs per pixel, with the ReLU applied before the store. */
+VIT_HOT void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks)
 {
     const vit_stem_job *j = ctx;
     const vit_patch_embed *pe = j->pe;
-    int S = pe->stem_chans, p0, p1;
-    vit_split_range(pe->img_h * pe->img_w, num_tasks, task, &p0, &p1);
-    float *scratch =
-        j->scratch + (size_t)task * vit_conv2d_scratch_floats(&pe->stem, VIT_CONV_CHW, STEM_CHUNK);
-    for (int q0 = p0; q0 < p1; q0 += STEM_CHUNK) {
-        int q1 = q0 + STEM_CHUNK < p1 ? q0 + STEM_CHUNK : p1;
-        vit_conv2d_rows(&pe->stem, j->chw, VIT_CONV_CHW, pe->img_h, pe->img_w, q0, q1, scratch,
-                        j->map, S);
+    int S = pe->stem_chans, taps = pe->in_chans * 9, W = pe->img_w, p0, p1;
+    vit_split_range(pe->img_h * W, num_tasks, task, &p0, &p1);
+    float wt[STEM_MAX_TAPS * STEM_BLOCK];
+    for (int s0 = 0; s0 < S; s0 += STEM_BLOCK) {
+        int nb = S - s0 < STEM_BLOCK ? S - s0 : STEM_BLOCK;
+        for (int t = 0; t < taps; t++)
+            for (int k = 0; k < nb; k++)
+                wt[t * STEM_BLOCK + k] = pe->stem.weight[(size_t)(s0 + k) * taps + t];
+        for (int q = p0; q < p1; q++) {
+            float *out = j->map + (size_t)q * S + s0;
+            if (nb == STEM_BLOCK)
+                stem_pixel_full(pe, j->chw, q / W, q % W, s0, wt, out);
+            else
+                stem_pixel_any(pe, j->chw, q / W, q % W, s0, nb, wt, out);
+        }
     }
-    float *x = j->map + (size_t)p0 * S;
-    for (size_t i = 0; i < (size_t)(p1 - p0) * S; i++)
-        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void vit_patch_embed_rows(const vit_patch_embed *pe, const float *chw, const float *map, int p0,

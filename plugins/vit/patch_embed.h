@@ -7,9 +7,9 @@
  * <prefix>patch_embed.stem.{weight [S, C, 3, 3], bias [S]} and <prefix>patch_embed.proj.*.
  * Without a stem the patch conv reads the planar input [C, H, W] directly.
  *
- * Running: the stem is one pool run over output pixels (vit_patch_embed_stem_task) writing a
- * token-major map [H*W, S] in the session arena, with one im2col block of scratch per thread;
- * the patch rows are then computed by the family's own embed pass (vit_patch_embed_rows). */
+ * Running: the stem is one pool run over output pixels (vit_patch_embed_stem_task, a direct
+ * kernel: no scratch) writing a token-major map [H*W, S] in the session arena; the patch rows
+ * are then computed by the family's own embed pass (vit_patch_embed_rows). */
 #ifndef VIT_PATCH_EMBED_H
 #define VIT_PATCH_EMBED_H
 
@@ -48,10 +48,8 @@ int vit_patch_embed_proj_chans(const vit_patch_embed *pe);
  * patches. */
 double vit_patch_embed_macs(const vit_patch_embed *pe, int num_patches);
 
-/* Arena floats: the stem's output map [H*W, S] (0 without a stem), and the stem's im2col
- * scratch for `threads` threads (one block each). */
+/* Arena floats of the stem's output map [H*W, S] (0 without a stem). */
 size_t vit_patch_embed_map_floats(const vit_patch_embed *pe);
-size_t vit_patch_embed_stem_scratch_floats(const vit_patch_embed *pe, int threads);
 /* Floats of unfolded patch rows for num_patches patches (the `cols` of vit_patch_embed_rows). */
 size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches);
 
@@ -59,12 +57,11 @@ size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches);
 typedef struct vit_stem_job {
     const vit_patch_embed *pe;
     const float *chw; /* input [C, H, W] */
-    float *scratch;   /* vit_patch_embed_stem_scratch_floats(pe, threads) */
     float *map;       /* vit_patch_embed_map_floats(pe) */
 } vit_stem_job;
 
 /* A vit_threadpool task (ctx: vit_stem_job): stem conv + ReLU for this task's share of the
- * output pixels. Run it with at most `threads` tasks (the scratch's sizing). */
+ * output pixels. */
 void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks);
 /* How many tasks a stem run should use with `threads` threads. */
 int vit_patch_embed_stem_parts(const vit_patch_embed *pe, int threads);
