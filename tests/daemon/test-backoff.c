@@ -43,10 +43,8 @@ END_TEST
 int main(void)
 {
     const TTest *const tests[] = {
-        test_doubles_from_initial_until_max,
-        test_fractional_initial,
-        test_huge_attempt_stays_at_max,
-        test_initial_above_max_is_capped,
+        test_doubles_from_initial_until_max,  test_fractional_initial,
+        test_huge_attempt_stays_at_max,       test_initial_above_max_is_capped,
         test_nonpositive_bounds_mean_no_wait,
     };
     return vitd_check_run("backoff", "schedule", tests, VITD_CHECK_N(tests));
