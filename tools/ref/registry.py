@@ -103,8 +103,9 @@ FIXTURES = [
             label_names=_TEN, single_file="model-single.safetensors"),
     Fixture("vit_avgpool_test", "vit", "vit_avgpool_test", 10,
             dict(_SMALL_VIT, global_pool="avg"), label_names=_TEN),
-    # conv stem before the patch conv (3x3 conv + ReLU, as vitd's Fashion-MNIST models have)
-    Fixture("vit_stem_test", "vit", "vit_stem_test", 10, dict(_SMALL_VIT, stem_chans=8),
+    # conv stem before the patch conv (3x3 conv + ReLU, as vitd's Fashion-MNIST models have);
+    # 40 channels: one full register tile of the C kernel and a ragged one
+    Fixture("vit_stem_test", "vit", "vit_stem_test", 10, dict(_SMALL_VIT, stem_chans=40),
             label_names=_TEN),
     # PoolFormer, both key layouts (same maths except the head order)
     Fixture("poolformer_test_timm", "poolformer", "poolformer_test", 10,
