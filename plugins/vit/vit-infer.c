@@ -2,7 +2,10 @@
  *
  *   vit-infer MODEL INPUT.npy --logits OUT.npy   logits of an already-normalised CHW tensor
  *   vit-infer MODEL IMAGE [--top-k K]            top-k labels of a PNG / JPEG / PPM / PGM file
- *   vit-infer MODEL --bench N [--threads T]      N timed runs; last line "median_ms: X"
+ *   vit-infer MODEL --bench N [--threads T]      N timed runs on a ready tensor; last line
+ *                                                "median_ms: X"
+ *   vit-infer MODEL IMAGE --bench N              N timed runs of what an application does per
+ *                                                frame: preprocess IMAGE's pixels + infer
  *
  * Errors are one line on stderr and a non-zero exit status: 2 for bad usage, 3 when the model's
  * architecture is not supported, 1 for everything else. */
