@@ -6,7 +6,7 @@
 # Every model tokenizes with a small conv stem (3x3 conv + ReLU, 32 channels) before its patch
 # conv: the inductive bias that lets a 4-block, 64-wide ViT pass 90% on Fashion-MNIST in a few
 # epochs on 2 CPU cores. Two branches run side by side:
-#   baseline (14x14 tokens, 2 threads, from scratch) -------------------------------+
+#   baseline (14x14 tokens, 2 threads, from scratch, then a second cosine cycle) --+
 #   p7 (4x4) -> tiny (7x7) -> cascade stage 1 (7x7 exit + reuse, warm from tiny) -> stage 2
 #   (14x14 exit + reuse, warm-started from the finished baseline: the reuse paths start at zero,
 #   so exit 2 begins as the baseline and fine-tuning teaches it to use exits 0-1).
@@ -19,9 +19,10 @@ PY=/usr/bin/python3
 STEM=${STEM_CHANS:-32}
 P7_EPOCHS=${P7_EPOCHS:-15}
 TINY_EPOCHS=${TINY_EPOCHS:-12}
-BASE_EPOCHS=${BASE_EPOCHS:-24}   # 27,500-image half epochs
+BASE_EPOCHS=${BASE_EPOCHS:-20}   # 27,500-image half epochs
+BASE_FT_EPOCHS=${BASE_FT_EPOCHS:-6}  # 27,500-image half epochs
 S1_EPOCHS=${S1_EPOCHS:-6}        # 27,500-image half epochs
-S2_EPOCHS=${S2_EPOCHS:-4}        # 27,500-image half epochs
+S2_EPOCHS=${S2_EPOCHS:-2}        # 27,500-image half epochs
 mkdir -p "$W" "$OUT"
 # Threads that lose their core on a busy machine should sleep, not spin at OpenMP barriers.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
@@ -51,11 +52,17 @@ step() {  # step NAME THREADS COMMAND...: run unless done, with --resume after a
 }
 
 (
-# Baseline: DeiT-style ViT at 14x14 tokens (patch 2 on 28x28).
+# Baseline: DeiT-style ViT at 14x14 tokens (patch 2 on 28x28), then a second, lower-LR cosine
+# cycle warm-started from the first (the 14x14 model learns slowest of the three grids).
 step fmnist-deit-p2 2 $PY tools/train/train_vit.py --patch-size 2 --stem-chans "$STEM" \
     --embed-dim 64 --depth 4 --num-heads 4 --mlp-ratio 4 --epochs "$BASE_EPOCHS" \
     --epoch-images 27500 --batch-size 128 --lr 1.5e-3 --warmup-steps 300 --flip --bf16 --seed 0 \
-    --architecture deit_fmnist_d64_stem32_patch2_28 --out "$OUT/fmnist-deit-p2"
+    --architecture deit_fmnist_d64_stem32_patch2_28
+step fmnist-deit-p2-ft 2 $PY tools/train/train_vit.py --patch-size 2 --stem-chans "$STEM" \
+    --embed-dim 64 --depth 4 --num-heads 4 --mlp-ratio 4 --epochs "$BASE_FT_EPOCHS" \
+    --epoch-images 27500 --batch-size 128 --lr 4e-4 --warmup-steps 50 --flip --bf16 --seed 1 \
+    --architecture deit_fmnist_d64_stem32_patch2_28 --init-from "$W/fmnist-deit-p2/best.pt" \
+    --out "$OUT/fmnist-deit-p2"
 ) &
 (
 # 4x4 tokens: exit 0 of the cascade and the 4x4 single-exit model.
@@ -71,13 +78,13 @@ step fmnist-dvt-s1 1 nice -n 10 $PY tools/train/train_dvt.py --stage 1 --stem-ch
     --epochs "$S1_EPOCHS" --epoch-images 27500 --batch-size 128 --lr 5e-4 --warmup-steps 100 \
     --flip --bf16 --seed 0 --init-exit0 "$W/fmnist-vit-p7/best.pt" \
     --warm-exit "$W/fmnist-vit-tiny/best.pt"
-await fmnist-deit-p2
+await fmnist-deit-p2-ft
 # Stage 2: exit 2 (14x14) with reuse from the frozen exits 0-1, warm from the baseline; then
 # thresholds on the validation split and export.
 step fmnist-dvt-s2 2 $PY tools/train/train_dvt.py --stage 2 --stem-chans "$STEM" \
     --epochs "$S2_EPOCHS" --epoch-images 27500 --batch-size 128 --lr 3e-4 --warmup-steps 50 \
     --flip --bf16 --seed 0 --init-cascade "$W/fmnist-dvt-s1/best.pt" \
-    --warm-exit "$W/fmnist-deit-p2/best.pt" --out "$OUT/fmnist-dvt"
+    --warm-exit "$W/fmnist-deit-p2-ft/best.pt" --out "$OUT/fmnist-dvt"
 ) &
 wait
 echo "== all done $(date +%T)"
