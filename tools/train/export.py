@@ -40,11 +40,17 @@ def vit_config_from_state(ck, num_heads):
     import vit_model
     sd = ck["model"]
     w = sd["patch_embed.proj.weight"]
+    stem = sd.get("patch_embed.stem.weight")  # [S, C, 3, 3]: the conv tokenizer, if any
     depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
-    args = dict(img_size=28, patch_size=w.shape[-1], in_chans=w.shape[1], embed_dim=w.shape[0],
+    args = dict(img_size=28, patch_size=w.shape[-1],
+                in_chans=stem.shape[1] if stem is not None else w.shape[1], embed_dim=w.shape[0],
                 depth=depth, num_heads=num_heads,
                 mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] / w.shape[0])
-    return {"architecture": f"vit_fmnist_d{w.shape[0]}_patch{w.shape[-1]}_28", "num_classes": 10,
+    tag = ""
+    if stem is not None:
+        args["stem_chans"] = stem.shape[0]
+        tag = f"_stem{stem.shape[0]}"
+    return {"architecture": f"vit_fmnist_d{w.shape[0]}{tag}_patch{w.shape[-1]}_28", "num_classes": 10,
             "model_args": args, "gflops": round(2 * vit_model.vit_macs(**args) / 1e9, 6),
             "training": {"val_acc": ck.get("val"), "note": "exported while still training"}}
 
