@@ -6,10 +6,11 @@
 # Every model tokenizes with a small conv stem (3x3 conv + ReLU, 32 channels) before its patch
 # conv: the inductive bias that lets a 4-block, 64-wide ViT pass 90% on Fashion-MNIST in a few
 # epochs on 2 CPU cores. Two branches run side by side:
-#   baseline (14x14 tokens, 2 threads, from scratch, then a second cosine cycle) --+
+#   baseline (14x14 tokens, 2 threads, from scratch, then two more cosine cycles) --+
 #   p7 (4x4) -> tiny (7x7) -> cascade stage 1 (7x7 exit + reuse, warm from tiny) -> stage 2
-#   (14x14 exit + reuse, warm-started from the finished baseline: the reuse paths start at zero,
-#   so exit 2 begins as the baseline and fine-tuning teaches it to use exits 0-1).
+#   (14x14 exit + reuse, warm-started from the baseline after its second cycle: the reuse paths
+#   start at zero, so exit 2 begins as the baseline and fine-tuning teaches it to use exits
+#   0-1; the third baseline cycle runs beside stage 2).
 # The small branch runs at nice 10: the baseline is the critical path.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -61,8 +62,14 @@ step fmnist-deit-p2 2 $PY tools/train/train_vit.py --patch-size 2 --stem-chans "
 step fmnist-deit-p2-ft 2 $PY tools/train/train_vit.py --patch-size 2 --stem-chans "$STEM" \
     --embed-dim 64 --depth 4 --num-heads 4 --mlp-ratio 4 --epochs "$BASE_FT_EPOCHS" \
     --epoch-images 27500 --batch-size 128 --lr 4e-4 --warmup-steps 50 --flip --bf16 --seed 1 \
-    --architecture deit_fmnist_d64_stem32_patch2_28 --init-from "$W/fmnist-deit-p2/best.pt" \
-    --out "$OUT/fmnist-deit-p2"
+    --architecture deit_fmnist_d64_stem32_patch2_28 --init-from "$W/fmnist-deit-p2/best.pt"
+# A third cycle, lower still (the shipped baseline: 89.81% test after the first cycle, 89.88%
+# after the second, 90.11% after this one; each cycle's best.pt is picked on validation).
+step fmnist-deit-p2-ft2 1 $PY tools/train/train_vit.py --patch-size 2 --stem-chans "$STEM" \
+    --embed-dim 64 --depth 4 --num-heads 4 --mlp-ratio 4 --epochs "$BASE_FT_EPOCHS" \
+    --epoch-images 27500 --batch-size 128 --lr 3e-4 --warmup-steps 50 --flip --bf16 --seed 2 \
+    --architecture deit_fmnist_d64_stem32_patch2_28 \
+    --init-from "$W/fmnist-deit-p2-ft/best.pt" --out "$OUT/fmnist-deit-p2"
 ) &
 (
 # 4x4 tokens: exit 0 of the cascade and the 4x4 single-exit model.
