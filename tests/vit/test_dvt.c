@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc_count.h"
 #include "npy.h"
 #include "vit.h"
 
@@ -203,35 +204,6 @@ START_TEST(test_threads_agree)
 }
 END_TEST
 
-/* Linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc (meson.build): counts the
- * allocations made while `counting` is set, libvit's included (it is a static library). */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-static int counting;
-static long allocations;
-
-void *__wrap_malloc(size_t n)
-{
-    allocations += counting;
-    return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    allocations += counting;
-    return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    allocations += counting;
-    return __real_realloc(p, n);
-}
-
 /* Running frames allocates nothing: every exit and every reuse path works in the arena. */
 START_TEST(test_run_never_allocates)
 {
@@ -242,10 +214,10 @@ START_TEST(test_run_never_allocates)
     vit_session_set_exit_threshold(s, 1.5f);
     run(s, &f, &r); /* a first run may fault pages in; it must not allocate either */
     int failed = 0; /* no Check assertion inside: Check itself allocates to record them */
-    counting = 1;
+    vt_alloc_count_start();
     for (int i = 0; i < 5; i++)
         failed |= vit_session_run_tensor(s, f.input, &r, NULL) < 0;
-    counting = 0;
+    long allocations = vt_alloc_count_stop();
     ck_assert_int_eq(failed, 0);
     ck_assert_int_eq(r.exit_index, f.exits - 1);
     ck_assert_int_eq(allocations, 0);

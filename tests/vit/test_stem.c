@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "alloc_count.h"
 #include "check_main.h"
 #include "npy.h"
 #include "vit.h"
@@ -113,35 +114,6 @@ START_TEST(test_gflops_match_training_code)
 }
 END_TEST
 
-/* Linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc (meson.build): counts the
- * allocations made while `counting` is set, libvit's included (it is a static library). */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-static int counting;
-static long allocations;
-
-void *__wrap_malloc(size_t n)
-{
-    allocations += counting;
-    return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    allocations += counting;
-    return __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    allocations += counting;
-    return __real_realloc(p, n);
-}
-
 /* The stem works in the session's arena: frames allocate nothing, with 1 and 2 threads. */
 START_TEST(test_run_never_allocates)
 {
@@ -151,11 +123,10 @@ START_TEST(test_run_never_allocates)
     vit_result r;
     ck_assert_int_eq(vit_session_run_tensor(s, f.input, &r, NULL), 0);
     int failed = 0; /* no Check assertion inside: Check itself allocates to record them */
-    allocations = 0;
-    counting = 1;
+    vt_alloc_count_start();
     for (int i = 0; i < 5; i++)
         failed |= vit_session_run_tensor(s, f.input, &r, NULL) < 0;
-    counting = 0;
+    long allocations = vt_alloc_count_stop();
     ck_assert_int_eq(failed, 0);
     ck_assert_int_eq(allocations, 0);
     vit_session_free(s);
