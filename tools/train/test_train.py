@@ -53,6 +53,25 @@ class ExportTest(unittest.TestCase):
                 self.assertLess((ref(x) - m(x)).abs().max().item(), 1e-5)
 
 
+    def test_stem_vit_round_trip_and_mid_run_config(self):
+        """A conv-tokenizer ViT exports, loads back and matches tools/ref/vit.py; a checkpoint
+        exported mid-run (no stored config) gets in_chans and stem_chans from the stem."""
+        torch.manual_seed(1)
+        m = vit_model.VisionTransformer(28, 4, 1, 32, 2, 2, 2.0, stem_chans=8).eval()
+        cfg = export.vit_config_from_state({"model": m.state_dict()}, num_heads=2)
+        self.assertEqual(cfg["model_args"], {**m.args, "mlp_ratio": 2.0})
+        self.assertEqual(cfg["model_args"]["stem_chans"], 8)
+        self.assertEqual(cfg["model_args"]["in_chans"], 1)
+        x = torch.randn(2, 1, 28, 28)
+        with tempfile.TemporaryDirectory() as d:
+            export.write_folder(d, m.state_dict(), cfg)
+            back, _ = model_folder.load(d)
+            ref = model_folder.load_reference_vit(d)
+            with torch.no_grad():
+                self.assertLess((back(x) - m(x)).abs().max().item(), 1e-6)
+                self.assertLess((ref(x) - m(x)).abs().max().item(), 1e-5)
+
+
 class DVTTest(unittest.TestCase):
     def test_resize_grid_is_the_documented_linear_map(self):
         for g_up, g_dn in ((4, 7), (7, 14), (4, 14), (7, 7)):
