@@ -9,10 +9,7 @@ depths that disagree with the weights; and a stored Swin relative_position_index
 
 Works on copies of the small fixtures (exit 77 if the fixtures are absent).
 """
-import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -20,7 +17,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-from ref import safetensors_io  # noqa: E402
+from model_edits import edited_copy, run_model  # noqa: E402
 
 # fixture -> a tensor every model of the family needs
 CASES = {
@@ -41,31 +38,6 @@ def check(cond, what):
         failures.append(what)
 
 
-def run_model(vit_infer, folder):
-    p = subprocess.run([vit_infer, folder, os.path.join(folder, "input.npy"), "--logits",
-                        os.path.join(folder, "out.npy")], capture_output=True, text=True,
-                       timeout=60)
-    return p.returncode, p.stderr.strip()
-
-
-def edited_copy(src, tmp, name, edit_tensors=None, edit_config=None):
-    dst = os.path.join(tmp, name)
-    shutil.copytree(src, dst)
-    if edit_tensors:
-        path = os.path.join(dst, "model.safetensors")
-        tensors, meta = safetensors_io.load_file(path)
-        edit_tensors(tensors)
-        safetensors_io.save_file(tensors, path, metadata=meta or None)
-    if edit_config:
-        path = os.path.join(dst, "config.json")
-        with open(path) as f:
-            cfg = json.load(f)
-        edit_config(cfg)
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-    return dst
-
-
 def one_line_naming(code, err, *words):
     return code == 1 and "\n" not in err and all(w in err for w in words)
 
@@ -78,17 +50,17 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for fx, needed in CASES.items():
             src = os.path.join(fixtures, fx)
-            code, err = run_model(vit_infer, edited_copy(src, tmp, fx + "_ok"))
+            code, err, _ = run_model(vit_infer, edited_copy(src, tmp, fx + "_ok"))
             check(code == 0, f"{fx}: the unedited copy runs ({err})")
 
             d = edited_copy(src, tmp, fx + "_missing", lambda t: t.pop(needed))
-            code, err = run_model(vit_infer, d)
+            code, err, _ = run_model(vit_infer, d)
             check(one_line_naming(code, err, "model.safetensors", needed),
                   f"{fx}: missing {needed}: exit {code}, {err!r}")
 
             d = edited_copy(src, tmp, fx + "_stray",
                             lambda t: t.update({"stray.weight": np.zeros(4, np.float32)}))
-            code, err = run_model(vit_infer, d)
+            code, err, _ = run_model(vit_infer, d)
             check(code == 3 and "\n" not in err and "stray.weight" in err,
                   f"{fx}: unused tensor (exit 3, unsupported): {err!r}")
 
@@ -96,7 +68,7 @@ def main():
                 t[needed] = np.zeros((t[needed].shape[0] + 1,) + t[needed].shape[1:], np.float32)
 
             d = edited_copy(src, tmp, fx + "_shape", widen)
-            code, err = run_model(vit_infer, d)
+            code, err, _ = run_model(vit_infer, d)
             check(code == 1 and "\n" not in err and "tensor" in err,
                   f"{fx}: wrong shape of {needed}: {err!r}")
 
@@ -104,7 +76,7 @@ def main():
                 cfg["model_args"]["depths"][0] += 1
 
             d = edited_copy(src, tmp, fx + "_depths", edit_config=deeper)
-            code, err = run_model(vit_infer, d)
+            code, err, _ = run_model(vit_infer, d)
             check(one_line_naming(code, err, "config.json", "model_args.depths"),
                   f"{fx}: model_args.depths disagrees: {err!r}")
 
@@ -112,7 +84,7 @@ def main():
         src = os.path.join(fixtures, "swin_test")
         d = edited_copy(src, tmp, "swin_index", lambda t: t.update(
             {"layers.0.blocks.0.attn.relative_position_index": np.zeros((49, 49), np.int64)}))
-        code, err = run_model(vit_infer, d)
+        code, err, _ = run_model(vit_infer, d)
         same = code == 0 and np.allclose(np.load(os.path.join(d, "out.npy")),
                                          np.load(os.path.join(src, "logits.npy")), atol=1e-4)
         check(same, f"swin_test with a zeroed relative_position_index buffer: {err!r}")

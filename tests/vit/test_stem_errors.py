@@ -10,10 +10,7 @@ found from the tensors). For a single ViT (model_args.stem_chans) and a DVT casc
 
 Works on copies of the stem fixtures (exit 77 if they are absent).
 """
-import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -21,7 +18,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-from ref import safetensors_io  # noqa: E402
+from model_edits import edited_copy, run_model  # noqa: E402
 
 VIT = "vit_fmnist_stem_train"       # stem_chans 32
 DVT = "dvt_cascade_stem_mixed"      # exits' stems: 8, none, 12
@@ -32,31 +29,6 @@ def check(cond, what, detail=""):
     print(("ok   " if cond else "FAIL ") + what + (f": {detail}" if detail and not cond else ""))
     if not cond:
         failures.append(what)
-
-
-def run_model(vit_infer, folder):
-    out = os.path.join(folder, "out.npy")
-    p = subprocess.run([vit_infer, folder, os.path.join(folder, "input.npy"), "--logits", out],
-                       capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stderr.strip(), out
-
-
-def edited_copy(src, tmp, name, edit_tensors=None, edit_config=None):
-    dst = os.path.join(tmp, name)
-    shutil.copytree(src, dst)
-    if edit_tensors:
-        path = os.path.join(dst, "model.safetensors")
-        tensors, meta = safetensors_io.load_file(path)
-        edit_tensors(tensors)
-        safetensors_io.save_file(tensors, path, metadata=meta or None)
-    if edit_config:
-        path = os.path.join(dst, "config.json")
-        with open(path) as f:
-            cfg = json.load(f)
-        edit_config(cfg)
-        with open(path, "w") as f:
-            json.dump(cfg, f)
-    return dst
 
 
 def drop(*names):
