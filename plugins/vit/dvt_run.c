@@ -353,11 +353,7 @@ int dvt_run(const vit_model *m, vit_run *run, const float *chw)
             vit_threadpool_run(run->pool, parts_for(run, p.e->rel_out * p.up->tokens),
                                relation_keys_task, &p);
         }
-        if (p.e->pe.stem_chans) {
-            vit_stem_job stem = {&p.e->pe, chw, p.a.stem_map};
-            vit_threadpool_run(run->pool, vit_patch_embed_stem_parts(&p.e->pe, run->threads),
-                               vit_patch_embed_stem_task, &stem);
-        }
+        vit_patch_embed_run_stem(&p.e->pe, run->pool, run->threads, chw, p.a.stem_map);
         int parts = parts_for(run, p.e->tokens);
         vit_threadpool_run(run->pool, parts, embed_task, &p);
         for (p.layer = 0; p.layer < p.e->depth; p.layer++)

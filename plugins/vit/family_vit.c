@@ -614,11 +614,7 @@ static int vit_run_net(const vit_model *m, vit_run *run, const float *chw)
 {
     vit_pass p = {.n = m->net, .chw = chw};
     vit_layout(p.n, run->arena, &p.a);
-    if (p.n->pe.stem_chans) {
-        vit_stem_job stem = {&p.n->pe, chw, p.a.stem_map};
-        vit_threadpool_run(run->pool, vit_patch_embed_stem_parts(&p.n->pe, run->threads),
-                           vit_patch_embed_stem_task, &stem);
-    }
+    vit_patch_embed_run_stem(&p.n->pe, run->pool, run->threads, chw, p.a.stem_map);
     int parts = run->threads < p.n->tokens ? run->threads : p.n->tokens;
     vit_threadpool_run(run->pool, parts, embed_task, &p);
     for (p.layer = 0; p.layer < p.n->depth; p.layer++)

@@ -145,11 +145,12 @@ size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches)
     return (size_t)num_patches * vit_patch_embed_proj_chans(pe) * pe->patch * pe->patch;
 }
 
-int vit_patch_embed_stem_parts(const vit_patch_embed *pe, int threads)
-{
-    int parts = pe->img_h * pe->img_w / STEM_MIN_PIXELS;
-    return parts < 1 ? 1 : parts < threads ? parts : threads;
-}
+/* What one stem pool run reads and writes. */
+typedef struct stem_job {
+    const vit_patch_embed *pe;
+    const float *chw; /* input [C, H, W] */
+    float *map;       /* vit_patch_embed_map_floats(pe) */
+} stem_job;
 
 /* Stem output channels s0 .. s0 + nb - 1 of pixel (y, x): ReLU(bias + the 3x3 taps inside the
  * image over every input channel), with the weights of those channels gathered tap-major in wt
@@ -197,9 +198,9 @@ static void stem_pixel_any(const vit_patch_embed *pe, const float *chw, int y, i
 /* A direct kernel rather than im2col + GEMM: with 9 or 27 taps a GEMM's K is too short to pay
  * for unfolding and packing, while broadcasting each input value against a register tile of
  * output channels is a handful of FMAs per pixel, with the ReLU applied before the store. */
-VIT_HOT void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks)
+VIT_HOT static void stem_task(void *ctx, int task, int num_tasks)
 {
-    const vit_stem_job *j = ctx;
+    const stem_job *j = ctx;
     const vit_patch_embed *pe = j->pe;
     int S = pe->stem_chans, taps = pe->in_chans * 9, W = pe->img_w, p0, p1;
     vit_split_range(pe->img_h * W, num_tasks, task, &p0, &p1);
@@ -217,6 +218,17 @@ VIT_HOT void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks)
                 stem_pixel_any(pe, j->chw, q / W, q % W, s0, nb, wt, out);
         }
     }
+}
+
+void vit_patch_embed_run_stem(const vit_patch_embed *pe, vit_threadpool *pool, int threads,
+                              const float *chw, float *map)
+{
+    if (!pe->stem_chans)
+        return;
+    int parts = pe->img_h * pe->img_w / STEM_MIN_PIXELS;
+    parts = parts < 1 ? 1 : parts < threads ? parts : threads;
+    stem_job job = {pe, chw, map};
+    vit_threadpool_run(pool, parts, stem_task, &job);
 }
 
 void vit_patch_embed_rows(const vit_patch_embed *pe, const float *chw, const float *map, int p0,

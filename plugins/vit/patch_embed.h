@@ -7,7 +7,7 @@
  * <prefix>patch_embed.stem.{weight [S, C, 3, 3], bias [S]} and <prefix>patch_embed.proj.*.
  * Without a stem the patch conv reads the planar input [C, H, W] directly.
  *
- * Running: the stem is one pool run over output pixels (vit_patch_embed_stem_task, a direct
+ * Running: the stem is one pool run over output pixels (vit_patch_embed_run_stem, a direct
  * kernel: no scratch) writing a token-major map [H*W, S] in the session arena; the patch rows
  * are then computed by the family's own embed pass (vit_patch_embed_rows). */
 #ifndef VIT_PATCH_EMBED_H
@@ -18,6 +18,7 @@
 #include "conv.h"
 #include "error.h"
 #include "model.h"
+#include "threadpool.h"
 
 typedef struct vit_patch_embed {
     int in_chans, img_h, img_w; /* the image the model takes */
@@ -53,18 +54,10 @@ size_t vit_patch_embed_map_floats(const vit_patch_embed *pe);
 /* Floats of unfolded patch rows for num_patches patches (the `cols` of vit_patch_embed_rows). */
 size_t vit_patch_embed_cols_floats(const vit_patch_embed *pe, int num_patches);
 
-/* What one stem pool run reads and writes. */
-typedef struct vit_stem_job {
-    const vit_patch_embed *pe;
-    const float *chw; /* input [C, H, W] */
-    float *map;       /* vit_patch_embed_map_floats(pe) */
-} vit_stem_job;
-
-/* A vit_threadpool task (ctx: vit_stem_job): stem conv + ReLU for this task's share of the
- * output pixels. */
-void vit_patch_embed_stem_task(void *ctx, int task, int num_tasks);
-/* How many tasks a stem run should use with `threads` threads. */
-int vit_patch_embed_stem_parts(const vit_patch_embed *pe, int threads);
+/* Runs the stem (conv + ReLU) over chw [C, H, W] into map (vit_patch_embed_map_floats(pe)
+ * floats) as one pool run split over output pixels; does nothing without a stem. */
+void vit_patch_embed_run_stem(const vit_patch_embed *pe, vit_threadpool *pool, int threads,
+                              const float *chw, float *map);
 
 /* Patch tokens [p0, p1) (row-major over the grid): out row p - p0 (row stride ldo) =
  * proj(patch p) + bias, read from the stem map when there is a stem, else from chw. cols:
