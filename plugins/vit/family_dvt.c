@@ -250,20 +250,15 @@ static int build_patch_embed(builder *b, dvt_net *n, int k)
     char prefix[32], key[64];
     snprintf(prefix, sizeof(prefix), "exits.%d.", k);
     snprintf(key, sizeof(key), "model_args.exits[%d].stem_chans", k);
-    const st_tensor *sw, *sb;
     int r =
-        vit_patch_embed_find_stem(pe, b->model, prefix, e->cfg_stem_chans, key, &sw, &sb, b->err);
+        vit_patch_embed_find_stem(pe, b->model, prefix, e->cfg_stem_chans, key, b->used, b->err);
     if (r < 0)
         return r;
-    if (sw) {
-        if (pe->in_chans != n->in_chans)
-            return vit_errorf(b->err, -EINVAL,
-                              "%s: tensor exits.%d.patch_embed.stem.weight reads %d channels, "
-                              "the cascade's input has %d",
-                              b->model->weights->path, k, pe->in_chans, n->in_chans);
-        b->used[sw - b->model->weights->tensors] = 1;
-        b->used[sb - b->model->weights->tensors] = 1;
-    }
+    if (pe->stem_chans && pe->in_chans != n->in_chans)
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor exits.%d.patch_embed.stem.weight reads %d channels, "
+                          "the cascade's input has %d",
+                          b->model->weights->path, k, pe->in_chans, n->in_chans);
     pe->in_chans = n->in_chans;
     pe->img_h = pe->img_w = n->img;
     pe->patch = e->patch;

@@ -132,16 +132,8 @@ static int build_stem(builder *b, vit_net *n)
         cfg_stem = -1;
     else if (r < 0)
         return r;
-    const st_tensor *w, *bias;
-    r = vit_patch_embed_find_stem(&n->pe, b->model, "", cfg_stem, "model_args.stem_chans", &w,
-                                  &bias, b->err);
-    if (r < 0)
-        return r;
-    if (w) {
-        b->used[w - b->model->weights->tensors] = 1;
-        b->used[bias - b->model->weights->tensors] = 1;
-    }
-    return 0;
+    return vit_patch_embed_find_stem(&n->pe, b->model, "", cfg_stem, "model_args.stem_chans",
+                                     b->used, b->err);
 }
 
 static int build_embed(builder *b, vit_net *n)

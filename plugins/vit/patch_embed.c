@@ -64,8 +64,8 @@ static int stem_missing(const vit_model *m, const char *name, const char *cfg_ke
 }
 
 int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const char *prefix,
-                              int cfg_stem, const char *cfg_key, const st_tensor **ret_weight,
-                              const st_tensor **ret_bias, vit_error *err)
+                              int cfg_stem, const char *cfg_key, unsigned char *used,
+                              vit_error *err)
 {
     char wname[128], bname[128];
     snprintf(wname, sizeof(wname), "%spatch_embed.stem.weight", prefix);
@@ -78,7 +78,6 @@ int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const cha
             return vit_errorf(err, -EINVAL, "%s: tensor %s without %s", m->weights->path, bname,
                               wname);
         pe->stem_chans = 0;
-        *ret_weight = *ret_bias = NULL;
         return 0;
     }
     char shape[96];
@@ -116,8 +115,8 @@ int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const cha
                             .groups = 1,
                             .weight = wd,
                             .bias = bd};
-    *ret_weight = wt;
-    *ret_bias = bt;
+    used[wt - m->weights->tensors] = 1;
+    used[bt - m->weights->tensors] = 1;
     return 0;
 }
 

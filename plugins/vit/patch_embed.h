@@ -36,11 +36,10 @@ typedef struct vit_patch_embed {
  * the config does not say; cfg_key names it in messages, e.g. "model_args.stem_chans"): a config
  * naming a stem the file lacks, or the reverse, or another width, is an error naming the file
  * and the tensor. On success sets pe->stem_chans (0: no stem) and, with a stem, pe->in_chans and
- * pe->stem; *ret_weight / *ret_bias get the stem tensors (NULL without a stem) so the caller
- * can mark them used. */
+ * pe->stem, and marks the two stem tensors in used (one flag per tensor of the file). */
 int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *model, const char *prefix,
-                              int cfg_stem_chans, const char *cfg_key, const st_tensor **ret_weight,
-                              const st_tensor **ret_bias, vit_error *err);
+                              int cfg_stem_chans, const char *cfg_key, unsigned char *used,
+                              vit_error *err);
 
 /* Channels the patch conv reads: stem_chans, or in_chans without a stem. */
 int vit_patch_embed_proj_chans(const vit_patch_embed *pe);
