@@ -14,41 +14,14 @@ static gint gst_vit_result_compare_probs(gconstpointer a, gconstpointer b, gpoin
     return *(const gint *)a - *(const gint *)b;
 }
 
-/* A short list in one pass over the classes: each is compared with the K-th best so far and
- * only the rare better one is inserted, O(N) for a handful (the runtime's selection rescans all
- * N classes K times, checking each against those already taken: ~150,000 instructions a frame
- * for the top 5 of 1000). Ties keep the lower class first, as the runtime's selection does. */
-static gint gst_vit_result_top_k_short(const vit_result *result, gint k, gint *ret_classes,
-                                       gfloat *ret_probs)
-{
-    const gfloat *probs = result->probs;
-    gint i, j, kept = 0;
-
-    if (k <= 0)
-        return 0;
-    for (i = 0; i < result->num_classes; i++) {
-        gfloat p = probs[i];
-
-        if (kept == k && !(p > ret_probs[k - 1]))
-            continue;
-        j = kept < k ? kept++ : k - 1;
-        for (; j > 0 && p > ret_probs[j - 1]; j--) {
-            ret_classes[j] = ret_classes[j - 1];
-            ret_probs[j] = ret_probs[j - 1];
-        }
-        ret_classes[j] = i;
-        ret_probs[j] = p;
-    }
-    return kept;
-}
-
-/* A long list (top-k=1000 on ImageNet) is cheaper sorted whole. */
+/* A short list is the runtime's one-pass selection; a long one (top-k=1000 on ImageNet) is
+ * cheaper sorted whole. */
 gint gst_vit_result_top_k(const vit_result *result, gint k, gint *ret_classes, gfloat *ret_probs)
 {
     gint i;
 
     if (k <= 16)
-        return gst_vit_result_top_k_short(result, k, ret_classes, ret_probs);
+        return vit_result_top_k(result, k, ret_classes, ret_probs);
     for (i = 0; i < result->num_classes; i++)
         ret_classes[i] = i;
     g_qsort_with_data(ret_classes, result->num_classes, sizeof(gint), gst_vit_result_compare_probs,

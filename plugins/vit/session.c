@@ -197,23 +197,27 @@ int vit_session_classify(vit_session *session, const vit_frame *frame, vit_resul
     return r < 0 ? vit_errorf(err, r, "%s: run failed", session->model->path) : 0;
 }
 
+/* One pass over the classes: each is compared with the k-th best so far and only the rare
+ * better one is inserted, O(N) for a handful of k. Ties keep the lower class first. */
 int vit_result_top_k(const vit_result *result, int k, int *ret_classes, float *ret_probs)
 {
-    int n = result->num_classes, written = 0;
-    if (k > n)
-        k = n;
-    for (; written < k; written++) {
-        int best = -1;
-        for (int i = 0; i < n; i++) {
-            int taken = 0;
-            for (int j = 0; j < written && !taken; j++)
-                taken = ret_classes[j] == i;
-            if (!taken && (best < 0 || result->probs[i] > result->probs[best]))
-                best = i;
-        }
-        ret_classes[written] = best;
-        if (ret_probs)
-            ret_probs[written] = result->probs[best];
+    const float *probs = result->probs;
+    int kept = 0;
+    if (k > result->num_classes)
+        k = result->num_classes;
+    if (k <= 0)
+        return 0;
+    for (int i = 0; i < result->num_classes; i++) {
+        float p = probs[i];
+        if (kept == k && !(p > probs[ret_classes[k - 1]]))
+            continue;
+        int j = kept < k ? kept++ : k - 1;
+        for (; j > 0 && p > probs[ret_classes[j - 1]]; j--)
+            ret_classes[j] = ret_classes[j - 1];
+        ret_classes[j] = i;
     }
-    return written;
+    if (ret_probs)
+        for (int j = 0; j < kept; j++)
+            ret_probs[j] = probs[ret_classes[j]];
+    return kept;
 }
