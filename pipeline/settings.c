@@ -8,10 +8,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "vit.h"
 #include "vp-private.h"
 
 #define MAX_TOP_K 100
-#define MAX_THREADS 256
 #define MAX_BACKOFF_S 86400.0 /* a day: longer waits look like a unit mistake */
 #define MAX_RATE 1000.0
 
@@ -239,7 +239,7 @@ guint vp_settings_parse(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
         return VP_SET_EARLY_EXIT;
     }
     if (strcmp(key, "threads") == 0) {
-        vp_yaml_get_int(file, errs, key, value, 0, MAX_THREADS, &spec->threads);
+        vp_yaml_get_int(file, errs, key, value, 0, VIT_MAX_THREADS, &spec->threads);
         return VP_SET_THREADS;
     }
     if (strcmp(key, "publish") == 0) {

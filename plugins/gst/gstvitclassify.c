@@ -821,7 +821,7 @@ static void gst_vit_classify_install_properties(GObjectClass *gobject_class)
             "threads", "Threads",
             "Worker threads for this element's inference; 0 uses every online core. With "
             "several streams on one machine, give each a share of the cores",
-            0, 1024, DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
+            0, VIT_MAX_THREADS, DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_POST_MESSAGES,
         g_param_spec_boolean(

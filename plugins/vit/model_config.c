@@ -206,7 +206,24 @@ int vit_config_parse(const char *text, size_t len, const char *source, vit_confi
     return 0;
 }
 
-int vit_config_load_labels(vit_config *cfg, const char *path, vit_error *err)
+char **vit_labels_free(char **labels, int count)
+{
+    for (int i = 0; labels && i < count; i++)
+        free(labels[i]);
+    free(labels);
+    return NULL;
+}
+
+/* Drops the line end and trailing white space of line[0..len); returns the new length. */
+static ssize_t chomp(char *line, ssize_t len)
+{
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
+                       line[len - 1] == '\t'))
+        line[--len] = 0;
+    return len;
+}
+
+int vit_labels_read(const char *path, char ***ret_labels, int *ret_count, vit_error *err)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
@@ -219,8 +236,7 @@ int vit_config_load_labels(vit_config *cfg, const char *path, vit_error *err)
     size_t linecap = 0;
     ssize_t len;
     while ((len = getline(&line, &linecap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
+        chomp(line, len);
         if (n == MAX_CLASSES) {
             r = vit_errorf(err, -EINVAL, "%s: more than %d labels", path, MAX_CLASSES);
             break;
@@ -245,14 +261,22 @@ int vit_config_load_labels(vit_config *cfg, const char *path, vit_error *err)
     while (r == 0 && n > 0 && !labels[n - 1][0])
         free(labels[--n]);
     if (r < 0) {
-        for (int i = 0; i < n; i++)
-            free(labels[i]);
-        free(labels);
+        vit_labels_free(labels, n);
         return r;
     }
-    for (int i = 0; i < cfg->num_labels; i++)
-        free(cfg->labels[i]);
-    free(cfg->labels);
+    *ret_labels = labels;
+    *ret_count = n;
+    return 0;
+}
+
+int vit_config_load_labels(vit_config *cfg, const char *path, vit_error *err)
+{
+    char **labels;
+    int n;
+    int r = vit_labels_read(path, &labels, &n, err);
+    if (r < 0)
+        return r;
+    vit_labels_free(cfg->labels, cfg->num_labels);
     cfg->labels = labels;
     cfg->num_labels = n;
     return 0;

@@ -11,8 +11,6 @@
 #include "ops.h"
 #include "preprocess.h"
 
-#define MAX_THREADS 256
-
 struct vit_session {
     vit_model *model;
     vit_threadpool *pool;
@@ -58,12 +56,12 @@ int vit_session_new(vit_model *model, const vit_session_options *opts,
                     vit_session **ret_session, vit_error *err)
 {
     int threads = opts ? opts->threads : 0;
-    if (threads < 0 || threads > MAX_THREADS)
-        return vit_errorf(err, -EINVAL, "threads must be in [0, %d], not %d", MAX_THREADS,
+    if (threads < 0 || threads > VIT_MAX_THREADS)
+        return vit_errorf(err, -EINVAL, "threads must be in [0, %d], not %d", VIT_MAX_THREADS,
                           threads);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+        threads = n < 1 ? 1 : n > VIT_MAX_THREADS ? VIT_MAX_THREADS : (int)n;
     }
     vit_session *s = calloc(1, sizeof(*s));
     if (!s)

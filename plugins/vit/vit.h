@@ -41,6 +41,19 @@ typedef struct vit_error {
 typedef struct vit_model vit_model;
 typedef struct vit_session vit_session;
 
+/* The most worker threads one session takes: the element's `threads` property and the YAML
+ * `threads:` key are bounded by the same number. */
+#define VIT_MAX_THREADS 256
+
+/* ---- labels files ----------------------------------------------------------------------- */
+
+/* Reads PATH, one label per line (trailing white space and DOS line ends dropped, trailing
+ * blank lines ignored; a blank line in the middle is an empty label). On success *ret_labels
+ * holds *ret_count malloc'd strings (free with vit_labels_free). */
+int vit_labels_read(const char *path, char ***ret_labels, int *ret_count, vit_error *err);
+/* Frees what vit_labels_read returned; returns NULL. */
+char **vit_labels_free(char **labels, int count);
+
 /* ---- model ------------------------------------------------------------------------------ */
 
 /* Opens PATH: a folder holding model.safetensors and config.json (and optionally a labels
