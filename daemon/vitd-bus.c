@@ -22,6 +22,14 @@
 #include <string.h>
 #include <unistd.h>
 
+struct _VitdBus {
+    sd_bus *bus;
+    guint source_id;
+    VitdManager *manager;
+    VitdEvents *events; /* for EventsDropped; NULL until set */
+    gboolean user_bus;
+};
+
 /* ---- access control ---- */
 
 static gboolean uid_in_group(uid_t uid, gid_t gid)
@@ -58,7 +66,7 @@ static gboolean creds_in_group(sd_bus_creds *creds, uid_t uid, gid_t gid)
     return uid_in_group(uid, gid); /* the bus did not tell: use the group database */
 }
 
-static int check_control_access(VitdManager *m, sd_bus_message *msg, sd_bus_error *error)
+static int check_control_access(VitdBus *b, sd_bus_message *msg, sd_bus_error *error)
 {
     sd_bus_creds *creds = NULL;
     uid_t uid;
@@ -72,7 +80,7 @@ static int check_control_access(VitdManager *m, sd_bus_message *msg, sd_bus_erro
     if (r >= 0 &&
         (sd_bus_creds_get_euid(creds, &uid) >= 0 || sd_bus_creds_get_uid(creds, &uid) >= 0)) {
         struct group *gr = getgrnam(VITD_CONTROL_GROUP);
-        allowed = uid == 0 || (m->user_bus && uid == geteuid()) ||
+        allowed = uid == 0 || (b->user_bus && uid == geteuid()) ||
                   (gr && creds_in_group(creds, uid, gr->gr_gid));
     }
     sd_bus_creds_unref(creds);
@@ -87,9 +95,9 @@ static int check_control_access(VitdManager *m, sd_bus_message *msg, sd_bus_erro
 
 static int method_list_pipelines(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
-    VitdManager *m = userdata;
+    VitdBus *b = userdata;
     sd_bus_message *reply = NULL;
-    g_autoptr(GPtrArray) list = vitd_manager_list(m);
+    g_autoptr(GPtrArray) list = vitd_manager_list(b->manager);
 
     int r = sd_bus_message_new_method_return(msg, &reply);
     if (r >= 0)
@@ -109,32 +117,32 @@ static int method_list_pipelines(sd_bus_message *msg, void *userdata, sd_bus_err
 
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
-    VitdManager *m = userdata;
+    VitdBus *b = userdata;
     g_autoptr(GError) err = NULL;
 
-    int r = check_control_access(m, msg, error);
+    int r = check_control_access(b, msg, error);
     if (r < 0)
         return r;
-    if (m->draining)
+    if (vitd_manager_is_draining(b->manager))
         return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "vitd is shutting down");
-    if (!vitd_manager_reload(m, &err))
+    if (!vitd_manager_reload(b->manager, &err))
         return sd_bus_error_set(error, VITD_ERROR_INVALID_CONFIG, err->message);
     return sd_bus_reply_method_return(msg, NULL);
 }
 
 typedef void (*PipelineAction)(VitdPipeline *p);
 
-static int control_pipeline(sd_bus_message *msg, VitdManager *m, PipelineAction action,
+static int control_pipeline(sd_bus_message *msg, VitdBus *b, PipelineAction action,
                             sd_bus_error *error)
 {
     const char *name = NULL;
-    int r = check_control_access(m, msg, error);
+    int r = check_control_access(b, msg, error);
     if (r < 0)
         return r;
     r = sd_bus_message_read(msg, "s", &name);
     if (r < 0)
         return r;
-    VitdPipeline *p = vitd_manager_find(m, name);
+    VitdPipeline *p = vitd_manager_find(b->manager, name);
     if (!p)
         return sd_bus_error_setf(error, VITD_ERROR_NO_SUCH_PIPELINE, "No pipeline named '%s'",
                                  name);
@@ -275,11 +283,11 @@ static const sd_bus_vtable pipeline_vtable[] = {
 static int pipeline_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                          void **found, sd_bus_error *error)
 {
-    VitdManager *m = userdata;
+    VitdBus *b = userdata;
     char *name = vitd_pipeline_name_from_path(path);
     if (!name)
         return 0;
-    VitdPipeline *p = vitd_manager_find(m, name);
+    VitdPipeline *p = vitd_manager_find(b->manager, name);
     free(name);
     if (!p)
         return 0;
@@ -290,8 +298,8 @@ static int pipeline_find(sd_bus *bus, const char *path, const char *interface, v
 static int pipeline_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes,
                               sd_bus_error *error)
 {
-    VitdManager *m = userdata;
-    g_autoptr(GPtrArray) list = vitd_manager_list(m);
+    VitdBus *b = userdata;
+    g_autoptr(GPtrArray) list = vitd_manager_list(b->manager);
     char **v = calloc(list->len + 1, sizeof(char *));
     if (!v)
         return -ENOMEM;
@@ -308,39 +316,90 @@ static int pipeline_enumerate(sd_bus *bus, const char *path, void *userdata, cha
     return 1;
 }
 
-int vitd_bus_register(VitdManager *m)
+static int bus_register(VitdBus *b)
 {
-    int r = sd_bus_add_object_vtable(m->bus, NULL, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE,
-                                     manager_vtable, m);
+    int r = sd_bus_add_object_vtable(b->bus, NULL, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE,
+                                     manager_vtable, b);
     if (r < 0)
         return vitd_log_errno(r, "Failed to register %s", VITD_MANAGER_INTERFACE);
-    r = sd_bus_add_fallback_vtable(m->bus, NULL, VITD_PIPELINE_PATH_PREFIX, VITD_PIPELINE_INTERFACE,
-                                   pipeline_vtable, pipeline_find, m);
+    r = sd_bus_add_fallback_vtable(b->bus, NULL, VITD_PIPELINE_PATH_PREFIX, VITD_PIPELINE_INTERFACE,
+                                   pipeline_vtable, pipeline_find, b);
     if (r < 0)
         return vitd_log_errno(r, "Failed to register %s", VITD_PIPELINE_INTERFACE);
-    r = sd_bus_add_node_enumerator(m->bus, NULL, VITD_PIPELINE_PATH_PREFIX, pipeline_enumerate, m);
+    r = sd_bus_add_node_enumerator(b->bus, NULL, VITD_PIPELINE_PATH_PREFIX, pipeline_enumerate, b);
     if (r < 0)
         return vitd_log_errno(r, "Failed to register the pipeline enumerator");
     return 0;
 }
 
-void vitd_bus_emit_pipeline_changed(VitdManager *m, VitdPipeline *p)
+static int bus_request_name(VitdBus *b)
 {
-    if (m->bus)
-        sd_bus_emit_properties_changed(m->bus, p->path, VITD_PIPELINE_INTERFACE, "State",
-                                       "LastError", "Restarts", "Model", "Source", NULL);
+    const char *which = b->user_bus ? "session" : "system";
+    int r = sd_bus_request_name(b->bus, VITD_BUS_NAME, 0);
+    if (r == -EEXIST)
+        return vitd_log_errno(r, "%s is already owned on the %s bus (is vitd already running?)",
+                              VITD_BUS_NAME, which);
+    if (r < 0)
+        return vitd_log_errno(r,
+                              "Failed to own %s on the %s bus (the bus policy lets only "
+                              "user vitd own it)",
+                              VITD_BUS_NAME, which);
+    return 0;
 }
 
-void vitd_bus_emit_pipeline_added(VitdManager *m, VitdPipeline *p)
+int vitd_bus_open(VitdManager *m, gboolean user_bus, VitdBusLost on_lost, gpointer user_data,
+                  VitdBus **ret)
 {
-    if (m->bus)
-        sd_bus_emit_signal(m->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineAdded", "so",
-                           p->name, p->path);
+    VitdBus *b = g_new0(VitdBus, 1);
+    b->manager = m;
+    b->user_bus = user_bus;
+    int r = vitd_bus_connect(user_bus, "vitd-control", &b->bus);
+    if (r >= 0)
+        r = bus_register(b);
+    if (r >= 0) {
+        b->source_id = vitd_bus_source_attach(b->bus, on_lost, user_data);
+        r = bus_request_name(b);
+    }
+    if (r < 0) {
+        vitd_bus_free(b);
+        return r;
+    }
+    *ret = b;
+    return 0;
 }
 
-void vitd_bus_emit_pipeline_removed(VitdManager *m, VitdPipeline *p)
+VitdBus *vitd_bus_free(VitdBus *b)
 {
-    if (m->bus)
-        sd_bus_emit_signal(m->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineRemoved",
-                           "so", p->name, p->path);
+    if (!b)
+        return NULL;
+    vitd_bus_source_detach(b->source_id);
+    if (b->bus) {
+        sd_bus_flush(b->bus);
+        sd_bus_close_unref(b->bus);
+    }
+    g_free(b);
+    return NULL;
+}
+
+void vitd_bus_set_events(VitdBus *b, VitdEvents *ev)
+{
+    b->events = ev;
+}
+
+void vitd_bus_emit_pipeline_changed(VitdBus *b, VitdPipeline *p)
+{
+    sd_bus_emit_properties_changed(b->bus, p->path, VITD_PIPELINE_INTERFACE, "State", "LastError",
+                                   "Restarts", "Model", "Source", NULL);
+}
+
+void vitd_bus_emit_pipeline_added(VitdBus *b, VitdPipeline *p)
+{
+    sd_bus_emit_signal(b->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineAdded", "so",
+                       p->name, p->path);
+}
+
+void vitd_bus_emit_pipeline_removed(VitdBus *b, VitdPipeline *p)
+{
+    sd_bus_emit_signal(b->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineRemoved", "so",
+                       p->name, p->path);
 }

@@ -153,3 +153,8 @@ void vitd_events_publish(VitdEvents *ev, VitdPipeline *p, const VitdClassificati
     p->seq++;
     vitd_publish_note_emitted(&p->publish, top, now);
 }
+
+void vitd_events_reset_policy(VitdEvents *ev, VitdPipeline *p)
+{
+    vitd_publish_state_clear(&p->publish);
+}

@@ -2,33 +2,72 @@
  *
  * Reload is all-or-nothing: vp_config_load() either returns a complete valid config or errors, in
  * which case nothing changes. A valid config is applied as a diff by pipeline name: removed
- * pipelines stop and vanish from the bus (PipelineRemoved), new ones start (PipelineAdded), and
- * pipelines whose spec differs (vp_pipeline_spec_equal) restart; the rest keep running untouched
- * and are re-pointed at the equal spec of the new config before the old one is freed.
+ * pipelines stop, new ones start, and pipelines whose spec differs (vp_pipeline_spec_equal)
+ * restart; the rest keep running untouched and are re-pointed at the equal spec of the new config
+ * before the old one is freed. Each step is told to the listeners (vitd.c wires the D-Bus surface
+ * and the event stream to them), so the manager needs neither.
  *
  * A once-a-second timer refreshes counters and Fps and lets supervision catch stalled runs; the
  * watchdog is fed only while no running pipeline has stalled longer than the watchdog period. */
 #include "vitd-manager.h"
 
-#include "vitd-bus-source.h"
-#include "vitd-bus.h"
 #include "vitd-log.h"
-#include "vitd-names.h"
 #include "vitd-notify.h"
 
-#include <errno.h>
 #include <gio/gio.h>
+
+struct _VitdManager {
+    char *config_path;
+    gboolean user_bus;     /* session bus: --user or `bus: session` */
+    VpConfig *config;      /* current, valid config; pipelines point into it */
+    GHashTable *pipelines; /* name -> VitdPipeline*, owned */
+    struct {
+        const VitdManagerListener *cb;
+        gpointer data;
+    } listeners[VITD_MANAGER_LISTENERS_MAX];
+    guint n_listeners;
+    GMainLoop *loop;
+    guint poll_timer, watchdog_timer;
+    guint64 watchdog_usec;
+    gboolean draining;
+    guint draining_left, drain_timer;
+    char *status; /* last STATUS= sent by the periodic update */
+};
+
+/* Calls EVENT(args..., user data) of every listener that has it. */
+#define NOTIFY(m, event, ...)                                                                      \
+    for (guint i_ = 0; i_ < (m)->n_listeners; i_++) {                                              \
+        if ((m)->listeners[i_].cb->event)                                                          \
+            (m)->listeners[i_].cb->event(__VA_ARGS__, (m)->listeners[i_].data);                    \
+    }
+
+void vitd_manager_add_listener(VitdManager *m, const VitdManagerListener *listener,
+                               gpointer user_data)
+{
+    g_return_if_fail(m->n_listeners < VITD_MANAGER_LISTENERS_MAX);
+    m->listeners[m->n_listeners].cb = listener;
+    m->listeners[m->n_listeners].data = user_data;
+    m->n_listeners++;
+}
+
+gboolean vitd_manager_uses_session_bus(const VitdManager *m)
+{
+    return m->user_bus;
+}
+
+gboolean vitd_manager_is_draining(const VitdManager *m)
+{
+    return m->draining;
+}
 
 static void on_pipeline_changed(VitdPipeline *p, gpointer data)
 {
-    vitd_bus_emit_pipeline_changed(data, p);
+    NOTIFY((VitdManager *)data, changed, p);
 }
 
 static void on_pipeline_classified(VitdPipeline *p, const VitdClassification *c, gpointer data)
 {
-    VitdManager *m = data;
-    if (m->events)
-        vitd_events_publish(m->events, p, c);
+    NOTIFY((VitdManager *)data, classified, p, c);
 }
 
 static void drain_finish(VitdManager *m)
@@ -46,16 +85,6 @@ static void on_pipeline_drained(VitdPipeline *p, gpointer data)
     VitdManager *m = data;
     if (m->draining && m->draining_left > 0 && --m->draining_left == 0)
         drain_finish(m);
-}
-
-/* Without its bus vitd is of no use to anyone: exit with an error and let systemd restart it. */
-static void on_bus_lost(sd_bus *bus, gpointer data)
-{
-    VitdManager *m = data;
-    vitd_log_error("Lost the D-Bus connection, exiting");
-    m->failed = TRUE;
-    if (m->loop)
-        g_main_loop_quit(m->loop);
 }
 
 static const VitdPipelineCallbacks pipeline_callbacks = {
@@ -152,14 +181,6 @@ void vitd_manager_free(VitdManager *m)
     if (m->drain_timer)
         g_source_remove(m->drain_timer);
     g_hash_table_destroy(m->pipelines); /* stops every pipeline */
-    if (m->events)
-        vitd_events_flush(m->events, 500 * 1000);
-    g_clear_pointer(&m->events, vitd_events_free);
-    vitd_bus_source_detach(m->bus_source);
-    if (m->bus) {
-        sd_bus_flush(m->bus);
-        m->bus = sd_bus_close_unref(m->bus);
-    }
     vp_config_free(m->config);
     g_free(m->status);
     g_free(m->config_path);
@@ -176,33 +197,13 @@ static void add_pipeline(VitdManager *m, const VpPipelineSpec *spec, gboolean an
     }
     g_hash_table_insert(m->pipelines, p->name, p);
     if (announce)
-        vitd_bus_emit_pipeline_added(m, p);
+        NOTIFY(m, added, p);
     vitd_pipeline_start(p);
 }
 
-int vitd_manager_start(VitdManager *m, GMainLoop *loop)
+void vitd_manager_start(VitdManager *m, GMainLoop *loop)
 {
     m->loop = loop;
-    int r = vitd_bus_connect(m->user_bus, "vitd-control", &m->bus);
-    if (r < 0)
-        return r;
-    r = vitd_bus_register(m);
-    if (r < 0)
-        return r;
-    m->bus_source = vitd_bus_source_attach(m->bus, on_bus_lost, m);
-    r = sd_bus_request_name(m->bus, VITD_BUS_NAME, 0);
-    if (r == -EEXIST)
-        return vitd_log_errno(r, "%s is already owned on the %s bus (is vitd already running?)",
-                              VITD_BUS_NAME, m->user_bus ? "session" : "system");
-    if (r < 0)
-        return vitd_log_errno(r,
-                              "Failed to own %s on the %s bus (the bus policy lets only "
-                              "user vitd own it)",
-                              VITD_BUS_NAME, m->user_bus ? "session" : "system");
-    r = vitd_events_open(m->user_bus, on_bus_lost, m, &m->events);
-    if (r < 0)
-        return r;
-
     for (guint i = 0; i < m->config->pipelines->len; i++)
         add_pipeline(m, m->config->pipelines->pdata[i], FALSE);
     m->poll_timer = g_timeout_add_seconds(1, poll_tick, m);
@@ -211,7 +212,6 @@ int vitd_manager_start(VitdManager *m, GMainLoop *loop)
                   m->user_bus ? "session" : "system", m->config->pipelines->len, m->config_path);
     g_autofree char *status = g_strdup_printf("%u pipelines configured", m->config->pipelines->len);
     vitd_notify_ready(status);
-    return 0;
 }
 
 gboolean vitd_manager_reload(VitdManager *m, GError **error)
@@ -244,7 +244,7 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
             continue;
         vitd_log_full(LOG_INFO, p->name, NULL, "removed from the configuration");
         vitd_pipeline_stop(p);
-        vitd_bus_emit_pipeline_removed(m, p);
+        NOTIFY(m, removed, p);
         g_hash_table_remove(m->pipelines, p->name);
         removed++;
     }
@@ -259,7 +259,7 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
         } else {
             vitd_log_full(LOG_INFO, p->name, NULL, "configuration changed, restarting");
             vitd_pipeline_set_spec(p, spec);
-            vitd_publish_state_clear(&p->publish);
+            NOTIFY(m, reconfigured, p);
             vitd_pipeline_start(p);
             changed++;
         }

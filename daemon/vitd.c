@@ -5,7 +5,11 @@
  *                                   FILE:LINE:COL errors, exit 0 (valid) or 1
  *
  * SIGHUP reloads (what `systemctl reload vitd` sends); SIGTERM/SIGINT drain every pipeline
- * (end-of-stream, bounded wait) and exit 0. */
+ * (end-of-stream, bounded wait) and exit 0.
+ *
+ * This is where the pieces meet: the manager (config and pipelines), the control connection
+ * (vitd-bus) and the event connection (vitd-events) know nothing of each other's callers; the
+ * listeners below carry the manager's news to the two connections. */
 #include <errno.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -13,11 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vitd-bus.h"
+#include "vitd-events.h"
 #include "vitd-log.h"
 #include "vitd-manager.h"
 
 #define DEFAULT_CONFIG VITD_SYSCONFDIR "/vitd.yaml"
 #define DRAIN_TIMEOUT_MS 5000
+#define EVENTS_FLUSH_US (500 * 1000)
 
 static gboolean on_sighup(gpointer data)
 {
@@ -31,6 +38,110 @@ static gboolean on_sigterm(gpointer data)
 {
     vitd_manager_drain(data, DRAIN_TIMEOUT_MS);
     return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+    VitdManager *manager;
+    VitdBus *bus;
+    VitdEvents *events;
+    GMainLoop *loop;
+    gboolean failed; /* a bus connection was lost: exit non-zero so systemd restarts */
+} Daemon;
+
+static void bus_on_added(VitdPipeline *p, gpointer data)
+{
+    vitd_bus_emit_pipeline_added(data, p);
+}
+
+static void bus_on_removed(VitdPipeline *p, gpointer data)
+{
+    vitd_bus_emit_pipeline_removed(data, p);
+}
+
+static void bus_on_changed(VitdPipeline *p, gpointer data)
+{
+    vitd_bus_emit_pipeline_changed(data, p);
+}
+
+static const VitdManagerListener bus_listener = {
+    .added = bus_on_added,
+    .removed = bus_on_removed,
+    .changed = bus_on_changed,
+};
+
+static void events_on_reconfigured(VitdPipeline *p, gpointer data)
+{
+    vitd_events_reset_policy(data, p);
+}
+
+static void events_on_classified(VitdPipeline *p, const VitdClassification *c, gpointer data)
+{
+    vitd_events_publish(data, p, c);
+}
+
+static const VitdManagerListener events_listener = {
+    .reconfigured = events_on_reconfigured,
+    .classified = events_on_classified,
+};
+
+/* Without its bus vitd is of no use to anyone: exit with an error and let systemd restart it. */
+static void on_bus_lost(sd_bus *bus, gpointer data)
+{
+    Daemon *d = data;
+    vitd_log_error("Lost the D-Bus connection, exiting");
+    d->failed = TRUE;
+    g_main_loop_quit(d->loop);
+}
+
+/* Opens both connections, wires them to the manager and starts the pipelines. Returns a
+ * negative errno (already logged) on failure. */
+static int daemon_start(Daemon *d)
+{
+    gboolean user_bus = vitd_manager_uses_session_bus(d->manager);
+    int r = vitd_bus_open(d->manager, user_bus, on_bus_lost, d, &d->bus);
+    if (r < 0)
+        return r;
+    r = vitd_events_open(user_bus, on_bus_lost, d, &d->events);
+    if (r < 0)
+        return r;
+    vitd_bus_set_events(d->bus, d->events);
+    vitd_manager_add_listener(d->manager, &bus_listener, d->bus);
+    vitd_manager_add_listener(d->manager, &events_listener, d->events);
+    vitd_manager_start(d->manager, d->loop);
+    return 0;
+}
+
+/* Pipelines first (their last signals still go out), then the event and control connections. */
+static void daemon_stop(Daemon *d)
+{
+    g_clear_pointer(&d->manager, vitd_manager_free);
+    if (d->events)
+        vitd_events_flush(d->events, EVENTS_FLUSH_US);
+    g_clear_pointer(&d->events, vitd_events_free);
+    d->bus = vitd_bus_free(d->bus);
+}
+
+/* Runs the daemon on CONFIG_PATH until it drained or lost a bus; returns the exit status. */
+static int daemon_run(const char *config_path, gboolean user_bus)
+{
+    g_autoptr(GError) err = NULL;
+    Daemon d = {.manager = vitd_manager_new(config_path, user_bus, &err)};
+    if (!d.manager) {
+        vitd_log_full(LOG_ERR, NULL, "vp-config-error", "Invalid configuration:\n%s", err->message);
+        return EXIT_FAILURE;
+    }
+    d.loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGHUP, on_sighup, d.manager);
+    g_unix_signal_add(SIGTERM, on_sigterm, d.manager);
+    g_unix_signal_add(SIGINT, on_sigterm, d.manager);
+    int r = daemon_start(&d);
+    if (r >= 0)
+        g_main_loop_run(d.loop);
+    if (r >= 0 && d.failed)
+        r = -ENOTCONN;
+    daemon_stop(&d);
+    g_main_loop_unref(d.loop);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 /* Validates CONFIG_PATH and builds (without starting) every pipeline it describes. */
@@ -98,25 +209,9 @@ int main(int argc, char **argv)
     if (check)
         return check_config(config_path);
 
-    VitdManager *m = vitd_manager_new(config_path, user_bus, &err);
-    if (!m) {
-        vitd_log_full(LOG_ERR, NULL, "vp-config-error", "Invalid configuration:\n%s", err->message);
-        return EXIT_FAILURE;
-    }
-    g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-    g_unix_signal_add(SIGHUP, on_sighup, m);
-    g_unix_signal_add(SIGTERM, on_sigterm, m);
-    g_unix_signal_add(SIGINT, on_sigterm, m);
-
-    int r = vitd_manager_start(m, loop);
-    if (r >= 0)
-        g_main_loop_run(loop);
-    if (r >= 0 && m->failed)
-        r = -ENOTCONN;
-    vitd_manager_free(m);
+    int ret = daemon_run(config_path, user_bus);
     gst_deinit();
-    if (r < 0)
-        return EXIT_FAILURE;
-    vitd_log_info("Stopped");
-    return EXIT_SUCCESS;
+    if (ret == EXIT_SUCCESS)
+        vitd_log_info("Stopped");
+    return ret;
 }
