@@ -104,8 +104,9 @@ static int method_list_pipelines(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_open_container(reply, 'a', "(sso)");
     for (guint i = 0; r >= 0 && i < list->len; i++) {
         VitdPipeline *p = list->pdata[i];
-        r = sd_bus_message_append(reply, "(sso)", p->name, vitd_pipeline_state_to_string(p->state),
-                                  p->path);
+        r = sd_bus_message_append(reply, "(sso)", vitd_pipeline_get_name(p),
+                                  vitd_pipeline_state_to_string(vitd_pipeline_get_state(p)),
+                                  vitd_pipeline_get_path(p));
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
@@ -146,7 +147,7 @@ static int control_pipeline(sd_bus_message *msg, VitdBus *b, PipelineAction acti
     if (!p)
         return sd_bus_error_setf(error, VITD_ERROR_NO_SUCH_PIPELINE, "No pipeline named '%s'",
                                  name);
-    vitd_log_full(LOG_NOTICE, p->name, NULL, "%s requested over D-Bus",
+    vitd_log_full(LOG_NOTICE, vitd_pipeline_get_name(p), NULL, "%s requested over D-Bus",
                   sd_bus_message_get_member(msg));
     action(p);
     return sd_bus_reply_method_return(msg, NULL);
@@ -194,22 +195,42 @@ static const sd_bus_vtable manager_vtable[] = {
 
 /* ---- org.vitd1.Pipeline ---- */
 
+/* The pipeline whose object PATH is, or NULL. The fallback vtable's userdata is the VitdBus
+ * (EventsDropped needs the event stream), so the getters look the pipeline up here. */
+static VitdPipeline *pipeline_at(VitdBus *b, const char *path)
+{
+    char *name = vitd_pipeline_name_from_path(path);
+    if (!name)
+        return NULL;
+    VitdPipeline *p = vitd_manager_find(b->manager, name);
+    free(name);
+    return p;
+}
+
+static const char *pipeline_source(const VpPipelineSpec *spec)
+{
+    return spec->source ? spec->source : spec->launch ? spec->launch : "";
+}
+
 static int property_get_string(sd_bus *bus, const char *path, const char *interface,
                                const char *property, sd_bus_message *reply, void *userdata,
                                sd_bus_error *error)
 {
-    VitdPipeline *p = userdata;
+    VitdPipeline *p = pipeline_at(userdata, path);
+    if (!p)
+        return -ENOENT;
+    const VpPipelineSpec *spec = vitd_pipeline_get_spec(p);
     const char *v = "";
     if (strcmp(property, "Name") == 0)
-        v = p->name;
+        v = vitd_pipeline_get_name(p);
     else if (strcmp(property, "State") == 0)
-        v = vitd_pipeline_state_to_string(p->state);
+        v = vitd_pipeline_state_to_string(vitd_pipeline_get_state(p));
     else if (strcmp(property, "Model") == 0)
-        v = p->spec->model ? p->spec->model : "";
+        v = spec->model ? spec->model : "";
     else if (strcmp(property, "Source") == 0)
-        v = p->spec->source ? p->spec->source : p->spec->launch ? p->spec->launch : "";
+        v = pipeline_source(spec);
     else if (strcmp(property, "LastError") == 0)
-        v = p->last_error;
+        v = vitd_pipeline_get_last_error(p);
     return sd_bus_message_append(reply, "s", v);
 }
 
@@ -217,17 +238,20 @@ static int property_get_counter(sd_bus *bus, const char *path, const char *inter
                                 const char *property, sd_bus_message *reply, void *userdata,
                                 sd_bus_error *error)
 {
-    VitdPipeline *p = userdata;
+    VitdBus *b = userdata;
+    VitdPipeline *p = pipeline_at(b, path);
+    if (!p)
+        return -ENOENT;
+    VitdPipelineCounters c = vitd_pipeline_get_counters(p);
     guint64 v = 0;
-    vitd_pipeline_refresh_counters(p);
     if (strcmp(property, "FramesSeen") == 0)
-        v = p->frames_seen;
+        v = c.frames_seen;
     else if (strcmp(property, "FramesClassified") == 0)
-        v = p->frames_classified;
+        v = c.frames_classified;
     else if (strcmp(property, "FramesDropped") == 0)
-        v = p->frames_dropped;
-    else if (strcmp(property, "EventsDropped") == 0)
-        v = p->events_dropped;
+        v = c.frames_dropped;
+    else if (strcmp(property, "EventsDropped") == 0 && b->events)
+        v = vitd_events_get_dropped(b->events, p);
     return sd_bus_message_append(reply, "t", (uint64_t)v);
 }
 
@@ -235,26 +259,33 @@ static int property_get_double(sd_bus *bus, const char *path, const char *interf
                                const char *property, sd_bus_message *reply, void *userdata,
                                sd_bus_error *error)
 {
-    VitdPipeline *p = userdata;
-    vitd_pipeline_refresh_counters(p);
-    return sd_bus_message_append(reply, "d", strcmp(property, "Fps") == 0 ? p->fps : p->latency_ms);
+    VitdPipeline *p = pipeline_at(userdata, path);
+    if (!p)
+        return -ENOENT;
+    VitdPipelineCounters c = vitd_pipeline_get_counters(p);
+    return sd_bus_message_append(reply, "d", strcmp(property, "Fps") == 0 ? c.fps : c.latency_ms);
 }
 
 static int property_get_restarts(sd_bus *bus, const char *path, const char *interface,
                                  const char *property, sd_bus_message *reply, void *userdata,
                                  sd_bus_error *error)
 {
-    VitdPipeline *p = userdata;
-    return sd_bus_message_append(reply, "u", (uint32_t)p->restarts);
+    VitdPipeline *p = pipeline_at(userdata, path);
+    if (!p)
+        return -ENOENT;
+    return sd_bus_message_append(reply, "u", (uint32_t)vitd_pipeline_get_restarts(p));
 }
 
 static int property_get_exit_counts(sd_bus *bus, const char *path, const char *interface,
                                     const char *property, sd_bus_message *reply, void *userdata,
                                     sd_bus_error *error)
 {
-    VitdPipeline *p = userdata;
-    return sd_bus_message_append_array(reply, 't', p->exit_counts->data,
-                                       p->exit_counts->len * sizeof(guint64));
+    VitdPipeline *p = pipeline_at(userdata, path);
+    if (!p)
+        return -ENOENT;
+    guint n = 0;
+    const guint64 *counts = vitd_pipeline_get_exit_counts(p, &n);
+    return sd_bus_message_append_array(reply, 't', counts, n * sizeof(guint64));
 }
 
 static const sd_bus_vtable pipeline_vtable[] = {
@@ -283,15 +314,9 @@ static const sd_bus_vtable pipeline_vtable[] = {
 static int pipeline_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                          void **found, sd_bus_error *error)
 {
-    VitdBus *b = userdata;
-    char *name = vitd_pipeline_name_from_path(path);
-    if (!name)
+    if (!pipeline_at(userdata, path))
         return 0;
-    VitdPipeline *p = vitd_manager_find(b->manager, name);
-    free(name);
-    if (!p)
-        return 0;
-    *found = p;
+    *found = userdata;
     return 1;
 }
 
@@ -304,7 +329,7 @@ static int pipeline_enumerate(sd_bus *bus, const char *path, void *userdata, cha
     if (!v)
         return -ENOMEM;
     for (guint i = 0; i < list->len; i++) {
-        v[i] = strdup(((VitdPipeline *)list->pdata[i])->path);
+        v[i] = strdup(vitd_pipeline_get_path(list->pdata[i]));
         if (!v[i]) {
             for (guint j = 0; j < i; j++)
                 free(v[j]);
@@ -388,18 +413,18 @@ void vitd_bus_set_events(VitdBus *b, VitdEvents *ev)
 
 void vitd_bus_emit_pipeline_changed(VitdBus *b, VitdPipeline *p)
 {
-    sd_bus_emit_properties_changed(b->bus, p->path, VITD_PIPELINE_INTERFACE, "State", "LastError",
-                                   "Restarts", "Model", "Source", NULL);
+    sd_bus_emit_properties_changed(b->bus, vitd_pipeline_get_path(p), VITD_PIPELINE_INTERFACE,
+                                   "State", "LastError", "Restarts", "Model", "Source", NULL);
 }
 
 void vitd_bus_emit_pipeline_added(VitdBus *b, VitdPipeline *p)
 {
     sd_bus_emit_signal(b->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineAdded", "so",
-                       p->name, p->path);
+                       vitd_pipeline_get_name(p), vitd_pipeline_get_path(p));
 }
 
 void vitd_bus_emit_pipeline_removed(VitdBus *b, VitdPipeline *p)
 {
     sd_bus_emit_signal(b->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "PipelineRemoved", "so",
-                       p->name, p->path);
+                       vitd_pipeline_get_name(p), vitd_pipeline_get_path(p));
 }

@@ -5,6 +5,9 @@
  * does not take stays in the connection's write queue, flushed from the main loop. When the bus
  * (or a subscriber, through it) is slow, that queue grows; past QUEUE_MAX messages new signals
  * are dropped and counted in the pipeline's EventsDropped instead of buffering without bound.
+ * That count, the seq and the publish policy state of each pipeline live here, in a stream
+ * record keyed by pipeline name, created by the first classification and forgotten when the
+ * pipeline leaves the configuration.
  * `seq` is assigned only to signals that were actually queued, so it has no gaps: a subscriber
  * that sees seq jump knows it lost signals in the bus, not in vitd.
  *
@@ -14,6 +17,7 @@
 
 #include "vitd-log.h"
 #include "vitd-names.h"
+#include "vitd-publish.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,12 +33,38 @@
 #define SNDBUF_PER_QUEUED 512
 #define SNDBUF_MAX (128 * 1024)
 
+/* The event stream of one pipeline. */
+typedef struct {
+    guint64 seq;     /* last emitted Classification seq (first signal is 1) */
+    guint64 dropped; /* EventsDropped */
+    VitdPublishState publish;
+} EventsStream;
+
 struct _VitdEvents {
     sd_bus *bus;
     guint source_id;
     uint64_t queue_max;
     gboolean warned;
+    GHashTable *streams; /* pipeline name -> EventsStream*, owned */
 };
+
+static void stream_free(gpointer data)
+{
+    EventsStream *s = data;
+    vitd_publish_state_clear(&s->publish);
+    g_free(s);
+}
+
+static EventsStream *stream_get(VitdEvents *ev, const VitdPipeline *p)
+{
+    const char *name = vitd_pipeline_get_name(p);
+    EventsStream *s = g_hash_table_lookup(ev->streams, name);
+    if (!s) {
+        s = g_new0(EventsStream, 1);
+        g_hash_table_insert(ev->streams, g_strdup(name), s);
+    }
+    return s;
+}
 
 static int on_name_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
@@ -54,6 +84,7 @@ int vitd_events_open(gboolean user_bus, VitdBusLost on_lost, gpointer user_data,
     VitdEvents *ev = g_new0(VitdEvents, 1);
     ev->bus = bus;
     ev->queue_max = QUEUE_MAX_DEFAULT;
+    ev->streams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, stream_free);
     /* Tests shrink the bound (and with it the socket buffer) to provoke drops quickly. */
     const char *env = g_getenv("VITD_EVENTS_QUEUE_MAX");
     if (env && g_ascii_strtoull(env, NULL, 10) > 0)
@@ -78,6 +109,7 @@ void vitd_events_free(VitdEvents *ev)
         return;
     vitd_bus_source_detach(ev->source_id);
     sd_bus_close_unref(ev->bus);
+    g_hash_table_destroy(ev->streams);
     g_free(ev);
 }
 
@@ -99,8 +131,8 @@ static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassif
                         guint64 seq, sd_bus_message **ret)
 {
     sd_bus_message *m = NULL;
-    int r =
-        sd_bus_message_new_signal(ev->bus, &m, p->path, VITD_PIPELINE_INTERFACE, "Classification");
+    int r = sd_bus_message_new_signal(ev->bus, &m, vitd_pipeline_get_path(p),
+                                      VITD_PIPELINE_INTERFACE, "Classification");
     if (r < 0)
         return r;
     r = sd_bus_message_append(m, "ttxt", (uint64_t)seq, (uint64_t)c->frame, (int64_t)c->pts_ns,
@@ -122,39 +154,61 @@ static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassif
     return 0;
 }
 
-void vitd_events_publish(VitdEvents *ev, VitdPipeline *p, const VitdClassification *c)
+/* Queues Classification number SEQ of P unless the outgoing queue is full (-ENOBUFS). */
+static int send_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c,
+                       guint64 seq)
 {
-    const char *top = c->n_labels > 0 ? c->labels[0] : NULL;
-    gint64 now = g_get_monotonic_time();
-
-    if (!vitd_publish_should_emit(&p->publish, p->spec->publish, p->spec->max_rate, top, now))
-        return;
-
     uint64_t queued = 0;
     int r = sd_bus_get_n_queued_write(ev->bus, &queued);
     if (r >= 0 && queued >= ev->queue_max)
         r = -ENOBUFS;
     sd_bus_message *m = NULL;
     if (r >= 0)
-        r = build_signal(ev, p, c, p->seq + 1, &m);
+        r = build_signal(ev, p, c, seq, &m);
     if (r >= 0) {
         r = sd_bus_send(ev->bus, m, NULL);
         sd_bus_message_unref(m);
     }
+    return r;
+}
+
+void vitd_events_publish(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c)
+{
+    const VpPipelineSpec *spec = vitd_pipeline_get_spec(p);
+    const char *top = c->n_labels > 0 ? c->labels[0] : NULL;
+    gint64 now = g_get_monotonic_time();
+    EventsStream *s = stream_get(ev, p);
+
+    if (!vitd_publish_should_emit(&s->publish, spec->publish, spec->max_rate, top, now))
+        return;
+    int r = send_signal(ev, p, c, s->seq + 1);
     if (r < 0) {
-        p->events_dropped++;
+        s->dropped++;
         if (r != -ENOBUFS && !ev->warned) {
             ev->warned = TRUE;
-            vitd_log_full(LOG_WARNING, p->name, NULL, "Failed to emit Classification: %s",
-                          g_strerror(-r));
+            vitd_log_full(LOG_WARNING, vitd_pipeline_get_name(p), NULL,
+                          "Failed to emit Classification: %s", g_strerror(-r));
         }
         return;
     }
-    p->seq++;
-    vitd_publish_note_emitted(&p->publish, top, now);
+    s->seq++;
+    vitd_publish_note_emitted(&s->publish, top, now);
 }
 
-void vitd_events_reset_policy(VitdEvents *ev, VitdPipeline *p)
+void vitd_events_reset_policy(VitdEvents *ev, const VitdPipeline *p)
 {
-    vitd_publish_state_clear(&p->publish);
+    EventsStream *s = g_hash_table_lookup(ev->streams, vitd_pipeline_get_name(p));
+    if (s)
+        vitd_publish_state_clear(&s->publish);
+}
+
+void vitd_events_forget(VitdEvents *ev, const VitdPipeline *p)
+{
+    g_hash_table_remove(ev->streams, vitd_pipeline_get_name(p));
+}
+
+guint64 vitd_events_get_dropped(const VitdEvents *ev, const VitdPipeline *p)
+{
+    const EventsStream *s = g_hash_table_lookup(ev->streams, vitd_pipeline_get_name(p));
+    return s ? s->dropped : 0;
 }

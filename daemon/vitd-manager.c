@@ -96,7 +96,7 @@ static const VitdPipelineCallbacks pipeline_callbacks = {
 static int compare_by_name(gconstpointer a, gconstpointer b)
 {
     const VitdPipeline *pa = *(VitdPipeline *const *)a, *pb = *(VitdPipeline *const *)b;
-    return strcmp(pa->name, pb->name);
+    return strcmp(vitd_pipeline_get_name(pa), vitd_pipeline_get_name(pb));
 }
 
 GPtrArray *vitd_manager_list(VitdManager *m)
@@ -123,7 +123,7 @@ static void update_status(VitdManager *m)
     gpointer value;
     g_hash_table_iter_init(&it, m->pipelines);
     while (g_hash_table_iter_next(&it, NULL, &value))
-        running += ((VitdPipeline *)value)->state == VITD_PIPELINE_RUNNING;
+        running += vitd_pipeline_get_state(value) == VITD_PIPELINE_RUNNING;
     g_autofree char *status = g_strdup_printf("%u of %u pipelines running", running, total);
     if (g_strcmp0(status, m->status) != 0) {
         vitd_notify_status(status);
@@ -195,7 +195,7 @@ static void add_pipeline(VitdManager *m, const VpPipelineSpec *spec, gboolean an
         vitd_log_full(LOG_ERR, spec->name, NULL, "Out of memory");
         return;
     }
-    g_hash_table_insert(m->pipelines, p->name, p);
+    g_hash_table_insert(m->pipelines, (gpointer)vitd_pipeline_get_name(p), p);
     if (announce)
         NOTIFY(m, added, p);
     vitd_pipeline_start(p);
@@ -240,12 +240,13 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
     guint removed = 0, added = 0, changed = 0;
     for (guint i = 0; i < old->len; i++) {
         VitdPipeline *p = old->pdata[i];
-        if (vp_config_find(config, p->name))
+        const char *name = vitd_pipeline_get_name(p);
+        if (vp_config_find(config, name))
             continue;
-        vitd_log_full(LOG_INFO, p->name, NULL, "removed from the configuration");
+        vitd_log_full(LOG_INFO, name, NULL, "removed from the configuration");
         vitd_pipeline_stop(p);
         NOTIFY(m, removed, p);
-        g_hash_table_remove(m->pipelines, p->name);
+        g_hash_table_remove(m->pipelines, name);
         removed++;
     }
     for (guint i = 0; i < config->pipelines->len; i++) {
@@ -254,10 +255,10 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
         if (!p) {
             add_pipeline(m, spec, TRUE);
             added++;
-        } else if (vp_pipeline_spec_equal(p->spec, spec)) {
+        } else if (vp_pipeline_spec_equal(vitd_pipeline_get_spec(p), spec)) {
             vitd_pipeline_set_spec(p, spec);
         } else {
-            vitd_log_full(LOG_INFO, p->name, NULL, "configuration changed, restarting");
+            vitd_log_full(LOG_INFO, spec->name, NULL, "configuration changed, restarting");
             vitd_pipeline_set_spec(p, spec);
             NOTIFY(m, reconfigured, p);
             vitd_pipeline_start(p);

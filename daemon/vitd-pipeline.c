@@ -20,6 +20,31 @@
 
 #define STALL_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
+struct _VitdPipeline {
+    char *name;
+    char *path;                 /* D-Bus object path */
+    const VpPipelineSpec *spec; /* owned by the manager's current VpConfig */
+    VitdPipelineState state;
+    char *last_error; /* "" until the first error */
+    guint32 restarts; /* automatic restarts after an error or end-of-stream */
+
+    /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
+    guint64 frames_seen, frames_classified, frames_dropped;
+    double fps, latency_ms;
+    GArray *exit_counts; /* guint64 per exit index */
+
+    /* Supervision internals. */
+    const VitdPipelineCallbacks *cb;
+    gpointer cb_data;
+    GstElement *pipeline, *vit;
+    guint bus_watch, restart_timer;
+    unsigned attempt; /* consecutive failed runs, for the backoff delay */
+    gboolean run_had_frames;
+    guint64 base_seen, base_classified, base_dropped; /* totals of finished runs */
+    guint64 fps_last_seen;
+    gint64 fps_last_us, progress_us; /* progress_us: last time frames moved (or the run began) */
+};
+
 static void pipeline_launch(VitdPipeline *p);
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
@@ -377,7 +402,6 @@ void vitd_pipeline_free(VitdPipeline *p)
         return;
     cancel_restart(p);
     pipeline_teardown(p);
-    vitd_publish_state_clear(&p->publish);
     g_array_unref(p->exit_counts);
     g_free(p->last_error);
     g_free(p->path);
@@ -449,4 +473,52 @@ void vitd_pipeline_poll(VitdPipeline *p, gint64 now_us)
 gboolean vitd_pipeline_is_stalled(const VitdPipeline *p, gint64 now_us, gint64 limit_us)
 {
     return p->state == VITD_PIPELINE_RUNNING && now_us - p->progress_us > limit_us;
+}
+
+const char *vitd_pipeline_get_name(const VitdPipeline *p)
+{
+    return p->name;
+}
+
+const char *vitd_pipeline_get_path(const VitdPipeline *p)
+{
+    return p->path;
+}
+
+const VpPipelineSpec *vitd_pipeline_get_spec(const VitdPipeline *p)
+{
+    return p->spec;
+}
+
+VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p)
+{
+    return p->state;
+}
+
+const char *vitd_pipeline_get_last_error(const VitdPipeline *p)
+{
+    return p->last_error;
+}
+
+guint32 vitd_pipeline_get_restarts(const VitdPipeline *p)
+{
+    return p->restarts;
+}
+
+VitdPipelineCounters vitd_pipeline_get_counters(VitdPipeline *p)
+{
+    vitd_pipeline_refresh_counters(p);
+    return (VitdPipelineCounters){
+        .frames_seen = p->frames_seen,
+        .frames_classified = p->frames_classified,
+        .frames_dropped = p->frames_dropped,
+        .fps = p->fps,
+        .latency_ms = p->latency_ms,
+    };
+}
+
+const guint64 *vitd_pipeline_get_exit_counts(const VitdPipeline *p, guint *ret_n)
+{
+    *ret_n = p->exit_counts->len;
+    return (const guint64 *)(void *)p->exit_counts->data;
 }

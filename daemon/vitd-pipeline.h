@@ -1,9 +1,9 @@
 /* vitd-pipeline.h — one supervised GstPipeline: build it from a spec, watch its bus, restart it
- * with backoff, keep its counters. Internal to vitd. */
+ * with backoff, keep its counters. Internal to vitd; the object is opaque, read through the
+ * vitd_pipeline_get_* accessors. */
 #pragma once
 
 #include <gst/gst.h>
-#include "vitd-publish.h"
 #include "vitpipeline.h"
 
 typedef enum {
@@ -40,35 +40,11 @@ typedef struct {
     void (*drained)(VitdPipeline *p, gpointer user_data);
 } VitdPipelineCallbacks;
 
-struct _VitdPipeline {
-    char *name;
-    char *path;                 /* D-Bus object path */
-    const VpPipelineSpec *spec; /* owned by the manager's current VpConfig */
-    VitdPipelineState state;
-    char *last_error; /* "" until the first error */
-    guint32 restarts; /* automatic restarts after an error or end-of-stream */
-
-    /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
+/* What the element counted, totalled over the object's life (across restarts). */
+typedef struct {
     guint64 frames_seen, frames_classified, frames_dropped;
     double fps, latency_ms;
-    GArray *exit_counts; /* guint64 per exit index */
-
-    /* Event stream state, owned by vitd-events. */
-    guint64 seq; /* last emitted Classification seq (first signal is 1) */
-    guint64 events_dropped;
-    VitdPublishState publish;
-
-    /* Supervision internals. */
-    const VitdPipelineCallbacks *cb;
-    gpointer cb_data;
-    GstElement *pipeline, *vit;
-    guint bus_watch, restart_timer;
-    unsigned attempt; /* consecutive failed runs, for the backoff delay */
-    gboolean run_had_frames;
-    guint64 base_seen, base_classified, base_dropped; /* totals of finished runs */
-    guint64 fps_last_seen;
-    gint64 fps_last_us, progress_us; /* progress_us: last time frames moved (or the run began) */
-};
+} VitdPipelineCounters;
 
 VitdPipeline *vitd_pipeline_new(const VpPipelineSpec *spec, const VitdPipelineCallbacks *cb,
                                 gpointer cb_data);
@@ -88,5 +64,20 @@ void vitd_pipeline_poll(VitdPipeline *p, gint64 now_us);
 void vitd_pipeline_refresh_counters(VitdPipeline *p);
 /* TRUE when the pipeline is RUNNING but no frame moved for longer than LIMIT_US. */
 gboolean vitd_pipeline_is_stalled(const VitdPipeline *p, gint64 now_us, gint64 limit_us);
+
+const char *vitd_pipeline_get_name(const VitdPipeline *p);
+/* The D-Bus object path of the pipeline. */
+const char *vitd_pipeline_get_path(const VitdPipeline *p);
+/* Owned by the manager's current VpConfig. */
+const VpPipelineSpec *vitd_pipeline_get_spec(const VitdPipeline *p);
+VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p);
+/* "" until the first error. */
+const char *vitd_pipeline_get_last_error(const VitdPipeline *p);
+/* Automatic restarts after an error or end-of-stream. */
+guint32 vitd_pipeline_get_restarts(const VitdPipeline *p);
+/* Refreshes the counters from the element and returns them. */
+VitdPipelineCounters vitd_pipeline_get_counters(VitdPipeline *p);
+/* Classifications per exit index (RET_N of them). */
+const guint64 *vitd_pipeline_get_exit_counts(const VitdPipeline *p, guint *ret_n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VitdPipeline, vitd_pipeline_free)

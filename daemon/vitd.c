@@ -79,7 +79,13 @@ static void events_on_classified(VitdPipeline *p, const VitdClassification *c, g
     vitd_events_publish(data, p, c);
 }
 
+static void events_on_removed(VitdPipeline *p, gpointer data)
+{
+    vitd_events_forget(data, p);
+}
+
 static const VitdManagerListener events_listener = {
+    .removed = events_on_removed,
     .reconfigured = events_on_reconfigured,
     .classified = events_on_classified,
 };
