@@ -40,12 +40,18 @@ START_TEST(test_nonpositive_bounds_mean_no_wait)
 }
 END_TEST
 
-int main(void)
+static Suite *backoff_suite(void)
 {
     const TTest *const tests[] = {
         test_doubles_from_initial_until_max,  test_fractional_initial,
         test_huge_attempt_stays_at_max,       test_initial_above_max_is_capped,
         test_nonpositive_bounds_mean_no_wait,
     };
-    return vitd_check_run("backoff", "schedule", tests, VITD_CHECK_N(tests));
+    return check_runner_suite("backoff", "schedule", tests, CHECK_RUNNER_N(tests));
+}
+
+int main(void)
+{
+    const CheckSuiteMaker suites[] = {backoff_suite};
+    return check_runner_run(suites, CHECK_RUNNER_N(suites));
 }

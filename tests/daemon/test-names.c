@@ -48,7 +48,7 @@ START_TEST(test_foreign_paths_are_not_pipelines)
 }
 END_TEST
 
-int main(void)
+static Suite *names_suite(void)
 {
     const TTest *const tests[] = {
         test_plain_name,
@@ -56,5 +56,11 @@ int main(void)
         test_leading_digit_round_trips,
         test_foreign_paths_are_not_pipelines,
     };
-    return vitd_check_run("names", "paths", tests, VITD_CHECK_N(tests));
+    return check_runner_suite("names", "paths", tests, CHECK_RUNNER_N(tests));
+}
+
+int main(void)
+{
+    const CheckSuiteMaker suites[] = {names_suite};
+    return check_runner_run(suites, CHECK_RUNNER_N(suites));
 }

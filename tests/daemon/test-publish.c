@@ -79,7 +79,7 @@ START_TEST(test_max_rate_zero_emits_nothing)
 }
 END_TEST
 
-int main(void)
+static Suite *publish_suite(void)
 {
     const TTest *const tests[] = {
         test_every_frame_emits_all,
@@ -88,5 +88,11 @@ int main(void)
         test_max_rate_spaces_signals,
         test_max_rate_zero_emits_nothing,
     };
-    return vitd_check_run("publish", "policy", tests, VITD_CHECK_N(tests));
+    return check_runner_suite("publish", "policy", tests, CHECK_RUNNER_N(tests));
+}
+
+int main(void)
+{
+    const CheckSuiteMaker suites[] = {publish_suite};
+    return check_runner_run(suites, CHECK_RUNNER_N(suites));
 }

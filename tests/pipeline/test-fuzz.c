@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check-runner.h"
 #include "test-util.h"
 
 static char *dir;         /* scratch copy of data/example, with fake models */
@@ -315,11 +316,6 @@ static Suite *fuzz_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(fuzz_suite());
-    int failed;
-
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    const CheckSuiteMaker suites[] = {fuzz_suite};
+    return check_runner_run(suites, CHECK_RUNNER_N(suites));
 }

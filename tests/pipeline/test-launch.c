@@ -12,6 +12,7 @@
 #include <gst/gst.h>
 #include <string.h>
 
+#include "check-runner.h"
 #include "test-util.h"
 
 /* ---- the stand-in element: vitclassify's property names, types and ranges
@@ -458,14 +459,9 @@ static Suite *launch_suite(void)
 
 int main(int argc, char **argv)
 {
-    SRunner *runner;
-    int failed;
+    const CheckSuiteMaker suites[] = {launch_suite};
 
     gst_init(&argc, &argv);
     gst_element_register(NULL, "vittestclassify", GST_RANK_NONE, fake_vit_get_type());
-    runner = srunner_create(launch_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return check_runner_run(suites, CHECK_RUNNER_N(suites));
 }

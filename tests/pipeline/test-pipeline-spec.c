@@ -6,6 +6,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-runner.h"
 #include "test-util.h"
 
 static char *dir;
@@ -681,11 +682,6 @@ static Suite *pipeline_spec_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(pipeline_spec_suite());
-    int failed;
-
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    const CheckSuiteMaker suites[] = {pipeline_spec_suite};
+    return check_runner_run(suites, CHECK_RUNNER_N(suites));
 }

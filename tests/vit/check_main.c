@@ -1,18 +1,10 @@
-/* check_main.c — test helper: the Check suite runner and pseudo-random inputs (check_main.h). */
+/* check_main.c — test helper: pseudo-random inputs (check_main.h). The suite runner is the
+ * shared one in tests/common/check-runner.c. */
 #include "check_main.h"
 
 #include <stdlib.h>
 
 static unsigned rng_state;
-
-int vt_run_suite(Suite *s)
-{
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
 
 void vt_rng_seed(unsigned seed)
 {
