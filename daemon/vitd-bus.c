@@ -8,7 +8,11 @@
  *
  * State, LastError and Restarts emit PropertiesChanged; the counters change every frame and are
  * read on demand (EmitsChangedSignal=false). Control methods check the caller's credentials
- * (root, group vitd, or on the session bus the daemon's own uid) on top of the bus policy. */
+ * (root, group vitd, or on the session bus the daemon's own uid) on top of the bus policy.
+ *
+ * This file calls into the manager (list, find, reload, start/stop); the manager never calls
+ * back here: PipelineAdded/Removed and PropertiesChanged are sent by the vitd_bus_emit_*
+ * functions, which vitd.c registers as a manager listener. */
 #include "vitd-bus.h"
 
 #include "vitd-bus-source.h"

@@ -69,6 +69,11 @@ static const VitdManagerListener bus_listener = {
     .changed = bus_on_changed,
 };
 
+static void events_on_removed(VitdPipeline *p, gpointer data)
+{
+    vitd_events_forget(data, p);
+}
+
 static void events_on_reconfigured(VitdPipeline *p, gpointer data)
 {
     vitd_events_reset_policy(data, p);
@@ -77,11 +82,6 @@ static void events_on_reconfigured(VitdPipeline *p, gpointer data)
 static void events_on_classified(VitdPipeline *p, const VitdClassification *c, gpointer data)
 {
     vitd_events_publish(data, p, c);
-}
-
-static void events_on_removed(VitdPipeline *p, gpointer data)
-{
-    vitd_events_forget(data, p);
 }
 
 static const VitdManagerListener events_listener = {
