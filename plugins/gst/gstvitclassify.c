@@ -60,9 +60,9 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 -m videotestsrc num-buffers=30 ! vitclassify model=models/fmnist-vit-tiny ! fakesink
- * gst-launch-1.0 v4l2src ! vitclassify model=/path/to/model top-k=3 ! vitoverlay ! videoconvert !
- * autovideosink
+ * gst-launch-1.0 -m videotestsrc num-buffers=30 ! vitclassify model=models/fmnist-vit-tiny !
+ * fakesink gst-launch-1.0 v4l2src ! vitclassify model=/path/to/model top-k=3 ! vitoverlay !
+ * videoconvert ! autovideosink
  * ]|
  */
 #include "config.h"
@@ -181,44 +181,41 @@ static void gst_vit_classify_post_model_error(GstVitClassify *self, const gchar 
     }
 }
 
-/* Reads PATH (one label per line) into self->class_quarks. An empty line keeps the model's
- * own name for that class; the number of lines (trailing empty lines ignored) must equal the
- * model's class count, since a mismatched file silently mislabels every result. */
+/* Reads PATH (one label per line, libvit's labels-file format) into self->class_quarks. An
+ * empty line keeps the model's own name for that class; the number of lines (trailing empty
+ * lines ignored) must equal the model's class count, since a mismatched file silently
+ * mislabels every result. */
 static gboolean gst_vit_classify_load_labels(GstVitClassify *self, const gchar *path)
 {
-    g_autofree gchar *contents = NULL;
-    g_auto(GStrv) lines = NULL;
-    g_autoptr(GError) error = NULL;
-    gint n, i;
+    char **labels = NULL;
+    vit_error err;
+    int n = 0, i, r;
 
-    if (!g_file_get_contents(path, &contents, NULL, &error)) {
-        if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("Labels file \"%s\" not found", path),
-                              ("%s", error->message));
-        else
-            GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ,
-                              ("Could not read labels file \"%s\"", path), ("%s", error->message));
+    r = vit_labels_read(path, &labels, &n, &err);
+    if (r == -ENOENT) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("Labels file \"%s\" not found", path),
+                          ("vit_labels_read: %s", err.message));
         return FALSE;
     }
-
-    lines = g_strsplit(contents, "\n", -1);
-    n = (gint)g_strv_length(lines);
-    for (i = 0; i < n; i++)
-        g_strchomp(lines[i]); /* also drops the \r of DOS line ends */
-    while (n > 0 && lines[n - 1][0] == '\0')
-        n--;
+    if (r < 0) {
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Could not read labels file \"%s\"", path),
+                          ("vit_labels_read: %s", err.message));
+        return FALSE;
+    }
 
     if (n != self->num_classes) {
         GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
                           ("Labels file \"%s\" has %d labels but model \"%s\" has %d classes", path,
                            n, vit_model_path(self->model), self->num_classes),
                           (NULL));
+        vit_labels_free(labels, n);
         return FALSE;
     }
     for (i = 0; i < n; i++) {
-        if (lines[i][0] != '\0')
-            self->class_quarks[i] = g_quark_from_string(lines[i]);
+        if (labels[i][0] != '\0')
+            self->class_quarks[i] = g_quark_from_string(labels[i]);
     }
+    vit_labels_free(labels, n);
     return TRUE;
 }
 
