@@ -16,6 +16,8 @@
 #include "vitd-log.h"
 #include "vitd-names.h"
 
+#include "gstvitclassification.h"
+
 #include <stdlib.h>
 
 #define STALL_TIMEOUT_US (20 * G_USEC_PER_SEC)
@@ -202,73 +204,22 @@ static void pipeline_fail_gerror(VitdPipeline *p, GstObject *src, const GError *
 }
 
 /* Appends the strings of V (a strv, a GstValueList/Array of strings, or one string). */
-static void value_collect_strings(const GValue *v, GPtrArray *out)
-{
-    if (G_VALUE_HOLDS(v, G_TYPE_STRV)) {
-        const char *const *strv = g_value_get_boxed(v);
-        for (; strv && *strv; strv++)
-            g_ptr_array_add(out, (gpointer)*strv);
-    } else if (GST_VALUE_HOLDS_LIST(v) || GST_VALUE_HOLDS_ARRAY(v)) {
-        gboolean list = GST_VALUE_HOLDS_LIST(v);
-        guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
-        for (guint i = 0; i < n; i++)
-            value_collect_strings(
-                list ? gst_value_list_get_value(v, i) : gst_value_array_get_value(v, i), out);
-    } else if (G_VALUE_HOLDS_STRING(v) && g_value_get_string(v)) {
-        g_ptr_array_add(out, (gpointer)g_value_get_string(v));
-    }
-}
-
-/* Appends the numbers of V (a GstValueList/Array of doubles or floats, or one number). */
-static void value_collect_doubles(const GValue *v, GArray *out)
-{
-    if (GST_VALUE_HOLDS_LIST(v) || GST_VALUE_HOLDS_ARRAY(v)) {
-        gboolean list = GST_VALUE_HOLDS_LIST(v);
-        guint n = list ? gst_value_list_get_size(v) : gst_value_array_get_size(v);
-        for (guint i = 0; i < n; i++)
-            value_collect_doubles(
-                list ? gst_value_list_get_value(v, i) : gst_value_array_get_value(v, i), out);
-    } else if (G_VALUE_HOLDS_DOUBLE(v)) {
-        double d = g_value_get_double(v);
-        g_array_append_val(out, d);
-    } else if (G_VALUE_HOLDS_FLOAT(v)) {
-        double d = g_value_get_float(v);
-        g_array_append_val(out, d);
-    }
-}
-
-static guint64 structure_get_u64(const GstStructure *s, const char *field, guint64 fallback)
-{
-    const GValue *v = gst_structure_get_value(s, field);
-    if (!v)
-        return fallback;
-    GValue u = G_VALUE_INIT;
-    g_value_init(&u, G_TYPE_UINT64);
-    guint64 r = g_value_transform(v, &u) ? g_value_get_uint64(&u) : fallback;
-    g_value_unset(&u);
-    return r;
-}
-
 static void handle_classification(VitdPipeline *p, const GstStructure *s)
 {
-    g_autoptr(GPtrArray) labels = g_ptr_array_new();
-    g_autoptr(GArray) scores = g_array_new(FALSE, FALSE, sizeof(double));
-    const GValue *v;
+    g_auto(GstVitClassification) m = GST_VIT_CLASSIFICATION_INIT;
 
-    if ((v = gst_structure_get_value(s, "labels")))
-        value_collect_strings(v, labels);
-    if ((v = gst_structure_get_value(s, "scores")))
-        value_collect_doubles(v, scores);
-
-    guint64 pts = structure_get_u64(s, "timestamp", GST_CLOCK_TIME_NONE);
+    if (!gst_vit_classification_parse(s, &m))
+        return;
     VitdClassification c = {
-        .frame = structure_get_u64(s, "frame", 0),
-        .pts_ns = GST_CLOCK_TIME_IS_VALID(pts) && pts <= G_MAXINT64 ? (gint64)pts : -1,
-        .n_labels = MIN(labels->len, scores->len),
-        .labels = (const char *const *)labels->pdata,
-        .scores = (const double *)(void *)scores->data,
-        .exit = (guint)structure_get_u64(s, "exit", 0),
-        .latency_us = structure_get_u64(s, "latency-us", 0),
+        .frame = m.frame,
+        .pts_ns = GST_CLOCK_TIME_IS_VALID(m.timestamp) && m.timestamp <= G_MAXINT64
+                      ? (gint64)m.timestamp
+                      : -1,
+        .n_labels = m.n_classes,
+        .labels = (const char *const *)m.labels,
+        .scores = m.scores,
+        .exit = m.exit,
+        .latency_us = m.latency_us,
     };
 
     if (c.exit < 64) {
@@ -288,7 +239,7 @@ static gboolean on_bus_message(GstBus *bus, GstMessage *msg, gpointer data)
     switch (GST_MESSAGE_TYPE(msg)) {
     case GST_MESSAGE_ELEMENT: {
         const GstStructure *s = gst_message_get_structure(msg);
-        if (s && gst_structure_has_name(s, "vit-classification"))
+        if (s && gst_structure_has_name(s, VIT_CLASSIFICATION_MESSAGE))
             handle_classification(p, s);
         break;
     }
@@ -357,7 +308,7 @@ static void pipeline_launch(VitdPipeline *p)
         pipeline_fail_gerror(p, NULL, err, NULL);
         return;
     }
-    p->vit = gst_bin_get_by_name(GST_BIN(p->pipeline), "vit");
+    p->vit = gst_bin_get_by_name(GST_BIN(p->pipeline), VIT_CLASSIFY_ELEMENT_NAME);
     g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
     pipeline_set_state(p, VITD_PIPELINE_STARTING);

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "vitclassify-names.h"
 #include "vp-private.h"
 
 typedef struct {
@@ -48,9 +49,11 @@ static char *launch_from_text(const VpPipelineSpec *spec)
     vp_launch_scan(spec->launch, &scan);
     if (scan.n_vitclassify > 0) {
         if (!scan.name)
-            edits[n++] = (Edit){scan.element_end, scan.element_end, g_strdup(" name=vit")};
-        else if (strcmp(scan.name, "vit") != 0)
-            edits[n++] = (Edit){scan.name_start, scan.name_end, g_strdup("vit")};
+            edits[n++] = (Edit){scan.element_end, scan.element_end,
+                                g_strdup(" name=" VIT_CLASSIFY_ELEMENT_NAME)};
+        else if (strcmp(scan.name, VIT_CLASSIFY_ELEMENT_NAME) != 0)
+            edits[n++] =
+                (Edit){scan.name_start, scan.name_end, g_strdup(VIT_CLASSIFY_ELEMENT_NAME)};
         if (scan.model && spec->model && !g_path_is_absolute(scan.model))
             edits[n++] = (Edit){scan.model_start, scan.model_end, vp_launch_quote(spec->model)};
     }
@@ -65,8 +68,9 @@ static char *launch_from_structure(const VpPipelineSpec *spec)
     char *source = vp_source_to_launch(spec->source ? spec->source : "test:smpte");
     char *model = vp_launch_quote(spec->model ? spec->model : "");
 
-    g_string_append_printf(s, "%s ! vitclassify name=vit model=%s top-k=%d interval=%d", source,
-                           model, spec->top_k, spec->interval);
+    g_string_append_printf(
+        s, "%s ! vitclassify name=" VIT_CLASSIFY_ELEMENT_NAME " model=%s top-k=%d interval=%d",
+        source, model, spec->top_k, spec->interval);
     if (spec->early_exit >= 0) {
         char number[G_ASCII_DTOSTR_BUF_SIZE];
         g_ascii_formatd(number, sizeof(number), "%.6g", spec->early_exit);

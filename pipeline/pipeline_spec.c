@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "vitclassify-names.h"
 #include "vp-private.h"
 
 #define MAX_NAME 64
@@ -115,10 +116,11 @@ static void check_launch(VpYamlFile *file, VpErrors *errs, Entry *e)
                       "'launch' has %d vitclassify elements; vitd supports exactly one per "
                       "pipeline",
                       scan.n_vitclassify);
-    } else if (scan.name && strcmp(scan.name, "vit") != 0) {
+    } else if (scan.name && strcmp(scan.name, VIT_CLASSIFY_ELEMENT_NAME) != 0) {
         vp_yaml_error(file, errs, e->launch_node,
                       "'launch': vitclassify is named '%s', but vitd finds it by the name "
-                      "'vit' (use name=vit or leave the name out)",
+                      "'" VIT_CLASSIFY_ELEMENT_NAME "' (use name=" VIT_CLASSIFY_ELEMENT_NAME
+                      " or leave the name out)",
                       scan.name);
     } else if (!scan.model || !scan.model[0]) {
         vp_yaml_error(file, errs, e->launch_node, "'launch': vitclassify has no model= property");

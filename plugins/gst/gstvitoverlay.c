@@ -34,6 +34,7 @@
 
 #include <gst/video/video.h>
 
+#include "gstvitfieldprops.h"
 #include "gstvitfont.h"
 #include "gstvitmeta.h"
 
@@ -247,50 +248,30 @@ static GstFlowReturn gst_vit_overlay_transform_frame_ip(GstVideoFilter *filter,
     return GST_FLOW_OK;
 }
 
+/* Where each property lives in the instance; all of them are under the object lock. */
+static const gsize gst_vit_overlay_fields[] = {
+    [PROP_POSITION] = G_STRUCT_OFFSET(GstVitOverlay, position),
+    [PROP_SCALE] = G_STRUCT_OFFSET(GstVitOverlay, scale),
+    [PROP_HOLD] = G_STRUCT_OFFSET(GstVitOverlay, hold),
+};
+
 static void gst_vit_overlay_set_property(GObject *object, guint prop_id, const GValue *value,
                                          GParamSpec *pspec)
 {
-    GstVitOverlay *self = GST_VIT_OVERLAY(object);
-
-    GST_OBJECT_LOCK(self);
-    switch (prop_id) {
-    case PROP_POSITION:
-        self->position = (GstVitOverlayPosition)g_value_get_enum(value);
-        break;
-    case PROP_SCALE:
-        self->scale = g_value_get_uint(value);
-        break;
-    case PROP_HOLD:
-        self->hold = g_value_get_boolean(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-        break;
-    }
-    GST_OBJECT_UNLOCK(self);
+    GST_OBJECT_LOCK(object);
+    gst_vit_field_props_set(object, gst_vit_overlay_fields, G_N_ELEMENTS(gst_vit_overlay_fields),
+                            prop_id, value, pspec);
+    GST_OBJECT_UNLOCK(object);
 }
 
 static void gst_vit_overlay_get_property(GObject *object, guint prop_id, GValue *value,
                                          GParamSpec *pspec)
 {
-    GstVitOverlay *self = GST_VIT_OVERLAY(object);
-
-    GST_OBJECT_LOCK(self);
-    switch (prop_id) {
-    case PROP_POSITION:
-        g_value_set_enum(value, self->position);
-        break;
-    case PROP_SCALE:
-        g_value_set_uint(value, self->scale);
-        break;
-    case PROP_HOLD:
-        g_value_set_boolean(value, self->hold);
-        break;
-    default:
+    GST_OBJECT_LOCK(object);
+    if (!gst_vit_field_props_get(object, gst_vit_overlay_fields,
+                                 G_N_ELEMENTS(gst_vit_overlay_fields), prop_id, value))
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-        break;
-    }
-    GST_OBJECT_UNLOCK(self);
+    GST_OBJECT_UNLOCK(object);
 }
 
 static void gst_vit_overlay_class_init(GstVitOverlayClass *klass)

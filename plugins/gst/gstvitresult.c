@@ -4,6 +4,8 @@
  * (`labels=(string)< cat, dog >`), where a GStrv field would print as NULL on GStreamer 1.22. */
 #include "gstvitresult.h"
 
+#include "vitclassify-names.h"
+
 static gint gst_vit_result_compare_probs(gconstpointer a, gconstpointer b, gpointer probs)
 {
     gfloat pa = ((const gfloat *)probs)[*(const gint *)a];
@@ -43,17 +45,17 @@ static const GstVitResultQuarks *gst_vit_result_quarks(void)
     static gsize ready = 0;
 
     if (g_once_init_enter(&ready)) {
-        q.name = g_quark_from_static_string("vit-classification");
-        q.frame = g_quark_from_static_string("frame");
-        q.timestamp = g_quark_from_static_string("timestamp");
-        q.stream_time = g_quark_from_static_string("stream-time");
-        q.running_time = g_quark_from_static_string("running-time");
-        q.duration = g_quark_from_static_string("duration");
-        q.labels = g_quark_from_static_string("labels");
-        q.scores = g_quark_from_static_string("scores");
-        q.class_ids = g_quark_from_static_string("class-ids");
-        q.exit = g_quark_from_static_string("exit");
-        q.latency_us = g_quark_from_static_string("latency-us");
+        q.name = g_quark_from_static_string(VIT_CLASSIFICATION_MESSAGE);
+        q.frame = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_FRAME);
+        q.timestamp = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_TIMESTAMP);
+        q.stream_time = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_STREAM_TIME);
+        q.running_time = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_RUNNING_TIME);
+        q.duration = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_DURATION);
+        q.labels = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_LABELS);
+        q.scores = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_SCORES);
+        q.class_ids = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_CLASS_IDS);
+        q.exit = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_EXIT);
+        q.latency_us = g_quark_from_static_string(VIT_CLASSIFICATION_FIELD_LATENCY_US);
         g_once_init_leave(&ready, 1);
     }
     return &q;

@@ -1,5 +1,6 @@
 /* gstvitresult.h — turning one libvit result into what vitclassify reports: the top-k classes
- * and the "vit-classification" message structure (fields documented in gstvitclassify.c). */
+ * and the "vit-classification" message structure (names in vitclassify-names.h, fields
+ * documented in gstvitclassify.c). */
 #ifndef GST_VIT_RESULT_H
 #define GST_VIT_RESULT_H
 

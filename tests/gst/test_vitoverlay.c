@@ -3,25 +3,13 @@
  * without a GstVitClassificationMeta alone, and draws what vitclassify found when chained. */
 #include <string.h>
 
-#include <gst/check/gstcheck.h>
-#include <gst/check/gstharness.h>
-#include <gst/video/video.h>
+#include "vit-fixture.h"
 
-#include "gstvitmeta.h"
-
-#define SMALL_MODEL VIT_FIXTURES_DIR "/vit_small_test"
 #define GREY 128
 
 typedef struct {
     gint x, y, width, height;
 } Region;
-
-static GstCaps *make_caps(const gchar *format, gint width, gint height)
-{
-    return gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, format, "width", G_TYPE_INT,
-                               width, "height", G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION,
-                               30, 1, NULL);
-}
 
 /* A mid-grey frame (every byte GREY, which is also neutral chroma). */
 static GstBuffer *grey_buffer(GstCaps *caps)
@@ -99,7 +87,7 @@ static void check_changed_only_in(GstBuffer *out, GstCaps *caps, const Region *r
 static GstBuffer *overlay_one(const gchar *props, GstCaps *caps, gboolean with_meta)
 {
     g_autofree gchar *desc = g_strdup_printf("vitoverlay %s", props);
-    GstHarness *h = gst_harness_new_parse(desc);
+    GstHarness *h = vit_harness_new(desc);
     GstBuffer *in = grey_buffer(caps), *out;
 
     if (with_meta)
@@ -123,7 +111,7 @@ GST_START_TEST(test_box_in_every_format)
     gsize f;
 
     for (f = 0; f < G_N_ELEMENTS(formats); f++) {
-        GstCaps *caps = make_caps(formats[f], 161, 41);
+        GstCaps *caps = vit_caps_new(formats[f], 161, 41);
         GstBuffer *out = overlay_one("position=top-left scale=1", caps, TRUE);
         Region r = {0, 0, BOX_W(1), BOX_H(1)};
 
@@ -136,7 +124,7 @@ GST_END_TEST;
 
 GST_START_TEST(test_position_and_scale)
 {
-    GstCaps *caps = make_caps("RGB", 301, 121);
+    GstCaps *caps = vit_caps_new("RGB", 301, 121);
     GstBuffer *out;
     Region r;
 
@@ -169,7 +157,7 @@ GST_END_TEST;
 
 GST_START_TEST(test_no_meta_no_change)
 {
-    GstCaps *caps = make_caps("I420", 64, 48);
+    GstCaps *caps = vit_caps_new("I420", 64, 48);
     GstBuffer *out = overlay_one("", caps, FALSE);
     GstMapInfo map;
     gsize i;
@@ -188,8 +176,8 @@ GST_END_TEST;
  * holder's pixels alone. */
 GST_START_TEST(test_shared_buffers)
 {
-    GstHarness *h = gst_harness_new_parse("vitoverlay scale=1");
-    GstCaps *caps = make_caps("RGBx", 128, 32);
+    GstHarness *h = vit_harness_new("vitoverlay scale=1");
+    GstCaps *caps = vit_caps_new("RGBx", 128, 32);
     GstBuffer *in = grey_buffer(caps), *out;
     GstMapInfo map;
 
@@ -234,9 +222,9 @@ static gboolean all_grey(GstBuffer *buf)
  * is off; a flushing seek forgets it. */
 GST_START_TEST(test_hold_last_result)
 {
-    GstHarness *h = gst_harness_new_parse("vitoverlay name=ov scale=1");
+    GstHarness *h = vit_harness_new("vitoverlay name=ov scale=1");
     GstElement *ov = gst_bin_get_by_name(GST_BIN(h->element), "ov");
-    GstCaps *caps = make_caps("NV12", 128, 32);
+    GstCaps *caps = vit_caps_new("NV12", 128, 32);
     Region r = {0, 0, BOX_W(1), BOX_H(1)};
     GstBuffer *in, *out;
 
@@ -283,7 +271,7 @@ GST_END_TEST;
 /* Text wider than the frame is cut to fit; nothing is written outside the frame. */
 GST_START_TEST(test_narrow_frame)
 {
-    GstCaps *caps = make_caps("GRAY8", 40, 12);
+    GstCaps *caps = vit_caps_new("GRAY8", 40, 12);
     GstBuffer *out = overlay_one("scale=1", caps, TRUE);
     /* (40 - 2) / 6 = 6 characters fit: box (6 * 6 + 1) x 9. */
     Region r = {0, 0, 37, 9};
@@ -297,8 +285,8 @@ GST_END_TEST;
 /* Chained after vitclassify, the overlay draws the classifier's verdict. */
 GST_START_TEST(test_after_vitclassify)
 {
-    GstHarness *h = gst_harness_new_parse("vitclassify model=" SMALL_MODEL " ! vitoverlay scale=1");
-    GstCaps *caps = make_caps("BGRx", 200, 40);
+    GstHarness *h = vit_harness_new("vitclassify model=" SMALL_MODEL " ! vitoverlay scale=1");
+    GstCaps *caps = vit_caps_new("BGRx", 200, 40);
     GstBuffer *out;
     GstVitClassificationMeta *meta;
     Region r = {0, 0, 0, 9};
