@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group_attention.h"
-#include "ops.h"
-#include "threadpool.h"
+#include "ops/group_attention.h"
+#include "ops/ops.h"
+#include "core/threadpool.h"
 
 static unsigned rng_state = 777;
 
