@@ -8,13 +8,13 @@
  * against them under its exits.K. prefix, and a tensor left unused is an error, so a file of
  * another variant fails at open instead of running wrong. The forward pass is dvt_run.c. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/cascade_config.h"
 #include "families/dvt.h"
+#include "core/binder.h"
 #include "core/error.h"
 
 static int vit_dvt_match(const char *arch)
@@ -152,30 +152,8 @@ static int parse_args(const vit_config *cfg, vit_dvt_net *n, vit_error *err)
 
 /* ---- tensors ------------------------------------------------------------------------------ */
 
-typedef struct builder {
-    vit_model *model;
-    unsigned char *used; /* per tensor of the file */
-    vit_error *err;
-} builder;
-
-/* Looks up the tensor named by the format, with the given shape (-1: any), marks it used. */
-__attribute__((format(printf, 5, 6))) static int get(builder *b, const float **ret, int ndim,
-                                                     const int64_t *shape, const char *fmt, ...)
-{
-    char name[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof(name), fmt, ap);
-    va_end(ap);
-    const vit_st_tensor *t;
-    int r = vit_safetensors_get_f32(b->model->weights, name, ndim, shape, ret, &t, b->err);
-    if (r == 0)
-        b->used[t - b->model->weights->tensors] = 1;
-    return r;
-}
-
 /* A tensor whose shape the build reads sizes from: missing, or present but unusable. */
-static int bad_tensor(builder *b, const char *name)
+static int bad_tensor(vit_binder *b, const char *name)
 {
     if (!vit_safetensors_find(b->model->weights, name))
         return vit_errorf(b->err, -ENOENT, "%s: tensor %s is missing", b->model->weights->path,
@@ -184,13 +162,7 @@ static int bad_tensor(builder *b, const char *name)
                       b->model->weights->path, name);
 }
 
-#define SHAPE(...)                                                                                 \
-    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[])                         \
-    {                                                                                              \
-        __VA_ARGS__                                                                                \
-    }
-
-static int build_block(builder *b, vit_dvt_exit *e, int k, int i)
+static int build_block(vit_binder *b, vit_dvt_exit *e, int k, int i)
 {
     vit_dvt_block *blk = &e->blocks[i];
     int64_t D = e->dim, L = e->ld, H = e->hidden;
@@ -211,11 +183,11 @@ static int build_block(builder *b, vit_dvt_exit *e, int k, int i)
     };
     int r = 0;
     for (size_t j = 0; r == 0 && j < sizeof(t) / sizeof(t[0]); j++)
-        r = get(b, t[j].field, t[j].ndim, t[j].shape, "%s%s", pre, t[j].key);
+        r = vit_binder_get(b, t[j].field, t[j].ndim, t[j].shape, "%s%s", pre, t[j].key);
     return r;
 }
 
-static int build_reuse(builder *b, vit_dvt_net *n, int k)
+static int build_reuse(vit_binder *b, vit_dvt_net *n, int k)
 {
     vit_dvt_exit *e = &n->exits[k];
     int64_t Du = n->exits[k - 1].dim, CH = n->ctx_hidden, CD = n->ctx_dim;
@@ -239,20 +211,19 @@ static int build_reuse(builder *b, vit_dvt_net *n, int k)
     };
     int r = 0;
     for (size_t j = 0; r == 0 && j < sizeof(t) / sizeof(t[0]); j++)
-        r = get(b, t[j].field, t[j].ndim, t[j].shape, "exits.%d.%s", k, t[j].key);
+        r = vit_binder_get(b, t[j].field, t[j].ndim, t[j].shape, "exits.%d.%s", k, t[j].key);
     return r;
 }
 
 /* Exit k's conv stem (if its tensors or its stem_chans say so) and patch conv. */
-static int build_patch_embed(builder *b, vit_dvt_net *n, int k)
+static int build_patch_embed(vit_binder *b, vit_dvt_net *n, int k)
 {
     vit_dvt_exit *e = &n->exits[k];
     vit_patch_embed *pe = &e->pe;
     char prefix[32], key[64];
     snprintf(prefix, sizeof(prefix), "exits.%d.", k);
     snprintf(key, sizeof(key), "model_args.exits[%d].stem_chans", k);
-    int r =
-        vit_patch_embed_find_stem(pe, b->model, prefix, e->cfg_stem_chans, key, b->used, b->err);
+    int r = vit_patch_embed_find_stem(pe, b, prefix, e->cfg_stem_chans, key);
     if (r < 0)
         return r;
     if (pe->stem_chans && pe->in_chans != n->in_chans)
@@ -266,13 +237,14 @@ static int build_patch_embed(builder *b, vit_dvt_net *n, int k)
     pe->grid_w = e->grid;
     pe->dim = e->dim;
     int64_t D = e->dim, P = e->patch, C = vit_patch_embed_proj_chans(pe);
-    r = get(b, &pe->proj_w, SHAPE(D, C, P, P), "exits.%d.patch_embed.proj.weight", k);
+    r = vit_binder_get(b, &pe->proj_w, VIT_SHAPE(D, C, P, P), "exits.%d.patch_embed.proj.weight",
+                       k);
     if (r == 0)
-        r = get(b, &pe->proj_b, SHAPE(D), "exits.%d.patch_embed.proj.bias", k);
+        r = vit_binder_get(b, &pe->proj_b, VIT_SHAPE(D), "exits.%d.patch_embed.proj.bias", k);
     return r;
 }
 
-static int build_exit(builder *b, vit_dvt_net *n, int k)
+static int build_exit(vit_binder *b, vit_dvt_net *n, int k)
 {
     vit_dvt_exit *e = &n->exits[k];
     const vit_safetensors *st = b->model->weights;
@@ -293,17 +265,17 @@ static int build_exit(builder *b, vit_dvt_net *n, int k)
     if (r < 0)
         return r;
     int64_t D = e->dim, T = e->tokens, K = n->num_classes;
-    r = get(b, &e->cls_token, SHAPE(1, 1, D), "exits.%d.cls_token", k);
+    r = vit_binder_get(b, &e->cls_token, VIT_SHAPE(1, 1, D), "exits.%d.cls_token", k);
     if (r == 0)
-        r = get(b, &e->pos_embed, SHAPE(1, T, D), "exits.%d.pos_embed", k);
+        r = vit_binder_get(b, &e->pos_embed, VIT_SHAPE(1, T, D), "exits.%d.pos_embed", k);
     if (r == 0)
-        r = get(b, &e->norm_w, SHAPE(D), "exits.%d.norm.weight", k);
+        r = vit_binder_get(b, &e->norm_w, VIT_SHAPE(D), "exits.%d.norm.weight", k);
     if (r == 0)
-        r = get(b, &e->norm_b, SHAPE(D), "exits.%d.norm.bias", k);
+        r = vit_binder_get(b, &e->norm_b, VIT_SHAPE(D), "exits.%d.norm.bias", k);
     if (r == 0)
-        r = get(b, &e->head_w, SHAPE(K, D), "exits.%d.head.weight", k);
+        r = vit_binder_get(b, &e->head_w, VIT_SHAPE(K, D), "exits.%d.head.weight", k);
     if (r == 0)
-        r = get(b, &e->head_b, SHAPE(K), "exits.%d.head.bias", k);
+        r = vit_binder_get(b, &e->head_b, VIT_SHAPE(K), "exits.%d.head.bias", k);
     if (r < 0)
         return r;
     e->blocks = calloc((size_t)e->depth, sizeof(vit_dvt_block));
@@ -315,21 +287,9 @@ static int build_exit(builder *b, vit_dvt_net *n, int k)
     return k > 0 ? build_reuse(b, n, k) : 0;
 }
 
-static int check_all_used(builder *b)
-{
-    const vit_safetensors *st = b->model->weights;
-    for (size_t i = 0; i < st->num_tensors; i++)
-        if (!b->used[i])
-            return vit_errorf(b->err, -ENOTSUP,
-                              "%s: tensor %.200s is not part of the "
-                              "dvt_cascade described by %s (unsupported variant)",
-                              st->path, st->tensors[i].name, b->model->config.source);
-    return 0;
-}
-
 /* In channels (1 or 3) from exit 0's conv stem, else its patch conv; checked against
  * pretrained_cfg. */
-static int input_channels(builder *b, vit_dvt_net *n)
+static int input_channels(vit_binder *b, vit_dvt_net *n)
 {
     const char *name = "exits.0.patch_embed.stem.weight";
     const vit_st_tensor *pw = vit_safetensors_find(b->model->weights, name);
@@ -385,8 +345,8 @@ static void vit_dvt_destroy(void *net)
 static int vit_dvt_build(vit_model *m, vit_error *err)
 {
     vit_dvt_net *n = calloc(1, sizeof(*n));
-    builder b = {m, calloc(m->weights->num_tensors + 1, 1), err};
-    int r = n && b.used ? 0 : vit_errorf(err, -ENOMEM, "out of memory");
+    vit_binder b = {0};
+    int r = n ? vit_binder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
     if (r == 0)
         r = parse_args(&m->config, n, err);
     if (r == 0)
@@ -394,13 +354,14 @@ static int vit_dvt_build(vit_model *m, vit_error *err)
     for (int k = 0; r == 0 && k < n->num_exits; k++)
         r = build_exit(&b, n, k);
     if (r == 0)
-        r = check_all_used(&b);
+        r = vit_binder_check_all_used(&b, "the dvt_cascade described by %s (unsupported variant)",
+                                      m->config.source);
     if (r == 0 && m->config.num_classes > 0 && m->config.num_classes != n->num_classes)
         r = vit_errorf(err, -EINVAL,
                        "%s: num_classes is %d but tensor exits.0.head.weight has "
                        "%d rows",
                        m->config.source, m->config.num_classes, n->num_classes);
-    free(b.used);
+    vit_binder_clear(&b);
     if (r < 0) {
         vit_dvt_destroy(n);
         return r;

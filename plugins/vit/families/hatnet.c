@@ -43,10 +43,9 @@ typedef struct hat_stage {
 } hat_stage;
 
 typedef struct hat_net {
-    vit_mf_allocs
-        allocs; /* first, for vit_mf_net_free: the stages' blocks and attention, folded BNs */
+    vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
     int transcnn;
-    int in_chans, img_h, img_w, num_classes, num_stages, head_dim;
+    int num_stages, head_dim;
     vit_conv2d stem1, stem2;
     vit_mf_norm stem_norm;
     hat_stage stages[HAT_MAX_STAGES];
@@ -61,11 +60,11 @@ static int hat_match(const char *arch)
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-static float *own(vit_mf_builder *b, hat_net *n, size_t floats)
+static float *own(vit_binder *b, hat_net *n, size_t floats)
 {
     if (n->num_owned >= HAT_MAX_OWNED)
         return NULL;
-    float *p = vit_mf_calloc(&n->allocs, floats ? floats : 1, sizeof(float));
+    float *p = vit_mf_calloc(&n->base.allocs, floats ? floats : 1, sizeof(float));
     if (p)
         n->num_owned++;
     return p;
@@ -75,24 +74,24 @@ typedef struct bn_params {
     const float *gamma, *beta, *mean, *var;
 } bn_params;
 
-static int get_bn(vit_mf_builder *b, bn_params *bn, int C, const char *prefix)
+static int get_bn(vit_binder *b, bn_params *bn, int C, const char *prefix)
 {
-    int r = vit_mf_get(b, &bn->gamma, VIT_MF_SHAPE(C), "%s.weight", prefix);
+    int r = vit_binder_get(b, &bn->gamma, VIT_SHAPE(C), "%s.weight", prefix);
     if (r == 0)
-        r = vit_mf_get(b, &bn->beta, VIT_MF_SHAPE(C), "%s.bias", prefix);
+        r = vit_binder_get(b, &bn->beta, VIT_SHAPE(C), "%s.bias", prefix);
     if (r == 0)
-        r = vit_mf_get(b, &bn->mean, VIT_MF_SHAPE(C), "%s.running_mean", prefix);
+        r = vit_binder_get(b, &bn->mean, VIT_SHAPE(C), "%s.running_mean", prefix);
     if (r == 0)
-        r = vit_mf_get(b, &bn->var, VIT_MF_SHAPE(C), "%s.running_var", prefix);
-    vit_mf_ignore(b, "%s.num_batches_tracked", prefix);
+        r = vit_binder_get(b, &bn->var, VIT_SHAPE(C), "%s.running_var", prefix);
+    vit_binder_ignore(b, "%s.num_batches_tracked", prefix);
     return r;
 }
 
 /* HAT-Net: GroupNorm(1) eps 1e-6; TransCNN: BatchNorm as a per-channel affine. */
-static int get_norm(vit_mf_builder *b, hat_net *n, vit_mf_norm *ret, int C, const char *fmt, ...)
+static int get_norm(vit_binder *b, hat_net *n, vit_mf_norm *ret, int C, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static int get_norm(vit_mf_builder *b, hat_net *n, vit_mf_norm *ret, int C, const char *fmt, ...)
+static int get_norm(vit_binder *b, hat_net *n, vit_mf_norm *ret, int C, const char *fmt, ...)
 {
     char p[128];
     va_list ap;
@@ -101,8 +100,8 @@ static int get_norm(vit_mf_builder *b, hat_net *n, vit_mf_norm *ret, int C, cons
     va_end(ap);
     if (!n->transcnn) {
         *ret = (vit_mf_norm){VIT_MF_NORM_GROUP1, NULL, NULL, HAT_GN_EPS};
-        int r = vit_mf_get(b, &ret->weight, VIT_MF_SHAPE(C), "%s.weight", p);
-        return r ? r : vit_mf_get(b, &ret->bias, VIT_MF_SHAPE(C), "%s.bias", p);
+        int r = vit_binder_get(b, &ret->weight, VIT_SHAPE(C), "%s.weight", p);
+        return r ? r : vit_binder_get(b, &ret->bias, VIT_SHAPE(C), "%s.bias", p);
     }
     bn_params bn;
     int r = get_bn(b, &bn, C, p);
@@ -117,10 +116,10 @@ static int get_norm(vit_mf_builder *b, hat_net *n, vit_mf_norm *ret, int C, cons
 }
 
 /* Folds the BatchNorm at prefix into conv c (model-owned copies of its weight and bias). */
-static int fold_bn(vit_mf_builder *b, hat_net *n, vit_conv2d *c, const char *fmt, ...)
+static int fold_bn(vit_binder *b, hat_net *n, vit_conv2d *c, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static int fold_bn(vit_mf_builder *b, hat_net *n, vit_conv2d *c, const char *fmt, ...)
+static int fold_bn(vit_binder *b, hat_net *n, vit_conv2d *c, const char *fmt, ...)
 {
     char p[128];
     va_list ap;
@@ -139,7 +138,7 @@ static int fold_bn(vit_mf_builder *b, hat_net *n, vit_conv2d *c, const char *fmt
     return 0;
 }
 
-static int build_attn(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
+static int build_attn(vit_binder *b, hat_net *n, hat_stage *st, int s, int i)
 {
     vit_hmhsa *a = &st->attn[i];
     vit_mf_block *blk = &st->blocks[i];
@@ -154,34 +153,34 @@ static int build_attn(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int i
     blk->mixer = a;
     int r = get_norm(b, n, &blk->norm1, C, "%s.norm", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->qkv_w, VIT_MF_SHAPE(3 * C64, C64, 1, 1), "%s.qkv.weight", p);
+        r = vit_binder_get(b, &a->qkv_w, VIT_SHAPE(3 * C64, C64, 1, 1), "%s.qkv.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->qkv_b, VIT_MF_SHAPE(3 * C64), "%s.qkv.bias", p);
+        r = vit_binder_get(b, &a->qkv_b, VIT_SHAPE(3 * C64), "%s.qkv.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->proj_w, VIT_MF_SHAPE(C64, C64, 1, 1), "%s.proj.weight", p);
+        r = vit_binder_get(b, &a->proj_w, VIT_SHAPE(C64, C64, 1, 1), "%s.proj.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->proj_b, VIT_MF_SHAPE(C64), "%s.proj.bias", p);
+        r = vit_binder_get(b, &a->proj_b, VIT_SHAPE(C64), "%s.proj.bias", p);
     if (r == 0 && !n->transcnn) { /* stored, never used by the forward */
-        vit_mf_ignore(b, "%s.proj_norm.weight", p);
-        vit_mf_ignore(b, "%s.proj_norm.bias", p);
+        vit_binder_ignore(b, "%s.proj_norm.weight", p);
+        vit_binder_ignore(b, "%s.proj_norm.bias", p);
     }
     if (r == 0 && st->grid > 1) {
         r = get_norm(b, n, &a->grid_norm, C, "%s.grid_norm", p);
         if (r == 0)
             r = get_norm(b, n, &a->ds_norm, C, "%s.ds_norm", p);
         if (r == 0)
-            r = vit_mf_get(b, &a->q_w, VIT_MF_SHAPE(C64, C64, 1, 1), "%s.q.weight", p);
+            r = vit_binder_get(b, &a->q_w, VIT_SHAPE(C64, C64, 1, 1), "%s.q.weight", p);
         if (r == 0)
-            r = vit_mf_get(b, &a->q_b, VIT_MF_SHAPE(C64), "%s.q.bias", p);
+            r = vit_binder_get(b, &a->q_b, VIT_SHAPE(C64), "%s.q.bias", p);
         if (r == 0)
-            r = vit_mf_get(b, &a->kv_w, VIT_MF_SHAPE(2 * C64, C64, 1, 1), "%s.kv.weight", p);
+            r = vit_binder_get(b, &a->kv_w, VIT_SHAPE(2 * C64, C64, 1, 1), "%s.kv.weight", p);
         if (r == 0)
-            r = vit_mf_get(b, &a->kv_b, VIT_MF_SHAPE(2 * C64), "%s.kv.bias", p);
+            r = vit_binder_get(b, &a->kv_b, VIT_SHAPE(2 * C64), "%s.kv.bias", p);
     }
     return r;
 }
 
-static int build_irb(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
+static int build_irb(vit_binder *b, hat_net *n, hat_stage *st, int s, int i)
 {
     vit_mf_block *blk = &st->blocks[i];
     vit_mf_mlp *m = &blk->mlp;
@@ -189,9 +188,9 @@ static int build_irb(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
     char p[64];
     snprintf(p, sizeof(p), "blocks.%d.%d.conv", s, i);
     const char *c1 = n->transcnn ? "conv1.0" : "conv1.1";
-    const vit_st_tensor *t = vit_mf_peek(b, "%s.%s.weight", p, c1);
+    const vit_st_tensor *t = vit_binder_peek(b, "%s.%s.weight", p, c1);
     if (!t || t->ndim != 4 || t->shape[0] < 1 || t->shape[0] > 1 << 16)
-        return vit_mf_get(b, &m->fc1_w, VIT_MF_SHAPE(-1, C, 1, 1), "%s.%s.weight", p, c1);
+        return vit_binder_get(b, &m->fc1_w, VIT_SHAPE(-1, C, 1, 1), "%s.%s.weight", p, c1);
     int Hd = (int)t->shape[0];
     if (i > 0 && Hd != st->hidden)
         return vit_errorf(b->err, -ENOTSUP,
@@ -200,7 +199,7 @@ static int build_irb(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
                           b->model->weights->path, p, c1);
     st->hidden = Hd;
     vit_conv2d fc1, fc2;
-    const vit_st_tensor *dw = vit_mf_peek(b, "%s.conv2.0.weight", p);
+    const vit_st_tensor *dw = vit_binder_peek(b, "%s.conv2.0.weight", p);
     int k = dw && dw->ndim == 4 ? (int)dw->shape[2] : 3;
     int r = vit_mf_get_conv(b, &fc1, C, Hd, 1, 0, 1, 0, "%s.%s", p, c1);
     if (r == 0)
@@ -236,7 +235,7 @@ static int build_irb(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int i)
     return r;
 }
 
-static int build_downsample(vit_mf_builder *b, hat_net *n, hat_stage *st, int s, int cin)
+static int build_downsample(vit_binder *b, hat_net *n, hat_stage *st, int s, int cin)
 {
     int r = vit_mf_get_conv(b, &st->down, cin, -1, 2, 1, 1, 1, "ds%d.conv", s + 1);
     if (r < 0)
@@ -255,7 +254,7 @@ static int build_downsample(vit_mf_builder *b, hat_net *n, hat_stage *st, int s,
     return r;
 }
 
-static int build_stage(vit_mf_builder *b, hat_net *n, int s, int cin)
+static int build_stage(vit_binder *b, hat_net *n, int s, int cin)
 {
     hat_stage *st = &n->stages[s];
     int r = 0;
@@ -270,10 +269,11 @@ static int build_stage(vit_mf_builder *b, hat_net *n, int s, int cin)
                           b->model->config.source, n->head_dim, s, st->dim);
     char p[32];
     snprintf(p, sizeof(p), "blocks.%d.", s);
-    st->depth = vit_mf_count(b, p, ".");
+    st->depth = vit_binder_count(b, p, ".");
     st->blocks =
-        vit_mf_calloc(&n->allocs, (size_t)(st->depth ? st->depth : 1), sizeof(vit_mf_block));
-    st->attn = vit_mf_calloc(&n->allocs, (size_t)(st->depth ? st->depth : 1), sizeof(vit_hmhsa));
+        vit_mf_calloc(&n->base.allocs, (size_t)(st->depth ? st->depth : 1), sizeof(vit_mf_block));
+    st->attn =
+        vit_mf_calloc(&n->base.allocs, (size_t)(st->depth ? st->depth : 1), sizeof(vit_hmhsa));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int i = 0; i < st->depth && r == 0; i++) {
@@ -295,7 +295,7 @@ static const hat_sizes published[] = {
     {"transcnn_", 64, {8, 8, 8, 1}, {8, 4, 2, 1}},
 };
 
-static int read_sizes(vit_mf_builder *b, hat_net *n)
+static int read_sizes(vit_binder *b, hat_net *n)
 {
     const char *arch = b->model->config.architecture;
     const hat_sizes *d = &published[n->transcnn ? 2 : 1];
@@ -327,7 +327,7 @@ static int read_sizes(vit_mf_builder *b, hat_net *n)
     return 0;
 }
 
-static int build_stem(vit_mf_builder *b, hat_net *n)
+static int build_stem(vit_binder *b, hat_net *n)
 {
     int r = vit_mf_get_conv(b, &n->stem1, -1, HAT_STEM, 2, 1, 1, 1, "patch_embed.0");
     if (r == 0)
@@ -337,17 +337,17 @@ static int build_stem(vit_mf_builder *b, hat_net *n)
                        b->model->weights->path);
     if (r < 0)
         return r;
-    n->in_chans = n->stem1.cin;
+    n->base.in_chans = n->stem1.cin;
     if (n->transcnn)
         return fold_bn(b, n, &n->stem1, "patch_embed.1");
     return get_norm(b, n, &n->stem_norm, HAT_STEM, "patch_embed.1");
 }
 
 /* Grids of every stage; G and ds must tile them. */
-static int plan_grids(vit_mf_builder *b, hat_net *n)
+static int plan_grids(vit_binder *b, hat_net *n)
 {
-    int H = vit_conv_out_size(vit_conv_out_size(n->img_h, 3, 2, 1), 3, 2, 1);
-    int W = vit_conv_out_size(vit_conv_out_size(n->img_w, 3, 2, 1), 3, 2, 1);
+    int H = vit_conv_out_size(vit_conv_out_size(n->base.img_h, 3, 2, 1), 3, 2, 1);
+    int W = vit_conv_out_size(vit_conv_out_size(n->base.img_w, 3, 2, 1), 3, 2, 1);
     for (int s = 0; s < n->num_stages; s++) {
         hat_stage *st = &n->stages[s];
         if (s > 0) {
@@ -372,11 +372,11 @@ static int plan_grids(vit_mf_builder *b, hat_net *n)
     return 0;
 }
 
-static int build_net(vit_mf_builder *b, void *net)
+static int build_net(vit_binder *b, void *net)
 {
     hat_net *n = net;
     n->transcnn = !strncmp(b->model->config.architecture, "transcnn_", 9);
-    n->num_stages = vit_mf_count(b, "blocks.", ".");
+    n->num_stages = vit_binder_count(b, "blocks.", ".");
     if (n->num_stages < 1 || n->num_stages > HAT_MAX_STAGES)
         return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)", b->model->weights->path,
                           n->num_stages, HAT_MAX_STAGES);
@@ -388,16 +388,16 @@ static int build_net(vit_mf_builder *b, void *net)
     if (r < 0)
         return r;
     int64_t C = n->stages[n->num_stages - 1].dim;
-    const vit_st_tensor *hw = vit_mf_peek(b, "classifier.1.weight");
+    const vit_st_tensor *hw = vit_binder_peek(b, "classifier.1.weight");
     if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(-1, C), "classifier.1.weight");
-    n->num_classes = (int)hw->shape[0];
-    r = vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(n->num_classes, C), "classifier.1.weight");
+        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "classifier.1.weight");
+    n->base.num_classes = (int)hw->shape[0];
+    r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "classifier.1.weight");
     if (r == 0)
-        r = vit_mf_get(b, &n->head_b, VIT_MF_SHAPE(n->num_classes), "classifier.1.bias");
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "classifier.1.bias");
     if (r == 0)
-        r = vit_mf_input_size(b->model, n->in_chans, n->transcnn ? 256 : 224, n->num_classes,
-                              &n->img_h, &n->img_w, b->err);
+        r = vit_mf_input_size(b->model, n->base.in_chans, n->transcnn ? 256 : 224,
+                              n->base.num_classes, &n->base.img_h, &n->base.img_w, b->err);
     if (r == 0)
         r = plan_grids(b, n);
     if (r < 0)
@@ -413,11 +413,13 @@ static int build_net(vit_mf_builder *b, void *net)
     return r < 0 ? r : vit_mf_check_all_used(b, n->transcnn ? "TransCNN" : "HAT-Net");
 }
 
-static double hat_gflops(const hat_net *n)
+static double hat_gflops(const void *net)
 {
-    int H0 = vit_conv_out_size(n->img_h, 3, 2, 1), W0 = vit_conv_out_size(n->img_w, 3, 2, 1);
-    double macs =
-        vit_conv2d_macs(&n->stem1, n->img_h, n->img_w) + vit_conv2d_macs(&n->stem2, H0, W0);
+    const hat_net *n = net;
+    int H0 = vit_conv_out_size(n->base.img_h, 3, 2, 1),
+        W0 = vit_conv_out_size(n->base.img_w, 3, 2, 1);
+    double macs = vit_conv2d_macs(&n->stem1, n->base.img_h, n->base.img_w) +
+                  vit_conv2d_macs(&n->stem2, H0, W0);
     for (int s = 0; s < n->num_stages; s++) {
         const hat_stage *st = &n->stages[s];
         double N = (double)st->H * st->W, C = st->dim, M = st->M, g2 = (double)st->grid * st->grid;
@@ -433,29 +435,24 @@ static double hat_gflops(const hat_net *n)
                      N * st->hidden * st->blocks[0].mlp.dw.kh * st->blocks[0].mlp.dw.kw;
         macs += st->depth * (attn + irb);
     }
-    macs += (double)n->stages[n->num_stages - 1].dim * n->num_classes;
+    macs += (double)n->stages[n->num_stages - 1].dim * n->base.num_classes;
     return 2.0 * macs * 1e-9;
 }
 
 static int hat_build(vit_model *m, vit_error *err)
 {
-    void *net;
-    int r = vit_mf_build_net(m, sizeof(hat_net), build_net, vit_mf_net_free, &net, err);
-    if (r < 0)
-        return r;
-    const hat_net *n = net;
-    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, hat_gflops(n));
-    return 0;
+    return vit_mf_build(m, sizeof(hat_net), build_net, hat_gflops, err);
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
 
 static size_t hat_layout(const hat_net *n, int threads, char *base, vit_mf_state *s)
 {
-    int H0 = vit_conv_out_size(n->img_h, 3, 2, 1), W0 = vit_conv_out_size(n->img_w, 3, 2, 1);
+    int H0 = vit_conv_out_size(n->base.img_h, 3, 2, 1),
+        W0 = vit_conv_out_size(n->base.img_w, 3, 2, 1);
     size_t max_nc = (size_t)H0 * W0 * HAT_STEM, max_nh = 0, work = 0;
-    size_t conv =
-        vit_conv2d_pool_scratch_floats(&n->stem1, VIT_CONV_CHW, n->img_h, n->img_w, threads);
+    size_t conv = vit_conv2d_pool_scratch_floats(&n->stem1, VIT_CONV_CHW, n->base.img_h,
+                                                 n->base.img_w, threads);
     size_t c2 = vit_conv2d_pool_scratch_floats(&n->stem2, VIT_CONV_HWC, H0, W0, threads);
     conv = c2 > conv ? c2 : conv;
     for (int i = 0; i < n->num_stages; i++) {
@@ -533,10 +530,10 @@ static int hat_run(const vit_model *m, vit_run *run, const float *chw)
     vit_mf_state s;
     hat_layout(n, run->threads, run->arena, &s);
     s.pool = run->pool;
-    s.H = vit_conv_out_size(n->img_h, 3, 2, 1);
-    s.W = vit_conv_out_size(n->img_w, 3, 2, 1);
+    s.H = vit_conv_out_size(n->base.img_h, 3, 2, 1);
+    s.W = vit_conv_out_size(n->base.img_w, 3, 2, 1);
     s.C = HAT_STEM;
-    vit_mf_conv(&s, &n->stem1, chw, VIT_CONV_CHW, n->img_h, n->img_w, s.y, HAT_STEM);
+    vit_mf_conv(&s, &n->stem1, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.y, HAT_STEM);
     if (!n->transcnn)
         vit_mf_norm_run(&n->stem_norm, &s, s.y, s.y, HAT_STEM);
     vit_mf_parallel(&s, s.H * s.W, silu_task, &s);
@@ -552,8 +549,8 @@ static int hat_run(const vit_model *m, vit_run *run, const float *chw)
             vit_mf_block_run(&st->blocks[k], &s);
     }
     vit_token_mean(s.x, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, n->num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
-               n->num_classes);
+    vit_linear(1, n->base.num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
+               n->base.num_classes);
     return 0;
 }
 

@@ -18,25 +18,12 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/family.h"
 #include "kernels/fastmath.h"
 #include "ops/norm2d.h"
 #include "ops/ops.h"
 
 /* ---- building ---------------------------------------------------------------------------- */
-
-int vit_mf_builder_init(vit_mf_builder *b, vit_model *m, vit_error *err)
-{
-    b->model = m;
-    b->err = err;
-    b->used = calloc(m->weights->num_tensors + 1, 1);
-    return b->used ? 0 : vit_errorf(err, -ENOMEM, "out of memory");
-}
-
-void vit_mf_builder_clear(vit_mf_builder *b)
-{
-    free(b->used);
-    b->used = NULL;
-}
 
 void *vit_mf_calloc(vit_mf_allocs *a, size_t count, size_t size)
 {
@@ -65,98 +52,34 @@ void vit_mf_net_free(void *net)
     free(net);
 }
 
-int vit_mf_build_net(vit_model *m, size_t net_size, int (*build)(vit_mf_builder *b, void *net),
-                     void (*destroy)(void *net), void **ret, vit_error *err)
+int vit_mf_build(vit_model *m, size_t net_size, int (*build)(vit_binder *b, void *net),
+                 double (*gflops)(const void *net), vit_error *err)
 {
-    void *net = calloc(1, net_size);
-    vit_mf_builder b;
-    int r = net ? vit_mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
+    vit_mf_net *net = calloc(1, net_size);
+    vit_binder b;
+    int r = net ? vit_binder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
     if (r < 0) {
         free(net);
         return r;
     }
     r = build(&b, net);
-    vit_mf_builder_clear(&b);
+    vit_binder_clear(&b);
     if (r < 0) {
-        destroy(net);
+        vit_mf_net_free(net);
         return r;
     }
-    *ret = net;
+    vit_family_set_net(m, net, net->in_chans, net->img_h, net->img_w, net->num_classes,
+                       gflops(net));
     return 0;
 }
 
-static int get_v(vit_mf_builder *b, int optional, const float **ret, int ndim, const int64_t *shape,
-                 const char *fmt, va_list ap)
+int vit_mf_check_all_used(vit_binder *b, const char *family_name)
 {
-    char name[160];
-    vsnprintf(name, sizeof(name), fmt, ap);
-    if (optional && !vit_safetensors_find(b->model->weights, name)) {
-        *ret = NULL;
-        return 0;
-    }
-    const vit_st_tensor *t;
-    int r = vit_safetensors_get_f32(b->model->weights, name, ndim, shape, ret, &t, b->err);
-    if (r == 0)
-        b->used[t - b->model->weights->tensors] = 1;
-    return r;
+    return vit_binder_check_all_used(b, "a %s network (unsupported variant of %.100s)", family_name,
+                                     b->model->config.architecture);
 }
 
-int vit_mf_get(vit_mf_builder *b, const float **ret, int ndim, const int64_t *shape,
-               const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = get_v(b, 0, ret, ndim, shape, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-int vit_mf_get_opt(vit_mf_builder *b, const float **ret, int ndim, const int64_t *shape,
-                   const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = get_v(b, 1, ret, ndim, shape, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-const vit_st_tensor *vit_mf_peek(vit_mf_builder *b, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof(name), fmt, ap);
-    va_end(ap);
-    return vit_safetensors_find(b->model->weights, name);
-}
-
-void vit_mf_ignore(vit_mf_builder *b, const char *fmt, ...)
-{
-    char name[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof(name), fmt, ap);
-    va_end(ap);
-    const vit_st_tensor *t = vit_safetensors_find(b->model->weights, name);
-    if (t)
-        b->used[t - b->model->weights->tensors] = 1;
-}
-
-int vit_mf_check_all_used(vit_mf_builder *b, const char *family_name)
-{
-    const vit_safetensors *st = b->model->weights;
-    for (size_t i = 0; i < st->num_tensors; i++)
-        if (!b->used[i])
-            return vit_errorf(b->err, -ENOTSUP,
-                              "%s: tensor %.200s is not part of a %s network "
-                              "(unsupported variant of %.100s)",
-                              st->path, st->tensors[i].name, family_name,
-                              b->model->config.architecture);
-    return 0;
-}
-
-int vit_mf_get_conv(vit_mf_builder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
+int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
                     int groups, int with_bias, const char *fmt, ...)
 {
     char prefix[140];
@@ -164,10 +87,10 @@ int vit_mf_get_conv(vit_mf_builder *b, vit_conv2d *ret, int cin, int cout, int s
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
-    const vit_st_tensor *t = vit_mf_peek(b, "%s.weight", prefix);
+    const vit_st_tensor *t = vit_binder_peek(b, "%s.weight", prefix);
     if (!t || t->ndim != 4)
-        return vit_mf_get(b, &ret->weight, VIT_MF_SHAPE(cout, cin / groups, -1, -1), "%s.weight",
-                          prefix);
+        return vit_binder_get(b, &ret->weight, VIT_SHAPE(cout, cin / groups, -1, -1), "%s.weight",
+                              prefix);
     if (t->shape[2] < 1 || t->shape[2] > 64 || t->shape[3] != t->shape[2] || t->shape[0] < 1 ||
         t->shape[0] > 1 << 16 || t->shape[1] < 1 || t->shape[1] > 1 << 16)
         return vit_errorf(b->err, -EINVAL, "%s: tensor %s.weight: unsupported shape",
@@ -188,32 +111,14 @@ int vit_mf_get_conv(vit_mf_builder *b, vit_conv2d *ret, int cin, int cout, int s
                           "%s: tensor %s.weight: %d groups do not divide %d -> "
                           "%d channels",
                           b->model->weights->path, prefix, groups, c.cin, c.cout);
-    int r = vit_mf_get(b, &c.weight, VIT_MF_SHAPE(c.cout, c.cin / groups, c.kh, c.kw), "%s.weight",
-                       prefix);
+    int r = vit_binder_get(b, &c.weight, VIT_SHAPE(c.cout, c.cin / groups, c.kh, c.kw), "%s.weight",
+                           prefix);
     if (r == 0 && with_bias)
-        r = vit_mf_get(b, &c.bias, VIT_MF_SHAPE(c.cout), "%s.bias", prefix);
+        r = vit_binder_get(b, &c.bias, VIT_SHAPE(c.cout), "%s.bias", prefix);
     if (r < 0)
         return r;
     *ret = c;
     return 0;
-}
-
-int vit_mf_count(vit_mf_builder *b, const char *prefix, const char *suffix)
-{
-    char name[160];
-    int n = 0;
-    for (; n < 100000; n++) {
-        snprintf(name, sizeof(name), "%s%d%s", prefix, n, suffix);
-        size_t len = strlen(name);
-        /* a prefix: any tensor whose name starts with it counts */
-        const vit_safetensors *st = b->model->weights;
-        int found = 0;
-        for (size_t i = 0; i < st->num_tensors && !found; i++)
-            found = !strncmp(st->tensors[i].name, name, len);
-        if (!found)
-            break;
-    }
-    return n;
 }
 
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,

@@ -16,64 +16,45 @@
 #include <stdint.h>
 
 #include "ops/conv.h"
+#include "core/binder.h"
 #include "core/model.h"
 #include "core/threadpool.h"
 #include "ops/window.h"
 
-/* ---- building: tensor lookups by printf-style name ------------------------------------- */
+/* ---- building (tensors come through core/binder.h) ------------------------------------- */
 
-typedef struct vit_mf_builder {
-    vit_model *model;
-    unsigned char *used; /* per tensor of the file */
-    vit_error *err;
-} vit_mf_builder;
-
-/* VIT_MF_SHAPE(a, b) expands to the ndim and shape arguments of vit_mf_get. */
-#define VIT_MF_SHAPE(...)                                                                          \
-    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[])                         \
-    {                                                                                              \
-        __VA_ARGS__                                                                                \
-    }
-
-int vit_mf_builder_init(vit_mf_builder *b, vit_model *m, vit_error *err);
-void vit_mf_builder_clear(vit_mf_builder *b);
-/* What a family's net allocates besides itself (blocks, mixer parameters, tables): a net whose
- * first member is an vit_mf_allocs gets them with vit_mf_calloc and is freed by vit_mf_net_free. */
+/* What a family's net allocates besides itself (blocks, mixer parameters, tables): recorded by
+ * vit_mf_calloc, freed by vit_mf_net_free. */
 typedef struct vit_mf_allocs {
     void **ptrs;
     int n, cap;
 } vit_mf_allocs;
+/* The first member of a hierarchical family's net: its allocations, and what vit_mf_build
+ * tells the model (input channels and size, classes). */
+typedef struct vit_mf_net {
+    vit_mf_allocs allocs;
+    int in_chans, img_h, img_w, num_classes;
+} vit_mf_net;
 /* calloc(count, size), recorded in a; NULL when out of memory. */
 void *vit_mf_calloc(vit_mf_allocs *a, size_t count, size_t size);
-/* A family's destroy for such a net: frees what its first member recorded, then net (NULL:
- * nothing). */
+/* A family's destroy for a net that starts with a vit_mf_net: frees what it recorded, then net
+ * (NULL: nothing). */
 void vit_mf_net_free(void *net);
 
-/* A family's build: allocates a zeroed net of net_size bytes and runs build(b, net) with a
- * builder over m; on success *ret = net, on failure the net is freed with destroy (a net that
- * could not start building with free) and the error returned. */
-int vit_mf_build_net(vit_model *m, size_t net_size, int (*build)(vit_mf_builder *b, void *net),
-                     void (*destroy)(void *net), void **ret, vit_error *err);
-/* A float tensor of the given shape (entries < 0 match any size); marks it used. */
-int vit_mf_get(vit_mf_builder *b, const float **ret, int ndim, const int64_t *shape,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Like vit_mf_get, but a missing tensor sets *ret NULL and returns 0. */
-int vit_mf_get_opt(vit_mf_builder *b, const float **ret, int ndim, const int64_t *shape,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The tensor if present (any dtype and shape), without marking it. */
-const vit_st_tensor *vit_mf_peek(vit_mf_builder *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Marks a tensor (if present) as deliberately ignored, e.g. a buffer the runtime rebuilds. */
-void vit_mf_ignore(vit_mf_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* -ENOTSUP naming the first tensor no lookup touched (an unsupported variant must not run). */
-int vit_mf_check_all_used(vit_mf_builder *b, const char *family_name);
+/* A family's whole build: allocates a zeroed net of net_size bytes (starting with a
+ * vit_mf_net), runs build(b, net) with a binder over m, then hands the net, its input, classes
+ * and gflops(net) to the model (vit_family_set_net). On failure the net is freed and the error
+ * returned. */
+int vit_mf_build(vit_model *m, size_t net_size, int (*build)(vit_binder *b, void *net),
+                 double (*gflops)(const void *net), vit_error *err);
+/* vit_binder_check_all_used with the hierarchical families' wording: "... is not part of a
+ * <family_name> network (unsupported variant of <architecture>)". */
+int vit_mf_check_all_used(vit_binder *b, const char *family_name);
 /* A conv layer "<prefix>.weight" [cout, cin/groups, k, k] (+ optional "<prefix>.bias"), checked
  * against cin and cout (< 0: any), with stride, pad, groups; kernel size from the tensor. */
-int vit_mf_get_conv(vit_mf_builder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
+int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
                     int groups, int with_bias, const char *fmt, ...)
     __attribute__((format(printf, 9, 10)));
-/* Counts i = 0, 1, ... while some tensor name starts with "<prefix><i><suffix>". */
-int vit_mf_count(vit_mf_builder *b, const char *prefix, const char *suffix);
 
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */

@@ -28,9 +28,9 @@ typedef struct pf_stage {
 } pf_stage;
 
 typedef struct pf_net {
-    vit_mf_allocs allocs; /* first, for vit_mf_net_free: the stages' blocks */
+    vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
     int official;
-    int in_chans, img_h, img_w, num_classes, num_stages;
+    int num_stages;
     vit_conv2d stem;
     pf_stage stages[PF_MAX_STAGES];
     vit_mf_norm head_norm; /* GroupNorm before the mean (official) or LayerNorm after (timm) */
@@ -85,15 +85,15 @@ static void block_prefix(const pf_net *n, int i, int j, char *buf, size_t size)
         snprintf(buf, size, "stages.%d.blocks.%d", i, j);
 }
 
-static int build_block(vit_mf_builder *b, pf_net *n, pf_stage *st, int i, int j)
+static int build_block(vit_binder *b, pf_net *n, pf_stage *st, int i, int j)
 {
     char p[64];
     block_prefix(n, i, j, p, sizeof(p));
     vit_mf_block *blk = &st->blocks[j];
     int64_t C = st->dim, Hd;
-    const vit_st_tensor *fc1 = vit_mf_peek(b, "%s.mlp.fc1.weight", p);
+    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
     if (!fc1 || fc1->ndim != 4 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
-        return vit_mf_get(b, &blk->mlp.fc1_w, VIT_MF_SHAPE(-1, C, 1, 1), "%s.mlp.fc1.weight", p);
+        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C, 1, 1), "%s.mlp.fc1.weight", p);
     Hd = fc1->shape[0];
     if (j > 0 && Hd != st->hidden)
         return vit_errorf(b->err, -ENOTSUP,
@@ -110,29 +110,29 @@ static int build_block(vit_mf_builder *b, pf_net *n, pf_stage *st, int i, int j)
     blk->mlp.act1 = VIT_MF_ACT_GELU;
     const char *ls1 = n->official ? "layer_scale_1" : "layer_scale1.scale";
     const char *ls2 = n->official ? "layer_scale_2" : "layer_scale2.scale";
-    int r = vit_mf_get(b, &blk->norm1.weight, VIT_MF_SHAPE(C), "%s.norm1.weight", p);
+    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm1.bias, VIT_MF_SHAPE(C), "%s.norm1.bias", p);
+        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm2.weight, VIT_MF_SHAPE(C), "%s.norm2.weight", p);
+        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm2.bias, VIT_MF_SHAPE(C), "%s.norm2.bias", p);
+        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc1_w, VIT_MF_SHAPE(Hd, C, 1, 1), "%s.mlp.fc1.weight", p);
+        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C, 1, 1), "%s.mlp.fc1.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc1_b, VIT_MF_SHAPE(Hd), "%s.mlp.fc1.bias", p);
+        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc2_w, VIT_MF_SHAPE(C, Hd, 1, 1), "%s.mlp.fc2.weight", p);
+        r = vit_binder_get(b, &blk->mlp.fc2_w, VIT_SHAPE(C, Hd, 1, 1), "%s.mlp.fc2.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc2_b, VIT_MF_SHAPE(C), "%s.mlp.fc2.bias", p);
+        r = vit_binder_get(b, &blk->mlp.fc2_b, VIT_SHAPE(C), "%s.mlp.fc2.bias", p);
     if (r == 0)
-        r = vit_mf_get_opt(b, &blk->ls1, VIT_MF_SHAPE(C), "%s.%s", p, ls1);
+        r = vit_binder_get_opt(b, &blk->ls1, VIT_SHAPE(C), "%s.%s", p, ls1);
     if (r == 0)
-        r = vit_mf_get_opt(b, &blk->ls2, VIT_MF_SHAPE(C), "%s.%s", p, ls2);
+        r = vit_binder_get_opt(b, &blk->ls2, VIT_SHAPE(C), "%s.%s", p, ls2);
     return r;
 }
 
-static int build_stage(vit_mf_builder *b, pf_net *n, int i, int cin)
+static int build_stage(vit_binder *b, pf_net *n, int i, int cin)
 {
     pf_stage *st = &n->stages[i];
     int r = 0;
@@ -153,11 +153,11 @@ static int build_stage(vit_mf_builder *b, pf_net *n, int i, int cin)
         snprintf(prefix, sizeof(prefix), "network.%d.", 2 * i);
     else
         snprintf(prefix, sizeof(prefix), "stages.%d.blocks.", i);
-    st->depth = vit_mf_count(b, prefix, ".");
+    st->depth = vit_binder_count(b, prefix, ".");
     if (st->depth < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
                           i);
-    st->blocks = vit_mf_calloc(&n->allocs, (size_t)st->depth, sizeof(vit_mf_block));
+    st->blocks = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(vit_mf_block));
     if (!st->blocks)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int j = 0; j < st->depth && r == 0; j++)
@@ -165,38 +165,38 @@ static int build_stage(vit_mf_builder *b, pf_net *n, int i, int cin)
     return r;
 }
 
-static int build_head(vit_mf_builder *b, pf_net *n)
+static int build_head(vit_binder *b, pf_net *n)
 {
     int64_t C = n->stages[n->num_stages - 1].dim;
     const char *fc = n->official ? "head" : "head.fc";
-    const vit_st_tensor *hw = vit_mf_peek(b, "%s.weight", fc);
+    const vit_st_tensor *hw = vit_binder_peek(b, "%s.weight", fc);
     if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(-1, C), "%s.weight", fc);
-    n->num_classes = (int)hw->shape[0];
-    int r = vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(n->num_classes, C), "%s.weight", fc);
+        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "%s.weight", fc);
+    n->base.num_classes = (int)hw->shape[0];
+    int r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "%s.weight", fc);
     if (r == 0)
-        r = vit_mf_get(b, &n->head_b, VIT_MF_SHAPE(n->num_classes), "%s.bias", fc);
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "%s.bias", fc);
     const char *norm = n->official ? "norm" : "head.norm";
     n->head_norm = (vit_mf_norm){n->official ? VIT_MF_NORM_GROUP1 : VIT_MF_NORM_LAYER, NULL, NULL,
                                  n->official ? PF_GN_EPS : 1e-6f};
     if (r == 0)
-        r = vit_mf_get(b, &n->head_norm.weight, VIT_MF_SHAPE(C), "%s.weight", norm);
+        r = vit_binder_get(b, &n->head_norm.weight, VIT_SHAPE(C), "%s.weight", norm);
     if (r == 0)
-        r = vit_mf_get(b, &n->head_norm.bias, VIT_MF_SHAPE(C), "%s.bias", norm);
+        r = vit_binder_get(b, &n->head_norm.bias, VIT_SHAPE(C), "%s.bias", norm);
     return r;
 }
 
-static int build_net(vit_mf_builder *b, void *net)
+static int build_net(vit_binder *b, void *net)
 {
     pf_net *n = net;
-    n->official = vit_mf_peek(b, "patch_embed.proj.weight") != NULL;
+    n->official = vit_binder_peek(b, "patch_embed.proj.weight") != NULL;
     int r = vit_mf_get_conv(b, &n->stem, -1, -1, 4, 2, 1, 1,
                             n->official ? "patch_embed.proj" : "stem.conv");
     if (r < 0)
         return r;
-    n->in_chans = n->stem.cin;
-    n->num_stages =
-        n->official ? (vit_mf_count(b, "network.", ".") + 1) / 2 : vit_mf_count(b, "stages.", ".");
+    n->base.in_chans = n->stem.cin;
+    n->num_stages = n->official ? (vit_binder_count(b, "network.", ".") + 1) / 2
+                                : vit_binder_count(b, "stages.", ".");
     if (n->num_stages < 1 || n->num_stages > PF_MAX_STAGES)
         return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)", b->model->weights->path,
                           n->num_stages, PF_MAX_STAGES);
@@ -205,12 +205,12 @@ static int build_net(vit_mf_builder *b, void *net)
     if (r == 0)
         r = build_head(b, n);
     if (r == 0)
-        r = vit_mf_input_size(b->model, n->in_chans, 224, n->num_classes, &n->img_h, &n->img_w,
-                              b->err);
+        r = vit_mf_input_size(b->model, n->base.in_chans, 224, n->base.num_classes, &n->base.img_h,
+                              &n->base.img_w, b->err);
     if (r < 0)
         return r;
-    int H = vit_conv_out_size(n->img_h, n->stem.kh, 4, 2);
-    int W = vit_conv_out_size(n->img_w, n->stem.kw, 4, 2);
+    int H = vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2);
+    int W = vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2);
     for (int i = 0; i < n->num_stages; i++) {
         if (i > 0) {
             H = vit_conv_out_size(H, n->stages[i].down.kh, 2, 1);
@@ -218,7 +218,7 @@ static int build_net(vit_mf_builder *b, void *net)
         }
         if (H < 1 || W < 1)
             return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for %d stages",
-                              b->model->config.source, n->img_h, n->img_w, n->num_stages);
+                              b->model->config.source, n->base.img_h, n->base.img_w, n->num_stages);
         n->stages[i].H = H;
         n->stages[i].W = W;
     }
@@ -233,9 +233,10 @@ static int build_net(vit_mf_builder *b, void *net)
     return r2 < 0 ? r2 : vit_mf_check_all_used(b, "PoolFormer");
 }
 
-static double pf_gflops(const pf_net *n)
+static double pf_gflops(const void *net)
 {
-    double macs = vit_conv2d_macs(&n->stem, n->img_h, n->img_w);
+    const pf_net *n = net;
+    double macs = vit_conv2d_macs(&n->stem, n->base.img_h, n->base.img_w);
     for (int i = 0; i < n->num_stages; i++) {
         const pf_stage *st = &n->stages[i];
         double N = (double)st->H * st->W;
@@ -243,30 +244,24 @@ static double pf_gflops(const pf_net *n)
             macs += vit_conv2d_macs(&st->down, n->stages[i - 1].H, n->stages[i - 1].W);
         macs += st->depth * (2.0 * N * st->dim * st->hidden + 9.0 * N * st->dim);
     }
-    macs += (double)n->stages[n->num_stages - 1].dim * n->num_classes;
+    macs += (double)n->stages[n->num_stages - 1].dim * n->base.num_classes;
     return 2.0 * macs * 1e-9;
 }
 
 static int pf_build(vit_model *m, vit_error *err)
 {
-    void *net;
-    int r = vit_mf_build_net(m, sizeof(pf_net), build_net, vit_mf_net_free, &net, err);
-    if (r < 0)
-        return r;
-    const pf_net *n = net;
-    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, pf_gflops(n));
-    return 0;
+    return vit_mf_build(m, sizeof(pf_net), build_net, pf_gflops, err);
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
 
 static size_t pf_layout(const pf_net *n, int threads, char *base, vit_mf_state *s)
 {
-    size_t max_nc = (size_t)n->stem.cout * vit_conv_out_size(n->img_h, n->stem.kh, 4, 2) *
-                    vit_conv_out_size(n->img_w, n->stem.kw, 4, 2);
+    size_t max_nc = (size_t)n->stem.cout * vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2) *
+                    vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2);
     size_t max_nh = 0;
-    size_t conv =
-        vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->img_h, n->img_w, threads);
+    size_t conv = vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->base.img_h,
+                                                 n->base.img_w, threads);
     for (int i = 0; i < n->num_stages; i++) {
         const pf_stage *st = &n->stages[i];
         size_t N = (size_t)st->H * st->W;
@@ -304,7 +299,8 @@ static void pf_head(const pf_net *n, vit_mf_state *s, float *logits)
         vit_layernorm_rows(1, C, feat, C, n->head_norm.weight, n->head_norm.bias, n->head_norm.eps,
                            fn, C);
     }
-    vit_linear(1, n->num_classes, C, fn, C, n->head_w, n->head_b, 0.0f, logits, n->num_classes);
+    vit_linear(1, n->base.num_classes, C, fn, C, n->head_w, n->head_b, 0.0f, logits,
+               n->base.num_classes);
 }
 
 static int pf_run(const vit_model *m, vit_run *run, const float *chw)
@@ -316,7 +312,7 @@ static int pf_run(const vit_model *m, vit_run *run, const float *chw)
     s.H = n->stages[0].H;
     s.W = n->stages[0].W;
     s.C = n->stem.cout;
-    vit_mf_conv(&s, &n->stem, chw, VIT_CONV_CHW, n->img_h, n->img_w, s.x, s.C);
+    vit_mf_conv(&s, &n->stem, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x, s.C);
     for (int i = 0; i < n->num_stages; i++) {
         const pf_stage *st = &n->stages[i];
         if (st->has_down) {

@@ -39,8 +39,8 @@ typedef struct pvt_stage {
 } pvt_stage;
 
 typedef struct pvt_net {
-    vit_mf_allocs allocs; /* first, for vit_mf_net_free: the stages' blocks and attention */
-    int in_chans, img_h, img_w, num_classes, num_stages, linear;
+    vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
+    int num_stages, linear;
     pvt_stage stages[PVT_MAX_STAGES];
     const float *head_w, *head_b;
 } pvt_net;
@@ -146,7 +146,7 @@ static void sra_mixer(const vit_mf_block *blk, vit_mf_state *s)
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-static int build_attn(vit_mf_builder *b, pvt_net *n, pvt_stage *st, int i, int k)
+static int build_attn(vit_binder *b, pvt_net *n, pvt_stage *st, int i, int k)
 {
     pvt_attn *a = &st->attn[k];
     int64_t C = st->dim;
@@ -155,42 +155,42 @@ static int build_attn(vit_mf_builder *b, pvt_net *n, pvt_stage *st, int i, int k
     a->C = st->dim;
     a->heads = st->heads;
     a->linear = n->linear;
-    int r = vit_mf_get(b, &a->q_w, VIT_MF_SHAPE(C, C), "%s.q.weight", p);
+    int r = vit_binder_get(b, &a->q_w, VIT_SHAPE(C, C), "%s.q.weight", p);
     if (r == 0)
-        r = vit_mf_get_opt(b, &a->q_b, VIT_MF_SHAPE(C), "%s.q.bias", p);
+        r = vit_binder_get_opt(b, &a->q_b, VIT_SHAPE(C), "%s.q.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->kv_w, VIT_MF_SHAPE(2 * C, C), "%s.kv.weight", p);
+        r = vit_binder_get(b, &a->kv_w, VIT_SHAPE(2 * C, C), "%s.kv.weight", p);
     if (r == 0)
-        r = vit_mf_get_opt(b, &a->kv_b, VIT_MF_SHAPE(2 * C), "%s.kv.bias", p);
+        r = vit_binder_get_opt(b, &a->kv_b, VIT_SHAPE(2 * C), "%s.kv.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->proj_w, VIT_MF_SHAPE(C, C), "%s.proj.weight", p);
+        r = vit_binder_get(b, &a->proj_w, VIT_SHAPE(C, C), "%s.proj.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->proj_b, VIT_MF_SHAPE(C), "%s.proj.bias", p);
+        r = vit_binder_get(b, &a->proj_b, VIT_SHAPE(C), "%s.proj.bias", p);
     if (r < 0)
         return r;
     int R = n->linear ? 1 : st->sr;
     if (R > 1 || n->linear) {
-        r = vit_mf_get(b, &a->sr_conv.weight, VIT_MF_SHAPE(C, C, R, R), "%s.sr.weight", p);
+        r = vit_binder_get(b, &a->sr_conv.weight, VIT_SHAPE(C, C, R, R), "%s.sr.weight", p);
         if (r == 0)
             r = vit_mf_get_conv(b, &a->sr_conv, (int)C, (int)C, R, 0, 1, 1, "%s.sr", p);
         if (r == 0)
-            r = vit_mf_get(b, &a->norm_w, VIT_MF_SHAPE(C), "%s.norm.weight", p);
+            r = vit_binder_get(b, &a->norm_w, VIT_SHAPE(C), "%s.norm.weight", p);
         if (r == 0)
-            r = vit_mf_get(b, &a->norm_b, VIT_MF_SHAPE(C), "%s.norm.bias", p);
+            r = vit_binder_get(b, &a->norm_b, VIT_SHAPE(C), "%s.norm.bias", p);
         a->sr = n->linear ? 0 : R;
     }
     return r;
 }
 
-static int build_block(vit_mf_builder *b, pvt_net *n, pvt_stage *st, int i, int k)
+static int build_block(vit_binder *b, pvt_net *n, pvt_stage *st, int i, int k)
 {
     vit_mf_block *blk = &st->blocks[k];
     int64_t C = st->dim;
     char p[64];
     snprintf(p, sizeof(p), "stages.%d.blocks.%d", i, k);
-    const vit_st_tensor *fc1 = vit_mf_peek(b, "%s.mlp.fc1.weight", p);
+    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
     if (!fc1 || fc1->ndim != 2 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
-        return vit_mf_get(b, &blk->mlp.fc1_w, VIT_MF_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
+        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
     int64_t Hd = fc1->shape[0];
     if (k > 0 && Hd != st->hidden)
         return vit_errorf(b->err, -ENOTSUP,
@@ -208,17 +208,17 @@ static int build_block(vit_mf_builder *b, pvt_net *n, pvt_stage *st, int i, int 
                             .act1 = n->linear ? VIT_MF_ACT_RELU : VIT_MF_ACT_NONE,
                             .has_dw = 1,
                             .act2 = VIT_MF_ACT_GELU};
-    int r = vit_mf_get(b, &blk->norm1.weight, VIT_MF_SHAPE(C), "%s.norm1.weight", p);
+    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm1.bias, VIT_MF_SHAPE(C), "%s.norm1.bias", p);
+        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm2.weight, VIT_MF_SHAPE(C), "%s.norm2.weight", p);
+        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm2.bias, VIT_MF_SHAPE(C), "%s.norm2.bias", p);
+        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc1_w, VIT_MF_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
+        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc1_b, VIT_MF_SHAPE(Hd), "%s.mlp.fc1.bias", p);
+        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
     if (r == 0)
         r = vit_mf_get_conv(b, &blk->mlp.dw, (int)Hd, (int)Hd, 1, 1, (int)Hd, 1, "%s.mlp.dwconv",
                             p);
@@ -226,15 +226,15 @@ static int build_block(vit_mf_builder *b, pvt_net *n, pvt_stage *st, int i, int 
         r = vit_errorf(b->err, -ENOTSUP, "%s: tensor %s.mlp.dwconv.weight: need a depthwise 3x3",
                        b->model->weights->path, p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc2_w, VIT_MF_SHAPE(C, Hd), "%s.mlp.fc2.weight", p);
+        r = vit_binder_get(b, &blk->mlp.fc2_w, VIT_SHAPE(C, Hd), "%s.mlp.fc2.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc2_b, VIT_MF_SHAPE(C), "%s.mlp.fc2.bias", p);
+        r = vit_binder_get(b, &blk->mlp.fc2_b, VIT_SHAPE(C), "%s.mlp.fc2.bias", p);
     if (r == 0)
         r = build_attn(b, n, st, i, k);
     return r;
 }
 
-static int build_stage(vit_mf_builder *b, pvt_net *n, int i, int cin)
+static int build_stage(vit_binder *b, pvt_net *n, int i, int cin)
 {
     pvt_stage *st = &n->stages[i];
     char p[48];
@@ -242,20 +242,20 @@ static int build_stage(vit_mf_builder *b, pvt_net *n, int i, int cin)
         snprintf(p, sizeof(p), "patch_embed");
     else
         snprintf(p, sizeof(p), "stages.%d.downsample", i);
-    const vit_st_tensor *w = vit_mf_peek(b, "%s.proj.weight", p);
+    const vit_st_tensor *w = vit_binder_peek(b, "%s.proj.weight", p);
     int k = w && w->ndim == 4 ? (int)w->shape[2] : 1;
     int r = vit_mf_get_conv(b, &st->down, cin, -1, i == 0 ? 4 : 2, k / 2, 1, 1, "%s.proj", p);
     if (r < 0)
         return r;
     st->dim = st->down.cout;
     int64_t C = st->dim;
-    r = vit_mf_get(b, &st->down_norm_w, VIT_MF_SHAPE(C), "%s.norm.weight", p);
+    r = vit_binder_get(b, &st->down_norm_w, VIT_SHAPE(C), "%s.norm.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &st->down_norm_b, VIT_MF_SHAPE(C), "%s.norm.bias", p);
+        r = vit_binder_get(b, &st->down_norm_b, VIT_SHAPE(C), "%s.norm.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &st->norm_w, VIT_MF_SHAPE(C), "stages.%d.norm.weight", i);
+        r = vit_binder_get(b, &st->norm_w, VIT_SHAPE(C), "stages.%d.norm.weight", i);
     if (r == 0)
-        r = vit_mf_get(b, &st->norm_b, VIT_MF_SHAPE(C), "stages.%d.norm.bias", i);
+        r = vit_binder_get(b, &st->norm_b, VIT_SHAPE(C), "stages.%d.norm.bias", i);
     if (r < 0)
         return r;
     if (st->heads < 1 || st->dim % st->heads)
@@ -264,12 +264,12 @@ static int build_stage(vit_mf_builder *b, pvt_net *n, int i, int cin)
                           "model_args.num_heads)",
                           b->model->config.source, st->heads, i, st->dim);
     snprintf(p, sizeof(p), "stages.%d.blocks.", i);
-    st->depth = vit_mf_count(b, p, ".");
+    st->depth = vit_binder_count(b, p, ".");
     if (st->depth < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
                           i);
-    st->blocks = vit_mf_calloc(&n->allocs, (size_t)st->depth, sizeof(vit_mf_block));
-    st->attn = vit_mf_calloc(&n->allocs, (size_t)st->depth, sizeof(pvt_attn));
+    st->blocks = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(vit_mf_block));
+    st->attn = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(pvt_attn));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int k2 = 0; k2 < st->depth && r == 0; k2++)
@@ -277,7 +277,7 @@ static int build_stage(vit_mf_builder *b, pvt_net *n, int i, int cin)
     return r;
 }
 
-static int read_config(vit_mf_builder *b, pvt_net *n)
+static int read_config(vit_binder *b, pvt_net *n)
 {
     int heads[PVT_MAX_STAGES] = {1, 2, 5, 8, 8, 8, 8, 8}, nh = 0;
     int r =
@@ -302,7 +302,7 @@ static int read_config(vit_mf_builder *b, pvt_net *n)
                           b->model->config.source, ns, n->num_stages);
     for (int i = 0; i < n->num_stages; i++) {
         /* without model_args: the kernel of the stage's first sr conv, else none */
-        const vit_st_tensor *t = vit_mf_peek(b, "stages.%d.blocks.0.attn.sr.weight", i);
+        const vit_st_tensor *t = vit_binder_peek(b, "stages.%d.blocks.0.attn.sr.weight", i);
         n->stages[i].sr = r == 0 ? sr[i] : t && t->ndim == 4 ? (int)t->shape[2] : 1;
     }
     json_t *lin =
@@ -311,36 +311,36 @@ static int read_config(vit_mf_builder *b, pvt_net *n)
     return 0;
 }
 
-static int build_net(vit_mf_builder *b, void *net)
+static int build_net(vit_binder *b, void *net)
 {
     pvt_net *n = net;
-    n->num_stages = vit_mf_count(b, "stages.", ".");
+    n->num_stages = vit_binder_count(b, "stages.", ".");
     if (n->num_stages < 1 || n->num_stages > PVT_MAX_STAGES)
         return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)", b->model->weights->path,
                           n->num_stages, PVT_MAX_STAGES);
     int r = read_config(b, n);
-    const vit_st_tensor *pw = vit_mf_peek(b, "patch_embed.proj.weight");
+    const vit_st_tensor *pw = vit_binder_peek(b, "patch_embed.proj.weight");
     int cin =
         pw && pw->ndim == 4 && (pw->shape[1] == 1 || pw->shape[1] == 3) ? (int)pw->shape[1] : 3;
-    n->in_chans = cin;
+    n->base.in_chans = cin;
     for (int i = 0; i < n->num_stages && r == 0; i++)
         r = build_stage(b, n, i, i ? n->stages[i - 1].dim : cin);
     if (r < 0)
         return r;
     int64_t C = n->stages[n->num_stages - 1].dim;
-    const vit_st_tensor *hw = vit_mf_peek(b, "head.weight");
+    const vit_st_tensor *hw = vit_binder_peek(b, "head.weight");
     if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(-1, C), "head.weight");
-    n->num_classes = (int)hw->shape[0];
-    r = vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(n->num_classes, C), "head.weight");
+        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "head.weight");
+    n->base.num_classes = (int)hw->shape[0];
+    r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "head.weight");
     if (r == 0)
-        r = vit_mf_get(b, &n->head_b, VIT_MF_SHAPE(n->num_classes), "head.bias");
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "head.bias");
     if (r == 0)
-        r = vit_mf_input_size(b->model, n->in_chans, 224, n->num_classes, &n->img_h, &n->img_w,
-                              b->err);
+        r = vit_mf_input_size(b->model, n->base.in_chans, 224, n->base.num_classes, &n->base.img_h,
+                              &n->base.img_w, b->err);
     if (r < 0)
         return r;
-    int H = n->img_h, W = n->img_w;
+    int H = n->base.img_h, W = n->base.img_w;
     for (int i = 0; i < n->num_stages; i++) {
         pvt_stage *st = &n->stages[i];
         H = vit_conv_out_size(H, st->down.kh, st->down.stride_h, st->down.pad_h);
@@ -353,7 +353,7 @@ static int build_net(vit_mf_builder *b, void *net)
                           : H * W;
         if (H < 1 || W < 1 || st->M < 1)
             return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for this network",
-                              b->model->config.source, n->img_h, n->img_w);
+                              b->model->config.source, n->base.img_h, n->base.img_w);
     }
     int depths[PVT_MAX_STAGES], dims[PVT_MAX_STAGES];
     for (int i = 0; i < n->num_stages; i++) {
@@ -366,10 +366,11 @@ static int build_net(vit_mf_builder *b, void *net)
     return r < 0 ? r : vit_mf_check_all_used(b, "PVT v2");
 }
 
-static double pvt_gflops(const pvt_net *n)
+static double pvt_gflops(const void *net)
 {
+    const pvt_net *n = net;
     double macs = 0;
-    int H = n->img_h, W = n->img_w;
+    int H = n->base.img_h, W = n->base.img_w;
     for (int i = 0; i < n->num_stages; i++) {
         const pvt_stage *st = &n->stages[i];
         macs += vit_conv2d_macs(&st->down, H, W);
@@ -383,19 +384,13 @@ static double pvt_gflops(const pvt_net *n)
                      9 * N * Hd;
         macs += st->depth * blk;
     }
-    macs += (double)n->stages[n->num_stages - 1].dim * n->num_classes;
+    macs += (double)n->stages[n->num_stages - 1].dim * n->base.num_classes;
     return 2.0 * macs * 1e-9;
 }
 
 static int pvt_build(vit_model *m, vit_error *err)
 {
-    void *net;
-    int r = vit_mf_build_net(m, sizeof(pvt_net), build_net, vit_mf_net_free, &net, err);
-    if (r < 0)
-        return r;
-    const pvt_net *n = net;
-    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, pvt_gflops(n));
-    return 0;
+    return vit_mf_build(m, sizeof(pvt_net), build_net, pvt_gflops, err);
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
@@ -403,7 +398,7 @@ static int pvt_build(vit_model *m, vit_error *err)
 static size_t pvt_layout(const pvt_net *n, int threads, char *base, vit_mf_state *s)
 {
     size_t max_nc = 0, max_nh = 0, work = 0, conv = 0;
-    int H = n->img_h, W = n->img_w;
+    int H = n->base.img_h, W = n->base.img_w;
     for (int i = 0; i < n->num_stages; i++) {
         const pvt_stage *st = &n->stages[i];
         size_t c = vit_conv2d_pool_scratch_floats(&st->down, i ? VIT_CONV_HWC : VIT_CONV_CHW, H, W,
@@ -441,7 +436,7 @@ static int pvt_run(const vit_model *m, vit_run *run, const float *chw)
     pvt_layout(n, run->threads, run->arena, &s);
     s.pool = run->pool;
     const float *in = chw;
-    int H = n->img_h, W = n->img_w;
+    int H = n->base.img_h, W = n->base.img_w;
     for (int i = 0; i < n->num_stages; i++) {
         const pvt_stage *st = &n->stages[i];
         vit_mf_conv(&s, &st->down, in, i ? VIT_CONV_HWC : VIT_CONV_CHW, H, W, s.y, st->dim);
@@ -460,8 +455,8 @@ static int pvt_run(const vit_model *m, vit_run *run, const float *chw)
         in = s.x;
     }
     vit_token_mean(s.x, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, n->num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
-               n->num_classes);
+    vit_linear(1, n->base.num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
+               n->base.num_classes);
     return 0;
 }
 

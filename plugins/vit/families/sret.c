@@ -153,7 +153,7 @@ static int read_args(const vit_model *m, vit_sret_args *a, vit_error *err)
 /* ---- building ---------------------------------------------------------------------------- */
 
 /* Reads a stem conv + BatchNorm and folds the BN into weights stored at *store. */
-static int build_stem_conv(vit_mf_builder *b, vit_sret_net *n, int i, int cin, int cout, int stride,
+static int build_stem_conv(vit_binder *b, vit_sret_net *n, int i, int cin, int cout, int stride,
                            float **store)
 {
     vit_conv2d *c = &n->stem[i];
@@ -169,22 +169,22 @@ static int build_stem_conv(vit_mf_builder *b, vit_sret_net *n, int i, int cin, i
     static const char *const parts[] = {"weight", "bias", "running_mean", "running_var"};
     const float **dst[] = {&g, &be, &mean, &var};
     for (int k = 0; k < 4; k++) {
-        r = vit_mf_get(b, dst[k], VIT_MF_SHAPE(cout), "patch_embed.bn%d.%s", i + 1, parts[k]);
+        r = vit_binder_get(b, dst[k], VIT_SHAPE(cout), "patch_embed.bn%d.%s", i + 1, parts[k]);
         if (r < 0)
             return r;
     }
-    vit_mf_ignore(b, "patch_embed.bn%d.num_batches_tracked", i + 1);
+    vit_binder_ignore(b, "patch_embed.bn%d.num_batches_tracked", i + 1);
     size_t nw = vit_conv2d_weight_floats(c);
     vit_conv2d_fold_bn(c, g, be, mean, var, 1e-5f, *store, *store + nw);
     *store += nw + (size_t)cout;
     return 0;
 }
 
-static int build_stem(vit_mf_builder *b, vit_sret_net *n, const vit_sret_args *a, int C0)
+static int build_stem(vit_binder *b, vit_sret_net *n, const vit_sret_args *a, int C0)
 {
-    const vit_st_tensor *w1 = vit_mf_peek(b, "patch_embed.conv1.weight");
+    const vit_st_tensor *w1 = vit_binder_peek(b, "patch_embed.conv1.weight");
     if (!w1 || w1->ndim != 4 || w1->shape[1] < 1 || w1->shape[1] > 4)
-        return vit_mf_get(b, NULL, VIT_MF_SHAPE(C0 / 2, -1, 3, 3), "patch_embed.conv1.weight");
+        return vit_binder_get(b, NULL, VIT_SHAPE(C0 / 2, -1, 3, 3), "patch_embed.conv1.weight");
     n->in_chans = (int)w1->shape[1];
     if (C0 % 2)
         return vit_errorf(b->err, -EINVAL, "%s: stage 0 width %d is odd (the stem halves it)",
@@ -215,15 +215,16 @@ typedef struct tensor_spec {
 
 /* Reads tensor `suffix` of entry i; for a later pass of a shared block (i != first) checks it
  * equals the first copy. */
-static int get_shared(vit_mf_builder *b, int s, int first, int i, const tensor_spec *t,
+static int get_shared(vit_binder *b, int s, int first, int i, const tensor_spec *t,
                       const float **ret)
 {
-    int r =
-        vit_mf_get(b, ret, t->ndim, t->shape, "transformers.%d.blocks.%d.%s", s, first, t->suffix);
+    int r = vit_binder_get(b, ret, t->ndim, t->shape, "transformers.%d.blocks.%d.%s", s, first,
+                           t->suffix);
     if (r < 0 || i == first)
         return r;
     const float *copy;
-    r = vit_mf_get(b, &copy, t->ndim, t->shape, "transformers.%d.blocks.%d.%s", s, i, t->suffix);
+    r = vit_binder_get(b, &copy, t->ndim, t->shape, "transformers.%d.blocks.%d.%s", s, i,
+                       t->suffix);
     if (r < 0)
         return r;
     size_t count = (size_t)t->shape[0] * (t->ndim == 2 ? (size_t)t->shape[1] : 1);
@@ -235,7 +236,7 @@ static int get_shared(vit_mf_builder *b, int s, int first, int i, const tensor_s
     return 0;
 }
 
-static int read_perm(vit_mf_builder *b, int s, int i, int N, int32_t **ret)
+static int read_perm(vit_binder *b, int s, int i, int N, int32_t **ret)
 {
     char name[96];
     snprintf(name, sizeof(name), "transformers.%d.blocks.%d.attn.perm", s, i);
@@ -267,12 +268,12 @@ static int read_perm(vit_mf_builder *b, int s, int i, int N, int32_t **ret)
         }
         p[k] = v < 0 || v >= N ? -1 : (int32_t)v; /* -1: rejected by the permutation check */
     }
-    b->used[t - st->tensors] = 1;
+    vit_binder_mark(b, t);
     *ret = p;
     return 0;
 }
 
-static int get_scalar(vit_mf_builder *b, int s, int first, int i, const char *suffix, float *ret)
+static int get_scalar(vit_binder *b, int s, int first, int i, const char *suffix, float *ret)
 {
     tensor_spec t = {suffix, {1, 0}, 1};
     const float *v;
@@ -282,8 +283,8 @@ static int get_scalar(vit_mf_builder *b, int s, int first, int i, const char *su
     return r;
 }
 
-static int build_block_entry(vit_mf_builder *b, vit_sret_stage *st, int s, int i, int first,
-                             int groups, int recursive, int hidden)
+static int build_block_entry(vit_binder *b, vit_sret_stage *st, int s, int i, int first, int groups,
+                             int recursive, int hidden)
 {
     vit_sret_entry *e = &st->entries[i];
     int64_t C = st->C, H = hidden;
@@ -330,7 +331,8 @@ static int build_block_entry(vit_mf_builder *b, vit_sret_stage *st, int s, int i
             return r;
         ga->perm = e->perm;
     } else {
-        vit_mf_ignore(b, "transformers.%d.blocks.%d.attn.perm", s, i); /* one group: no effect */
+        vit_binder_ignore(b, "transformers.%d.blocks.%d.attn.perm", s,
+                          i); /* one group: no effect */
     }
     char what[VIT_ERROR_NAME_MAX + 64];
     snprintf(what, sizeof(what), "%.*s: transformers.%d.blocks.%d", VIT_ERROR_NAME_MAX,
@@ -338,28 +340,28 @@ static int build_block_entry(vit_mf_builder *b, vit_sret_stage *st, int s, int i
     return vit_group_attention_check(ga, what, b->err);
 }
 
-static int build_nll_entry(vit_mf_builder *b, vit_sret_stage *st, int s, int i, int hidden)
+static int build_nll_entry(vit_binder *b, vit_sret_stage *st, int s, int i, int hidden)
 {
     vit_sret_mlp *m = &st->entries[i].mlp;
     int64_t C = st->C, H = hidden;
     m->hidden = hidden;
     int r =
-        vit_mf_get(b, &m->norm_w, VIT_MF_SHAPE(C), "transformers.%d.blocks.%d.norm1.weight", s, i);
+        vit_binder_get(b, &m->norm_w, VIT_SHAPE(C), "transformers.%d.blocks.%d.norm1.weight", s, i);
     if (r == 0)
-        r = vit_mf_get(b, &m->norm_b, VIT_MF_SHAPE(C), "transformers.%d.blocks.%d.norm1.bias", s,
-                       i);
+        r = vit_binder_get(b, &m->norm_b, VIT_SHAPE(C), "transformers.%d.blocks.%d.norm1.bias", s,
+                           i);
     if (r == 0)
-        r = vit_mf_get(b, &m->fc1_w, VIT_MF_SHAPE(H, C), "transformers.%d.blocks.%d.mlp.fc1.weight",
-                       s, i);
+        r = vit_binder_get(b, &m->fc1_w, VIT_SHAPE(H, C),
+                           "transformers.%d.blocks.%d.mlp.fc1.weight", s, i);
     if (r == 0)
-        r = vit_mf_get(b, &m->fc1_b, VIT_MF_SHAPE(H), "transformers.%d.blocks.%d.mlp.fc1.bias", s,
-                       i);
+        r = vit_binder_get(b, &m->fc1_b, VIT_SHAPE(H), "transformers.%d.blocks.%d.mlp.fc1.bias", s,
+                           i);
     if (r == 0)
-        r = vit_mf_get(b, &m->fc2_w, VIT_MF_SHAPE(C, H), "transformers.%d.blocks.%d.mlp.fc2.weight",
-                       s, i);
+        r = vit_binder_get(b, &m->fc2_w, VIT_SHAPE(C, H),
+                           "transformers.%d.blocks.%d.mlp.fc2.weight", s, i);
     if (r == 0)
-        r = vit_mf_get(b, &m->fc2_b, VIT_MF_SHAPE(C), "transformers.%d.blocks.%d.mlp.fc2.bias", s,
-                       i);
+        r = vit_binder_get(b, &m->fc2_b, VIT_SHAPE(C), "transformers.%d.blocks.%d.mlp.fc2.bias", s,
+                           i);
     if (r == 0)
         r = get_scalar(b, s, i, i, "coefficient1.bias", &m->a);
     if (r == 0)
@@ -367,8 +369,7 @@ static int build_nll_entry(vit_mf_builder *b, vit_sret_stage *st, int s, int i, 
     return r;
 }
 
-static int build_stage(vit_mf_builder *b, vit_sret_net *n, const vit_sret_args *a, int s, int H,
-                       int W)
+static int build_stage(vit_binder *b, vit_sret_net *n, const vit_sret_args *a, int s, int H, int W)
 {
     vit_sret_stage *st = &n->stages[s];
     st->C = a->base_dims[s] * a->heads[s];
@@ -424,24 +425,24 @@ static int build_stage(vit_mf_builder *b, vit_sret_net *n, const vit_sret_args *
     return 0;
 }
 
-static int build_head(vit_mf_builder *b, vit_sret_net *n, int C)
+static int build_head(vit_binder *b, vit_sret_net *n, int C)
 {
-    const vit_st_tensor *hw = vit_mf_peek(b, "head.weight");
+    const vit_st_tensor *hw = vit_binder_peek(b, "head.weight");
     if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_mf_get(b, NULL, VIT_MF_SHAPE(-1, C), "head.weight");
+        return vit_binder_get(b, NULL, VIT_SHAPE(-1, C), "head.weight");
     n->num_classes = (int)hw->shape[0];
     int64_t K = n->num_classes;
-    int r = vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(K, C), "head.weight");
+    int r = vit_binder_get(b, &n->head_w, VIT_SHAPE(K, C), "head.weight");
     if (r == 0)
-        r = vit_mf_get(b, &n->head_b, VIT_MF_SHAPE(K), "head.bias");
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(K), "head.bias");
     if (r == 0)
-        r = vit_mf_get(b, &n->norm_w, VIT_MF_SHAPE(C), "norm.weight");
+        r = vit_binder_get(b, &n->norm_w, VIT_SHAPE(C), "norm.weight");
     if (r == 0)
-        r = vit_mf_get(b, &n->norm_b, VIT_MF_SHAPE(C), "norm.bias");
+        r = vit_binder_get(b, &n->norm_b, VIT_SHAPE(C), "norm.bias");
     return r;
 }
 
-static int build_net(vit_mf_builder *b, vit_sret_net *n)
+static int build_net(vit_binder *b, vit_sret_net *n)
 {
     vit_model *m = b->model;
     vit_sret_args a;
@@ -451,7 +452,7 @@ static int build_net(vit_mf_builder *b, vit_sret_net *n)
     n->num_stages = a.num_stages;
     int C0 = a.base_dims[0] * a.heads[0],
         Cl = a.base_dims[a.num_stages - 1] * a.heads[a.num_stages - 1];
-    const vit_st_tensor *w1 = vit_mf_peek(b, "patch_embed.conv1.weight");
+    const vit_st_tensor *w1 = vit_binder_peek(b, "patch_embed.conv1.weight");
     n->in_chans = w1 && w1->ndim == 4 ? (int)w1->shape[1] : 3;
     r = build_head(b, n, Cl);
     if (r == 0)
@@ -464,7 +465,7 @@ static int build_net(vit_mf_builder *b, vit_sret_net *n)
     if (r < 0)
         return r;
     int H = n->stem_h[3], W = n->stem_w[3];
-    r = vit_mf_get(b, &n->pos_embed, VIT_MF_SHAPE(1, C0, H, W), "pos_embed");
+    r = vit_binder_get(b, &n->pos_embed, VIT_SHAPE(1, C0, H, W), "pos_embed");
     for (int s = 0; s < a.num_stages && r == 0; s++) {
         r = build_stage(b, n, &a, s, H, W);
         H = vit_conv_out_size(H, 3, 2, 1);
@@ -510,8 +511,8 @@ static void vit_sret_destroy(void *net)
 static int vit_sret_build(vit_model *m, vit_error *err)
 {
     vit_sret_net *n = calloc(1, sizeof(*n));
-    vit_mf_builder b;
-    int r = n ? vit_mf_builder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
+    vit_binder b;
+    int r = n ? vit_binder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
     if (r < 0) {
         free(n);
         return r;
@@ -519,7 +520,7 @@ static int vit_sret_build(vit_model *m, vit_error *err)
     r = build_net(&b, n);
     if (r == 0)
         r = vit_mf_check_all_used(&b, "SReT");
-    vit_mf_builder_clear(&b);
+    vit_binder_clear(&b);
     if (r < 0) {
         vit_sret_destroy(n);
         return r;

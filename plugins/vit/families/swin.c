@@ -39,9 +39,8 @@ typedef struct swin_stage {
 } swin_stage;
 
 typedef struct swin_net {
-    vit_mf_allocs
-        allocs; /* first, for vit_mf_net_free: the stages' blocks, attention, index tables */
-    int in_chans, img_h, img_w, num_classes, num_stages, window;
+    vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
+    int num_stages, window;
     vit_conv2d patch;
     const float *patch_norm_w, *patch_norm_b;
     swin_stage stages[SWIN_MAX_STAGES];
@@ -91,16 +90,16 @@ static void window_mixer(const vit_mf_block *blk, vit_mf_state *s)
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-static int build_block(vit_mf_builder *b, swin_net *n, swin_stage *st, int i, int k)
+static int build_block(vit_binder *b, swin_net *n, swin_stage *st, int i, int k)
 {
     vit_mf_block *blk = &st->blocks[k];
     swin_attn *a = &st->attn[k];
     int64_t C = st->dim;
     char p[64];
     snprintf(p, sizeof(p), "layers.%d.blocks.%d", i, k);
-    const vit_st_tensor *fc1 = vit_mf_peek(b, "%s.mlp.fc1.weight", p);
+    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
     if (!fc1 || fc1->ndim != 2 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
-        return vit_mf_get(b, &blk->mlp.fc1_w, VIT_MF_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
+        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
     int64_t Hd = fc1->shape[0];
     if (k > 0 && Hd != st->hidden)
         return vit_errorf(b->err, -ENOTSUP,
@@ -119,42 +118,42 @@ static int build_block(vit_mf_builder *b, swin_net *n, swin_stage *st, int i, in
     if (k % 2 == 1 && st->ws < st->H)
         a->shift = st->ws / 2;
     int64_t T = (int64_t)(2 * st->ws - 1) * (2 * st->ws - 1);
-    int r = vit_mf_get(b, &blk->norm1.weight, VIT_MF_SHAPE(C), "%s.norm1.weight", p);
+    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm1.bias, VIT_MF_SHAPE(C), "%s.norm1.bias", p);
+        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm2.weight, VIT_MF_SHAPE(C), "%s.norm2.weight", p);
+        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->norm2.bias, VIT_MF_SHAPE(C), "%s.norm2.bias", p);
+        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc1_w, VIT_MF_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
+        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc1_b, VIT_MF_SHAPE(Hd), "%s.mlp.fc1.bias", p);
+        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc2_w, VIT_MF_SHAPE(C, Hd), "%s.mlp.fc2.weight", p);
+        r = vit_binder_get(b, &blk->mlp.fc2_w, VIT_SHAPE(C, Hd), "%s.mlp.fc2.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &blk->mlp.fc2_b, VIT_MF_SHAPE(C), "%s.mlp.fc2.bias", p);
+        r = vit_binder_get(b, &blk->mlp.fc2_b, VIT_SHAPE(C), "%s.mlp.fc2.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->qkv_w, VIT_MF_SHAPE(3 * C, C), "%s.attn.qkv.weight", p);
+        r = vit_binder_get(b, &a->qkv_w, VIT_SHAPE(3 * C, C), "%s.attn.qkv.weight", p);
     if (r == 0)
-        r = vit_mf_get_opt(b, &a->qkv_b, VIT_MF_SHAPE(3 * C), "%s.attn.qkv.bias", p);
+        r = vit_binder_get_opt(b, &a->qkv_b, VIT_SHAPE(3 * C), "%s.attn.qkv.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->proj_w, VIT_MF_SHAPE(C, C), "%s.attn.proj.weight", p);
+        r = vit_binder_get(b, &a->proj_w, VIT_SHAPE(C, C), "%s.attn.proj.weight", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->proj_b, VIT_MF_SHAPE(C), "%s.attn.proj.bias", p);
+        r = vit_binder_get(b, &a->proj_b, VIT_SHAPE(C), "%s.attn.proj.bias", p);
     if (r == 0)
-        r = vit_mf_get(b, &a->table, VIT_MF_SHAPE(T, st->heads),
-                       "%s.attn.relative_position_bias_table", p);
-    vit_mf_ignore(b, "%s.attn.relative_position_index", p);
-    vit_mf_ignore(b, "%s.attn_mask", p);
+        r = vit_binder_get(b, &a->table, VIT_SHAPE(T, st->heads),
+                           "%s.attn.relative_position_bias_table", p);
+    vit_binder_ignore(b, "%s.attn.relative_position_index", p);
+    vit_binder_ignore(b, "%s.attn_mask", p);
     return r;
 }
 
 /* Heads and the window of stage i from its first bias table; ws = grid when the grid fits. */
-static int stage_window(vit_mf_builder *b, swin_net *n, swin_stage *st, int i)
+static int stage_window(vit_binder *b, swin_net *n, swin_stage *st, int i)
 {
     const vit_st_tensor *t =
-        vit_mf_peek(b, "layers.%d.blocks.0.attn.relative_position_bias_table", i);
+        vit_binder_peek(b, "layers.%d.blocks.0.attn.relative_position_bias_table", i);
     if (!t || t->ndim != 2 || t->shape[1] < 1 || t->shape[1] > 4096 || t->shape[0] < 1 ||
         t->shape[0] > 1 << 16)
         return vit_errorf(b->err, t ? -EINVAL : -ENOENT,
@@ -180,23 +179,23 @@ static int stage_window(vit_mf_builder *b, swin_net *n, swin_stage *st, int i)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d: %d heads do not divide width %d",
                           b->model->weights->path, i, st->heads, st->dim);
     st->rel_index =
-        vit_mf_calloc(&n->allocs, (size_t)st->ws * st->ws * st->ws * st->ws, sizeof(int));
+        vit_mf_calloc(&n->base.allocs, (size_t)st->ws * st->ws * st->ws * st->ws, sizeof(int));
     if (!st->rel_index)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     vit_window_rel_index(st->ws, st->rel_index);
     return 0;
 }
 
-static int build_stage(vit_mf_builder *b, swin_net *n, int i, int cin, int H, int W)
+static int build_stage(vit_binder *b, swin_net *n, int i, int cin, int H, int W)
 {
     swin_stage *st = &n->stages[i];
     int r = 0;
     st->dim = cin;
     if (i > 0) { /* every later stage starts with patch merging */
-        const vit_st_tensor *t = vit_mf_peek(b, "layers.%d.downsample.reduction.weight", i);
+        const vit_st_tensor *t = vit_binder_peek(b, "layers.%d.downsample.reduction.weight", i);
         if (!t)
-            return vit_mf_get(b, &st->merge_w, VIT_MF_SHAPE(2 * cin, 4 * cin),
-                              "layers.%d.downsample.reduction.weight", i);
+            return vit_binder_get(b, &st->merge_w, VIT_SHAPE(2 * cin, 4 * cin),
+                                  "layers.%d.downsample.reduction.weight", i);
         if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 1 << 16)
             return vit_errorf(b->err, -EINVAL,
                               "%s: tensor layers.%d.downsample.reduction.weight:"
@@ -204,14 +203,14 @@ static int build_stage(vit_mf_builder *b, swin_net *n, int i, int cin, int H, in
                               b->model->weights->path, i);
         st->has_merge = 1;
         st->dim = (int)t->shape[0];
-        r = vit_mf_get(b, &st->merge_w, VIT_MF_SHAPE(st->dim, 4 * cin),
-                       "layers.%d.downsample.reduction.weight", i);
+        r = vit_binder_get(b, &st->merge_w, VIT_SHAPE(st->dim, 4 * cin),
+                           "layers.%d.downsample.reduction.weight", i);
         if (r == 0)
-            r = vit_mf_get(b, &st->merge_norm_w, VIT_MF_SHAPE(4 * cin),
-                           "layers.%d.downsample.norm.weight", i);
+            r = vit_binder_get(b, &st->merge_norm_w, VIT_SHAPE(4 * cin),
+                               "layers.%d.downsample.norm.weight", i);
         if (r == 0)
-            r = vit_mf_get(b, &st->merge_norm_b, VIT_MF_SHAPE(4 * cin),
-                           "layers.%d.downsample.norm.bias", i);
+            r = vit_binder_get(b, &st->merge_norm_b, VIT_SHAPE(4 * cin),
+                               "layers.%d.downsample.norm.bias", i);
         if (r < 0)
             return r;
         if (H % 2 || W % 2)
@@ -224,15 +223,15 @@ static int build_stage(vit_mf_builder *b, swin_net *n, int i, int cin, int H, in
     st->W = W;
     char p[48];
     snprintf(p, sizeof(p), "layers.%d.blocks.", i);
-    st->depth = vit_mf_count(b, p, ".");
+    st->depth = vit_binder_count(b, p, ".");
     if (st->depth < 1)
         return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
                           i);
     r = stage_window(b, n, st, i);
     if (r < 0)
         return r;
-    st->blocks = vit_mf_calloc(&n->allocs, (size_t)st->depth, sizeof(vit_mf_block));
-    st->attn = vit_mf_calloc(&n->allocs, (size_t)st->depth, sizeof(swin_attn));
+    st->blocks = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(vit_mf_block));
+    st->attn = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(swin_attn));
     if (!st->blocks || !st->attn)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
     for (int k = 0; k < st->depth && r == 0; k++)
@@ -240,37 +239,37 @@ static int build_stage(vit_mf_builder *b, swin_net *n, int i, int cin, int H, in
     return r;
 }
 
-static int build_head(vit_mf_builder *b, swin_net *n)
+static int build_head(vit_binder *b, swin_net *n)
 {
     int64_t C = n->stages[n->num_stages - 1].dim;
-    const char *fc = vit_mf_peek(b, "head.fc.weight") ? "head.fc" : "head";
-    const vit_st_tensor *hw = vit_mf_peek(b, "%s.weight", fc);
+    const char *fc = vit_binder_peek(b, "head.fc.weight") ? "head.fc" : "head";
+    const vit_st_tensor *hw = vit_binder_peek(b, "%s.weight", fc);
     if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(-1, C), "%s.weight", fc);
-    n->num_classes = (int)hw->shape[0];
-    int r = vit_mf_get(b, &n->head_w, VIT_MF_SHAPE(n->num_classes, C), "%s.weight", fc);
+        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "%s.weight", fc);
+    n->base.num_classes = (int)hw->shape[0];
+    int r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "%s.weight", fc);
     if (r == 0)
-        r = vit_mf_get(b, &n->head_b, VIT_MF_SHAPE(n->num_classes), "%s.bias", fc);
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "%s.bias", fc);
     if (r == 0)
-        r = vit_mf_get(b, &n->norm_w, VIT_MF_SHAPE(C), "norm.weight");
+        r = vit_binder_get(b, &n->norm_w, VIT_SHAPE(C), "norm.weight");
     if (r == 0)
-        r = vit_mf_get(b, &n->norm_b, VIT_MF_SHAPE(C), "norm.bias");
+        r = vit_binder_get(b, &n->norm_b, VIT_SHAPE(C), "norm.bias");
     return r;
 }
 
-static int build_net(vit_mf_builder *b, void *net)
+static int build_net(vit_binder *b, void *net)
 {
     swin_net *n = net;
-    const vit_st_tensor *pw = vit_mf_peek(b, "patch_embed.proj.weight");
+    const vit_st_tensor *pw = vit_binder_peek(b, "patch_embed.proj.weight");
     int patch = pw && pw->ndim == 4 ? (int)pw->shape[2] : 4;
     int r = vit_mf_get_conv(b, &n->patch, -1, -1, patch, 0, 1, 1, "patch_embed.proj");
     if (r < 0)
         return r;
-    n->in_chans = n->patch.cin;
+    n->base.in_chans = n->patch.cin;
     int64_t C = n->patch.cout;
-    r = vit_mf_get(b, &n->patch_norm_w, VIT_MF_SHAPE(C), "patch_embed.norm.weight");
+    r = vit_binder_get(b, &n->patch_norm_w, VIT_SHAPE(C), "patch_embed.norm.weight");
     if (r == 0)
-        r = vit_mf_get(b, &n->patch_norm_b, VIT_MF_SHAPE(C), "patch_embed.norm.bias");
+        r = vit_binder_get(b, &n->patch_norm_b, VIT_SHAPE(C), "patch_embed.norm.bias");
     if (r < 0)
         return r;
     int ws = 0;
@@ -282,16 +281,17 @@ static int build_net(vit_mf_builder *b, void *net)
         return r;
     }
     n->window = ws > 0 && ws <= 64 ? ws : 0;
-    n->num_stages = vit_mf_count(b, "layers.", ".");
+    n->num_stages = vit_binder_count(b, "layers.", ".");
     if (n->num_stages < 1 || n->num_stages > SWIN_MAX_STAGES)
         return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)", b->model->weights->path,
                           n->num_stages, SWIN_MAX_STAGES);
     /* The image size is needed before the stages: their grids decide the windows. */
     const vit_st_tensor *hw =
-        vit_mf_peek(b, vit_mf_peek(b, "head.fc.weight") ? "head.fc.weight" : "head.weight");
+        vit_binder_peek(b, vit_binder_peek(b, "head.fc.weight") ? "head.fc.weight" : "head.weight");
     int classes = hw && hw->ndim == 2 ? (int)hw->shape[0] : -1;
-    r = vit_mf_input_size(b->model, n->in_chans, 224, classes, &n->img_h, &n->img_w, b->err);
-    int H = n->img_h / patch, W = n->img_w / patch;
+    r = vit_mf_input_size(b->model, n->base.in_chans, 224, classes, &n->base.img_h, &n->base.img_w,
+                          b->err);
+    int H = n->base.img_h / patch, W = n->base.img_w / patch;
     for (int i = 0; i < n->num_stages && r == 0; i++) {
         r = build_stage(b, n, i, i ? n->stages[i - 1].dim : (int)C, H, W);
         H = n->stages[i].H;
@@ -312,9 +312,10 @@ static int build_net(vit_mf_builder *b, void *net)
     return r < 0 ? r : vit_mf_check_all_used(b, "Swin");
 }
 
-static double swin_gflops(const swin_net *n)
+static double swin_gflops(const void *net)
 {
-    double macs = vit_conv2d_macs(&n->patch, n->img_h, n->img_w);
+    const swin_net *n = net;
+    double macs = vit_conv2d_macs(&n->patch, n->base.img_h, n->base.img_w);
     for (int i = 0; i < n->num_stages; i++) {
         const swin_stage *st = &n->stages[i];
         double N = (double)st->H * st->W, C = st->dim, w = (double)st->ws * st->ws;
@@ -322,19 +323,13 @@ static double swin_gflops(const swin_net *n)
             macs += N * 4 * n->stages[i - 1].dim * C;
         macs += st->depth * (N * 3 * C * C + 2 * N * w * C + N * C * C + 2 * N * C * st->hidden);
     }
-    macs += (double)n->stages[n->num_stages - 1].dim * n->num_classes;
+    macs += (double)n->stages[n->num_stages - 1].dim * n->base.num_classes;
     return 2.0 * macs * 1e-9;
 }
 
 static int swin_build(vit_model *m, vit_error *err)
 {
-    void *net;
-    int r = vit_mf_build_net(m, sizeof(swin_net), build_net, vit_mf_net_free, &net, err);
-    if (r < 0)
-        return r;
-    const swin_net *n = net;
-    vit_family_set_net(m, net, n->in_chans, n->img_h, n->img_w, n->num_classes, swin_gflops(n));
-    return 0;
+    return vit_mf_build(m, sizeof(swin_net), build_net, swin_gflops, err);
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
@@ -342,8 +337,8 @@ static int swin_build(vit_model *m, vit_error *err)
 static size_t swin_layout(const swin_net *n, int threads, char *base, vit_mf_state *s)
 {
     size_t max_nc = 0, max_nh = 0, work = 0;
-    size_t conv =
-        vit_conv2d_pool_scratch_floats(&n->patch, VIT_CONV_CHW, n->img_h, n->img_w, threads);
+    size_t conv = vit_conv2d_pool_scratch_floats(&n->patch, VIT_CONV_CHW, n->base.img_h,
+                                                 n->base.img_w, threads);
     for (int i = 0; i < n->num_stages; i++) {
         const swin_stage *st = &n->stages[i];
         size_t N = (size_t)st->H * st->W;
@@ -399,10 +394,10 @@ static int swin_run(const vit_model *m, vit_run *run, const float *chw)
     vit_mf_state s;
     swin_layout(n, run->threads, run->arena, &s);
     s.pool = run->pool;
-    s.H = n->img_h / n->patch.kh;
-    s.W = n->img_w / n->patch.kw;
+    s.H = n->base.img_h / n->patch.kh;
+    s.W = n->base.img_w / n->patch.kw;
     s.C = n->patch.cout;
-    vit_mf_conv(&s, &n->patch, chw, VIT_CONV_CHW, n->img_h, n->img_w, s.x, s.C);
+    vit_mf_conv(&s, &n->patch, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x, s.C);
     vit_mf_norm ln = {VIT_MF_NORM_LAYER, n->patch_norm_w, n->patch_norm_b, SWIN_EPS};
     vit_mf_norm_run(&ln, &s, s.x, s.x, s.C);
     for (int i = 0; i < n->num_stages; i++) {
@@ -423,8 +418,8 @@ static int swin_run(const vit_model *m, vit_run *run, const float *chw)
     ln = (vit_mf_norm){VIT_MF_NORM_LAYER, n->norm_w, n->norm_b, SWIN_EPS};
     vit_mf_norm_run(&ln, &s, s.x, s.y, s.C);
     vit_token_mean(s.y, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, n->num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
-               n->num_classes);
+    vit_linear(1, n->base.num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
+               n->base.num_classes);
     return 0;
 }
 

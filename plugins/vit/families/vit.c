@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/binder.h"
 #include "core/error.h"
 #include "core/family.h"
 #include "ops/ops.h"
@@ -49,34 +50,10 @@ static int vit_match(const char *arch)
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-typedef struct builder {
-    vit_model *model;
-    unsigned char *used; /* per tensor of the file */
-    vit_error *err;
-} builder;
-
-static int get(builder *b, const char *name, int ndim, const int64_t *shape, const float **ret)
+/* A tensor the build reads sizes from, if present with ndim dims; not marked used. */
+static const vit_st_tensor *peek(vit_binder *b, const char *name, int ndim)
 {
-    const vit_st_tensor *t;
-    int r = vit_safetensors_get_f32(b->model->weights, name, ndim, shape, ret, &t, b->err);
-    if (r == 0)
-        b->used[t - b->model->weights->tensors] = 1;
-    return r;
-}
-
-/* Like get(), but a missing tensor leaves *ret NULL and is not an error. */
-static int get_optional(builder *b, const char *name, int ndim, const int64_t *shape,
-                        const float **ret)
-{
-    *ret = NULL;
-    if (!vit_safetensors_find(b->model->weights, name))
-        return 0;
-    return get(b, name, ndim, shape, ret);
-}
-
-static const vit_st_tensor *peek(builder *b, const char *name, int ndim)
-{
-    const vit_st_tensor *t = vit_safetensors_find(b->model->weights, name);
+    const vit_st_tensor *t = vit_binder_peek(b, "%s", name);
     return t && t->ndim == ndim ? t : NULL;
 }
 
@@ -94,7 +71,7 @@ static int heads_from_name(const char *arch, int dim)
 
 /* Image size: model_args.img_size, pretrained_cfg.input_size, a _224-style suffix, or the
  * position embedding's grid (square). */
-static int infer_img_size(builder *b, vit_net *n, int pos_rows_full, vit_error *err)
+static int infer_img_size(vit_binder *b, vit_net *n, int pos_rows_full, vit_error *err)
 {
     vit_config *cfg = &b->model->config;
     int r = vit_config_arg_size(cfg, "img_size", &n->img_h, &n->img_w, err);
@@ -124,7 +101,7 @@ static int infer_img_size(builder *b, vit_net *n, int pos_rows_full, vit_error *
 }
 
 /* The conv stem, when the file has one (checked against model_args.stem_chans). */
-static int build_stem(builder *b, vit_net *n)
+static int build_stem(vit_binder *b, vit_net *n)
 {
     int cfg_stem = -1;
     int r = vit_config_arg_int(&b->model->config, "stem_chans", &cfg_stem, b->err);
@@ -132,11 +109,10 @@ static int build_stem(builder *b, vit_net *n)
         cfg_stem = -1;
     else if (r < 0)
         return r;
-    return vit_patch_embed_find_stem(&n->pe, b->model, "", cfg_stem, "model_args.stem_chans",
-                                     b->used, b->err);
+    return vit_patch_embed_find_stem(&n->pe, b, "", cfg_stem, "model_args.stem_chans");
 }
 
-static int build_embed(builder *b, vit_net *n)
+static int build_embed(vit_binder *b, vit_net *n)
 {
     vit_model *m = b->model;
     int r = build_stem(b, n);
@@ -144,7 +120,7 @@ static int build_embed(builder *b, vit_net *n)
         return r;
     const vit_st_tensor *pw = peek(b, "patch_embed.proj.weight", 4);
     if (!pw)
-        return get(b, "patch_embed.proj.weight", 4, (int64_t[]){-1, -1, -1, -1}, NULL);
+        return vit_binder_get(b, NULL, VIT_SHAPE(-1, -1, -1, -1), "patch_embed.proj.weight");
     int S = n->pe.stem_chans;
     if (pw->shape[2] != pw->shape[3] || pw->shape[2] < 1 || pw->shape[2] > 1024 ||
         (S ? pw->shape[1] != S : pw->shape[1] != 1 && pw->shape[1] != 3) || pw->shape[0] < 1 ||
@@ -157,13 +133,13 @@ static int build_embed(builder *b, vit_net *n)
     n->in_chans = S ? n->pe.in_chans : (int)pw->shape[1];
     n->patch = (int)pw->shape[2];
     int64_t D = n->dim;
-    r = get(b, "patch_embed.proj.weight", 4, pw->shape, &n->pe.proj_w);
+    r = vit_binder_get(b, &n->pe.proj_w, 4, pw->shape, "patch_embed.proj.weight");
     if (r == 0)
-        r = get(b, "patch_embed.proj.bias", 1, (int64_t[]){D}, &n->pe.proj_b);
+        r = vit_binder_get(b, &n->pe.proj_b, VIT_SHAPE(D), "patch_embed.proj.bias");
     if (r == 0)
-        r = get_optional(b, "cls_token", 3, (int64_t[]){1, 1, D}, &n->cls_token);
+        r = vit_binder_get_opt(b, &n->cls_token, VIT_SHAPE(1, 1, D), "cls_token");
     if (r == 0)
-        r = get_optional(b, "dist_token", 3, (int64_t[]){1, 1, D}, &n->dist_token);
+        r = vit_binder_get_opt(b, &n->dist_token, VIT_SHAPE(1, 1, D), "dist_token");
     if (r < 0)
         return r;
     if (n->dist_token && !n->cls_token)
@@ -172,7 +148,7 @@ static int build_embed(builder *b, vit_net *n)
     n->num_prefix = !!n->cls_token + !!n->dist_token;
     const vit_st_tensor *pe = peek(b, "pos_embed", 3);
     if (!pe)
-        return get(b, "pos_embed", 3, (int64_t[]){1, -1, D}, NULL);
+        return vit_binder_get(b, NULL, VIT_SHAPE(1, -1, D), "pos_embed");
     int no_embed_class = 0;
     json_t *v =
         m->config.model_args ? json_object_get(m->config.model_args, "no_embed_class") : NULL;
@@ -195,19 +171,16 @@ static int build_embed(builder *b, vit_net *n)
     n->pe.grid_w = n->grid_w;
     n->pe.dim = n->dim;
     n->pos_embed_rows = no_embed_class ? n->num_patches : n->tokens;
-    return get(b, "pos_embed", 3, (int64_t[]){1, n->pos_embed_rows, D}, &n->pos_embed);
+    return vit_binder_get(b, &n->pos_embed, VIT_SHAPE(1, n->pos_embed_rows, D), "pos_embed");
 }
 
-static int build_block(builder *b, vit_net *n, int i)
+static int build_block(vit_binder *b, vit_net *n, int i)
 {
     vit_block *blk = &n->blocks[i];
     int64_t D = n->dim, H = n->hidden;
-    char name[96];
 #define GET(field, key, ...)                                                                       \
     do {                                                                                           \
-        snprintf(name, sizeof(name), "blocks.%d." key, i);                                         \
-        int64_t shape_[] = {__VA_ARGS__};                                                          \
-        int r_ = get(b, name, (int)(sizeof(shape_) / sizeof(shape_[0])), shape_, &blk->field);     \
+        int r_ = vit_binder_get(b, &blk->field, VIT_SHAPE(__VA_ARGS__), "blocks.%d." key, i);      \
         if (r_ < 0)                                                                                \
             return r_;                                                                             \
     } while (0)
@@ -226,27 +199,24 @@ static int build_block(builder *b, vit_net *n, int i)
     static const char *const optional[] = {"attn.qkv.bias", "ls1.gamma", "ls2.gamma"};
     const float **fields[] = {&blk->qkv_b, &blk->ls1, &blk->ls2};
     for (int k = 0; k < 3; k++) {
-        snprintf(name, sizeof(name), "blocks.%d.%s", i, optional[k]);
-        int r = get_optional(b, name, 1, (int64_t[]){k == 0 ? 3 * D : D}, fields[k]);
+        int r = vit_binder_get_opt(b, fields[k], VIT_SHAPE(k == 0 ? 3 * D : D), "blocks.%d.%s", i,
+                                   optional[k]);
         if (r < 0)
             return r;
     }
     return 0;
 }
 
-static int build_blocks(builder *b, vit_net *n)
+static int build_blocks(vit_binder *b, vit_net *n)
 {
-    char name[64];
-    for (n->depth = 0; n->depth < 10000; n->depth++) {
-        snprintf(name, sizeof(name), "blocks.%d.norm1.weight", n->depth);
-        if (!vit_safetensors_find(b->model->weights, name))
+    for (n->depth = 0; n->depth < 10000; n->depth++)
+        if (!vit_binder_peek(b, "blocks.%d.norm1.weight", n->depth))
             break;
-    }
     if (n->depth == 0)
-        return get(b, "blocks.0.norm1.weight", 1, (int64_t[]){n->dim}, NULL);
+        return vit_binder_get(b, NULL, VIT_SHAPE(n->dim), "blocks.0.norm1.weight");
     const vit_st_tensor *fc1 = peek(b, "blocks.0.mlp.fc1.weight", 2);
     if (!fc1)
-        return get(b, "blocks.0.mlp.fc1.weight", 2, (int64_t[]){-1, n->dim}, NULL);
+        return vit_binder_get(b, NULL, VIT_SHAPE(-1, n->dim), "blocks.0.mlp.fc1.weight");
     if (fc1->shape[0] < 1 || fc1->shape[0] > 1 << 20)
         return vit_errorf(b->err, -EINVAL,
                           "%s: tensor blocks.0.mlp.fc1.weight has an "
@@ -264,7 +234,7 @@ static int build_blocks(builder *b, vit_net *n)
     return 0;
 }
 
-static int build_head(builder *b, vit_net *n)
+static int build_head(vit_binder *b, vit_net *n)
 {
     vit_config *cfg = &b->model->config;
     int64_t D = n->dim;
@@ -281,17 +251,17 @@ static int build_head(builder *b, vit_net *n)
     if (n->dist_token && n->pool_avg)
         return vit_errorf(b->err, -ENOTSUP, "%s: a distilled model needs token pooling",
                           cfg->source);
-    int r = get_optional(b, "norm_pre.weight", 1, (int64_t[]){D}, &n->norm_pre_w);
+    int r = vit_binder_get_opt(b, &n->norm_pre_w, VIT_SHAPE(D), "norm_pre.weight");
     if (r == 0 && n->norm_pre_w)
-        r = get(b, "norm_pre.bias", 1, (int64_t[]){D}, &n->norm_pre_b);
+        r = vit_binder_get(b, &n->norm_pre_b, VIT_SHAPE(D), "norm_pre.bias");
     if (r == 0)
-        r = get_optional(b, "fc_norm.weight", 1, (int64_t[]){D}, &n->fc_norm_w);
+        r = vit_binder_get_opt(b, &n->fc_norm_w, VIT_SHAPE(D), "fc_norm.weight");
     if (r == 0 && n->fc_norm_w)
-        r = get(b, "fc_norm.bias", 1, (int64_t[]){D}, &n->fc_norm_b);
+        r = vit_binder_get(b, &n->fc_norm_b, VIT_SHAPE(D), "fc_norm.bias");
     if (r == 0 && !n->fc_norm_w) {
-        r = get(b, "norm.weight", 1, (int64_t[]){D}, &n->norm_w);
+        r = vit_binder_get(b, &n->norm_w, VIT_SHAPE(D), "norm.weight");
         if (r == 0)
-            r = get(b, "norm.bias", 1, (int64_t[]){D}, &n->norm_b);
+            r = vit_binder_get(b, &n->norm_b, VIT_SHAPE(D), "norm.bias");
     }
     if (r < 0)
         return r;
@@ -300,25 +270,25 @@ static int build_head(builder *b, vit_net *n)
                           b->model->weights->path);
     const vit_st_tensor *hw = peek(b, "head.weight", 2);
     if (!hw)
-        return get(b, "head.weight", 2, (int64_t[]){-1, D}, NULL);
+        return vit_binder_get(b, NULL, VIT_SHAPE(-1, D), "head.weight");
     if (hw->shape[0] < 1 || hw->shape[0] > 1000000)
         return vit_errorf(b->err, -EINVAL, "%s: tensor head.weight has an unsupported shape",
                           b->model->weights->path);
     n->num_classes = (int)hw->shape[0];
     int64_t K = n->num_classes;
-    r = get(b, "head.weight", 2, (int64_t[]){K, D}, &n->head_w);
+    r = vit_binder_get(b, &n->head_w, VIT_SHAPE(K, D), "head.weight");
     if (r == 0)
-        r = get(b, "head.bias", 1, (int64_t[]){K}, &n->head_b);
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(K), "head.bias");
     if (r == 0 && n->dist_token)
-        r = get(b, "head_dist.weight", 2, (int64_t[]){K, D}, &n->head_dist_w);
+        r = vit_binder_get(b, &n->head_dist_w, VIT_SHAPE(K, D), "head_dist.weight");
     if (r == 0 && n->dist_token)
-        r = get(b, "head_dist.bias", 1, (int64_t[]){K}, &n->head_dist_b);
+        r = vit_binder_get(b, &n->head_dist_b, VIT_SHAPE(K), "head_dist.bias");
     return r;
 }
 
 /* Variants whose maths the weights do not reveal: the activation and the LayerNorm epsilon.
  * timm's CLIP ViTs (`*_clip_*`) use PyTorch's default eps 1e-5; QuickGELU ones are refused. */
-static int check_maths(builder *b, vit_net *n)
+static int check_maths(vit_binder *b, vit_net *n)
 {
     vit_config *cfg = &b->model->config;
     const char *act = vit_config_arg_string(cfg, "act_layer");
@@ -335,7 +305,7 @@ static int check_maths(builder *b, vit_net *n)
     return 0;
 }
 
-static int check_config(builder *b, vit_net *n)
+static int check_config(vit_binder *b, vit_net *n)
 {
     vit_model *m = b->model;
     vit_config *cfg = &m->config;
@@ -383,18 +353,6 @@ static int check_config(builder *b, vit_net *n)
     return 0;
 }
 
-static int check_all_used(builder *b)
-{
-    const vit_safetensors *st = b->model->weights;
-    for (size_t i = 0; i < st->num_tensors; i++)
-        if (!b->used[i])
-            return vit_errorf(b->err, -ENOTSUP,
-                              "%s: tensor %.200s is not part of a plain "
-                              "ViT/DeiT (unsupported variant of %.100s)",
-                              st->path, st->tensors[i].name, b->model->config.architecture);
-    return 0;
-}
-
 static double vit_gflops(const vit_net *n)
 {
     double N = n->tokens, D = n->dim, H = n->hidden;
@@ -415,8 +373,8 @@ static void vit_destroy(void *net)
 static int vit_build(vit_model *m, vit_error *err)
 {
     vit_net *n = calloc(1, sizeof(*n));
-    builder b = {m, calloc(m->weights->num_tensors + 1, 1), err};
-    int r = n && b.used ? 0 : vit_errorf(err, -ENOMEM, "out of memory");
+    vit_binder b = {0};
+    int r = n ? vit_binder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
     if (r == 0) {
         n->eps = 1e-6f;
         r = build_embed(&b, n);
@@ -428,8 +386,9 @@ static int vit_build(vit_model *m, vit_error *err)
     if (r == 0)
         r = check_config(&b, n);
     if (r == 0)
-        r = check_all_used(&b);
-    free(b.used);
+        r = vit_binder_check_all_used(&b, "a plain ViT/DeiT (unsupported variant of %.100s)",
+                                      m->config.architecture);
+    vit_binder_clear(&b);
     if (r < 0) {
         vit_destroy(n);
         return r;

@@ -63,10 +63,11 @@ static int stem_missing(const vit_model *m, const char *name, const char *cfg_ke
                       name, m->config.source, cfg_key, cfg_stem);
 }
 
-int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const char *prefix,
-                              int cfg_stem, const char *cfg_key, unsigned char *used,
-                              vit_error *err)
+int vit_patch_embed_find_stem(vit_patch_embed *pe, vit_binder *b, const char *prefix, int cfg_stem,
+                              const char *cfg_key)
 {
+    const vit_model *m = b->model;
+    vit_error *err = b->err;
     char wname[128], bname[128];
     snprintf(wname, sizeof(wname), "%spatch_embed.stem.weight", prefix);
     snprintf(bname, sizeof(bname), "%spatch_embed.stem.bias", prefix);
@@ -96,10 +97,9 @@ int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const cha
         return vit_errorf(err, -EINVAL, "%s: tensor %s has %d output channels but %s: %s is %d",
                           m->weights->path, wname, S, m->config.source, cfg_key, cfg_stem);
     const float *wd, *bd;
-    const vit_st_tensor *wt, *bt;
-    int r = vit_safetensors_get_f32(m->weights, wname, 4, w->shape, &wd, &wt, err);
+    int r = vit_binder_get(b, &wd, 4, w->shape, "%s", wname);
     if (r == 0)
-        r = vit_safetensors_get_f32(m->weights, bname, 1, (int64_t[]){S}, &bd, &bt, err);
+        r = vit_binder_get(b, &bd, VIT_SHAPE(S), "%s", bname);
     if (r < 0)
         return r;
     pe->stem_chans = S;
@@ -115,8 +115,6 @@ int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *m, const cha
                             .groups = 1,
                             .weight = wd,
                             .bias = bd};
-    used[wt - m->weights->tensors] = 1;
-    used[bt - m->weights->tensors] = 1;
     return 0;
 }
 

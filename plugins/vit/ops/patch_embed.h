@@ -17,6 +17,7 @@
 
 #include "ops/conv.h"
 #include "core/error.h"
+#include "core/binder.h"
 #include "core/model.h"
 #include "core/threadpool.h"
 
@@ -36,10 +37,9 @@ typedef struct vit_patch_embed {
  * the config does not say; cfg_key names it in messages, e.g. "model_args.stem_chans"): a config
  * naming a stem the file lacks, or the reverse, or another width, is an error naming the file
  * and the tensor. On success sets pe->stem_chans (0: no stem) and, with a stem, pe->in_chans and
- * pe->stem, and marks the two stem tensors in used (one flag per tensor of the file). */
-int vit_patch_embed_find_stem(vit_patch_embed *pe, const vit_model *model, const char *prefix,
-                              int cfg_stem_chans, const char *cfg_key, unsigned char *used,
-                              vit_error *err);
+ * pe->stem, the two stem tensors taken through the family's binder b (so marked used). */
+int vit_patch_embed_find_stem(vit_patch_embed *pe, vit_binder *b, const char *prefix,
+                              int cfg_stem_chans, const char *cfg_key);
 
 /* Channels the patch conv reads: stem_chans, or in_chans without a stem. */
 int vit_patch_embed_proj_chans(const vit_patch_embed *pe);
