@@ -548,9 +548,7 @@ static int hat_run(const vit_model *m, vit_run *run, const float *chw)
         for (int k = 0; k < st->depth; k++)
             vit_mf_block_run(&st->blocks[k], &s);
     }
-    vit_token_mean(s.x, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, n->base.num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
-               n->base.num_classes);
+    vit_mf_mean_head(&s, s.x, n->head_w, n->head_b, n->base.num_classes, run->logits);
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* metaformer.c — the shared MetaFormer block, its norms and MLP, row-parallel helpers, split
- * attention, the window-attention passes, and the tensor-lookup and allocation helpers of the
- * hierarchical families (metaformer.h).
+ * attention, the window-attention passes, the classifier head, and the build and allocation
+ * helpers of the hierarchical families (metaformer.h; their tensors come through the binder).
  *
  * A block is a few pool runs over token rows, each a barrier, so steps that only need their own
  * rows share a run: GroupNorm statistics (one run, per-part mean and M2 combined), norm1 (fused
@@ -22,6 +22,7 @@
 #include "kernels/fastmath.h"
 #include "ops/norm2d.h"
 #include "ops/ops.h"
+#include "ops/pool.h"
 
 /* ---- building ---------------------------------------------------------------------------- */
 
@@ -77,6 +78,36 @@ int vit_mf_check_all_used(vit_binder *b, const char *family_name)
 {
     return vit_binder_check_all_used(b, "a %s network (unsupported variant of %.100s)", family_name,
                                      b->model->config.architecture);
+}
+
+int vit_mf_get_ln_block(vit_binder *b, vit_mf_block *blk, const char *p, int64_t C, float eps,
+                        int k, int *stage_hidden)
+{
+    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
+    if (!fc1 || fc1->ndim != 2 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
+        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
+    int64_t Hd = fc1->shape[0];
+    if (k > 0 && Hd != *stage_hidden)
+        return vit_errorf(b->err, -ENOTSUP,
+                          "%s: tensor %s.mlp.fc1.weight: MLP width differs "
+                          "within a stage",
+                          b->model->weights->path, p);
+    *stage_hidden = (int)Hd;
+    blk->norm1 = (vit_mf_norm){VIT_MF_NORM_LAYER, NULL, NULL, eps};
+    blk->norm2 = blk->norm1;
+    blk->mlp.hidden = (int)Hd;
+    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
+    return r;
 }
 
 int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
@@ -548,4 +579,11 @@ void vit_mf_carve_state(vit_mf_carve *c, vit_mf_state *s, int threads, size_t ma
     s->partials = (double *)(void *)vit_mf_take(c, 6 * (size_t)threads);
     s->work = vit_mf_take(c, work);
     s->conv_scratch = vit_mf_take(c, conv_scratch);
+}
+
+void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, const float *head_b,
+                      int num_classes, float *logits)
+{
+    vit_token_mean(x, s->C, s->H * s->W, s->C, s->work);
+    vit_linear(1, num_classes, s->C, s->work, s->C, head_w, head_b, 0.0f, logits, num_classes);
 }

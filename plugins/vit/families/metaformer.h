@@ -1,5 +1,6 @@
 /* metaformer.h — the block shape shared by the hierarchical families (PoolFormer, PVT v2,
- * Swin, HAT-Net/TransCNN), the build, allocation and tensor-lookup helpers their builders use,
+ * Swin, HAT-Net/TransCNN), the build and allocation helpers their builders use (tensors come
+ * through core/binder.h),
  * and the row-parallel plumbing (including the window-attention passes) their runs use.
  *
  * A block on a token-major map x [H*W, C] (see conv.h) is
@@ -206,5 +207,15 @@ float *vit_mf_take(vit_mf_carve *c, size_t n);
 /* Carves the vit_mf_state buffers: maps of max_nc floats, hidden maps of max_nh. */
 void vit_mf_carve_state(vit_mf_carve *c, vit_mf_state *s, int threads, size_t max_nc, size_t max_nh,
                         size_t work, size_t conv_scratch);
+
+/* The pre-norm half every LayerNorm block shares: "<p>.norm1/norm2.{weight,bias}" [C] and
+ * "<p>.mlp.fc1.{weight,bias}" [hidden, C], [hidden]. Sets blk's norms (LayerNorm, eps) and
+ * mlp.hidden; *stage_hidden is the stage's MLP width, set by block k 0 and checked by the rest. */
+int vit_mf_get_ln_block(vit_binder *b, vit_mf_block *blk, const char *p, int64_t C, float eps,
+                        int k, int *stage_hidden);
+/* The classifier of a map: logits[num_classes] = head_w . mean over tokens of x [H*W, C] +
+ * head_b (s->work holds the mean). */
+void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, const float *head_b,
+                      int num_classes, float *logits);
 
 #endif

@@ -188,40 +188,18 @@ static int build_block(vit_binder *b, pvt_net *n, pvt_stage *st, int i, int k)
     int64_t C = st->dim;
     char p[64];
     snprintf(p, sizeof(p), "stages.%d.blocks.%d", i, k);
-    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
-    if (!fc1 || fc1->ndim != 2 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
-        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
-    int64_t Hd = fc1->shape[0];
-    if (k > 0 && Hd != st->hidden)
-        return vit_errorf(b->err, -ENOTSUP,
-                          "%s: tensor %s.mlp.fc1.weight: MLP width differs "
-                          "within a stage",
-                          b->model->weights->path, p);
-    st->hidden = (int)Hd;
-    blk->norm1 = (vit_mf_norm){VIT_MF_NORM_LAYER, NULL, NULL, 1e-6f};
-    blk->norm2 = blk->norm1;
+    int r = vit_mf_get_ln_block(b, blk, p, C, 1e-6f, k, &st->hidden);
+    if (r < 0)
+        return r;
+    int64_t Hd = st->hidden;
     blk->mixer_fn = sra_mixer;
     blk->mixer_residual = 1;
     blk->mixer_norms = 1;
     blk->mixer = &st->attn[k];
-    blk->mlp = (vit_mf_mlp){.hidden = (int)Hd,
-                            .act1 = n->linear ? VIT_MF_ACT_RELU : VIT_MF_ACT_NONE,
-                            .has_dw = 1,
-                            .act2 = VIT_MF_ACT_GELU};
-    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
-    if (r == 0)
-        r = vit_mf_get_conv(b, &blk->mlp.dw, (int)Hd, (int)Hd, 1, 1, (int)Hd, 1, "%s.mlp.dwconv",
-                            p);
+    blk->mlp.act1 = n->linear ? VIT_MF_ACT_RELU : VIT_MF_ACT_NONE;
+    blk->mlp.has_dw = 1;
+    blk->mlp.act2 = VIT_MF_ACT_GELU;
+    r = vit_mf_get_conv(b, &blk->mlp.dw, (int)Hd, (int)Hd, 1, 1, (int)Hd, 1, "%s.mlp.dwconv", p);
     if (r == 0 && (blk->mlp.dw.kh != 3 || !vit_conv2d_is_depthwise(&blk->mlp.dw)))
         r = vit_errorf(b->err, -ENOTSUP, "%s: tensor %s.mlp.dwconv.weight: need a depthwise 3x3",
                        b->model->weights->path, p);
@@ -454,9 +432,7 @@ static int pvt_run(const vit_model *m, vit_run *run, const float *chw)
         vit_mf_norm_run(&ln, &s, s.x, s.x, s.C);
         in = s.x;
     }
-    vit_token_mean(s.x, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, n->base.num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
-               n->base.num_classes);
+    vit_mf_mean_head(&s, s.x, n->head_w, n->head_b, n->base.num_classes, run->logits);
     return 0;
 }
 

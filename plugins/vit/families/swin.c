@@ -97,40 +97,20 @@ static int build_block(vit_binder *b, swin_net *n, swin_stage *st, int i, int k)
     int64_t C = st->dim;
     char p[64];
     snprintf(p, sizeof(p), "layers.%d.blocks.%d", i, k);
-    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
-    if (!fc1 || fc1->ndim != 2 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
-        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
-    int64_t Hd = fc1->shape[0];
-    if (k > 0 && Hd != st->hidden)
-        return vit_errorf(b->err, -ENOTSUP,
-                          "%s: tensor %s.mlp.fc1.weight: MLP width differs "
-                          "within a stage",
-                          b->model->weights->path, p);
-    st->hidden = (int)Hd;
-    blk->norm1 = (vit_mf_norm){VIT_MF_NORM_LAYER, NULL, NULL, SWIN_EPS};
-    blk->norm2 = blk->norm1;
+    int r = vit_mf_get_ln_block(b, blk, p, C, SWIN_EPS, k, &st->hidden);
+    if (r < 0)
+        return r;
+    int64_t Hd = st->hidden;
     blk->mixer_fn = window_mixer;
     blk->mixer_residual = 1;
     blk->mixer_norms = 1;
     blk->mixer = a;
-    blk->mlp = (vit_mf_mlp){.hidden = (int)Hd, .act1 = VIT_MF_ACT_GELU};
+    blk->mlp.act1 = VIT_MF_ACT_GELU;
     *a = (swin_attn){(int)C, st->heads, st->ws, 0, .rel_index = st->rel_index};
     if (k % 2 == 1 && st->ws < st->H)
         a->shift = st->ws / 2;
     int64_t T = (int64_t)(2 * st->ws - 1) * (2 * st->ws - 1);
-    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
-    if (r == 0)
-        r = vit_binder_get(b, &blk->mlp.fc2_w, VIT_SHAPE(C, Hd), "%s.mlp.fc2.weight", p);
+    r = vit_binder_get(b, &blk->mlp.fc2_w, VIT_SHAPE(C, Hd), "%s.mlp.fc2.weight", p);
     if (r == 0)
         r = vit_binder_get(b, &blk->mlp.fc2_b, VIT_SHAPE(C), "%s.mlp.fc2.bias", p);
     if (r == 0)
@@ -417,9 +397,7 @@ static int swin_run(const vit_model *m, vit_run *run, const float *chw)
     }
     ln = (vit_mf_norm){VIT_MF_NORM_LAYER, n->norm_w, n->norm_b, SWIN_EPS};
     vit_mf_norm_run(&ln, &s, s.x, s.y, s.C);
-    vit_token_mean(s.y, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, n->base.num_classes, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits,
-               n->base.num_classes);
+    vit_mf_mean_head(&s, s.y, n->head_w, n->head_b, n->base.num_classes, run->logits);
     return 0;
 }
 
