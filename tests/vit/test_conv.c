@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #include "check_main.h"
-#include "conv.h"
-#include "threadpool.h"
+#include "ops/conv.h"
+#include "core/threadpool.h"
 
 /* Naive conv: x planar [cin, H, W]; returns token-major [OH*OW, cout]. */
 static double *naive_conv(const vit_conv2d *c, const float *x, int H, int W, int *ret_pixels)
@@ -54,27 +54,27 @@ typedef struct conv_case {
 } conv_case;
 
 static const conv_case cases[] = {
-    {3, 16, 7, 4, 2, 1, 30, 27, VIT_CONV_CHW, 1},   /* PoolFormer stem */
-    {3, 16, 7, 4, 3, 1, 32, 32, VIT_CONV_CHW, 2},   /* PVT stem */
-    {8, 12, 3, 2, 1, 1, 11, 9, VIT_CONV_HWC, 1},    /* downsample */
-    {8, 12, 3, 1, 1, 4, 7, 6, VIT_CONV_HWC, 2},     /* grouped */
-    {10, 6, 1, 1, 0, 1, 5, 7, VIT_CONV_HWC, 2},     /* pointwise = Linear */
-    {6, 6, 1, 1, 0, 2, 5, 7, VIT_CONV_HWC, 1},      /* grouped pointwise */
-    {70, 70, 3, 1, 1, 70, 9, 8, VIT_CONV_HWC, 2},   /* depthwise, two channel tiles */
-    {9, 18, 3, 2, 1, 9, 10, 9, VIT_CONV_HWC, 2},    /* depthwise x2 (SReT pools) */
-    {40, 80, 3, 2, 1, 40, 9, 8, VIT_CONV_HWC, 2},   /* depthwise x2, two channel tiles */
-    {3, 8, 3, 2, 1, 1, 28, 28, VIT_CONV_CHW, 2},    /* SReT stem conv */
-    {5, 5, 5, 1, 2, 5, 6, 7, VIT_CONV_HWC, 1},      /* depthwise 5x5 */
-    {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},      /* depthwise on planar: im2col path */
-    {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},    /* patchify on token-major */
-    {12, 12, 9, 1, 4, 12, 9, 9, VIT_CONV_HWC, 1},   /* depthwise 9x9: too many taps, im2col */
+    {3, 16, 7, 4, 2, 1, 30, 27, VIT_CONV_CHW, 1}, /* PoolFormer stem */
+    {3, 16, 7, 4, 3, 1, 32, 32, VIT_CONV_CHW, 2}, /* PVT stem */
+    {8, 12, 3, 2, 1, 1, 11, 9, VIT_CONV_HWC, 1},  /* downsample */
+    {8, 12, 3, 1, 1, 4, 7, 6, VIT_CONV_HWC, 2},   /* grouped */
+    {10, 6, 1, 1, 0, 1, 5, 7, VIT_CONV_HWC, 2},   /* pointwise = Linear */
+    {6, 6, 1, 1, 0, 2, 5, 7, VIT_CONV_HWC, 1},    /* grouped pointwise */
+    {70, 70, 3, 1, 1, 70, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, two channel tiles */
+    {9, 18, 3, 2, 1, 9, 10, 9, VIT_CONV_HWC, 2},  /* depthwise x2 (SReT pools) */
+    {40, 80, 3, 2, 1, 40, 9, 8, VIT_CONV_HWC, 2}, /* depthwise x2, two channel tiles */
+    {3, 8, 3, 2, 1, 1, 28, 28, VIT_CONV_CHW, 2},  /* SReT stem conv */
+    {5, 5, 5, 1, 2, 5, 6, 7, VIT_CONV_HWC, 1},    /* depthwise 5x5 */
+    {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},    /* depthwise on planar: im2col path */
+    {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},  /* patchify on token-major */
+    {12, 12, 9, 1, 4, 12, 9, 9, VIT_CONV_HWC, 1}, /* depthwise 9x9: too many taps, im2col */
 };
 
 START_TEST(test_conv_matches_naive)
 {
     const conv_case *cc = &cases[_i];
-    vit_conv2d c = {cc->cin, cc->cout, cc->k, cc->k, cc->stride, cc->stride, cc->pad, cc->pad,
-                    cc->groups, NULL, NULL};
+    vit_conv2d c = {cc->cin, cc->cout, cc->k,      cc->k, cc->stride, cc->stride,
+                    cc->pad, cc->pad,  cc->groups, NULL,  NULL};
     float *w = vt_rand_array((size_t)cc->cout * (cc->cin / cc->groups) * cc->k * cc->k);
     float *b = vt_rand_array((size_t)cc->cout);
     c.weight = w;

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "alloc_count.h"
-#include "npy.h"
+#include "check-runner.h"
+#include "tools/npy.h"
 #include "vit.h"
 
 #ifndef VIT_FIXTURES_DIR
@@ -419,9 +420,5 @@ int main(void)
         printf("SKIP: no DVT fixtures in %s\n", VIT_FIXTURES_DIR);
         return 77;
     }
-    SRunner *sr = srunner_create(dvt_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_runner_run_suite(dvt_suite());
 }

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group_attention.h"
-#include "ops.h"
-#include "threadpool.h"
+#include "check-runner.h"
+#include "ops/group_attention.h"
+#include "ops/ops.h"
+#include "core/threadpool.h"
 
 static unsigned rng_state = 777;
 
@@ -341,9 +342,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_runner_run_suite(suite());
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "check_main.h"
-#include "norm2d.h"
+#include "ops/norm2d.h"
 
 static float *map(int N, int C, float offset)
 {

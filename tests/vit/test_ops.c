@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #include "check_main.h"
-#include "ops.h"
-#include "threadpool.h"
+#include "ops/ops.h"
+#include "core/threadpool.h"
 
 static double max_abs_diff(const float *a, const double *b, size_t n)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "check_main.h"
-#include "pool.h"
+#include "ops/pool.h"
 
 static float *ramp_map(int H, int W, int C)
 {
@@ -40,7 +40,9 @@ START_TEST(test_pool_mixer_excludes_padding)
             }
     /* corner: 4 cells, not 9 */
     double corner = (AT(x, W, C, 0, 0, 0) + AT(x, W, C, 0, 1, 0) + AT(x, W, C, 1, 0, 0) +
-                     AT(x, W, C, 1, 1, 0)) / 4.0 - AT(x, W, C, 0, 0, 0);
+                     AT(x, W, C, 1, 1, 0)) /
+                        4.0 -
+                    AT(x, W, C, 0, 0, 0);
     ck_assert_double_eq_tol(out[0], corner, 1e-6);
     free(x);
     free(out);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "preprocess.h"
+#include "ops/preprocess.h"
 
 static unsigned rng = 7;
 

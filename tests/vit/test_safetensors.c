@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 #include "st_writer.h"
 
 static char *dir;
@@ -282,7 +282,7 @@ START_TEST(test_mutated_files_never_crash)
         }
         opened++;
         for (size_t i = 0; i < st->num_tensors; i++) {
-            const st_tensor *tt = &st->tensors[i];
+            const vit_st_tensor *tt = &st->tensors[i];
             ck_assert(tt->end <= st->size && tt->begin <= tt->end);
             volatile float sink = 0;
             for (int64_t k = 0; tt->f32 && k < tt->numel; k++)

@@ -15,7 +15,7 @@
 
 #include "alloc_count.h"
 #include "check_main.h"
-#include "npy.h"
+#include "tools/npy.h"
 #include "vit.h"
 
 #ifndef VIT_FIXTURES_DIR

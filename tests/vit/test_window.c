@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "window.h"
+#include "ops/window.h"
 
 /* The literal algorithm in double precision; out [H*W, C]. */
 static void naive_swin(int H, int W, int C, int heads, int ws, int s, const float *qkv,
@@ -32,7 +32,8 @@ static void naive_swin(int H, int W, int C, int heads, int ws, int s, const floa
                     for (int j = 0; j < n; j++) {
                         int yj = wy * ws + j / ws, xj = wx * ws + j % ws;
                         int oj = ((yj + s) % H) * W + (xj + s) % W;
-                        const float *q = qkv + oi * 3 * C + h * d, *kk = qkv + oj * 3 * C + C + h * d;
+                        const float *q = qkv + oi * 3 * C + h * d,
+                                    *kk = qkv + oj * 3 * C + C + h * d;
                         double a = 0;
                         for (int k = 0; k < d; k++)
                             a += (double)q[k] * kk[k];
@@ -102,10 +103,10 @@ START_TEST(test_relative_index)
 {
     int idx[16 * 16];
     vit_window_rel_index(4, idx);
-    ck_assert_int_eq(idx[0], 3 * 7 + 3);          /* same token: the table's centre */
-    ck_assert_int_eq(idx[0 * 16 + 15], 0);        /* (0,0) vs (3,3) */
+    ck_assert_int_eq(idx[0], 3 * 7 + 3);           /* same token: the table's centre */
+    ck_assert_int_eq(idx[0 * 16 + 15], 0);         /* (0,0) vs (3,3) */
     ck_assert_int_eq(idx[15 * 16 + 0], 6 * 7 + 6); /* (3,3) vs (0,0) */
-    ck_assert_int_eq(idx[1 * 16 + 4], 2 * 7 + 4); /* (0,1) vs (1,0) */
+    ck_assert_int_eq(idx[1 * 16 + 4], 2 * 7 + 4);  /* (0,1) vs (1,0) */
 }
 END_TEST
 

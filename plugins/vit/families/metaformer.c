@@ -1,0 +1,589 @@
+/* metaformer.c — the shared MetaFormer block, its norms and MLP, row-parallel helpers, split
+ * attention, the window-attention passes, the classifier head, and the build and allocation
+ * helpers of the hierarchical families (metaformer.h; their tensors come through the binder).
+ *
+ * A block is a few pool runs over token rows, each a barrier, so steps that only need their own
+ * rows share a run: GroupNorm statistics (one run, per-part mean and M2 combined), norm1 (fused
+ * into the mixer's first pass when the mixer says so, else its own run), the mixer's passes
+ * (with the residual fused when the mixer says so), then the MLP as one run (norm2, fc1, act,
+ * fc2, residual on the same rows) or, with a depthwise conv between, two (the conv needs
+ * neighbouring rows of fc1's output). */
+#include "families/metaformer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/family.h"
+#include "kernels/fastmath.h"
+#include "ops/norm2d.h"
+#include "ops/ops.h"
+#include "ops/pool.h"
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+void *vit_mf_calloc(vit_mf_allocs *a, size_t count, size_t size)
+{
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 16;
+        void **ptrs = realloc(a->ptrs, (size_t)cap * sizeof(*ptrs));
+        if (!ptrs)
+            return NULL;
+        a->ptrs = ptrs;
+        a->cap = cap;
+    }
+    void *p = calloc(count, size);
+    if (p)
+        a->ptrs[a->n++] = p;
+    return p;
+}
+
+void vit_mf_net_free(void *net)
+{
+    vit_mf_allocs *a = net; /* the net's first member */
+    if (a) {
+        for (int i = 0; i < a->n; i++)
+            free(a->ptrs[i]);
+        free(a->ptrs);
+    }
+    free(net);
+}
+
+int vit_mf_build(vit_model *m, size_t net_size, int (*build)(vit_binder *b, void *net),
+                 double (*gflops)(const void *net), vit_error *err)
+{
+    vit_mf_net *net = calloc(1, net_size);
+    vit_binder b;
+    int r = net ? vit_binder_init(&b, m, err) : vit_errorf(err, -ENOMEM, "out of memory");
+    if (r < 0) {
+        free(net);
+        return r;
+    }
+    r = build(&b, net);
+    vit_binder_clear(&b);
+    if (r < 0) {
+        vit_mf_net_free(net);
+        return r;
+    }
+    vit_family_set_net(m, net, net->in_chans, net->img_h, net->img_w, net->num_classes,
+                       gflops(net));
+    return 0;
+}
+
+int vit_mf_check_all_used(vit_binder *b, const char *family_name)
+{
+    return vit_binder_check_all_used(b, "a %s network (unsupported variant of %.100s)", family_name,
+                                     b->model->config.architecture);
+}
+
+int vit_mf_get_ln_block(vit_binder *b, vit_mf_block *blk, const char *p, int64_t C, float eps,
+                        int k, int *stage_hidden)
+{
+    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
+    if (!fc1 || fc1->ndim != 2 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
+        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C), "%s.mlp.fc1.weight", p);
+    int64_t Hd = fc1->shape[0];
+    if (k > 0 && Hd != *stage_hidden)
+        return vit_errorf(b->err, -ENOTSUP,
+                          "%s: tensor %s.mlp.fc1.weight: MLP width differs "
+                          "within a stage",
+                          b->model->weights->path, p);
+    *stage_hidden = (int)Hd;
+    blk->norm1 = (vit_mf_norm){VIT_MF_NORM_LAYER, NULL, NULL, eps};
+    blk->norm2 = blk->norm1;
+    blk->mlp.hidden = (int)Hd;
+    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C), "%s.mlp.fc1.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
+    return r;
+}
+
+int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
+                    int groups, int with_bias, const char *fmt, ...)
+{
+    char prefix[140];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    const vit_st_tensor *t = vit_binder_peek(b, "%s.weight", prefix);
+    if (!t || t->ndim != 4)
+        return vit_binder_get(b, &ret->weight, VIT_SHAPE(cout, cin / groups, -1, -1), "%s.weight",
+                              prefix);
+    if (t->shape[2] < 1 || t->shape[2] > 64 || t->shape[3] != t->shape[2] || t->shape[0] < 1 ||
+        t->shape[0] > 1 << 16 || t->shape[1] < 1 || t->shape[1] > 1 << 16)
+        return vit_errorf(b->err, -EINVAL, "%s: tensor %s.weight: unsupported shape",
+                          b->model->weights->path, prefix);
+    vit_conv2d c = {
+        .cin = cin > 0 ? cin : (int)t->shape[1] * groups,
+        .cout = cout > 0 ? cout : (int)t->shape[0],
+        .kh = (int)t->shape[2],
+        .kw = (int)t->shape[3],
+        .stride_h = stride,
+        .stride_w = stride,
+        .pad_h = pad,
+        .pad_w = pad,
+        .groups = groups,
+    };
+    if (c.cin % groups || c.cout % groups)
+        return vit_errorf(b->err, -EINVAL,
+                          "%s: tensor %s.weight: %d groups do not divide %d -> "
+                          "%d channels",
+                          b->model->weights->path, prefix, groups, c.cin, c.cout);
+    int r = vit_binder_get(b, &c.weight, VIT_SHAPE(c.cout, c.cin / groups, c.kh, c.kw), "%s.weight",
+                           prefix);
+    if (r == 0 && with_bias)
+        r = vit_binder_get(b, &c.bias, VIT_SHAPE(c.cout), "%s.bias", prefix);
+    if (r < 0)
+        return r;
+    *ret = c;
+    return 0;
+}
+
+int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
+                           int *ret_n, vit_error *err)
+{
+    json_t *args = m->config.model_args;
+    json_t *v = args ? json_object_get(args, key) : NULL;
+    if (!v || json_is_null(v))
+        return -ENOENT;
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    if (n < 1 || n > (size_t)max)
+        return vit_errorf(err, -EINVAL, "%s: model_args.%s must be a list of 1 to %d integers",
+                          m->config.source, key, max);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        double d = json_number_value(e);
+        if (!json_is_number(e) || d != floor(d) || d < lo || d > hi)
+            return vit_errorf(err, -EINVAL,
+                              "%s: model_args.%s[%zu] must be an integer in "
+                              "[%d, %d]",
+                              m->config.source, key, i, lo, hi);
+        out[i] = (int)d;
+    }
+    *ret_n = (int)n;
+    return 0;
+}
+
+int vit_mf_check_arg_list(const vit_model *m, const char *key, const int *actual, int n,
+                          vit_error *err)
+{
+    int v[16], nv = 0;
+    int r = vit_mf_config_int_list(m, key, v, 16, 0, 1 << 20, &nv, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    int same = nv == n;
+    for (int i = 0; same && i < n; i++)
+        same = v[i] == actual[i];
+    if (same)
+        return 0;
+    char buf[128];
+    size_t off = 0;
+    for (int i = 0; i < n && off < sizeof(buf) - 16; i++)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%d", i ? "," : "", actual[i]);
+    return vit_errorf(err, -EINVAL, "%s: model_args.%s does not match the weights' [%s]",
+                      m->config.source, key, buf);
+}
+
+int vit_mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,
+                      int *ret_w, vit_error *err)
+{
+    vit_config *cfg = &m->config;
+    int h = default_side, w = default_side;
+    int r = vit_config_arg_size(cfg, "img_size", &h, &w, err);
+    if (r == -ENOENT && cfg->input_h > 0) {
+        h = cfg->input_h;
+        w = cfg->input_w;
+    } else if (r < 0 && r != -ENOENT) {
+        return r;
+    }
+    if (in_chans != 1 && in_chans != 3)
+        return vit_errorf(err, -ENOTSUP, "%s: %d input channels (1 or 3 are supported)",
+                          m->weights->path, in_chans);
+    if (h < 1 || w < 1 || h > 8192 || w > 8192)
+        return vit_errorf(err, -EINVAL, "%s: image size %dx%d is out of range", cfg->source, h, w);
+    if (cfg->input_h > 0 && (cfg->input_c != in_chans || cfg->input_h != h || cfg->input_w != w))
+        return vit_errorf(err, -EINVAL,
+                          "%s: pretrained_cfg.input_size [%d,%d,%d] does not match "
+                          "the model's [%d,%d,%d]",
+                          cfg->source, cfg->input_c, cfg->input_h, cfg->input_w, in_chans, h, w);
+    if (cfg->num_classes > 0 && cfg->num_classes != num_classes)
+        return vit_errorf(err, -EINVAL, "%s: num_classes is %d but the head has %d rows",
+                          cfg->source, cfg->num_classes, num_classes);
+    int v;
+    r = vit_config_arg_int(cfg, "in_chans", &v, err);
+    if (r == 0 && v != in_chans)
+        return vit_errorf(err, -EINVAL, "%s: model_args.in_chans is %d but the weights have %d",
+                          cfg->source, v, in_chans);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    *ret_h = h;
+    *ret_w = w;
+    return 0;
+}
+
+/* ---- row-parallel plumbing --------------------------------------------------------------- */
+
+typedef struct par_job {
+    int rows;
+    vit_mf_rows_fn fn;
+    void *ctx;
+} par_job;
+
+static void par_task(void *ctx, int task, int num_tasks)
+{
+    const par_job *j = ctx;
+    int r0, r1;
+    vit_split_range(j->rows, num_tasks, task, &r0, &r1);
+    if (r1 > r0)
+        j->fn(j->ctx, r0, r1, task);
+}
+
+void vit_mf_parallel(vit_mf_state *s, int rows, vit_mf_rows_fn fn, void *ctx)
+{
+    int parts = s->threads < rows ? s->threads : rows;
+    if (parts < 1)
+        return;
+    par_job j = {rows, fn, ctx};
+    if (parts == 1)
+        fn(ctx, 0, rows, 0);
+    else
+        vit_threadpool_run(s->pool, parts, par_task, &j);
+}
+
+static VIT_HOT void silu_rows(float *x, int ldx, int N, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int j = 0; j < N; j++)
+            xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
+    }
+}
+
+static VIT_HOT void relu_rows(float *x, int ldx, int N, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int j = 0; j < N; j++)
+            xr[j] = xr[j] > 0.0f ? xr[j] : 0.0f;
+    }
+}
+
+void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1)
+{
+    if (act == VIT_MF_ACT_GELU)
+        vit_bias_gelu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx, NULL);
+    else if (act == VIT_MF_ACT_SILU)
+        silu_rows(x, ldx, N, r0, r1);
+    else if (act == VIT_MF_ACT_RELU)
+        relu_rows(x, ldx, N, r0, r1);
+}
+
+void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
+                 int H, int W, float *out, int ldo)
+{
+    vit_conv2d_run(s->pool, c, x, layout, H, W, s->conv_scratch, out, ldo);
+}
+
+/* ---- norms ------------------------------------------------------------------------------- */
+
+void vit_mf_stats_rows(vit_mf_state *s, int task, const float *x, int C, int r0, int r1)
+{
+    double n = (double)(r1 - r0) * C;
+    double mean = n > 0 ? vit_gn_partial_sum(x, C, C, r0, r1) / n : 0.0;
+    s->partials[3 * task] = n;
+    s->partials[3 * task + 1] = mean;
+    s->partials[3 * task + 2] = n > 0 ? vit_gn_partial_sq_dev(x, C, C, r0, r1, mean) : 0.0;
+}
+
+int vit_mf_parts(const vit_mf_state *s, int rows)
+{
+    return s->threads < rows ? s->threads : rows;
+}
+
+/* Chan et al.'s pairwise combination: M2 = sum of the parts' M2 + n_p (mean_p - mean)^2. */
+vit_mf_norm_stats vit_mf_stats_combine(const vit_mf_state *s, int parts, float eps)
+{
+    double n = 0.0, sum = 0.0, m2 = 0.0;
+    for (int i = 0; i < parts; i++) {
+        n += s->partials[3 * i];
+        sum += s->partials[3 * i] * s->partials[3 * i + 1];
+    }
+    double mean = n > 0 ? sum / n : 0.0;
+    for (int i = 0; i < parts; i++) {
+        double d = s->partials[3 * i + 1] - mean;
+        m2 += s->partials[3 * i + 2] + s->partials[3 * i] * d * d;
+    }
+    double var = n > 0 ? m2 / n : 0.0;
+    return (vit_mf_norm_stats){(float)mean, (float)(1.0 / sqrt(var + eps))};
+}
+
+typedef struct norm_job {
+    const vit_mf_norm *n;
+    vit_mf_state *s;
+    const float *x;
+    float *y;
+    int C;
+    vit_mf_norm_stats st;
+} norm_job;
+
+static void stats_task(void *ctx, int r0, int r1, int task)
+{
+    norm_job *j = ctx;
+    vit_mf_stats_rows(j->s, task, j->x, j->C, r0, r1);
+}
+
+vit_mf_norm_stats vit_mf_norm_stats_run(const vit_mf_norm *n, vit_mf_state *s, const float *x,
+                                        int C)
+{
+    if (n->kind != VIT_MF_NORM_GROUP1)
+        return (vit_mf_norm_stats){0.0f, 1.0f};
+    int rows = s->H * s->W;
+    norm_job j = {n, s, x, NULL, C, {0.0f, 1.0f}};
+    vit_mf_parallel(s, rows, stats_task, &j);
+    return vit_mf_stats_combine(s, vit_mf_parts(s, rows), n->eps);
+}
+
+void vit_mf_norm_rows(const vit_mf_norm *n, vit_mf_norm_stats st, const float *x, float *y, int C,
+                      int r0, int r1)
+{
+    switch (n->kind) {
+    case VIT_MF_NORM_NONE:
+        if (y != x)
+            memcpy(y + (size_t)r0 * C, x + (size_t)r0 * C, (size_t)(r1 - r0) * C * sizeof(float));
+        break;
+    case VIT_MF_NORM_LAYER:
+        vit_layernorm_rows(r1 - r0, C, x + (size_t)r0 * C, C, n->weight, n->bias, n->eps,
+                           y + (size_t)r0 * C, C);
+        break;
+    case VIT_MF_NORM_GROUP1:
+    case VIT_MF_NORM_AFFINE:
+        vit_channel_affine_rows(x, C, C, r0, r1, st.mean, st.inv, n->weight, n->bias, y, C);
+        break;
+    }
+}
+
+static void norm_rows_task(void *ctx, int r0, int r1, int task)
+{
+    norm_job *j = ctx;
+    vit_mf_norm_rows(j->n, j->st, j->x, j->y, j->C, r0, r1);
+}
+
+const float *vit_mf_norm_run(const vit_mf_norm *n, vit_mf_state *s, const float *x, float *y, int C)
+{
+    if (n->kind == VIT_MF_NORM_NONE)
+        return x;
+    norm_job j = {n, s, x, y, C, vit_mf_norm_stats_run(n, s, x, C)};
+    vit_mf_parallel(s, s->H * s->W, norm_rows_task, &j);
+    return y;
+}
+
+/* ---- the block --------------------------------------------------------------------------- */
+
+typedef struct block_job {
+    const vit_mf_block *blk;
+    vit_mf_state *s;
+    const float *in; /* the MLP's input rows */
+    const float *ls;
+    const float *t;
+    int fuse_residual;
+    vit_mf_norm_stats norm2;
+} block_job;
+
+static VIT_HOT void residual_task(void *ctx, int r0, int r1, int task)
+{
+    block_job *j = ctx;
+    int C = j->s->C;
+    for (int r = r0; r < r1; r++) {
+        float *x = j->s->x + (size_t)r * C;
+        const float *t = j->t + (size_t)r * C;
+        if (j->ls)
+            for (int c = 0; c < C; c++)
+                x[c] += j->ls[c] * t[c];
+        else
+            for (int c = 0; c < C; c++)
+                x[c] += t[c];
+    }
+}
+
+void vit_mf_residual(vit_mf_state *s, const float *ls, const float *t)
+{
+    block_job j = {.s = s, .ls = ls, .t = t};
+    vit_mf_parallel(s, s->H * s->W, residual_task, &j);
+}
+
+/* fc2 on rows [r0, r1) of src [.., hidden] into t, then (fused) the residual. */
+static void fc2_rows(block_job *j, const float *src, int r0, int r1)
+{
+    const vit_mf_mlp *m = &j->blk->mlp;
+    vit_mf_state *s = j->s;
+    int C = s->C;
+    vit_gemm(r1 - r0, C, m->hidden, 1.0f, src + (size_t)r0 * m->hidden, m->hidden, m->fc2_w,
+             m->hidden, 1, m->fc2_b, 0, s->t + (size_t)r0 * C, C);
+    if (j->fuse_residual)
+        residual_task(j, r0, r1, 0);
+}
+
+/* norm2 and fc1 (+ act1) on rows [r0, r1). */
+static void fc1_rows(block_job *j, int r0, int r1)
+{
+    const vit_mf_mlp *m = &j->blk->mlp;
+    vit_mf_state *s = j->s;
+    if (j->in != s->x)
+        vit_mf_norm_rows(&j->blk->norm2, j->norm2, s->x, s->y, s->C, r0, r1);
+    vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, j->in + (size_t)r0 * s->C, s->C, m->fc1_w, s->C, 1,
+             m->fc1_b, 0, s->hidden + (size_t)r0 * m->hidden, m->hidden);
+    vit_mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
+}
+
+static void mlp_plain_task(void *ctx, int r0, int r1, int task)
+{
+    block_job *j = ctx;
+    /* One product per weight and part: the GEMM packs its weight operand per call, which
+     * costs as much as the arithmetic of ~100 rows. */
+    fc1_rows(j, r0, r1);
+    fc2_rows(j, j->s->hidden, r0, r1);
+}
+
+static void mlp_fc1_task(void *ctx, int r0, int r1, int task)
+{
+    fc1_rows(ctx, r0, r1);
+}
+
+static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
+{
+    block_job *j = ctx;
+    const vit_mf_mlp *m = &j->blk->mlp;
+    vit_mf_state *s = j->s;
+    /* the activation follows each chunk of conv rows while they are still in cache */
+    for (int c0 = r0; c0 < r1; c0 += 32) {
+        int c1 = c0 + 32 < r1 ? c0 + 32 : r1;
+        vit_dwconv2d_rows(&m->dw, s->hidden, s->H, s->W, c0, c1, s->hidden2, m->hidden);
+        vit_mf_act_rows(m->act2, s->hidden2, m->hidden, m->hidden, c0, c1);
+    }
+    fc2_rows(j, s->hidden2, r0, r1);
+}
+
+static void mlp_run(const vit_mf_block *blk, vit_mf_state *s)
+{
+    const vit_mf_mlp *m = &blk->mlp;
+    int rows = s->H * s->W;
+    const float *in = blk->norm2.kind == VIT_MF_NORM_NONE ? s->x : s->y;
+    block_job j = {blk,
+                   s,
+                   in,
+                   blk->ls2,
+                   s->t,
+                   m->post_norm.kind == VIT_MF_NORM_NONE,
+                   vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C)};
+    if (m->has_dw) {
+        vit_mf_parallel(s, rows, mlp_fc1_task, &j);
+        vit_mf_parallel(s, rows, mlp_dw_fc2_task, &j);
+    } else {
+        vit_mf_parallel(s, rows, mlp_plain_task, &j);
+    }
+    if (!j.fuse_residual) {
+        vit_mf_norm_run(&m->post_norm, s, s->t, s->t, s->C);
+        vit_mf_residual(s, blk->ls2, s->t);
+    }
+}
+
+void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int r0, int r1)
+{
+    vit_mf_norm_rows(&blk->norm1, s->norm1, s->x, s->y, s->C, r0, r1);
+}
+
+void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s)
+{
+    s->norm1 = vit_mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
+    if (!blk->mixer_norms) { /* mixers read s->y */
+        norm_job j = {&blk->norm1, s, s->x, s->y, s->C, s->norm1};
+        vit_mf_parallel(s, s->H * s->W, norm_rows_task, &j);
+    }
+    blk->mixer_fn(blk, s);
+    if (!blk->mixer_residual)
+        vit_mf_residual(s, blk->ls1, s->t);
+    mlp_run(blk, s);
+}
+
+/* ---- attention --------------------------------------------------------------------------- */
+
+void vit_mf_attention_rows(const float *q, int ldq, const float *k, int ldk, const float *v,
+                           int ldv, int M, int heads, int d, int r0, int r1, float *scores,
+                           float *out, int ldo)
+{
+    float scale = 1.0f / sqrtf((float)d);
+    for (int c0 = r0; c0 < r1; c0 += VIT_MF_ATTN_CHUNK) {
+        int rows = r1 - c0 < VIT_MF_ATTN_CHUNK ? r1 - c0 : VIT_MF_ATTN_CHUNK;
+        for (int h = 0; h < heads; h++) {
+            vit_gemm(rows, M, d, scale, q + (size_t)c0 * ldq + h * d, ldq, k + h * d, ldk, 1, NULL,
+                     0, scores, M);
+            vit_softmax_rows(rows, M, scores, M);
+            vit_gemm(rows, d, M, 1.0f, scores, M, v + h * d, ldv, 0, NULL, 0,
+                     out + (size_t)c0 * ldo + h * d, ldo);
+        }
+    }
+}
+
+/* ---- window attention passes ------------------------------------------------------------ */
+
+void vit_mf_window_qkv_task(void *ctx, int r0, int r1, int task)
+{
+    vit_mf_window_job *j = ctx;
+    int C = j->wa.C;
+    vit_mf_block_norm1_rows(j->blk, j->s, r0, r1);
+    vit_linear(r1 - r0, 3 * C, C, j->s->y + (size_t)r0 * C, C, j->qkv_w, j->qkv_b, 0.0f,
+               j->qkv + (size_t)r0 * 3 * C, 3 * C);
+}
+
+void vit_mf_window_attn_task(void *ctx, int w0, int w1, int task)
+{
+    vit_mf_window_job *j = ctx;
+    vit_window_attention(&j->wa, j->qkv, w0, w1, j->scratch + (size_t)task * j->scratch_per_task,
+                         j->out, j->wa.C);
+}
+
+/* ---- arena ------------------------------------------------------------------------------- */
+
+float *vit_mf_take(vit_mf_carve *c, size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = c->base ? (float *)(c->base + c->off) : NULL;
+    c->off += bytes;
+    return p;
+}
+
+void vit_mf_carve_state(vit_mf_carve *c, vit_mf_state *s, int threads, size_t max_nc, size_t max_nh,
+                        size_t work, size_t conv_scratch)
+{
+    s->threads = threads;
+    s->x = vit_mf_take(c, max_nc);
+    s->y = vit_mf_take(c, max_nc);
+    s->t = vit_mf_take(c, max_nc);
+    s->hidden = vit_mf_take(c, max_nh);
+    s->hidden2 = vit_mf_take(c, max_nh);
+    s->partials = (double *)(void *)vit_mf_take(c, 6 * (size_t)threads);
+    s->work = vit_mf_take(c, work);
+    s->conv_scratch = vit_mf_take(c, conv_scratch);
+}
+
+void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, const float *head_b,
+                      int num_classes, float *logits)
+{
+    vit_token_mean(x, s->C, s->H * s->W, s->C, s->work);
+    vit_linear(1, num_classes, s->C, s->work, s->C, head_w, head_b, 0.0f, logits, num_classes);
+}

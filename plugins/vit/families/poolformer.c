@@ -1,0 +1,341 @@
+/* poolformer.c — PoolFormer / MetaFormer with the pooling mixer (poolformer_s12 ...
+ * poolformer_m48), from either published key layout:
+ *   official (sail-sg): patch_embed.proj, network.{0,2,4,6}.j.*, network.{1,3,5}.proj, norm
+ *     (GroupNorm(1) on the map) then mean, head;
+ *   timm: stem.conv, stages.i.{downsample.conv, blocks.j.*}, mean then head.norm (LayerNorm
+ *     1e-6), head.fc.
+ * Stem Conv k7 s4 p2, downsamples Conv k3 s2 p1, blocks x += ls1 (AvgPool3x3(y) - y),
+ * y = GN(x); x += ls2 fc2(GELU(fc1(GN(x)))) — the MetaFormer block of metaformer.h with the
+ * pooling mixer. Depths, widths and MLP widths come from the tensors. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/family.h"
+#include "families/metaformer.h"
+#include "ops/ops.h"
+#include "ops/pool.h"
+
+#define PF_MAX_STAGES 8
+#define PF_GN_EPS 1e-5f
+
+typedef struct pf_stage {
+    int dim, depth, hidden, H, W;
+    int has_down;
+    vit_conv2d down;
+    vit_mf_block *blocks;
+} pf_stage;
+
+typedef struct pf_net {
+    vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
+    int official;
+    int num_stages;
+    vit_conv2d stem;
+    pf_stage stages[PF_MAX_STAGES];
+    vit_mf_norm head_norm; /* GroupNorm before the mean (official) or LayerNorm after (timm) */
+    const float *head_w, *head_b;
+} pf_net;
+
+static int pf_match(const char *arch)
+{
+    return !strncmp(arch, "poolformer_", 11);
+}
+
+typedef struct pool_job {
+    const vit_mf_block *blk;
+    vit_mf_state *s;
+} pool_job;
+
+/* New x rows [r0, r1) into s->y: x + ls1 * (AvgPool(y) - y) with y = GN1(x). The average's
+ * weights sum to 1, so AvgPool(y) - y = gamma * inv * (AvgPool(x) - x): y is never formed. */
+static void pool_mixer_task(void *ctx, int r0, int r1, int task)
+{
+    pool_job *j = ctx;
+    vit_mf_state *s = j->s;
+    int C = s->C;
+    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
+    const float *ls = j->blk->ls1, *g = j->blk->norm1.weight;
+    float inv = s->norm1.inv;
+    for (int r = r0; r < r1; r++) {
+        const float *x = s->x + (size_t)r * C, *t = s->t + (size_t)r * C;
+        float *out = s->y + (size_t)r * C;
+        for (int c = 0; c < C; c++)
+            out[c] = x[c] + (ls ? ls[c] : 1.0f) * g[c] * inv * t[c];
+    }
+}
+
+static void pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
+{
+    pool_job j = {blk, s};
+    vit_mf_parallel(s, s->H * s->W, pool_mixer_task, &j);
+    float *t = s->x; /* the new residual stream was written beside the old one */
+    s->x = s->y;
+    s->y = t;
+}
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+/* Key prefix of block j of stage i. */
+static void block_prefix(const pf_net *n, int i, int j, char *buf, size_t size)
+{
+    if (n->official)
+        snprintf(buf, size, "network.%d.%d", 2 * i, j);
+    else
+        snprintf(buf, size, "stages.%d.blocks.%d", i, j);
+}
+
+static int build_block(vit_binder *b, pf_net *n, pf_stage *st, int i, int j)
+{
+    char p[64];
+    block_prefix(n, i, j, p, sizeof(p));
+    vit_mf_block *blk = &st->blocks[j];
+    int64_t C = st->dim, Hd;
+    const vit_st_tensor *fc1 = vit_binder_peek(b, "%s.mlp.fc1.weight", p);
+    if (!fc1 || fc1->ndim != 4 || fc1->shape[0] < 1 || fc1->shape[0] > 1 << 16)
+        return vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(-1, C, 1, 1), "%s.mlp.fc1.weight", p);
+    Hd = fc1->shape[0];
+    if (j > 0 && Hd != st->hidden)
+        return vit_errorf(b->err, -ENOTSUP,
+                          "%s: tensor %s.mlp.fc1.weight: MLP width %d differs "
+                          "from the stage's first block (%d)",
+                          b->model->weights->path, p, (int)Hd, st->hidden);
+    st->hidden = (int)Hd;
+    blk->norm1 = (vit_mf_norm){VIT_MF_NORM_GROUP1, NULL, NULL, PF_GN_EPS};
+    blk->norm2 = blk->norm1;
+    blk->mixer_fn = pool_mixer;
+    blk->mixer_residual = 1;
+    blk->mixer_norms = 1; /* it never reads y */
+    blk->mlp.hidden = (int)Hd;
+    blk->mlp.act1 = VIT_MF_ACT_GELU;
+    const char *ls1 = n->official ? "layer_scale_1" : "layer_scale1.scale";
+    const char *ls2 = n->official ? "layer_scale_2" : "layer_scale2.scale";
+    int r = vit_binder_get(b, &blk->norm1.weight, VIT_SHAPE(C), "%s.norm1.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm1.bias, VIT_SHAPE(C), "%s.norm1.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm2.weight, VIT_SHAPE(C), "%s.norm2.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->norm2.bias, VIT_SHAPE(C), "%s.norm2.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc1_w, VIT_SHAPE(Hd, C, 1, 1), "%s.mlp.fc1.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc1_b, VIT_SHAPE(Hd), "%s.mlp.fc1.bias", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc2_w, VIT_SHAPE(C, Hd, 1, 1), "%s.mlp.fc2.weight", p);
+    if (r == 0)
+        r = vit_binder_get(b, &blk->mlp.fc2_b, VIT_SHAPE(C), "%s.mlp.fc2.bias", p);
+    if (r == 0)
+        r = vit_binder_get_opt(b, &blk->ls1, VIT_SHAPE(C), "%s.%s", p, ls1);
+    if (r == 0)
+        r = vit_binder_get_opt(b, &blk->ls2, VIT_SHAPE(C), "%s.%s", p, ls2);
+    return r;
+}
+
+static int build_stage(vit_binder *b, pf_net *n, int i, int cin)
+{
+    pf_stage *st = &n->stages[i];
+    int r = 0;
+    if (i > 0) {
+        st->has_down = 1;
+        r = n->official
+                ? vit_mf_get_conv(b, &st->down, cin, -1, 2, 1, 1, 1, "network.%d.proj", 2 * i - 1)
+                : vit_mf_get_conv(b, &st->down, cin, -1, 2, 1, 1, 1, "stages.%d.downsample.conv",
+                                  i);
+        if (r < 0)
+            return r;
+        st->dim = st->down.cout;
+    } else {
+        st->dim = n->stem.cout;
+    }
+    char prefix[48];
+    if (n->official)
+        snprintf(prefix, sizeof(prefix), "network.%d.", 2 * i);
+    else
+        snprintf(prefix, sizeof(prefix), "stages.%d.blocks.", i);
+    st->depth = vit_binder_count(b, prefix, ".");
+    if (st->depth < 1)
+        return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
+                          i);
+    st->blocks = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(vit_mf_block));
+    if (!st->blocks)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    for (int j = 0; j < st->depth && r == 0; j++)
+        r = build_block(b, n, st, i, j);
+    return r;
+}
+
+static int build_head(vit_binder *b, pf_net *n)
+{
+    int64_t C = n->stages[n->num_stages - 1].dim;
+    const char *fc = n->official ? "head" : "head.fc";
+    const vit_st_tensor *hw = vit_binder_peek(b, "%s.weight", fc);
+    if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
+        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "%s.weight", fc);
+    n->base.num_classes = (int)hw->shape[0];
+    int r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "%s.weight", fc);
+    if (r == 0)
+        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "%s.bias", fc);
+    const char *norm = n->official ? "norm" : "head.norm";
+    n->head_norm = (vit_mf_norm){n->official ? VIT_MF_NORM_GROUP1 : VIT_MF_NORM_LAYER, NULL, NULL,
+                                 n->official ? PF_GN_EPS : 1e-6f};
+    if (r == 0)
+        r = vit_binder_get(b, &n->head_norm.weight, VIT_SHAPE(C), "%s.weight", norm);
+    if (r == 0)
+        r = vit_binder_get(b, &n->head_norm.bias, VIT_SHAPE(C), "%s.bias", norm);
+    return r;
+}
+
+static int build_net(vit_binder *b, void *net)
+{
+    pf_net *n = net;
+    n->official = vit_binder_peek(b, "patch_embed.proj.weight") != NULL;
+    int r = vit_mf_get_conv(b, &n->stem, -1, -1, 4, 2, 1, 1,
+                            n->official ? "patch_embed.proj" : "stem.conv");
+    if (r < 0)
+        return r;
+    n->base.in_chans = n->stem.cin;
+    n->num_stages = n->official ? (vit_binder_count(b, "network.", ".") + 1) / 2
+                                : vit_binder_count(b, "stages.", ".");
+    if (n->num_stages < 1 || n->num_stages > PF_MAX_STAGES)
+        return vit_errorf(b->err, -EINVAL, "%s: %d stages (need 1 to %d)", b->model->weights->path,
+                          n->num_stages, PF_MAX_STAGES);
+    for (int i = 0; i < n->num_stages && r == 0; i++)
+        r = build_stage(b, n, i, i ? n->stages[i - 1].dim : 0);
+    if (r == 0)
+        r = build_head(b, n);
+    if (r == 0)
+        r = vit_mf_input_size(b->model, n->base.in_chans, 224, n->base.num_classes, &n->base.img_h,
+                              &n->base.img_w, b->err);
+    if (r < 0)
+        return r;
+    int H = vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2);
+    int W = vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2);
+    for (int i = 0; i < n->num_stages; i++) {
+        if (i > 0) {
+            H = vit_conv_out_size(H, n->stages[i].down.kh, 2, 1);
+            W = vit_conv_out_size(W, n->stages[i].down.kw, 2, 1);
+        }
+        if (H < 1 || W < 1)
+            return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for %d stages",
+                              b->model->config.source, n->base.img_h, n->base.img_w, n->num_stages);
+        n->stages[i].H = H;
+        n->stages[i].W = W;
+    }
+    int depths[PF_MAX_STAGES], dims[PF_MAX_STAGES];
+    for (int i = 0; i < n->num_stages; i++) {
+        depths[i] = n->stages[i].depth;
+        dims[i] = n->stages[i].dim;
+    }
+    int r2 = vit_mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
+    if (r2 == 0)
+        r2 = vit_mf_check_arg_list(b->model, "dims", dims, n->num_stages, b->err);
+    return r2 < 0 ? r2 : vit_mf_check_all_used(b, "PoolFormer");
+}
+
+static double pf_gflops(const void *net)
+{
+    const pf_net *n = net;
+    double macs = vit_conv2d_macs(&n->stem, n->base.img_h, n->base.img_w);
+    for (int i = 0; i < n->num_stages; i++) {
+        const pf_stage *st = &n->stages[i];
+        double N = (double)st->H * st->W;
+        if (st->has_down)
+            macs += vit_conv2d_macs(&st->down, n->stages[i - 1].H, n->stages[i - 1].W);
+        macs += st->depth * (2.0 * N * st->dim * st->hidden + 9.0 * N * st->dim);
+    }
+    macs += (double)n->stages[n->num_stages - 1].dim * n->base.num_classes;
+    return 2.0 * macs * 1e-9;
+}
+
+static int pf_build(vit_model *m, vit_error *err)
+{
+    return vit_mf_build(m, sizeof(pf_net), build_net, pf_gflops, err);
+}
+
+/* ---- running ----------------------------------------------------------------------------- */
+
+static size_t pf_layout(const pf_net *n, int threads, char *base, vit_mf_state *s)
+{
+    size_t max_nc = (size_t)n->stem.cout * vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2) *
+                    vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2);
+    size_t max_nh = 0;
+    size_t conv = vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->base.img_h,
+                                                 n->base.img_w, threads);
+    for (int i = 0; i < n->num_stages; i++) {
+        const pf_stage *st = &n->stages[i];
+        size_t N = (size_t)st->H * st->W;
+        if (N * st->dim > max_nc)
+            max_nc = N * st->dim;
+        if (N * st->hidden > max_nh)
+            max_nh = N * st->hidden;
+        if (st->has_down) {
+            size_t c = vit_conv2d_pool_scratch_floats(&st->down, VIT_CONV_HWC, n->stages[i - 1].H,
+                                                      n->stages[i - 1].W, threads);
+            conv = c > conv ? c : conv;
+        }
+    }
+    vit_mf_carve c = {base, 0};
+    vit_mf_carve_state(&c, s, threads, max_nc, max_nh, 2 * (size_t)n->stages[n->num_stages - 1].dim,
+                       conv);
+    return c.off;
+}
+
+static size_t pf_arena_bytes(const vit_model *m, int threads)
+{
+    vit_mf_state s;
+    return pf_layout(m->net, threads, NULL, &s);
+}
+
+static void pf_head(const pf_net *n, vit_mf_state *s, float *logits)
+{
+    int C = s->C;
+    float *feat = s->work, *fn = s->work + C;
+    if (n->official) {
+        vit_mf_norm_run(&n->head_norm, s, s->x, s->y, C);
+        vit_token_mean(s->y, C, s->H * s->W, C, fn);
+    } else {
+        vit_token_mean(s->x, C, s->H * s->W, C, feat);
+        vit_layernorm_rows(1, C, feat, C, n->head_norm.weight, n->head_norm.bias, n->head_norm.eps,
+                           fn, C);
+    }
+    vit_linear(1, n->base.num_classes, C, fn, C, n->head_w, n->head_b, 0.0f, logits,
+               n->base.num_classes);
+}
+
+static int pf_run(const vit_model *m, vit_run *run, const float *chw)
+{
+    const pf_net *n = m->net;
+    vit_mf_state s;
+    pf_layout(n, run->threads, run->arena, &s);
+    s.pool = run->pool;
+    s.H = n->stages[0].H;
+    s.W = n->stages[0].W;
+    s.C = n->stem.cout;
+    vit_mf_conv(&s, &n->stem, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x, s.C);
+    for (int i = 0; i < n->num_stages; i++) {
+        const pf_stage *st = &n->stages[i];
+        if (st->has_down) {
+            vit_mf_conv(&s, &st->down, s.x, VIT_CONV_HWC, s.H, s.W, s.y, st->dim);
+            float *t = s.x;
+            s.x = s.y;
+            s.y = t;
+            s.H = st->H;
+            s.W = st->W;
+            s.C = st->dim;
+        }
+        for (int j = 0; j < st->depth; j++)
+            vit_mf_block_run(&st->blocks[j], &s);
+    }
+    pf_head(n, &s, run->logits);
+    return 0;
+}
+
+const vit_family vit_family_poolformer = {
+    .name = "poolformer",
+    .match = pf_match,
+    .build = pf_build,
+    .destroy = vit_mf_net_free,
+    .arena_bytes = pf_arena_bytes,
+    .run = pf_run,
+};

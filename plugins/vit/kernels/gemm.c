@@ -1,0 +1,151 @@
+/* gemm.c — every matrix product of libvit goes through vit_gemm.
+ *
+ * Backends: libvit's own AVX-512 / AVX2 kernels (gemm_kernel.c) where the CPU has them, else
+ * cblas_sgemm. VIT_GEMM=blas|avx2|avx512 in the environment overrides the choice (benchmarks,
+ * tests). Weights are used in place from the mmapped file in both. OpenBLAS's own pool barely
+ * helps at ViT-Tiny shapes and would oversubscribe next to the session's threads, so it is
+ * pinned to one thread once per process; parallel work splits rows of A over the session's
+ * pool, each part a single-threaded product. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+
+#include "kernels/gemm_kernel.h"
+#include "ops/ops.h" /* the BLAS path's bias and GELU epilogues (activation.c) */
+
+void openblas_set_num_threads(int num_threads);
+char *openblas_get_corename(void);
+
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+static vit_gemm_isa gemm_isa = VIT_GEMM_BLAS;
+
+static void gemm_init_once(void)
+{
+    openblas_set_num_threads(1);
+    vit_gemm_isa best = vit_gemm_kernel_detect();
+    const char *want = getenv("VIT_GEMM");
+    gemm_isa = best;
+    if (want && !strcmp(want, "blas"))
+        gemm_isa = VIT_GEMM_BLAS;
+    else if (want && !strcmp(want, "avx2") && best >= VIT_GEMM_AVX2)
+        gemm_isa = VIT_GEMM_AVX2;
+}
+
+void vit_gemm_init(void)
+{
+    pthread_once(&gemm_once, gemm_init_once);
+}
+
+int vit_gemm_select(const char *name)
+{
+    vit_gemm_init();
+    vit_gemm_isa best = vit_gemm_kernel_detect(), want;
+    if (!strcmp(name, "blas"))
+        want = VIT_GEMM_BLAS;
+    else if (!strcmp(name, "avx2"))
+        want = VIT_GEMM_AVX2;
+    else if (!strcmp(name, "avx512"))
+        want = VIT_GEMM_AVX512;
+    else
+        return -1;
+    if (want > best)
+        return -1;
+    gemm_isa = want;
+    return 0;
+}
+
+const char *vit_gemm_backend(void)
+{
+    static char name[64];
+    vit_gemm_init();
+    if (gemm_isa == VIT_GEMM_AVX512)
+        return "libvit AVX-512";
+    if (gemm_isa == VIT_GEMM_AVX2)
+        return "libvit AVX2";
+    snprintf(name, sizeof(name), "OpenBLAS %s", openblas_get_corename());
+    return name;
+}
+
+void vit_split_range(int n, int parts, int i, int *r0, int *r1)
+{
+    int base = n / parts, extra = n % parts;
+    *r0 = i * base + (i < extra ? i : extra);
+    *r1 = *r0 + base + (i < extra);
+}
+
+static void gemm_blas(const vit_gemm_args *g)
+{
+    float beta = g->accumulate ? 1.0f : 0.0f;
+    if (g->bias) {
+        for (int r = 0; r < g->M; r++) {
+            float *c = g->C + (size_t)r * g->ldc;
+            if (g->accumulate)
+                vit_add_bias_rows(1, g->N, c, g->ldc, g->bias);
+            else
+                memcpy(c, g->bias, (size_t)g->N * sizeof(float));
+        }
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans, g->M, g->N,
+                g->K, g->alpha, g->A, g->lda, g->B, g->ldb, beta, g->C, g->ldc);
+    if (g->gelu)
+        vit_bias_gelu_rows(g->M, g->N, g->C, g->ldc, NULL);
+}
+
+void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              int trans_b, const float *bias, int accumulate, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M, N, K, alpha, A, lda, B, ldb, trans_b, bias, accumulate, C, ldc, 0};
+    if (gemm_isa == VIT_GEMM_BLAS)
+        gemm_blas(&g);
+    else
+        vit_gemm_kernel_run(gemm_isa, &g);
+}
+
+void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
+                     const float *bias, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1};
+    if (gemm_isa == VIT_GEMM_BLAS)
+        gemm_blas(&g);
+    else
+        vit_gemm_kernel_run(gemm_isa, &g);
+}
+
+void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,
+                float beta, float *C, int ldc)
+{
+    vit_gemm(M, N, K, 1.0f, A, lda, W, K, 1, bias, beta != 0.0f, C, ldc);
+}
+
+typedef struct linear_job {
+    int M, N, K, lda, ldc;
+    const float *A, *W, *bias;
+    float *C;
+} linear_job;
+
+static void linear_task(void *ctx, int task, int num_tasks)
+{
+    const linear_job *j = ctx;
+    int r0, r1;
+    vit_split_range(j->M, num_tasks, task, &r0, &r1);
+    vit_linear(r1 - r0, j->N, j->K, j->A + (size_t)r0 * j->lda, j->lda, j->W, j->bias, 0.0f,
+               j->C + (size_t)r0 * j->ldc, j->ldc);
+}
+
+void vit_linear_rows(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
+                     const float *W, const float *bias, float *C, int ldc)
+{
+    linear_job job = {M, N, K, lda, ldc, A, W, bias, C};
+    int parts = vit_threadpool_threads(pool);
+    if (parts > M)
+        parts = M > 0 ? M : 1;
+    vit_threadpool_run(pool, parts, linear_task, &job);
+}

@@ -1,0 +1,347 @@
+/* gemm_kernel.c — a small GotoBLAS-style SGEMM: C = alpha * A op(B) (+ C) (+ bias).
+ *
+ * Why not only OpenBLAS: a distribution's OpenBLAS may run kernels older than the CPU (Debian
+ * 12's 0.3.21 picks Haswell kernels on AVX-512 Zen 4, and OPENBLAS_CORETYPE can pin any
+ * machine to them), which halves GEMM speed at ViT shapes; libvit's GEMMs are the whole cost.
+ *
+ * Blocking: K in blocks of KC; for each block, B is packed one panel of NR columns at a time
+ * (KC x NR floats, L1-resident, zero-padded past N), then every MR-row strip of A is multiplied
+ * against it straight from A (broadcast loads; A is never packed). The register tile is MR x NR
+ * accumulators (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm). Ragged edges: rows past M
+ * reuse the strip's first row and are not stored; columns past N are masked (AVX-512) or go
+ * through a small tile (AVX2). The first K block writes (or accumulates into) C, later blocks add
+ * to it; bias (and GELU, for fc1) are applied once, with the last block, while the tile is still
+ * in registers. */
+#include "kernels/gemm_kernel.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define KC 256
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include "kernels/fastmath.h"
+#include "kernels/fastmath512.h"
+
+vit_gemm_isa vit_gemm_kernel_detect(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return VIT_GEMM_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return VIT_GEMM_AVX2;
+    return VIT_GEMM_BLAS;
+}
+
+/* Packs B's k range [k0, k0+kc) x columns [n0, n0+nr) as bp[k][j], zeros past N. */
+static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr, float *bp)
+{
+    int cols = g->N - n0 < nr ? g->N - n0 : nr;
+    if (g->trans_b) {
+        if (cols < nr)
+            memset(bp, 0, (size_t)kc * nr * sizeof(float));
+        for (int j = 0; j < cols; j++) {
+            const float *src = g->B + (size_t)(n0 + j) * g->ldb + k0;
+            for (int k = 0; k < kc; k++)
+                bp[k * nr + j] = src[k];
+        }
+    } else {
+        for (int k = 0; k < kc; k++) {
+            const float *src = g->B + (size_t)(k0 + k) * g->ldb + n0;
+            memcpy(bp + (size_t)k * nr, src, (size_t)cols * sizeof(float));
+            if (cols < nr)
+                memset(bp + (size_t)k * nr + cols, 0, (size_t)(nr - cols) * sizeof(float));
+        }
+    }
+}
+
+/* What a tile's epilogue does: add to what C holds (every K block after the first, or when
+ * accumulating) and apply GELU (only once C is complete, with the last K block). */
+#define TILE_LOAD_C 1
+#define TILE_GELU 2
+
+static inline int tile_flags(const vit_gemm_args *g, int k0, int last)
+{
+    return (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0);
+}
+
+/* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
+
+/* Transposes 16 rows x 16 k of a Linear weight into bp[k][j0 .. j0+15] (row stride 32).
+ * Within 128-bit lanes: 32-bit then 64-bit unpacks turn each group of 4 rows into vectors
+ * holding those rows at k = 4 * lane + e; two rounds of 128-bit lane shuffles then gather the
+ * four groups' lane l into one vector per k. */
+__attribute__((target("avx512f"))) static void transpose16_512(const float *w, int ldw, float *bp)
+{
+    __m512 s[4][4];
+    for (int j = 0; j < 16; j++) /* the next block's lines: weights stream from memory */
+        _mm_prefetch((const char *)(w + (size_t)j * ldw + 64), _MM_HINT_T0);
+    for (int g = 0; g < 4; g++) {
+        __m512 a = _mm512_loadu_ps(w + (size_t)(4 * g) * ldw);
+        __m512 b = _mm512_loadu_ps(w + (size_t)(4 * g + 1) * ldw);
+        __m512 c = _mm512_loadu_ps(w + (size_t)(4 * g + 2) * ldw);
+        __m512 d = _mm512_loadu_ps(w + (size_t)(4 * g + 3) * ldw);
+        __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a, b));
+        __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a, b));
+        __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(c, d));
+        __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(c, d));
+        s[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        s[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        s[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        s[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512 x0 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0x44);
+        __m512 x2 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0xee);
+        __m512 x3 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0xee);
+        _mm512_store_ps(bp + (size_t)e * 32, _mm512_shuffle_f32x4(x0, x1, 0x88));
+        _mm512_store_ps(bp + (size_t)(4 + e) * 32, _mm512_shuffle_f32x4(x0, x1, 0xdd));
+        _mm512_store_ps(bp + (size_t)(8 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0x88));
+        _mm512_store_ps(bp + (size_t)(12 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0xdd));
+    }
+}
+
+/* pack_b for a full 32-column panel of a transposed B, 16 x 16 blocks at a time. */
+__attribute__((target("avx512f"))) static void pack_b512(const vit_gemm_args *g, int k0, int kc,
+                                                         int n0, float *bp)
+{
+    if (!g->trans_b || g->N - n0 < 32) {
+        pack_b(g, k0, kc, n0, 32, bp);
+        return;
+    }
+    const float *w = g->B + (size_t)n0 * g->ldb + k0;
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        transpose16_512(w + k, g->ldb, bp + (size_t)k * 32);
+        transpose16_512(w + (size_t)16 * g->ldb + k, g->ldb, bp + (size_t)k * 32 + 16);
+    }
+    for (; k < kc; k++)
+        for (int j = 0; j < 32; j++)
+            bp[k * 32 + j] = w[(size_t)j * g->ldb + k];
+}
+
+#define MR512 12
+#define NR512 32
+
+/* One MR x 32 tile for mr in {4, 8, 12}: inlined into a wrapper per mr so every loop over rows
+ * unrolls with a constant count and the accumulators stay in registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc,
+        int rows, int cols, float alpha, int flags, const float *bias)
+{
+    __m512 acc[MR512][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(bp + k * NR512);
+        __m512 b1 = _mm512_load_ps(bp + k * NR512 + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512 a = _mm512_set1_ps(arow[i][k]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    __m512 va = _mm512_set1_ps(alpha);
+    __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) { /* constant indices keep acc in registers */
+        if (i >= rows)
+            break;
+        float *ci = c + (size_t)i * ldc;
+        __m512 r0 = _mm512_fmadd_ps(acc[i][0], va, bias0);
+        __m512 r1 = _mm512_fmadd_ps(acc[i][1], va, bias1);
+        if (flags & TILE_LOAD_C) {
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, ci));
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, ci + 16));
+        }
+        if (flags & TILE_GELU) {
+            r0 = vit_gelu512(r0);
+            r1 = vit_gelu512(r1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, r0);
+        _mm512_mask_storeu_ps(ci + 16, m1, r1);
+    }
+}
+
+#define TILE512_WRAPPER(MR)                                                                        \
+    __attribute__((target("avx512f"))) static void tile512_##MR(                                   \
+        int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,  \
+        float alpha, int flags, const float *bias)                                                 \
+    {                                                                                              \
+        tile512(MR, kc, arow, bp, c, ldc, rows, cols, alpha, flags, bias);                         \
+    }
+TILE512_WRAPPER(12)
+TILE512_WRAPPER(8)
+TILE512_WRAPPER(4)
+
+__attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
+{
+    float bp[KC * NR512] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < g->K; k0 += KC) {
+        int kc = g->K - k0 < KC ? g->K - k0 : KC;
+        int last = k0 + kc == g->K;
+        for (int n0 = 0; n0 < g->N; n0 += NR512) {
+            int cols = g->N - n0 < NR512 ? g->N - n0 : NR512;
+            pack_b512(g, k0, kc, n0, bp);
+            for (int m0 = 0; m0 < g->M; m0 += MR512) {
+                int rows = g->M - m0 < MR512 ? g->M - m0 : MR512;
+                const float *arow[MR512];
+                for (int i = 0; i < MR512; i++)
+                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
+                /* short last strips take a shorter tile rather than computing padding rows */
+                void (*tile)(int, const float *const *, const float *, float *, int, int, int,
+                             float, int, const float *) = rows > 8   ? tile512_12
+                                                          : rows > 4 ? tile512_8
+                                                                     : tile512_4;
+                tile(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
+                     tile_flags(g, k0, last), last && g->bias ? g->bias + n0 : NULL);
+            }
+        }
+    }
+}
+
+/* ---- AVX2 + FMA: 6 x 16 ----------------------------------------------------------------- */
+
+#define MR256 6
+#define NR256 16
+
+/* Transposes 8 rows x 8 k of a Linear weight into bp[k][j0 .. j0+7] (row stride 16): 32-bit
+ * unpacks pair rows, 64-bit shuffles make groups of four per 128-bit lane, and a lane permute
+ * joins rows 0-3 with rows 4-7. */
+__attribute__((target("avx2,fma"))) static void transpose8_256(const float *w, int ldw, float *bp)
+{
+    __m256 r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = _mm256_loadu_ps(w + (size_t)j * ldw);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) {
+        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+    }
+    for (int k = 0; k < 4; k++) {
+        _mm256_store_ps(bp + (size_t)k * 16, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+        _mm256_store_ps(bp + (size_t)(k + 4) * 16, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+    }
+}
+
+/* pack_b for a full 16-column panel of a transposed B, 8 x 8 blocks at a time. */
+__attribute__((target("avx2,fma"))) static void pack_b256(const vit_gemm_args *g, int k0, int kc,
+                                                          int n0, float *bp)
+{
+    if (!g->trans_b || g->N - n0 < 16) {
+        pack_b(g, k0, kc, n0, 16, bp);
+        return;
+    }
+    const float *w = g->B + (size_t)n0 * g->ldb + k0;
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        transpose8_256(w + k, g->ldb, bp + (size_t)k * 16);
+        transpose8_256(w + (size_t)8 * g->ldb + k, g->ldb, bp + (size_t)k * 16 + 8);
+    }
+    for (; k < kc; k++)
+        for (int j = 0; j < 16; j++)
+            bp[k * 16 + j] = w[(size_t)j * g->ldb + k];
+}
+
+__attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
+                                                        const float *bp, float *c, int ldc,
+                                                        int rows, int cols, float alpha, int flags,
+                                                        const float *bias)
+{
+    __m256 acc[MR256][2];
+    for (int i = 0; i < MR256; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(bp + k * NR256);
+        __m256 b1 = _mm256_load_ps(bp + k * NR256 + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR256; i++) {
+            __m256 a = _mm256_broadcast_ss(arow[i] + k);
+            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    float tile[MR256][NR256] __attribute__((aligned(32)));
+    __m256 va = _mm256_set1_ps(alpha);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR256; i++) { /* constant indices keep acc in registers */
+        _mm256_store_ps(tile[i], _mm256_mul_ps(acc[i][0], va));
+        _mm256_store_ps(tile[i] + 8, _mm256_mul_ps(acc[i][1], va));
+    }
+    for (int i = 0; i < rows; i++) {
+        float *ci = c + (size_t)i * ldc;
+        for (int j = 0; j < cols; j++) {
+            float v = tile[i][j] + (bias ? bias[j] : 0.0f) + (flags & TILE_LOAD_C ? ci[j] : 0.0f);
+            ci[j] = flags & TILE_GELU ? vit_fast_gelu(v) : v;
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gemm256(const vit_gemm_args *g)
+{
+    float bp[KC * NR256] __attribute__((aligned(32)));
+    for (int k0 = 0; k0 < g->K; k0 += KC) {
+        int kc = g->K - k0 < KC ? g->K - k0 : KC;
+        int last = k0 + kc == g->K;
+        for (int n0 = 0; n0 < g->N; n0 += NR256) {
+            int cols = g->N - n0 < NR256 ? g->N - n0 : NR256;
+            pack_b256(g, k0, kc, n0, bp);
+            for (int m0 = 0; m0 < g->M; m0 += MR256) {
+                int rows = g->M - m0 < MR256 ? g->M - m0 : MR256;
+                const float *arow[MR256];
+                for (int i = 0; i < MR256; i++)
+                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
+                tile256(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
+                        tile_flags(g, k0, last), last && g->bias ? g->bias + n0 : NULL);
+            }
+        }
+    }
+}
+
+void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
+{
+    if (g->M <= 0 || g->N <= 0)
+        return;
+    if (g->K <= 0) { /* empty sum: only bias / accumulate remain */
+        for (int i = 0; i < g->M; i++)
+            for (int j = 0; j < g->N; j++) {
+                float *c = g->C + (size_t)i * g->ldc + j;
+                *c = (g->accumulate ? *c : 0.0f) + (g->bias ? g->bias[j] : 0.0f);
+                if (g->gelu)
+                    *c = vit_fast_gelu(*c);
+            }
+        return;
+    }
+    if (isa == VIT_GEMM_AVX512)
+        gemm512(g);
+    else
+        gemm256(g);
+}
+
+#else /* not x86-64: cblas only */
+
+vit_gemm_isa vit_gemm_kernel_detect(void)
+{
+    return VIT_GEMM_BLAS;
+}
+
+void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
+{
+    (void)isa;
+    (void)g;
+}
+
+#endif
