@@ -45,42 +45,42 @@ typedef enum {
 } VpRestartMode;
 
 typedef struct {
-    char *name;            /* unique across all files; [A-Za-z0-9_-]+ */
-    char *file;            /* file it came from */
-    int line, column;      /* where its entry starts (1-based) */
+    char *name;       /* unique across all files; [A-Za-z0-9_-]+ */
+    char *file;       /* file it came from */
+    int line, column; /* where its entry starts (1-based) */
 
     /* structured form; NULL source when launch is set */
-    char *source;          /* as written: rtsp://, file://, http(s)://, v4l2:/dev/videoN, test:PATTERN */
-    char *model;           /* absolute path (relative paths resolve against the file's folder) */
-    int top_k;             /* default 5 */
-    int interval;          /* classify every Nth frame, default 1 */
-    double early_exit;     /* exit threshold in (0,1], or < 0 for the model's default */
-    int threads;           /* 0 = default */
+    char *source; /* as written: rtsp://, file://, http(s)://, v4l2:/dev/videoN, test:PATTERN */
+    char *model;  /* absolute path (relative paths resolve against the file's folder) */
+    int top_k;    /* default 5 */
+    int interval; /* classify every Nth frame, default 1 */
+    double early_exit; /* exit threshold in (0,1], or < 0 for the model's default */
+    int threads;       /* 0 = default */
 
     /* raw form: a gst-launch description containing vitclassify; NULL for structured */
     char *launch;
 
     VpPublishMode publish;
-    double max_rate;       /* signals per second, for VP_PUBLISH_MAX_RATE */
+    double max_rate; /* signals per second, for VP_PUBLISH_MAX_RATE */
 
     VpRestartMode restart;
     double backoff_initial_s; /* default 1 */
     double backoff_max_s;     /* default 60 */
 
     /* Added after the first version of this header (append-only): */
-    gboolean realtime;     /* `realtime:` (structured only), default TRUE: the sink syncs to the
-                            * clock, so files play at their frame rate; FALSE = as fast as possible */
-    double exit_budget;    /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
-                            * cascade's budget mode (vitclassify exit-budget); 0 = none */
+    gboolean realtime;  /* `realtime:` (structured only), default TRUE: the sink syncs to the
+                         * clock, so files play at their frame rate; FALSE = as fast as possible */
+    double exit_budget; /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
+                         * cascade's budget mode (vitclassify exit-budget); 0 = none */
 } VpPipelineSpec;
 
 typedef struct {
-    char *config_file;     /* vitd.yaml that was read, or NULL when none */
-    VpBus bus;             /* `bus: system|session`, default system */
-    char *pipelines_dir;   /* `pipelines-dir:`, relative to the config's folder; default
-                            * pipelines.d beside the config (/etc/vitd/pipelines.d for the usual
-                            * /etc/vitd/vitd.yaml, and when config_file is NULL) */
-    GPtrArray *pipelines;  /* of VpPipelineSpec*, sorted by name, owned */
+    char *config_file;    /* vitd.yaml that was read, or NULL when none */
+    VpBus bus;            /* `bus: system|session`, default system */
+    char *pipelines_dir;  /* `pipelines-dir:`, relative to the config's folder; default
+                           * pipelines.d beside the config (/etc/vitd/pipelines.d for the usual
+                           * /etc/vitd/vitd.yaml, and when config_file is NULL) */
+    GPtrArray *pipelines; /* of VpPipelineSpec*, sorted by name, owned */
 } VpConfig;
 
 /* Reads CONFIG_FILE and every *.yaml in its pipelines directory (in name order).

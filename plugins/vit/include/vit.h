@@ -96,8 +96,8 @@ typedef struct vit_session_options {
 } vit_session_options;
 
 /* opts may be NULL for the defaults. The session holds a reference on model. */
-int vit_session_new(vit_model *model, const vit_session_options *opts,
-                    vit_session **ret_session, vit_error *err);
+int vit_session_new(vit_model *model, const vit_session_options *opts, vit_session **ret_session,
+                    vit_error *err);
 vit_session *vit_session_free(vit_session *session);
 const vit_model *vit_session_model(const vit_session *session);
 /* One threshold for every exit; < 0 returns to the model's per-exit defaults. */
@@ -114,7 +114,7 @@ int vit_session_set_budget(vit_session *session, double gflops, vit_error *err);
 /* ---- frames and results ----------------------------------------------------------------- */
 
 typedef enum vit_pixel_format {
-    VIT_FORMAT_RGB,  /* packed 24-bit */
+    VIT_FORMAT_RGB, /* packed 24-bit */
     VIT_FORMAT_BGR,
     VIT_FORMAT_RGBX, /* packed 32-bit, X/A ignored */
     VIT_FORMAT_BGRX,
