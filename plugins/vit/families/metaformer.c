@@ -110,6 +110,23 @@ int vit_mf_get_ln_block(vit_binder *b, vit_mf_block *blk, const char *p, int64_t
     return r;
 }
 
+int vit_mf_get_head(vit_binder *b, int64_t C, const char *prefix, int *ret_num_classes,
+                    const float **ret_w, const float **ret_b)
+{
+    const vit_st_tensor *hw = vit_binder_peek(b, "%s.weight", prefix);
+    if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000) {
+        /* the binder's error names what is missing or misshapen; else the count is out of range */
+        int r = vit_binder_get(b, ret_w, VIT_SHAPE(-1, C), "%s.weight", prefix);
+        if (r < 0)
+            return r;
+        return vit_errorf(b->err, -EINVAL, "%s: tensor %s.weight: %lld classes (max 1000000)",
+                          b->model->weights->path, prefix, (long long)hw->shape[0]);
+    }
+    *ret_num_classes = (int)hw->shape[0];
+    int r = vit_binder_get(b, ret_w, VIT_SHAPE(hw->shape[0], C), "%s.weight", prefix);
+    return r < 0 ? r : vit_binder_get(b, ret_b, VIT_SHAPE(hw->shape[0]), "%s.bias", prefix);
+}
+
 int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
                     int groups, int with_bias, const char *fmt, ...)
 {
@@ -197,6 +214,13 @@ int vit_mf_check_arg_list(const vit_model *m, const char *key, const int *actual
         off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%d", i ? "," : "", actual[i]);
     return vit_errorf(err, -EINVAL, "%s: model_args.%s does not match the weights' [%s]",
                       m->config.source, key, buf);
+}
+
+int vit_mf_check_arg_lists(const vit_model *m, const char *key1, const int *actual1,
+                           const char *key2, const int *actual2, int n, vit_error *err)
+{
+    int r = vit_mf_check_arg_list(m, key1, actual1, n, err);
+    return r < 0 ? r : vit_mf_check_arg_list(m, key2, actual2, n, err);
 }
 
 int vit_mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,

@@ -64,6 +64,10 @@ int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int ma
 /* 0 when model_args has no list `key` or it equals actual[0..n); else -EINVAL naming both. */
 int vit_mf_check_arg_list(const vit_model *m, const char *key, const int *actual, int n,
                           vit_error *err);
+/* vit_mf_check_arg_list for two lists of n stage values (e.g. "depths" and "dims"): the first
+ * error, else 0. */
+int vit_mf_check_arg_lists(const vit_model *m, const char *key1, const int *actual1,
+                           const char *key2, const int *actual2, int n, vit_error *err);
 /* pretrained_cfg / model_args input size, else default_side (square); checks the config's
  * num_classes, input_size and in_chans (1 or 3) against the weights. */
 int vit_mf_input_size(vit_model *m, int in_chans, int default_side, int num_classes, int *ret_h,
@@ -213,6 +217,10 @@ void vit_mf_carve_state(vit_mf_carve *c, vit_mf_state *s, int threads, size_t ma
  * mlp.hidden; *stage_hidden is the stage's MLP width, set by block k 0 and checked by the rest. */
 int vit_mf_get_ln_block(vit_binder *b, vit_mf_block *blk, const char *p, int64_t C, float eps,
                         int k, int *stage_hidden);
+/* The classifier "<prefix>.weight" [num_classes, C] and "<prefix>.bias" [num_classes]:
+ * *ret_num_classes (1 to 1000000) from the weight's rows, then *ret_w and *ret_b. */
+int vit_mf_get_head(vit_binder *b, int64_t C, const char *prefix, int *ret_num_classes,
+                    const float **ret_w, const float **ret_b);
 /* The classifier of a map: logits[num_classes] = head_w . mean over tokens of x [H*W, C] +
  * head_b (s->work holds the mean). */
 void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, const float *head_b,

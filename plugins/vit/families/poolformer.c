@@ -169,13 +169,7 @@ static int build_head(vit_binder *b, pf_net *n)
 {
     int64_t C = n->stages[n->num_stages - 1].dim;
     const char *fc = n->official ? "head" : "head.fc";
-    const vit_st_tensor *hw = vit_binder_peek(b, "%s.weight", fc);
-    if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "%s.weight", fc);
-    n->base.num_classes = (int)hw->shape[0];
-    int r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "%s.weight", fc);
-    if (r == 0)
-        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "%s.bias", fc);
+    int r = vit_mf_get_head(b, C, fc, &n->base.num_classes, &n->head_w, &n->head_b);
     const char *norm = n->official ? "norm" : "head.norm";
     n->head_norm = (vit_mf_norm){n->official ? VIT_MF_NORM_GROUP1 : VIT_MF_NORM_LAYER, NULL, NULL,
                                  n->official ? PF_GN_EPS : 1e-6f};
@@ -227,9 +221,8 @@ static int build_net(vit_binder *b, void *net)
         depths[i] = n->stages[i].depth;
         dims[i] = n->stages[i].dim;
     }
-    int r2 = vit_mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
-    if (r2 == 0)
-        r2 = vit_mf_check_arg_list(b->model, "dims", dims, n->num_stages, b->err);
+    int r2 =
+        vit_mf_check_arg_lists(b->model, "depths", depths, "dims", dims, n->num_stages, b->err);
     return r2 < 0 ? r2 : vit_mf_check_all_used(b, "PoolFormer");
 }
 

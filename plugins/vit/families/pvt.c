@@ -306,13 +306,7 @@ static int build_net(vit_binder *b, void *net)
     if (r < 0)
         return r;
     int64_t C = n->stages[n->num_stages - 1].dim;
-    const vit_st_tensor *hw = vit_binder_peek(b, "head.weight");
-    if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "head.weight");
-    n->base.num_classes = (int)hw->shape[0];
-    r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "head.weight");
-    if (r == 0)
-        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "head.bias");
+    r = vit_mf_get_head(b, C, "head", &n->base.num_classes, &n->head_w, &n->head_b);
     if (r == 0)
         r = vit_mf_input_size(b->model, n->base.in_chans, 224, n->base.num_classes, &n->base.img_h,
                               &n->base.img_w, b->err);
@@ -338,9 +332,8 @@ static int build_net(vit_binder *b, void *net)
         depths[i] = n->stages[i].depth;
         dims[i] = n->stages[i].dim;
     }
-    r = vit_mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
-    if (r == 0)
-        r = vit_mf_check_arg_list(b->model, "embed_dims", dims, n->num_stages, b->err);
+    r = vit_mf_check_arg_lists(b->model, "depths", depths, "embed_dims", dims, n->num_stages,
+                               b->err);
     return r < 0 ? r : vit_mf_check_all_used(b, "PVT v2");
 }
 

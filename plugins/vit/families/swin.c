@@ -223,13 +223,7 @@ static int build_head(vit_binder *b, swin_net *n)
 {
     int64_t C = n->stages[n->num_stages - 1].dim;
     const char *fc = vit_binder_peek(b, "head.fc.weight") ? "head.fc" : "head";
-    const vit_st_tensor *hw = vit_binder_peek(b, "%s.weight", fc);
-    if (!hw || hw->ndim != 2 || hw->shape[0] < 1 || hw->shape[0] > 1000000)
-        return vit_binder_get(b, &n->head_w, VIT_SHAPE(-1, C), "%s.weight", fc);
-    n->base.num_classes = (int)hw->shape[0];
-    int r = vit_binder_get(b, &n->head_w, VIT_SHAPE(n->base.num_classes, C), "%s.weight", fc);
-    if (r == 0)
-        r = vit_binder_get(b, &n->head_b, VIT_SHAPE(n->base.num_classes), "%s.bias", fc);
+    int r = vit_mf_get_head(b, C, fc, &n->base.num_classes, &n->head_w, &n->head_b);
     if (r == 0)
         r = vit_binder_get(b, &n->norm_w, VIT_SHAPE(C), "norm.weight");
     if (r == 0)
@@ -286,9 +280,8 @@ static int build_net(vit_binder *b, void *net)
         depths[i] = n->stages[i].depth;
         heads[i] = n->stages[i].heads;
     }
-    r = vit_mf_check_arg_list(b->model, "depths", depths, n->num_stages, b->err);
-    if (r == 0)
-        r = vit_mf_check_arg_list(b->model, "num_heads", heads, n->num_stages, b->err);
+    r = vit_mf_check_arg_lists(b->model, "depths", depths, "num_heads", heads, n->num_stages,
+                               b->err);
     return r < 0 ? r : vit_mf_check_all_used(b, "Swin");
 }
 

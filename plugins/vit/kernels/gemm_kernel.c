@@ -57,6 +57,32 @@ static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr
     }
 }
 
+/* Transposes a blk x blk block of a Linear weight (rows j, stride ldw, from k) into
+ * bp[k][j] with row stride 2 * blk: transpose16_512 or transpose8_256 below. */
+typedef void (*transpose_fn)(const float *w, int ldw, float *bp);
+
+/* pack_b for a panel of 2 * blk columns, blk x blk blocks at a time through transpose when B is
+ * transposed and the panel is full; the generic pack_b otherwise. Plain code calling the ISA's
+ * transpose through a pointer: only gemm_blocked, behind the CPU check, calls it. */
+static void pack_b_blocks(const vit_gemm_args *g, int k0, int kc, int n0, int blk,
+                          transpose_fn transpose, float *bp)
+{
+    const int nr = 2 * blk;
+    if (!g->trans_b || g->N - n0 < nr) {
+        pack_b(g, k0, kc, n0, nr, bp);
+        return;
+    }
+    const float *w = g->B + (size_t)n0 * g->ldb + k0;
+    int k = 0;
+    for (; k + blk <= kc; k += blk) {
+        transpose(w + k, g->ldb, bp + (size_t)k * nr);
+        transpose(w + (size_t)blk * g->ldb + k, g->ldb, bp + (size_t)k * nr + blk);
+    }
+    for (; k < kc; k++)
+        for (int j = 0; j < nr; j++)
+            bp[k * nr + j] = w[(size_t)j * g->ldb + k];
+}
+
 /* What a tile's epilogue does: add to what C holds (every K block after the first, or when
  * accumulating) and apply GELU (only once C is complete, with the last K block). */
 #define TILE_LOAD_C 1
@@ -65,6 +91,47 @@ static inline void pack_b(const vit_gemm_args *g, int k0, int kc, int n0, int nr
 static inline int tile_flags(const vit_gemm_args *g, int k0, int last)
 {
     return (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0);
+}
+
+/* One register tile: C rows [0, rows) x columns [0, cols) (at c, stride ldc) from the A rows
+ * arow (k0 applied; mr of them, short strips repeating the first) and the packed panel bp. */
+typedef void (*tile_fn)(int kc, const float *const *arow, const float *bp, float *c, int ldc,
+                        int rows, int cols, float alpha, int flags, const float *bias);
+
+/* An ISA's kernel: mr x (2 * blk) register tiles, its block transpose for packing, and the tile
+ * for a strip of `rows` rows. Its functions carry the ISA's target attribute: only
+ * vit_gemm_kernel_run, for an isa the CPU was checked for, hands one to gemm_blocked. */
+typedef struct gemm_kernel {
+    int mr, blk;
+    transpose_fn transpose;
+    tile_fn (*tile_for)(int rows);
+} gemm_kernel;
+
+#define GEMM_MR_MAX 12
+#define GEMM_NR_MAX 32
+
+/* The blocking of the file comment with kernel kn (plain code calling kn's functions). */
+static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g)
+{
+    const int mr = kn->mr, nr = 2 * kn->blk;
+    float bp[KC * GEMM_NR_MAX] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < g->K; k0 += KC) {
+        int kc = g->K - k0 < KC ? g->K - k0 : KC;
+        int last = k0 + kc == g->K;
+        for (int n0 = 0; n0 < g->N; n0 += nr) {
+            int cols = g->N - n0 < nr ? g->N - n0 : nr;
+            pack_b_blocks(g, k0, kc, n0, kn->blk, kn->transpose, bp);
+            for (int m0 = 0; m0 < g->M; m0 += mr) {
+                int rows = g->M - m0 < mr ? g->M - m0 : mr;
+                const float *arow[GEMM_MR_MAX];
+                for (int i = 0; i < mr; i++)
+                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
+                kn->tile_for(rows)(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows,
+                                   cols, g->alpha, tile_flags(g, k0, last),
+                                   last && g->bias ? g->bias + n0 : NULL);
+            }
+        }
+    }
 }
 
 /* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
@@ -102,25 +169,6 @@ __attribute__((target("avx512f"))) static void transpose16_512(const float *w, i
         _mm512_store_ps(bp + (size_t)(8 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0x88));
         _mm512_store_ps(bp + (size_t)(12 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0xdd));
     }
-}
-
-/* pack_b for a full 32-column panel of a transposed B, 16 x 16 blocks at a time. */
-__attribute__((target("avx512f"))) static void pack_b512(const vit_gemm_args *g, int k0, int kc,
-                                                         int n0, float *bp)
-{
-    if (!g->trans_b || g->N - n0 < 32) {
-        pack_b(g, k0, kc, n0, 32, bp);
-        return;
-    }
-    const float *w = g->B + (size_t)n0 * g->ldb + k0;
-    int k = 0;
-    for (; k + 16 <= kc; k += 16) {
-        transpose16_512(w + k, g->ldb, bp + (size_t)k * 32);
-        transpose16_512(w + (size_t)16 * g->ldb + k, g->ldb, bp + (size_t)k * 32 + 16);
-    }
-    for (; k < kc; k++)
-        for (int j = 0; j < 32; j++)
-            bp[k * 32 + j] = w[(size_t)j * g->ldb + k];
 }
 
 #define MR512 12
@@ -182,30 +230,10 @@ TILE512_WRAPPER(12)
 TILE512_WRAPPER(8)
 TILE512_WRAPPER(4)
 
-__attribute__((target("avx512f"))) static void gemm512(const vit_gemm_args *g)
+/* Short last strips take a shorter tile rather than computing padding rows. */
+static tile_fn tile512_for(int rows)
 {
-    float bp[KC * NR512] __attribute__((aligned(64)));
-    for (int k0 = 0; k0 < g->K; k0 += KC) {
-        int kc = g->K - k0 < KC ? g->K - k0 : KC;
-        int last = k0 + kc == g->K;
-        for (int n0 = 0; n0 < g->N; n0 += NR512) {
-            int cols = g->N - n0 < NR512 ? g->N - n0 : NR512;
-            pack_b512(g, k0, kc, n0, bp);
-            for (int m0 = 0; m0 < g->M; m0 += MR512) {
-                int rows = g->M - m0 < MR512 ? g->M - m0 : MR512;
-                const float *arow[MR512];
-                for (int i = 0; i < MR512; i++)
-                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
-                /* short last strips take a shorter tile rather than computing padding rows */
-                void (*tile)(int, const float *const *, const float *, float *, int, int, int,
-                             float, int, const float *) = rows > 8   ? tile512_12
-                                                          : rows > 4 ? tile512_8
-                                                                     : tile512_4;
-                tile(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
-                     tile_flags(g, k0, last), last && g->bias ? g->bias + n0 : NULL);
-            }
-        }
-    }
+    return rows > 8 ? tile512_12 : rows > 4 ? tile512_8 : tile512_4;
 }
 
 /* ---- AVX2 + FMA: 6 x 16 ----------------------------------------------------------------- */
@@ -235,25 +263,6 @@ __attribute__((target("avx2,fma"))) static void transpose8_256(const float *w, i
         _mm256_store_ps(bp + (size_t)k * 16, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
         _mm256_store_ps(bp + (size_t)(k + 4) * 16, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
     }
-}
-
-/* pack_b for a full 16-column panel of a transposed B, 8 x 8 blocks at a time. */
-__attribute__((target("avx2,fma"))) static void pack_b256(const vit_gemm_args *g, int k0, int kc,
-                                                          int n0, float *bp)
-{
-    if (!g->trans_b || g->N - n0 < 16) {
-        pack_b(g, k0, kc, n0, 16, bp);
-        return;
-    }
-    const float *w = g->B + (size_t)n0 * g->ldb + k0;
-    int k = 0;
-    for (; k + 8 <= kc; k += 8) {
-        transpose8_256(w + k, g->ldb, bp + (size_t)k * 16);
-        transpose8_256(w + (size_t)8 * g->ldb + k, g->ldb, bp + (size_t)k * 16 + 8);
-    }
-    for (; k < kc; k++)
-        for (int j = 0; j < 16; j++)
-            bp[k * 16 + j] = w[(size_t)j * g->ldb + k];
 }
 
 __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
@@ -290,25 +299,10 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
     }
 }
 
-__attribute__((target("avx2,fma"))) static void gemm256(const vit_gemm_args *g)
+static tile_fn tile256_for(int rows)
 {
-    float bp[KC * NR256] __attribute__((aligned(32)));
-    for (int k0 = 0; k0 < g->K; k0 += KC) {
-        int kc = g->K - k0 < KC ? g->K - k0 : KC;
-        int last = k0 + kc == g->K;
-        for (int n0 = 0; n0 < g->N; n0 += NR256) {
-            int cols = g->N - n0 < NR256 ? g->N - n0 : NR256;
-            pack_b256(g, k0, kc, n0, bp);
-            for (int m0 = 0; m0 < g->M; m0 += MR256) {
-                int rows = g->M - m0 < MR256 ? g->M - m0 : MR256;
-                const float *arow[MR256];
-                for (int i = 0; i < MR256; i++)
-                    arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
-                tile256(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows, cols, g->alpha,
-                        tile_flags(g, k0, last), last && g->bias ? g->bias + n0 : NULL);
-            }
-        }
-    }
+    (void)rows;
+    return tile256;
 }
 
 void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
@@ -325,10 +319,11 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
             }
         return;
     }
-    if (isa == VIT_GEMM_AVX512)
-        gemm512(g);
-    else
-        gemm256(g);
+    _Static_assert(MR512 <= GEMM_MR_MAX && MR256 <= GEMM_MR_MAX, "arow holds a strip");
+    _Static_assert(NR512 <= GEMM_NR_MAX && NR256 <= GEMM_NR_MAX, "bp holds a panel");
+    static const gemm_kernel avx512 = {MR512, NR512 / 2, transpose16_512, tile512_for};
+    static const gemm_kernel avx2 = {MR256, NR256 / 2, transpose8_256, tile256_for};
+    gemm_blocked(isa == VIT_GEMM_AVX512 ? &avx512 : &avx2, g);
 }
 
 #else /* not x86-64: cblas only */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tools/cli.h"
 #include "tools/idx.h"
 #include "vit.h"
 
@@ -61,17 +62,6 @@ static int fail(const char *msg)
     return -1;
 }
 
-static int parse_number(const char *s, double lo, double hi, double *ret)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi))
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
@@ -97,20 +87,19 @@ static int parse_args(int argc, char **argv, options *o)
             o->labels = optarg;
             break;
         case 'e':
-            if (parse_number(optarg, 0.0, 1e6, &o->exit_threshold) < 0)
+            if (vit_cli_number(optarg, 0.0, 1e6, &o->exit_threshold) < 0)
                 return fail("--exit-threshold needs a number >= 0");
             break;
         case 'b':
-            if (parse_number(optarg, 0.0, 1e9, &o->budget) < 0)
+            if (vit_cli_number(optarg, 0.0, 1e9, &o->budget) < 0)
                 return fail("--budget needs a number of GFLOPs >= 0");
             break;
         case 't':
-            if (parse_number(optarg, 0, 256, &v) < 0 || v != floor(v))
-                return fail("--threads needs an integer in [0, 256]");
-            o->threads = (int)v;
+            if (vit_cli_threads("vit-eval", optarg, &o->threads) < 0)
+                return -1;
             break;
         case 'n':
-            if (parse_number(optarg, 1, 1e12, &v) < 0 || v != floor(v))
+            if (vit_cli_number(optarg, 1, 1e12, &v) < 0 || v != floor(v))
                 return fail("--limit needs a positive integer");
             o->limit = (int64_t)v;
             break;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tools/cli.h"
 #include "tools/image_load.h"
 #include "tools/npy.h"
 #include "ops/ops.h"
@@ -55,17 +56,6 @@ static int usage_error(const char *msg)
     return -1;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *ret)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -EINVAL;
-    *ret = (int)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
@@ -81,15 +71,15 @@ static int parse_args(int argc, char **argv, options *o)
             o->logits_out = optarg;
             break;
         case 'k':
-            if (parse_int(optarg, 1, 1000000, &o->top_k) < 0)
+            if (vit_cli_int(optarg, 1, 1000000, &o->top_k) < 0)
                 return usage_error("--top-k needs a positive integer");
             break;
         case 't':
-            if (parse_int(optarg, 0, 256, &o->threads) < 0)
-                return usage_error("--threads needs an integer in [0, 256]");
+            if (vit_cli_threads("vit-infer", optarg, &o->threads) < 0)
+                return -1;
             break;
         case 'b':
-            if (parse_int(optarg, 1, 1000000, &o->bench) < 0)
+            if (vit_cli_int(optarg, 1, 1000000, &o->bench) < 0)
                 return usage_error("--bench needs a positive integer");
             break;
         case 'h':
