@@ -206,69 +206,6 @@ int vit_config_parse(const char *text, size_t len, const char *source, vit_confi
     return 0;
 }
 
-char **vit_labels_free(char **labels, int count)
-{
-    for (int i = 0; labels && i < count; i++)
-        free(labels[i]);
-    free(labels);
-    return NULL;
-}
-
-/* Drops the line end and trailing white space of line[0..len); returns the new length. */
-static ssize_t chomp(char *line, ssize_t len)
-{
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
-                       line[len - 1] == '\t'))
-        line[--len] = 0;
-    return len;
-}
-
-int vit_labels_read(const char *path, char ***ret_labels, int *ret_count, vit_error *err)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        int r = -errno;
-        return vit_errorf(err, r, "%s: %s", path, strerror(-r));
-    }
-    char **labels = NULL;
-    int n = 0, cap = 0, r = 0;
-    char *line = NULL;
-    size_t linecap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &linecap, f)) >= 0) {
-        chomp(line, len);
-        if (n == MAX_CLASSES) {
-            r = vit_errorf(err, -EINVAL, "%s: more than %d labels", path, MAX_CLASSES);
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **grown = realloc(labels, (size_t)cap * sizeof(char *));
-            if (!grown) {
-                r = vit_errorf(err, -ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            labels = grown;
-        }
-        if (!(labels[n] = strdup(line))) {
-            r = vit_errorf(err, -ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        n++;
-    }
-    free(line);
-    fclose(f);
-    while (r == 0 && n > 0 && !labels[n - 1][0])
-        free(labels[--n]);
-    if (r < 0) {
-        vit_labels_free(labels, n);
-        return r;
-    }
-    *ret_labels = labels;
-    *ret_count = n;
-    return 0;
-}
-
 int vit_config_load_labels(vit_config *cfg, const char *path, vit_error *err)
 {
     char **labels;
