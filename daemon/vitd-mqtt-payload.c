@@ -1,12 +1,13 @@
 /* vitd-mqtt-payload.c — builds the MQTT payloads with jansson. The event payload uses the field
- * names of `vitctl monitor --json`, so one parser reads both. */
+ * names of `vitctl monitor --json`, so one parser reads both; numbers keep jansson's default
+ * precision (17 digits), so a score on MQTT is the very double of the D-Bus signal. */
 #include "vitd-mqtt-payload.h"
 
 #include <jansson.h>
 
 static char *dump(json_t *o)
 {
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char *copy = g_strdup(text ? text : "{}");
     free(text);
