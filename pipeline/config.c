@@ -1,5 +1,6 @@
-/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`, `mqtt:` in mqtt_config.c) and the all-or-nothing load of a
- * whole configuration: the daemon file, then every *.yaml of the pipelines folder in name order.
+/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`; `mqtt:` is read by mqtt_config.c)
+ * and the all-or-nothing load of a whole configuration: the daemon file, then every *.yaml of
+ * the pipelines folder in name order.
  *
  * Every file is read even after one fails, so one run of `vitd --check` lists every problem.
  * Pipeline names are unique across files; entries are returned sorted by name.
