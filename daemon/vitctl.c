@@ -1,6 +1,6 @@
 /* vitctl.c — command-line client of vitd over D-Bus.
  *
- *   vitctl [--user] list | status NAME | monitor [NAME] [--json] [--count N]
+ *   vitctl [--user] list | status [NAME] | monitor [NAME] [--json] [--count N]
  *                 | reload | start NAME | stop NAME | restart NAME
  *
  * Errors are one line on stderr and exit status 1: vitd not running (org.vitd1 has no owner),
@@ -91,19 +91,21 @@ static void print_property(const char *name, sd_bus_message *m)
     sd_bus_message_exit_container(m);
 }
 
+/* Without PIPELINE: the daemon's properties (Version and the MQTT sink's Mqtt*). */
 static int cmd_status(sd_bus *bus, const char *pipeline)
 {
     sd_bus_error e = SD_BUS_ERROR_NULL;
     sd_bus_message *reply = NULL;
-    char *path = vitd_pipeline_path(pipeline);
+    char *path = pipeline ? vitd_pipeline_path(pipeline) : strdup(VITD_MANAGER_PATH);
     const char *name;
 
     int r = path ? sd_bus_call_method(bus, VITD_BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                      "GetAll", &e, &reply, "s", VITD_PIPELINE_INTERFACE)
+                                      "GetAll", &e, &reply, "s",
+                                      pipeline ? VITD_PIPELINE_INTERFACE : VITD_MANAGER_INTERFACE)
                  : -ENOMEM;
     free(path);
     if (r < 0) {
-        r = fail(&e, r, pipeline);
+        r = fail(&e, r, pipeline ? pipeline : "status");
         sd_bus_error_free(&e);
         return r;
     }
@@ -261,7 +263,8 @@ static void usage(FILE *f)
     fprintf(f, "Usage: vitctl [--user] COMMAND\n"
                "Commands:\n"
                "  list                         pipelines with their state and object path\n"
-               "  status NAME                  properties of one pipeline\n"
+               "  status [NAME]                properties of one pipeline, or without NAME of\n"
+               "                               vitd itself (version, MQTT state and counters)\n"
                "  monitor [NAME] [--json] [--count N]\n"
                "                               print Classification signals as they arrive\n"
                "                               (--json: one JSON object per line)\n"
@@ -307,8 +310,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[optind];
     const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
-    bool needs_name = strcmp(cmd, "status") == 0 || strcmp(cmd, "start") == 0 ||
-                      strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0;
+    bool needs_name =
+        strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 || strcmp(cmd, "restart") == 0;
     if (needs_name && !arg) {
         fprintf(stderr, "vitctl: %s needs a pipeline name\n", cmd);
         return 2;

@@ -1,7 +1,8 @@
 /* vitd-bus.c — the whole control D-Bus surface, as two static vtables.
  *
  * org.vitd1.Manager (/org/vitd1): ListPipelines, Reload, Start/Stop/RestartPipeline,
- * PipelineAdded/PipelineRemoved, Version. org.vitd1.Pipeline: one fallback vtable under
+ * PipelineAdded/PipelineRemoved, Version, and the MQTT sink's MqttState, MqttSpooled,
+ * MqttDropped, MqttLastError. org.vitd1.Pipeline: one fallback vtable under
  * /org/vitd1/pipeline whose find callback decodes the path to a pipeline name, so objects appear
  * and vanish with the config without registering anything per pipeline. The Classification
  * signal is declared here for introspection but sent by vitd-events on its own connection.
@@ -31,6 +32,7 @@ struct _VitdBus {
     guint source_id;
     VitdManager *manager;
     VitdEvents *events; /* for EventsDropped; NULL until set */
+    VitdMqttSink *mqtt; /* for the Mqtt* properties; NULL until set */
     gboolean user_bus;
 };
 
@@ -180,9 +182,35 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
     return sd_bus_message_append(reply, "s", VITD_VERSION);
 }
 
+/* MqttState, MqttLastError (s) and MqttSpooled, MqttDropped (t). */
+static int property_get_mqtt(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error)
+{
+    VitdBus *b = userdata;
+    VitdMqttStatus st = {VITD_MQTT_DISABLED, 0, 0, NULL};
+    if (b->mqtt)
+        vitd_mqtt_sink_get_status(b->mqtt, &st);
+    int r;
+    if (strcmp(property, "MqttState") == 0)
+        r = sd_bus_message_append(reply, "s", vitd_mqtt_state_to_string(st.state));
+    else if (strcmp(property, "MqttLastError") == 0)
+        r = sd_bus_message_append(reply, "s", st.last_error ? st.last_error : "");
+    else
+        r = sd_bus_message_append(
+            reply, "t", (uint64_t)(strcmp(property, "MqttSpooled") == 0 ? st.spooled : st.dropped));
+    vitd_mqtt_status_clear(&st);
+    return r;
+}
+
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("MqttState", "s", property_get_mqtt, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("MqttSpooled", "t", property_get_mqtt, 0, 0),
+    SD_BUS_PROPERTY("MqttDropped", "t", property_get_mqtt, 0, 0),
+    SD_BUS_PROPERTY("MqttLastError", "s", property_get_mqtt, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_NAMES("ListPipelines", "", SD_BUS_PARAM(), "a(sso)", SD_BUS_PARAM(pipelines),
                              method_list_pipelines, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -413,6 +441,17 @@ VitdBus *vitd_bus_free(VitdBus *b)
 void vitd_bus_set_events(VitdBus *b, VitdEvents *ev)
 {
     b->events = ev;
+}
+
+void vitd_bus_set_mqtt(VitdBus *b, VitdMqttSink *s)
+{
+    b->mqtt = s;
+}
+
+void vitd_bus_emit_mqtt_changed(VitdBus *b)
+{
+    sd_bus_emit_properties_changed(b->bus, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE, "MqttState",
+                                   "MqttLastError", NULL);
 }
 
 void vitd_bus_emit_pipeline_changed(VitdBus *b, VitdPipeline *p)

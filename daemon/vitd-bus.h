@@ -7,6 +7,7 @@
 #include "vitd-bus-source.h"
 #include "vitd-events.h"
 #include "vitd-manager.h"
+#include "vitd-mqtt-sink.h"
 
 typedef struct _VitdBus VitdBus;
 
@@ -19,6 +20,11 @@ int vitd_bus_open(VitdManager *m, gboolean user_bus, VitdBusLost on_lost, gpoint
 VitdBus *vitd_bus_free(VitdBus *b);
 /* EventsDropped is read from EV (0 until this is called). */
 void vitd_bus_set_events(VitdBus *b, VitdEvents *ev);
+/* MqttState, MqttSpooled, MqttDropped and MqttLastError are read from S ("disabled" until this
+ * is called). */
+void vitd_bus_set_mqtt(VitdBus *b, VitdMqttSink *s);
+/* PropertiesChanged for MqttState and MqttLastError. */
+void vitd_bus_emit_mqtt_changed(VitdBus *b);
 /* PropertiesChanged for the properties of P that emit it (State, LastError, Restarts, Model,
  * Source). */
 void vitd_bus_emit_pipeline_changed(VitdBus *b, VitdPipeline *p);

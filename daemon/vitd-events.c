@@ -1,4 +1,6 @@
-/* vitd-events.c — streams Classification signals without ever blocking.
+/* vitd-events.c — the event stream (publish policy and seq, once per event) and its D-Bus sink,
+ * which streams Classification signals without ever blocking. Other sinks (MQTT) are added by
+ * vitd.c and get the same events with the same seq; see vitd-events.h for what seq means.
  *
  * Signals go out on a second bus connection, so method replies and PropertiesChanged on the
  * control connection never queue behind frames. sd-bus writes non-blockingly: what the socket
@@ -8,8 +10,9 @@
  * That count, the seq and the publish policy state of each pipeline live here, in a stream
  * record keyed by pipeline name, created by the first classification and forgotten when the
  * pipeline leaves the configuration.
- * `seq` is assigned only to signals that were actually queued, so it has no gaps: a subscriber
- * that sees seq jump knows it lost signals in the bus, not in vitd.
+ * `seq` is assigned once to every event that passes the publish policy, before the sinks see
+ * it, so a D-Bus subscriber that sees seq jump finds the jump counted in EventsDropped (or lost
+ * in the bus, when it is not).
  *
  * Because the signals' sender is this second connection (not the owner of org.vitd1), clients
  * match them by interface/path, or by sender=org.vitd1.Events, the name this connection owns. */
@@ -35,7 +38,8 @@
 
 /* The event stream of one pipeline. */
 typedef struct {
-    guint64 seq;     /* last emitted Classification seq (first signal is 1) */
+    char stream[17]; /* VitdEvent.stream */
+    guint64 seq;     /* last emitted event's seq (first event is 1) */
     guint64 dropped; /* EventsDropped */
     VitdPublishState publish;
 } EventsStream;
@@ -46,6 +50,11 @@ struct _VitdEvents {
     uint64_t queue_max;
     gboolean warned;
     GHashTable *streams; /* pipeline name -> EventsStream*, owned */
+    struct {
+        VitdEventSink func;
+        gpointer data;
+    } sinks[VITD_EVENTS_SINKS_MAX];
+    guint n_sinks;
 };
 
 static void stream_free(gpointer data)
@@ -61,6 +70,7 @@ static EventsStream *stream_get(VitdEvents *ev, const VitdPipeline *p)
     EventsStream *s = g_hash_table_lookup(ev->streams, name);
     if (!s) {
         s = g_new0(EventsStream, 1);
+        g_snprintf(s->stream, sizeof s->stream, "%08x%08x", g_random_int(), g_random_int());
         g_hash_table_insert(ev->streams, g_strdup(name), s);
     }
     return s;
@@ -127,16 +137,25 @@ void vitd_events_flush(VitdEvents *ev, guint64 timeout_us)
     }
 }
 
-static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c,
-                        guint64 seq, sd_bus_message **ret)
+void vitd_events_add_sink(VitdEvents *ev, VitdEventSink sink, gpointer user_data)
 {
+    g_return_if_fail(ev->n_sinks < VITD_EVENTS_SINKS_MAX);
+    ev->sinks[ev->n_sinks].func = sink;
+    ev->sinks[ev->n_sinks].data = user_data;
+    ev->n_sinks++;
+}
+
+static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdEvent *e,
+                        sd_bus_message **ret)
+{
+    const VitdClassification *c = e->c;
     sd_bus_message *m = NULL;
     int r = sd_bus_message_new_signal(ev->bus, &m, vitd_pipeline_get_path(p),
                                       VITD_PIPELINE_INTERFACE, "Classification");
     if (r < 0)
         return r;
-    r = sd_bus_message_append(m, "ttxt", (uint64_t)seq, (uint64_t)c->frame, (int64_t)c->pts_ns,
-                              (uint64_t)g_get_real_time());
+    r = sd_bus_message_append(m, "ttxt", (uint64_t)e->seq, (uint64_t)c->frame, (int64_t)c->pts_ns,
+                              (uint64_t)e->realtime_us);
     if (r >= 0)
         r = sd_bus_message_open_container(m, 'a', "(sd)");
     for (guint i = 0; r >= 0 && i < c->n_labels; i++)
@@ -154,9 +173,8 @@ static int build_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassif
     return 0;
 }
 
-/* Queues Classification number SEQ of P unless the outgoing queue is full (-ENOBUFS). */
-static int send_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c,
-                       guint64 seq)
+/* Queues the Classification signal of E unless the outgoing queue is full (-ENOBUFS). */
+static int send_signal(VitdEvents *ev, const VitdPipeline *p, const VitdEvent *e)
 {
     uint64_t queued = 0;
     int r = sd_bus_get_n_queued_write(ev->bus, &queued);
@@ -164,7 +182,7 @@ static int send_signal(VitdEvents *ev, const VitdPipeline *p, const VitdClassifi
         r = -ENOBUFS;
     sd_bus_message *m = NULL;
     if (r >= 0)
-        r = build_signal(ev, p, c, seq, &m);
+        r = build_signal(ev, p, e, &m);
     if (r >= 0) {
         r = sd_bus_send(ev->bus, m, NULL);
         sd_bus_message_unref(m);
@@ -181,7 +199,10 @@ void vitd_events_publish(VitdEvents *ev, const VitdPipeline *p, const VitdClassi
 
     if (!vitd_publish_should_emit(&s->publish, spec->publish, spec->max_rate, top, now))
         return;
-    int r = send_signal(ev, p, c, s->seq + 1);
+    s->seq++;
+    vitd_publish_note_emitted(&s->publish, top, now);
+    VitdEvent e = {vitd_pipeline_get_name(p), s->stream, s->seq, (guint64)g_get_real_time(), c};
+    int r = send_signal(ev, p, &e);
     if (r < 0) {
         s->dropped++;
         if (r != -ENOBUFS && !ev->warned) {
@@ -189,10 +210,9 @@ void vitd_events_publish(VitdEvents *ev, const VitdPipeline *p, const VitdClassi
             vitd_log_full(LOG_WARNING, vitd_pipeline_get_name(p), NULL,
                           "Failed to emit Classification: %s", g_strerror(-r));
         }
-        return;
     }
-    s->seq++;
-    vitd_publish_note_emitted(&s->publish, top, now);
+    for (guint i = 0; i < ev->n_sinks; i++)
+        ev->sinks[i].func(&e, ev->sinks[i].data);
 }
 
 void vitd_events_reset_policy(VitdEvents *ev, const VitdPipeline *p)

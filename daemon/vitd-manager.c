@@ -116,6 +116,11 @@ VitdPipeline *vitd_manager_find(VitdManager *m, const char *name)
     return g_hash_table_lookup(m->pipelines, name);
 }
 
+const VpConfig *vitd_manager_get_config(const VitdManager *m)
+{
+    return m->config;
+}
+
 static void update_status(VitdManager *m)
 {
     guint running = 0, total = g_hash_table_size(m->pipelines);
@@ -267,6 +272,7 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
     }
     vp_config_free(m->config);
     m->config = config;
+    NOTIFY(m, reloaded, config);
     vitd_log_info("Reloaded %s: %u added, %u removed, %u restarted", m->config_path, added, removed,
                   changed);
     g_autofree char *status =

@@ -21,6 +21,8 @@ typedef struct {
     void (*reconfigured)(VitdPipeline *p, gpointer user_data);
     /* P posted a classification. */
     void (*classified)(VitdPipeline *p, const VitdClassification *c, gpointer user_data);
+    /* A reload succeeded; CONFIG is the new configuration (daemon-wide settings such as mqtt:). */
+    void (*reloaded)(const VpConfig *config, gpointer user_data);
 } VitdManagerListener;
 
 /* Loads CONFIG_PATH (errors in ERROR, FILE:LINE:COL per line). USER_BUS forces the session bus. */
@@ -44,6 +46,8 @@ void vitd_manager_drain(VitdManager *m, guint timeout_ms);
 gboolean vitd_manager_is_draining(const VitdManager *m);
 
 VitdPipeline *vitd_manager_find(VitdManager *m, const char *name);
+/* The configuration running now (replaced by each successful reload). */
+const VpConfig *vitd_manager_get_config(const VitdManager *m);
 /* Pipelines in name order (the array does not own them). */
 GPtrArray *vitd_manager_list(VitdManager *m);
 

@@ -15,7 +15,7 @@ typedef struct {
  * monotonic time NOW_US should be emitted under MODE (MAX_RATE signals/s for max-rate). */
 gboolean vitd_publish_should_emit(const VitdPublishState *state, VpPublishMode mode,
                                   double max_rate, const char *top_label, gint64 now_us);
-/* Records that a signal with TOP_LABEL was actually sent at NOW_US (not called for drops, so
- * on-change re-sends a change whose signal was dropped). */
+/* Records that an event with TOP_LABEL was emitted at NOW_US (it got a seq and went to every
+ * sink, whether or not a sink had to drop it). */
 void vitd_publish_note_emitted(VitdPublishState *state, const char *top_label, gint64 now_us);
 void vitd_publish_state_clear(VitdPublishState *state);

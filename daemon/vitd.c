@@ -8,8 +8,9 @@
  * (end-of-stream, bounded wait) and exit 0.
  *
  * This is where the pieces meet: the manager (config and pipelines), the control connection
- * (vitd-bus) and the event connection (vitd-events) know nothing of each other's callers; the
- * listeners below carry the manager's news to the two connections. */
+ * (vitd-bus), the event stream (vitd-events, which feeds D-Bus and every added sink) and the
+ * MQTT sink (vitd-mqtt-sink) know nothing of each other's callers; the listeners below carry
+ * the manager's news to them. */
 #include <errno.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -21,6 +22,7 @@
 #include "vitd-events.h"
 #include "vitd-log.h"
 #include "vitd-manager.h"
+#include "vitd-mqtt-sink.h"
 
 #define DEFAULT_CONFIG VITD_SYSCONFDIR "/vitd.yaml"
 #define DRAIN_TIMEOUT_MS 5000
@@ -44,6 +46,7 @@ typedef struct {
     VitdManager *manager;
     VitdBus *bus;
     VitdEvents *events;
+    VitdMqttSink *mqtt;
     GMainLoop *loop;
     gboolean failed; /* a bus connection was lost: exit non-zero so systemd restarts */
 } Daemon;
@@ -90,6 +93,36 @@ static const VitdManagerListener events_listener = {
     .classified = events_on_classified,
 };
 
+static void mqtt_on_added(VitdPipeline *p, gpointer data)
+{
+    vitd_mqtt_sink_pipeline_changed(data, p);
+}
+
+static void mqtt_on_removed(VitdPipeline *p, gpointer data)
+{
+    vitd_mqtt_sink_pipeline_removed(data, p);
+}
+
+static void mqtt_on_reloaded(const VpConfig *config, gpointer data)
+{
+    vitd_mqtt_sink_apply(data, config->mqtt);
+}
+
+/* Events reach MQTT through the event stream (vitd_events_add_sink), not from here. */
+static const VitdManagerListener mqtt_listener = {
+    .added = mqtt_on_added,
+    .removed = mqtt_on_removed,
+    .changed = mqtt_on_added,
+    .reloaded = mqtt_on_reloaded,
+};
+
+static void on_mqtt_changed(gpointer data)
+{
+    Daemon *d = data;
+    if (d->bus)
+        vitd_bus_emit_mqtt_changed(d->bus);
+}
+
 /* Without its bus vitd is of no use to anyone: exit with an error and let systemd restart it. */
 static void on_bus_lost(sd_bus *bus, gpointer data)
 {
@@ -111,16 +144,26 @@ static int daemon_start(Daemon *d)
     if (r < 0)
         return r;
     vitd_bus_set_events(d->bus, d->events);
+    d->mqtt = vitd_mqtt_sink_new(d->manager, d->events, on_mqtt_changed, d);
+    vitd_bus_set_mqtt(d->bus, d->mqtt);
+    vitd_events_add_sink(d->events, vitd_mqtt_sink_on_event, d->mqtt);
     vitd_manager_add_listener(d->manager, &bus_listener, d->bus);
     vitd_manager_add_listener(d->manager, &events_listener, d->events);
+    vitd_manager_add_listener(d->manager, &mqtt_listener, d->mqtt);
     vitd_manager_start(d->manager, d->loop);
+    /* After the pipelines exist, so their retained state goes out with the first connection. */
+    vitd_mqtt_sink_apply(d->mqtt, vitd_manager_get_config(d->manager)->mqtt);
     return 0;
 }
 
-/* Pipelines first (their last signals still go out), then the event and control connections. */
+/* Pipelines first (their last events still go out), then MQTT (spools what is queued), then the
+ * event and control connections. */
 static void daemon_stop(Daemon *d)
 {
     g_clear_pointer(&d->manager, vitd_manager_free);
+    if (d->bus)
+        vitd_bus_set_mqtt(d->bus, NULL);
+    d->mqtt = vitd_mqtt_sink_free(d->mqtt);
     if (d->events)
         vitd_events_flush(d->events, EVENTS_FLUSH_US);
     g_clear_pointer(&d->events, vitd_events_free);

@@ -1,5 +1,6 @@
-/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`) and the all-or-nothing load of a
- * whole configuration: the daemon file, then every *.yaml of the pipelines folder in name order.
+/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`; `mqtt:` is read by mqtt_config.c)
+ * and the all-or-nothing load of a whole configuration: the daemon file, then every *.yaml of
+ * the pipelines folder in name order.
  *
  * Every file is read even after one fails, so one run of `vitd --check` lists every problem.
  * Pipeline names are unique across files; entries are returned sorted by name.
@@ -10,7 +11,7 @@
 
 #define DEFAULT_PIPELINES_DIR "/etc/vitd/pipelines.d"
 
-static const char *const config_keys[] = {"bus", "pipelines-dir", "defaults", NULL};
+static const char *const config_keys[] = {"bus", "pipelines-dir", "defaults", "mqtt", NULL};
 static const char *const bus_choices[] = {"system", "session", NULL};
 
 typedef struct {
@@ -58,6 +59,9 @@ static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
         else if (!vp_yaml_is_null(value))
             vp_yaml_error(file, errs, value, "'defaults' must be a mapping, got %s",
                           vp_yaml_kind(value));
+    } else if (strcmp(key, "mqtt") == 0) {
+        vp_mqtt_config_free(st->config->mqtt);
+        st->config->mqtt = vp_mqtt_config_parse(file, errs, value);
     } else if (strcmp(key, "pipelines") == 0) {
         vp_yaml_error(file, errs, key_node,
                       "'pipelines' belong in *.yaml files of the pipelines directory, not in "
@@ -190,6 +194,7 @@ void vp_config_free(VpConfig *config)
         return;
     g_free(config->config_file);
     g_free(config->pipelines_dir);
+    vp_mqtt_config_free(config->mqtt);
     if (config->pipelines)
         g_ptr_array_free(config->pipelines, TRUE);
     g_free(config);

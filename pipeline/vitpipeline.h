@@ -74,6 +74,30 @@ typedef struct {
                          * cascade's budget mode (vitclassify exit-budget); 0 = none */
 } VpPipelineSpec;
 
+/* The `mqtt:` block of vitd.yaml (see README, "MQTT"): where vitd publishes its events. */
+typedef struct {
+    char *url; /* as written: mqtt://HOST[:PORT] or mqtts://HOST[:PORT] */
+    char *host;
+    int port;            /* default 1883, or 8883 for mqtts */
+    gboolean tls;        /* mqtts:// */
+    char *client_id;     /* NULL: the daemon uses /etc/machine-id, else the hostname */
+    char *topic_prefix;  /* default "vitd" */
+    char *username;      /* NULL: none */
+    char *password_file; /* absolute; read by the daemon at each connection; NULL: none */
+    char *ca_file, *cert_file, *key_file; /* absolute, NULL when not set */
+    int qos;                              /* 0 or 1 (default 1) */
+    char *spool_path;                     /* default /var/lib/vitd/mqtt-spool */
+    guint64 spool_max_size;               /* bytes, default 64 MiB */
+    int stats_interval;                   /* seconds, 0 = no stats messages; default 10 */
+    gboolean homeassistant;               /* Home Assistant MQTT discovery, default FALSE */
+} VpMqttConfig;
+
+void vp_mqtt_config_free(VpMqttConfig *mqtt);
+/* TRUE when A and B (either may be NULL) are the same settings. */
+gboolean vp_mqtt_config_equal(const VpMqttConfig *a, const VpMqttConfig *b);
+VpMqttConfig *vp_mqtt_config_copy(const VpMqttConfig *mqtt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VpMqttConfig, vp_mqtt_config_free)
+
 typedef struct {
     char *config_file;    /* vitd.yaml that was read, or NULL when none */
     VpBus bus;            /* `bus: system|session`, default system */
@@ -81,6 +105,8 @@ typedef struct {
                            * pipelines.d beside the config (/etc/vitd/pipelines.d for the usual
                            * /etc/vitd/vitd.yaml, and when config_file is NULL) */
     GPtrArray *pipelines; /* of VpPipelineSpec*, sorted by name, owned */
+    /* Added after the first version of this header (append-only): */
+    VpMqttConfig *mqtt; /* the `mqtt:` block, NULL when there is none (MQTT off) */
 } VpConfig;
 
 /* Reads CONFIG_FILE and every *.yaml in its pipelines directory (in name order).

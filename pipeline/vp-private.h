@@ -8,6 +8,7 @@
  * launch_text.c scans a user's `launch:` text for the vitclassify element
  * pipeline_spec.c  pipeline files and entries; spec free/copy/equal
  * config.c      vitd.yaml and the whole-configuration load
+ * mqtt_config.c the `mqtt:` block of vitd.yaml
  * launch.c      vp_spec_to_launch()
  *
  * Nothing here is exported from the library.
@@ -176,5 +177,11 @@ char *vp_launch_quote(const char *value);
  * against everything already in APPEND_TO. Returns FALSE when any error was added. */
 gboolean vp_pipelines_file_parse(const char *path, const VpPipelineSpec *defaults,
                                  GPtrArray *append_to, VpErrors *errs);
+
+/* ---- mqtt_config.c ----------------------------------------------------------------------- */
+
+/* Parses the `mqtt:` mapping VALUE of vitd.yaml; returns the settings, or NULL with errors
+ * added. */
+VpMqttConfig *vp_mqtt_config_parse(VpYamlFile *file, VpErrors *errs, yaml_node_t *value);
 
 #endif /* VP_PRIVATE_H */

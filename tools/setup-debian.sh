@@ -12,6 +12,7 @@ PACKAGES=(
   libglib2.0-dev libglib2.0-bin dbus dbus-daemon systemd
   python3-torch python3-numpy python3-dbus python3-gi python3-matplotlib
   dataset-fashion-mnist
+  libmosquitto-dev mosquitto mosquitto-clients openssl python3-paho-mqtt
 )
 
 missing=()
