@@ -9,12 +9,23 @@
  * STALL_TIMEOUT_US counts as an error. Nothing here touches another pipeline.
  *
  * Counters come from the element named "vit" (frames-seen, frames-classified, frames-skipped,
- * mean-latency-us) and are accumulated over runs, so D-Bus readers see totals. */
+ * mean-latency-us) and are accumulated over runs, so D-Bus readers see totals.
+ *
+ * The main loop never waits on a pipeline's state change: the element opens its model while
+ * going to PAUSED, and a model file can block for ever (a FIFO, a hung mount). PLAYING is
+ * requested from a start thread per run, whose result comes back to the main loop. A run torn
+ * down while its start thread is still busy is abandoned to that thread, which stops and frees
+ * it when (if ever) the state change returns. vitd_pipeline_jobs_pending() counts such threads,
+ * so main() knows whether GStreamer may be deinitialised.
+ *
+ * LastError is kept while the pipeline fails; once a later run is PLAYING and moves frames it
+ * becomes PreviousError and LastError is cleared, so a health check sees the pipeline is well. */
 #include "vitd-pipeline.h"
 
 #include "vitd-backoff.h"
 #include "vitd-log.h"
 #include "vitd-names.h"
+#include "vitd-validate.h"
 
 #include <stdlib.h>
 
@@ -25,8 +36,10 @@ struct _VitdPipeline {
     char *path;                 /* D-Bus object path */
     const VpPipelineSpec *spec; /* owned by the manager's current VpConfig */
     VitdPipelineState state;
-    char *last_error; /* "" until the first error */
-    guint32 restarts; /* automatic restarts after an error or end-of-stream */
+    char *last_error;     /* "" until the first error, and again once a later run moves frames */
+    char *previous_error; /* the error a recovery cleared, "" until then */
+    char **launch_allow;  /* vitd.yaml `launch-allow:` for checking launch: runs */
+    guint32 restarts;     /* automatic restarts after an error or end-of-stream */
 
     /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
     guint64 frames_seen, frames_classified, frames_dropped;
@@ -37,6 +50,7 @@ struct _VitdPipeline {
     const VitdPipelineCallbacks *cb;
     gpointer cb_data;
     GstElement *pipeline, *vit;
+    struct StartJob *start_job; /* the run's start thread, while it runs */
     guint bus_watch, restart_timer;
     unsigned attempt; /* consecutive failed runs, for the backoff delay */
     gboolean run_had_frames;
@@ -46,6 +60,102 @@ struct _VitdPipeline {
 };
 
 static void pipeline_launch(VitdPipeline *p);
+
+/* ---- start threads ---- */
+
+/* One request for PLAYING, made off the main loop. Shared by the start thread and, until the run
+ * is torn down, its VitdPipeline (owner); the last unref frees. */
+typedef struct StartJob {
+    gint ref;
+    GMutex lock;
+    VitdPipeline *owner; /* NULL once the run was abandoned (under lock) */
+    GstElement *pipeline;
+    GstStateChangeReturn ret;
+} StartJob;
+
+static gint jobs_pending;
+
+guint vitd_pipeline_jobs_pending(void)
+{
+    return (guint)g_atomic_int_get(&jobs_pending);
+}
+
+static void start_job_unref(StartJob *job)
+{
+    if (!g_atomic_int_dec_and_test(&job->ref))
+        return;
+    gst_object_unref(job->pipeline);
+    g_mutex_clear(&job->lock);
+    g_free(job);
+}
+
+static void start_job_finished(VitdPipeline *p, GstStateChangeReturn ret);
+
+/* On the main loop: the start thread is done. */
+static gboolean start_job_report(gpointer data)
+{
+    StartJob *job = data;
+    g_mutex_lock(&job->lock);
+    VitdPipeline *p = job->owner;
+    g_mutex_unlock(&job->lock);
+    if (p && p->start_job == job) {
+        p->start_job = NULL;
+        start_job_finished(p, job->ret);
+        start_job_unref(job); /* the owner's reference */
+    }
+    start_job_unref(job);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer start_job_run(gpointer data)
+{
+    StartJob *job = data;
+    job->ret = gst_element_set_state(job->pipeline, GST_STATE_PLAYING);
+    g_mutex_lock(&job->lock);
+    gboolean abandoned = job->owner == NULL;
+    g_mutex_unlock(&job->lock);
+    if (abandoned) {
+        gst_element_set_state(job->pipeline, GST_STATE_NULL);
+        start_job_unref(job);
+    } else {
+        g_main_context_invoke(NULL, start_job_report, job);
+    }
+    g_atomic_int_dec_and_test(&jobs_pending);
+    return NULL;
+}
+
+/* Starts P's run (p->pipeline) going to PLAYING in a thread; FALSE when no thread could start. */
+static gboolean start_job_launch(VitdPipeline *p)
+{
+    StartJob *job = g_new0(StartJob, 1);
+    job->ref = 2; /* the owner's and the thread's */
+    g_mutex_init(&job->lock);
+    job->owner = p;
+    job->pipeline = gst_object_ref(p->pipeline);
+    p->start_job = job;
+    g_atomic_int_inc(&jobs_pending);
+    GThread *thread = g_thread_try_new("vitd-start", start_job_run, job, NULL);
+    if (thread) {
+        g_thread_unref(thread);
+        return TRUE;
+    }
+    g_atomic_int_dec_and_test(&jobs_pending);
+    p->start_job = NULL;
+    job->ref = 1;
+    start_job_unref(job);
+    return FALSE;
+}
+
+/* The run is being torn down while its start thread runs: the thread keeps it and stops it. */
+static void start_job_abandon(VitdPipeline *p)
+{
+    StartJob *job = p->start_job;
+    p->start_job = NULL;
+    g_mutex_lock(&job->lock);
+    job->owner = NULL;
+    g_mutex_unlock(&job->lock);
+    start_job_unref(job);
+}
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
 {
@@ -134,7 +244,10 @@ static void pipeline_teardown(VitdPipeline *p)
         g_source_remove(p->bus_watch);
         p->bus_watch = 0;
     }
-    gst_element_set_state(p->pipeline, GST_STATE_NULL);
+    if (p->start_job)
+        start_job_abandon(p); /* its thread stops the pipeline once the state change returns */
+    else
+        gst_element_set_state(p->pipeline, GST_STATE_NULL);
     gst_clear_object(&p->vit);
     gst_clear_object(&p->pipeline);
     p->fps = 0.0;
@@ -340,6 +453,11 @@ static GstElement *parse_launch(VitdPipeline *p, GError **error)
     GstElement *e = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
     if (!e)
         return NULL;
+    if (p->spec->launch && GST_IS_BIN(e) &&
+        !vitd_validate_elements(e, (const char *const *)p->launch_allow, error)) {
+        gst_object_unref(e);
+        return NULL;
+    }
     if (GST_IS_PIPELINE(e))
         return e;
     GstElement *pipeline = gst_pipeline_new(NULL);
@@ -361,10 +479,17 @@ static void pipeline_launch(VitdPipeline *p)
     g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
     pipeline_set_state(p, VITD_PIPELINE_STARTING);
+    if (!start_job_launch(p))
+        pipeline_fail(p, "vitd-thread", "could not start a thread to start the pipeline");
+}
 
-    if (gst_element_set_state(p->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+static void start_job_finished(VitdPipeline *p, GstStateChangeReturn ret)
+{
+    if (ret != GST_STATE_CHANGE_FAILURE)
         return;
-    /* The failing element posted its error on the bus; report that rather than a generic text. */
+    /* The failing element posted its error on the bus; unless the bus watch already reported
+     * it, report that rather than a generic text. */
+    g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     g_autoptr(GstMessage) msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
     if (msg) {
         g_autoptr(GError) e = NULL;
@@ -388,6 +513,7 @@ VitdPipeline *vitd_pipeline_new(const VpPipelineSpec *spec, const VitdPipelineCa
     free(path);
     p->spec = spec;
     p->last_error = g_strdup("");
+    p->previous_error = g_strdup("");
     p->exit_counts = g_array_new(FALSE, TRUE, sizeof(guint64));
     p->cb = cb;
     p->cb_data = cb_data;
@@ -404,6 +530,8 @@ void vitd_pipeline_free(VitdPipeline *p)
     pipeline_teardown(p);
     g_array_unref(p->exit_counts);
     g_free(p->last_error);
+    g_free(p->previous_error);
+    g_strfreev(p->launch_allow);
     g_free(p->path);
     g_free(p->name);
     g_free(p);
@@ -428,6 +556,24 @@ void vitd_pipeline_stop(VitdPipeline *p)
 void vitd_pipeline_set_spec(VitdPipeline *p, const VpPipelineSpec *spec)
 {
     p->spec = spec;
+}
+
+void vitd_pipeline_set_launch_allow(VitdPipeline *p, const char *const *allow)
+{
+    g_strfreev(p->launch_allow);
+    p->launch_allow = g_strdupv((char **)allow);
+}
+
+/* A run that is PLAYING and moved frames has recovered: LastError moves to PreviousError. */
+static void pipeline_recovered(VitdPipeline *p)
+{
+    if (p->state != VITD_PIPELINE_RUNNING || !p->last_error[0])
+        return;
+    g_free(p->previous_error);
+    p->previous_error = p->last_error;
+    p->last_error = g_strdup("");
+    vitd_log_full(LOG_INFO, p->name, NULL, "frames flow again; cleared the last error");
+    p->cb->changed(p, p->cb_data);
 }
 
 gboolean vitd_pipeline_drain(VitdPipeline *p)
@@ -455,6 +601,7 @@ void vitd_pipeline_poll(VitdPipeline *p, gint64 now_us)
         if (p->frames_seen != p->fps_last_seen) {
             p->progress_us = now_us;
             p->run_had_frames = TRUE;
+            pipeline_recovered(p);
         }
     }
     p->fps_last_seen = p->frames_seen;
@@ -498,6 +645,11 @@ VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p)
 const char *vitd_pipeline_get_last_error(const VitdPipeline *p)
 {
     return p->last_error;
+}
+
+const char *vitd_pipeline_get_previous_error(const VitdPipeline *p)
+{
+    return p->previous_error;
 }
 
 guint32 vitd_pipeline_get_restarts(const VitdPipeline *p)
