@@ -45,36 +45,36 @@ typedef enum {
 } VpRestartMode;
 
 typedef struct {
-    char *name;       /* unique across all files; [A-Za-z0-9_-]+ */
-    char *file;       /* file it came from */
-    int line, column; /* where its entry starts (1-based) */
+    char *name;            /* unique across all files; [A-Za-z0-9_-]+ */
+    char *file;            /* file it came from */
+    int line, column;      /* where its entry starts (1-based) */
 
     /* structured form; NULL source when launch is set */
-    char *source; /* as written: rtsp://, file://, http(s)://, v4l2:/dev/videoN, test:PATTERN */
-    char *model;  /* absolute path (relative paths resolve against the file's folder) */
-    int top_k;    /* default 5 */
-    int interval; /* classify every Nth frame, default 1 */
-    double early_exit; /* exit threshold in (0,1], or < 0 for the model's default */
-    int threads;       /* 0 = default */
+    char *source;          /* as written: rtsp://, file://, http(s)://, v4l2:/dev/videoN, test:PATTERN */
+    char *model;           /* absolute path (relative paths resolve against the file's folder) */
+    int top_k;             /* default 5 */
+    int interval;          /* classify every Nth frame, default 1 */
+    double early_exit;     /* exit threshold in (0,1], or < 0 for the model's default */
+    int threads;           /* 0 = default */
 
     /* raw form: a gst-launch description containing vitclassify; NULL for structured */
     char *launch;
 
     VpPublishMode publish;
-    double max_rate; /* signals per second, for VP_PUBLISH_MAX_RATE */
+    double max_rate;       /* signals per second, for VP_PUBLISH_MAX_RATE */
 
     VpRestartMode restart;
     double backoff_initial_s; /* default 1 */
     double backoff_max_s;     /* default 60 */
 
     /* Added after the first version of this header (append-only): */
-    gboolean realtime;  /* `realtime:` (structured only), default TRUE: the sink syncs to the
-                         * clock, so files play at their frame rate; FALSE = as fast as possible */
-    double exit_budget; /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
-                         * cascade's budget mode (vitclassify exit-budget); 0 = none */
-    char *model_at;     /* "FILE:LINE:COL" of the `model:` key (the entry's, or `defaults:` in
-                         * vitd.yaml) or of the `launch:` text; for the daemon's model checks */
-    char *labels;       /* launch: the vitclassify labels= file (absolute), or NULL */
+    gboolean realtime;     /* `realtime:` (structured only), default TRUE: the sink syncs to the
+                            * clock, so files play at their frame rate; FALSE = as fast as possible */
+    double exit_budget;    /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
+                            * cascade's budget mode (vitclassify exit-budget); 0 = none */
+    char *model_at;        /* "FILE:LINE:COL" of the `model:` key (the entry's, or `defaults:` in
+                            * vitd.yaml) or of the `launch:` text; for the daemon's model checks */
+    char *labels;          /* launch: the vitclassify labels= file (absolute), or NULL */
 } VpPipelineSpec;
 
 /* `max-pipelines:` default and ceiling: the pipelines of one configuration. */
@@ -82,15 +82,14 @@ typedef struct {
 #define VP_MAX_PIPELINES_LIMIT 1024
 
 typedef struct {
-    char *config_file;    /* vitd.yaml that was read, or NULL when none */
-    VpBus bus;            /* `bus: system|session`, default system */
-    char *pipelines_dir;  /* `pipelines-dir:`, relative to the config's folder; default
-                           * pipelines.d beside the config (/etc/vitd/pipelines.d for the usual
-                           * /etc/vitd/vitd.yaml, and when config_file is NULL) */
-    GPtrArray *pipelines; /* of VpPipelineSpec*, sorted by name, owned */
-    int max_pipelines;    /* `max-pipelines:`, default VP_MAX_PIPELINES_DEFAULT */
-    char *
-        *launch_allow; /* `launch-allow:` element names added to the allow-list; NULL-terminated */
+    char *config_file;     /* vitd.yaml that was read, or NULL when none */
+    VpBus bus;             /* `bus: system|session`, default system */
+    char *pipelines_dir;   /* `pipelines-dir:`, relative to the config's folder; default
+                            * pipelines.d beside the config (/etc/vitd/pipelines.d for the usual
+                            * /etc/vitd/vitd.yaml, and when config_file is NULL) */
+    GPtrArray *pipelines;  /* of VpPipelineSpec*, sorted by name, owned */
+    int max_pipelines;     /* `max-pipelines:`, default VP_MAX_PIPELINES_DEFAULT */
+    char **launch_allow;   /* `launch-allow:`: element names added to the allow-list, NULL-ended */
 } VpConfig;
 
 /* Reads CONFIG_FILE and every *.yaml in its pipelines directory (in name order).
@@ -125,9 +124,9 @@ char *vp_spec_to_launch(const VpPipelineSpec *spec);
  * TRUE when an element of factory NAME may appear in a launch: entry. Allowed are the named
  * sources, converters, queues, the vit elements and harmless sinks; when GStreamer is
  * initialised, also any factory whose klass says Demuxer, Parser, Decoder or Depayloader (and
- * not Sink). Elements that write files or descriptors (filesink, fdsink, ...) and everything
- * else are refused unless EXTRA (vitd.yaml `launch-allow:`, NULL-terminated, may be NULL)
- * names them. */
+ * not Sink, Encoder or Muxer). Elements that write files or descriptors (filesink, fdsink, ...)
+ * and everything else are refused unless EXTRA (vitd.yaml `launch-allow:`, NULL-terminated, may
+ * be NULL) names them. */
 gboolean vp_launch_element_allowed(const char *name, const char *const *extra);
 
 G_END_DECLS
