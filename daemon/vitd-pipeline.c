@@ -15,8 +15,9 @@
  * going to PAUSED, and a model file can block for ever (a FIFO, a hung mount). PLAYING is
  * requested from a start thread per run, whose result comes back to the main loop. A run torn
  * down while its start thread is still busy is abandoned to that thread, which stops and frees
- * it when (if ever) the state change returns. vitd_pipeline_jobs_pending() counts such threads,
- * so main() knows whether GStreamer may be deinitialised.
+ * it when (if ever) the state change returns. Runs are stopped (NULL) in a thread of their own
+ * too, since an element may wait there on a lock a stuck open holds. vitd_pipeline_jobs_pending()
+ * counts these threads, so main() knows whether GStreamer may be deinitialised.
  *
  * LastError is kept while the pipeline fails; once a later run is PLAYING and moves frames it
  * becomes PreviousError and LastError is cleared, so a health check sees the pipeline is well. */
@@ -146,6 +147,34 @@ static gboolean start_job_launch(VitdPipeline *p)
     return FALSE;
 }
 
+static gpointer stop_run(gpointer data)
+{
+    GstElement *pipeline = data;
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    g_atomic_int_dec_and_test(&jobs_pending);
+    return NULL;
+}
+
+/* Stops PIPELINE (owned) and frees it in a thread: an element may wait on a lock that a stuck
+ * model open holds, and the main loop must not wait with it. */
+static void stop_in_thread(GstElement *pipeline)
+{
+    g_atomic_int_inc(&jobs_pending);
+    GThread *thread = g_thread_try_new("vitd-stop", stop_run, pipeline, NULL);
+    if (thread)
+        g_thread_unref(thread);
+    else
+        stop_run(pipeline); /* no thread to be had: stop it here */
+}
+
+void vitd_pipeline_wait_jobs(gint64 timeout_us)
+{
+    gint64 end = g_get_monotonic_time() + timeout_us;
+    while (vitd_pipeline_jobs_pending() > 0 && g_get_monotonic_time() < end)
+        g_usleep(10 * 1000);
+}
+
 /* The run is being torn down while its start thread runs: the thread keeps it and stops it. */
 static void start_job_abandon(VitdPipeline *p)
 {
@@ -244,11 +273,11 @@ static void pipeline_teardown(VitdPipeline *p)
         g_source_remove(p->bus_watch);
         p->bus_watch = 0;
     }
+    gst_clear_object(&p->vit);
     if (p->start_job)
         start_job_abandon(p); /* its thread stops the pipeline once the state change returns */
     else
-        gst_element_set_state(p->pipeline, GST_STATE_NULL);
-    gst_clear_object(&p->vit);
+        stop_in_thread(g_steal_pointer(&p->pipeline));
     gst_clear_object(&p->pipeline);
     p->fps = 0.0;
     p->fps_last_seen = p->frames_seen;
