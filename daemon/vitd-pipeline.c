@@ -11,13 +11,9 @@
  * Counters come from the element named "vit" (frames-seen, frames-classified, frames-skipped,
  * mean-latency-us) and are accumulated over runs, so D-Bus readers see totals.
  *
- * The main loop never waits on a pipeline's state change: the element opens its model while
- * going to PAUSED, and a model file can block for ever (a FIFO, a hung mount). PLAYING is
- * requested from a start thread per run, whose result comes back to the main loop. A run torn
- * down while its start thread is still busy is abandoned to that thread, which stops and frees
- * it when (if ever) the state change returns. Runs are stopped (NULL) in a thread of their own
- * too, since an element may wait there on a lock a stuck open holds. vitd_pipeline_jobs_pending()
- * counts these threads, so main() knows whether GStreamer may be deinitialised.
+ * The main loop never waits on a pipeline's state change (vitd-state-thread.c): PLAYING is
+ * requested in a thread and its outcome comes back to on_started(); a run torn down before that
+ * is abandoned to its thread, and runs are stopped (NULL) in a thread too.
  *
  * LastError is kept while the pipeline fails; once a later run is PLAYING and moves frames it
  * becomes PreviousError and LastError is cleared, so a health check sees the pipeline is well. */
@@ -26,6 +22,7 @@
 #include "vitd-backoff.h"
 #include "vitd-log.h"
 #include "vitd-names.h"
+#include "vitd-state-thread.h"
 #include "vitd-validate.h"
 
 #include <stdlib.h>
@@ -51,7 +48,7 @@ struct _VitdPipeline {
     const VitdPipelineCallbacks *cb;
     gpointer cb_data;
     GstElement *pipeline, *vit;
-    struct StartJob *start_job; /* the run's start thread, while it runs */
+    VitdStateJob *start_job; /* the run's PLAYING request, until it returned */
     guint bus_watch, restart_timer;
     unsigned attempt; /* consecutive failed runs, for the backoff delay */
     gboolean run_had_frames;
@@ -61,130 +58,7 @@ struct _VitdPipeline {
 };
 
 static void pipeline_launch(VitdPipeline *p);
-
-/* ---- start threads ---- */
-
-/* One request for PLAYING, made off the main loop. Shared by the start thread and, until the run
- * is torn down, its VitdPipeline (owner); the last unref frees. */
-typedef struct StartJob {
-    gint ref;
-    GMutex lock;
-    VitdPipeline *owner; /* NULL once the run was abandoned (under lock) */
-    GstElement *pipeline;
-    GstStateChangeReturn ret;
-} StartJob;
-
-static gint jobs_pending;
-
-guint vitd_pipeline_jobs_pending(void)
-{
-    return (guint)g_atomic_int_get(&jobs_pending);
-}
-
-static void start_job_unref(StartJob *job)
-{
-    if (!g_atomic_int_dec_and_test(&job->ref))
-        return;
-    gst_object_unref(job->pipeline);
-    g_mutex_clear(&job->lock);
-    g_free(job);
-}
-
-static void start_job_finished(VitdPipeline *p, GstStateChangeReturn ret);
-
-/* On the main loop: the start thread is done. */
-static gboolean start_job_report(gpointer data)
-{
-    StartJob *job = data;
-    g_mutex_lock(&job->lock);
-    VitdPipeline *p = job->owner;
-    g_mutex_unlock(&job->lock);
-    if (p && p->start_job == job) {
-        p->start_job = NULL;
-        start_job_finished(p, job->ret);
-        start_job_unref(job); /* the owner's reference */
-    }
-    start_job_unref(job);
-    return G_SOURCE_REMOVE;
-}
-
-static gpointer start_job_run(gpointer data)
-{
-    StartJob *job = data;
-    job->ret = gst_element_set_state(job->pipeline, GST_STATE_PLAYING);
-    g_mutex_lock(&job->lock);
-    gboolean abandoned = job->owner == NULL;
-    g_mutex_unlock(&job->lock);
-    if (abandoned) {
-        gst_element_set_state(job->pipeline, GST_STATE_NULL);
-        start_job_unref(job);
-    } else {
-        g_main_context_invoke(NULL, start_job_report, job);
-    }
-    g_atomic_int_dec_and_test(&jobs_pending);
-    return NULL;
-}
-
-/* Starts P's run (p->pipeline) going to PLAYING in a thread; FALSE when no thread could start. */
-static gboolean start_job_launch(VitdPipeline *p)
-{
-    StartJob *job = g_new0(StartJob, 1);
-    job->ref = 2; /* the owner's and the thread's */
-    g_mutex_init(&job->lock);
-    job->owner = p;
-    job->pipeline = gst_object_ref(p->pipeline);
-    p->start_job = job;
-    g_atomic_int_inc(&jobs_pending);
-    GThread *thread = g_thread_try_new("vitd-start", start_job_run, job, NULL);
-    if (thread) {
-        g_thread_unref(thread);
-        return TRUE;
-    }
-    g_atomic_int_dec_and_test(&jobs_pending);
-    p->start_job = NULL;
-    job->ref = 1;
-    start_job_unref(job);
-    return FALSE;
-}
-
-static gpointer stop_run(gpointer data)
-{
-    GstElement *pipeline = data;
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(pipeline);
-    g_atomic_int_dec_and_test(&jobs_pending);
-    return NULL;
-}
-
-/* Stops PIPELINE (owned) and frees it in a thread: an element may wait on a lock that a stuck
- * model open holds, and the main loop must not wait with it. */
-static void stop_in_thread(GstElement *pipeline)
-{
-    g_atomic_int_inc(&jobs_pending);
-    GThread *thread = g_thread_try_new("vitd-stop", stop_run, pipeline, NULL);
-    if (thread)
-        g_thread_unref(thread);
-    else
-        stop_run(pipeline); /* no thread to be had: stop it here */
-}
-
-void vitd_pipeline_wait_jobs(gint64 timeout_us)
-{
-    gint64 end = g_get_monotonic_time() + timeout_us;
-    while (vitd_pipeline_jobs_pending() > 0 && g_get_monotonic_time() < end)
-        g_usleep(10 * 1000);
-}
-
-/* The run is being torn down while its start thread runs: the thread keeps it and stops it. */
-static void start_job_abandon(VitdPipeline *p)
-{
-    StartJob *job = p->start_job;
-    p->start_job = NULL;
-    g_mutex_lock(&job->lock);
-    job->owner = NULL;
-    g_mutex_unlock(&job->lock);
-    start_job_unref(job);
-}
+static void on_started(GstStateChangeReturn ret, gpointer data);
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
 {
@@ -274,10 +148,10 @@ static void pipeline_teardown(VitdPipeline *p)
         p->bus_watch = 0;
     }
     gst_clear_object(&p->vit);
-    if (p->start_job)
-        start_job_abandon(p); /* its thread stops the pipeline once the state change returns */
+    if (p->start_job) /* its thread stops the pipeline once the state change returns */
+        vitd_state_abandon(g_steal_pointer(&p->start_job));
     else
-        stop_in_thread(g_steal_pointer(&p->pipeline));
+        vitd_state_stop(g_steal_pointer(&p->pipeline));
     gst_clear_object(&p->pipeline);
     p->fps = 0.0;
     p->fps_last_seen = p->frames_seen;
@@ -508,12 +382,16 @@ static void pipeline_launch(VitdPipeline *p)
     g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
     pipeline_set_state(p, VITD_PIPELINE_STARTING);
-    if (!start_job_launch(p))
+    p->start_job = vitd_state_play(p->pipeline, on_started, p);
+    if (!p->start_job)
         pipeline_fail(p, "vitd-thread", "could not start a thread to start the pipeline");
 }
 
-static void start_job_finished(VitdPipeline *p, GstStateChangeReturn ret)
+/* On the main loop: the run's PLAYING request returned. */
+static void on_started(GstStateChangeReturn ret, gpointer data)
 {
+    VitdPipeline *p = data;
+    p->start_job = NULL;
     if (ret != GST_STATE_CHANGE_FAILURE)
         return;
     /* The failing element posted its error on the bus; unless the bus watch already reported

@@ -58,10 +58,6 @@ void vitd_pipeline_stop(VitdPipeline *p);
 void vitd_pipeline_set_spec(VitdPipeline *p, const VpPipelineSpec *spec);
 /* The `launch-allow:` of the current config (copied), for checking the built launch: runs. */
 void vitd_pipeline_set_launch_allow(VitdPipeline *p, const char *const *allow);
-/* Start and stop threads still busy (a state change that has not returned, possibly never will). */
-guint vitd_pipeline_jobs_pending(void);
-/* Waits until no such thread is busy, at most TIMEOUT_US. */
-void vitd_pipeline_wait_jobs(gint64 timeout_us);
 /* Sends end-of-stream; returns TRUE if the caller must wait for the drained callback. */
 gboolean vitd_pipeline_drain(VitdPipeline *p);
 /* Once a second: refreshes counters and Fps, and fails a run that stopped moving frames. */

@@ -21,6 +21,7 @@
 #include "vitd-events.h"
 #include "vitd-log.h"
 #include "vitd-manager.h"
+#include "vitd-state-thread.h"
 #include "vitd-validate.h"
 
 #define DEFAULT_CONFIG VITD_SYSCONFDIR "/vitd.yaml"
@@ -209,8 +210,8 @@ int main(int argc, char **argv)
     int ret = daemon_run(config_path, user_bus);
     /* A start thread stuck in a state change (a model file that never opens) still uses
      * GStreamer: then leave it to the process exit. */
-    vitd_pipeline_wait_jobs(2 * G_USEC_PER_SEC);
-    if (vitd_pipeline_jobs_pending() == 0)
+    vitd_state_wait_jobs(2 * G_USEC_PER_SEC);
+    if (vitd_state_jobs_pending() == 0)
         gst_deinit();
     if (ret == EXIT_SUCCESS)
         vitd_log_info("Stopped");
