@@ -7,9 +7,13 @@
  * and vanish with the config without registering anything per pipeline. The Classification
  * signal is declared here for introspection but sent by vitd-events on its own connection.
  *
- * State, LastError and Restarts emit PropertiesChanged; the counters change every frame and are
- * read on demand (EmitsChangedSignal=false). Control methods check the caller's credentials
- * (root, group vitd, or on the session bus the daemon's own uid) on top of the bus policy.
+ * State, LastError, PreviousError and Restarts emit PropertiesChanged; the counters change every
+ * frame and are read on demand (EmitsChangedSignal=false). Control methods check the caller's
+ * credentials (root, group vitd, or on the session bus the daemon's own uid) on top of the bus
+ * policy; refused calls are logged, at most one line per second with a count of the others, so
+ * a caller in a loop cannot flood the journal. Names from callers are shortened in errors and
+ * logs (vitd_name_shorten). Reload answers when the worker that validates the new config is
+ * done, never blocking the connection meanwhile.
  *
  * This file calls into the manager (list, find, reload, start/stop); the manager never calls
  * back here: PipelineAdded/Removed and PropertiesChanged are sent by the vitd_bus_emit_*
@@ -34,7 +38,35 @@ struct _VitdBus {
     VitdEvents *events; /* for EventsDropped; NULL until set */
     VitdMqttSink *mqtt; /* for the Mqtt* properties; NULL until set */
     gboolean user_bus;
+    gint64 refused_logged_us; /* when the last refusal was logged */
+    guint refused_unlogged;   /* refusals since then that were not */
 };
+
+#define REFUSED_LOG_INTERVAL_US G_USEC_PER_SEC
+
+/* Logs a refused control call, rate-limited. */
+static void log_refused(VitdBus *b, sd_bus_message *msg, uid_t uid, gboolean known)
+{
+    gint64 now = g_get_monotonic_time();
+    if (b->refused_logged_us && now - b->refused_logged_us < REFUSED_LOG_INTERVAL_US) {
+        b->refused_unlogged++;
+        return;
+    }
+    g_autofree char *more =
+        b->refused_unlogged
+            ? g_strdup_printf(" (and %u more refused calls in the last %.1f s, "
+                              "not logged)",
+                              b->refused_unlogged, (double)(now - b->refused_logged_us) / 1e6)
+            : g_strdup("");
+    g_autofree char *who =
+        known ? g_strdup_printf("uid %u", (unsigned)uid) : g_strdup("unknown uid");
+    vitd_log_full(LOG_WARNING, NULL, "vitd-access-denied",
+                  "Refused %s from %s (%s): only root and group %s may control vitd%s",
+                  sd_bus_message_get_member(msg), sd_bus_message_get_sender(msg), who,
+                  VITD_CONTROL_GROUP, more);
+    b->refused_logged_us = now;
+    b->refused_unlogged = 0;
+}
 
 /* ---- access control ---- */
 
@@ -75,8 +107,8 @@ static gboolean creds_in_group(sd_bus_creds *creds, uid_t uid, gid_t gid)
 static int check_control_access(VitdBus *b, sd_bus_message *msg, sd_bus_error *error)
 {
     sd_bus_creds *creds = NULL;
-    uid_t uid;
-    gboolean allowed = FALSE;
+    uid_t uid = 0;
+    gboolean allowed = FALSE, known = FALSE;
 
     int r = sd_bus_query_sender_creds(msg,
                                       SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID | SD_BUS_CREDS_PID |
@@ -85,6 +117,7 @@ static int check_control_access(VitdBus *b, sd_bus_message *msg, sd_bus_error *e
                                       &creds);
     if (r >= 0 &&
         (sd_bus_creds_get_euid(creds, &uid) >= 0 || sd_bus_creds_get_uid(creds, &uid) >= 0)) {
+        known = TRUE;
         struct group *gr = getgrnam(VITD_CONTROL_GROUP);
         allowed = uid == 0 || (b->user_bus && uid == geteuid()) ||
                   (gr && creds_in_group(creds, uid, gr->gr_gid));
@@ -92,6 +125,7 @@ static int check_control_access(VitdBus *b, sd_bus_message *msg, sd_bus_error *e
     sd_bus_creds_unref(creds);
     if (allowed)
         return 0;
+    log_refused(b, msg, uid, known);
     return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                              "%s is only allowed for root and members of group %s",
                              sd_bus_message_get_member(msg), VITD_CONTROL_GROUP);
@@ -122,19 +156,31 @@ static int method_list_pipelines(sd_bus_message *msg, void *userdata, sd_bus_err
     return r;
 }
 
+/* The answer to a Reload call, once the manager is done (MSG holds a reference). */
+static void reload_done(const GError *err, gpointer data)
+{
+    sd_bus_message *msg = data;
+    if (!err)
+        sd_bus_reply_method_return(msg, NULL);
+    else if (err->domain == VP_CONFIG_ERROR)
+        sd_bus_reply_method_error(
+            msg, &SD_BUS_ERROR_MAKE_CONST(VITD_ERROR_INVALID_CONFIG, err->message));
+    else
+        sd_bus_reply_method_error(msg, &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_FAILED, err->message));
+    sd_bus_message_unref(msg);
+}
+
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
     VitdBus *b = userdata;
-    g_autoptr(GError) err = NULL;
 
     int r = check_control_access(b, msg, error);
     if (r < 0)
         return r;
     if (vitd_manager_is_draining(b->manager))
         return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "vitd is shutting down");
-    if (!vitd_manager_reload(b->manager, &err))
-        return sd_bus_error_set(error, VITD_ERROR_INVALID_CONFIG, err->message);
-    return sd_bus_reply_method_return(msg, NULL);
+    vitd_manager_reload(b->manager, reload_done, sd_bus_message_ref(msg));
+    return 1; /* answered by reload_done */
 }
 
 typedef void (*PipelineAction)(VitdPipeline *p);
@@ -150,9 +196,11 @@ static int control_pipeline(sd_bus_message *msg, VitdBus *b, PipelineAction acti
     if (r < 0)
         return r;
     VitdPipeline *p = vitd_manager_find(b->manager, name);
-    if (!p)
+    if (!p) {
+        g_autofree char *shown = vitd_name_shorten(name);
         return sd_bus_error_setf(error, VITD_ERROR_NO_SUCH_PIPELINE, "No pipeline named '%s'",
-                                 name);
+                                 shown ? shown : "?");
+    }
     vitd_log_full(LOG_NOTICE, vitd_pipeline_get_name(p), NULL, "%s requested over D-Bus",
                   sd_bus_message_get_member(msg));
     action(p);
@@ -263,6 +311,8 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
         v = pipeline_source(spec);
     else if (strcmp(property, "LastError") == 0)
         v = vitd_pipeline_get_last_error(p);
+    else if (strcmp(property, "PreviousError") == 0)
+        v = vitd_pipeline_get_previous_error(p);
     return sd_bus_message_append(reply, "s", v);
 }
 
@@ -331,6 +381,8 @@ static const sd_bus_vtable pipeline_vtable[] = {
     SD_BUS_PROPERTY("FramesDropped", "t", property_get_counter, 0, 0),
     SD_BUS_PROPERTY("Restarts", "u", property_get_restarts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("LastError", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("PreviousError", "s", property_get_string, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Fps", "d", property_get_double, 0, 0),
     SD_BUS_PROPERTY("LatencyMs", "d", property_get_double, 0, 0),
     SD_BUS_PROPERTY("ExitCounts", "at", property_get_exit_counts, 0, 0),
@@ -457,7 +509,8 @@ void vitd_bus_emit_mqtt_changed(VitdBus *b)
 void vitd_bus_emit_pipeline_changed(VitdBus *b, VitdPipeline *p)
 {
     sd_bus_emit_properties_changed(b->bus, vitd_pipeline_get_path(p), VITD_PIPELINE_INTERFACE,
-                                   "State", "LastError", "Restarts", "Model", "Source", NULL);
+                                   "State", "LastError", "PreviousError", "Restarts", "Model",
+                                   "Source", NULL);
 }
 
 void vitd_bus_emit_pipeline_added(VitdBus *b, VitdPipeline *p)

@@ -1,7 +1,10 @@
 /* vitd-manager.c — owns the config and the set of supervised pipelines.
  *
- * Reload is all-or-nothing: vp_config_load() either returns a complete valid config or errors, in
- * which case nothing changes. A valid config is applied as a diff by pipeline name: removed
+ * Reload is all-or-nothing: the new config is read and validated (vitd_validate_load: YAML,
+ * pipeline descriptions, the launch: allow-list, every model and labels file opened as the
+ * runtime would) in a worker thread, so a slow or blocking file never stalls the main loop; if
+ * anything is wrong nothing changes. Reloads asked for while one runs wait and share the next
+ * run, which reads the files again. A valid config is applied as a diff by pipeline name: removed
  * pipelines stop, new ones start, and pipelines whose spec differs (vp_pipeline_spec_equal)
  * restart; the rest keep running untouched and are re-pointed at the equal spec of the new config
  * before the old one is freed. Each step is told to the listeners (vitd.c wires the D-Bus surface
@@ -13,6 +16,7 @@
 
 #include "vitd-log.h"
 #include "vitd-notify.h"
+#include "vitd-validate.h"
 
 #include <gio/gio.h>
 
@@ -32,7 +36,21 @@ struct _VitdManager {
     gboolean draining;
     guint draining_left, drain_timer;
     char *status; /* last STATUS= sent by the periodic update */
+    /* Reloads: the callers the running validation will answer, and those that wait for the next
+     * one (each a Waiter). reload_token is shared with the worker and cleared by free. */
+    GSList *reload_waiters, *reload_next;
+    struct ReloadToken *reload_token;
 };
+
+typedef struct {
+    VitdReloadDone done;
+    gpointer user_data;
+} Waiter;
+
+/* Lets a worker's result find the manager, or learn it is gone. */
+typedef struct ReloadToken {
+    VitdManager *m; /* NULL once the manager was freed */
+} ReloadToken;
 
 /* Calls EVENT(args..., user data) of every listener that has it. */
 #define NOTIFY(m, event, ...)                                                                      \
@@ -185,6 +203,10 @@ void vitd_manager_free(VitdManager *m)
         g_source_remove(m->watchdog_timer);
     if (m->drain_timer)
         g_source_remove(m->drain_timer);
+    if (m->reload_token)
+        m->reload_token->m = NULL; /* the worker's result is dropped */
+    g_slist_free_full(m->reload_waiters, g_free);
+    g_slist_free_full(m->reload_next, g_free);
     g_hash_table_destroy(m->pipelines); /* stops every pipeline */
     vp_config_free(m->config);
     g_free(m->status);
@@ -200,6 +222,7 @@ static void add_pipeline(VitdManager *m, const VpPipelineSpec *spec, gboolean an
         vitd_log_full(LOG_ERR, spec->name, NULL, "Out of memory");
         return;
     }
+    vitd_pipeline_set_launch_allow(p, (const char *const *)m->config->launch_allow);
     g_hash_table_insert(m->pipelines, (gpointer)vitd_pipeline_get_name(p), p);
     if (announce)
         NOTIFY(m, added, p);
@@ -219,24 +242,9 @@ void vitd_manager_start(VitdManager *m, GMainLoop *loop)
     vitd_notify_ready(status);
 }
 
-gboolean vitd_manager_reload(VitdManager *m, GError **error)
+/* Applies the validated CONFIG (owned) as a diff against the running set. */
+static void reload_apply(VitdManager *m, VpConfig *config)
 {
-    if (m->draining) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY, "vitd is shutting down");
-        return FALSE;
-    }
-    vitd_notify_reloading();
-    g_autoptr(GError) err = NULL;
-    VpConfig *config = vp_config_load(m->config_path, &err);
-    if (!config) {
-        vitd_log_full(LOG_ERR, NULL, "vp-config-error",
-                      "Reload rejected, keeping the running "
-                      "configuration:\n%s",
-                      err->message);
-        vitd_notify_ready("Reload rejected: invalid configuration");
-        g_propagate_error(error, g_steal_pointer(&err));
-        return FALSE;
-    }
     if ((config->bus == VP_BUS_SESSION) != (m->config->bus == VP_BUS_SESSION))
         vitd_log_warning("The bus setting changed; it takes effect when vitd restarts");
 
@@ -262,9 +270,11 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
             added++;
         } else if (vp_pipeline_spec_equal(vitd_pipeline_get_spec(p), spec)) {
             vitd_pipeline_set_spec(p, spec);
+            vitd_pipeline_set_launch_allow(p, (const char *const *)config->launch_allow);
         } else {
             vitd_log_full(LOG_INFO, spec->name, NULL, "configuration changed, restarting");
             vitd_pipeline_set_spec(p, spec);
+            vitd_pipeline_set_launch_allow(p, (const char *const *)config->launch_allow);
             NOTIFY(m, reconfigured, p);
             vitd_pipeline_start(p);
             changed++;
@@ -278,7 +288,89 @@ gboolean vitd_manager_reload(VitdManager *m, GError **error)
     g_autofree char *status =
         g_strdup_printf("Reloaded: %u added, %u removed, %u restarted", added, removed, changed);
     vitd_notify_ready(status);
-    return TRUE;
+}
+
+static void reload_start(VitdManager *m);
+
+/* Answers every waiter of the finished run; ERROR NULL on success. */
+static void reload_answer(GSList *waiters, const GError *error)
+{
+    for (GSList *l = waiters; l; l = l->next) {
+        Waiter *w = l->data;
+        if (w->done)
+            w->done(error, w->user_data);
+    }
+    g_slist_free_full(waiters, g_free);
+}
+
+static void reload_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancel)
+{
+    GError *error = NULL;
+    VpConfig *config = vitd_validate_load(task_data, &error);
+    if (config)
+        g_task_return_pointer(task, config, (GDestroyNotify)vp_config_free);
+    else
+        g_task_return_error(task, error);
+}
+
+/* On the main loop: the worker validated (or rejected) the config. */
+static void reload_finished(GObject *source, GAsyncResult *result, gpointer data)
+{
+    ReloadToken *token = data;
+    VitdManager *m = token->m;
+    g_autoptr(GError) err = NULL;
+    VpConfig *config = g_task_propagate_pointer(G_TASK(result), &err);
+
+    g_free(token);
+    if (!m) { /* the manager is gone (shutdown) */
+        vp_config_free(config);
+        return;
+    }
+    m->reload_token = NULL;
+    GSList *waiters = g_steal_pointer(&m->reload_waiters);
+    if (config && m->draining) {
+        vp_config_free(config);
+        config = NULL;
+        g_set_error_literal(&err, G_IO_ERROR, G_IO_ERROR_BUSY, "vitd is shutting down");
+    }
+    if (config) {
+        reload_apply(m, config);
+    } else if (!m->draining) {
+        vitd_log_full(LOG_ERR, NULL, "vp-config-error",
+                      "Reload rejected, keeping the running configuration:\n%s", err->message);
+        vitd_notify_ready("Reload rejected: invalid configuration");
+    }
+    reload_answer(waiters, err);
+    if (m->reload_next && !m->draining)
+        reload_start(m);
+}
+
+static void reload_start(VitdManager *m)
+{
+    m->reload_waiters = g_steal_pointer(&m->reload_next);
+    m->reload_token = g_new0(ReloadToken, 1);
+    m->reload_token->m = m;
+    vitd_notify_reloading();
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, reload_finished, m->reload_token);
+    g_task_set_task_data(task, g_strdup(m->config_path), g_free);
+    g_task_run_in_thread(task, reload_thread);
+}
+
+void vitd_manager_reload(VitdManager *m, VitdReloadDone done, gpointer user_data)
+{
+    if (m->draining) {
+        g_autoptr(GError) err =
+            g_error_new_literal(G_IO_ERROR, G_IO_ERROR_BUSY, "vitd is shutting down");
+        if (done)
+            done(err, user_data);
+        return;
+    }
+    Waiter *w = g_new0(Waiter, 1);
+    w->done = done;
+    w->user_data = user_data;
+    m->reload_next = g_slist_append(m->reload_next, w);
+    if (!m->reload_token)
+        reload_start(m);
 }
 
 static gboolean drain_timeout(gpointer data)

@@ -37,9 +37,15 @@ gboolean vitd_manager_uses_session_bus(const VitdManager *m);
 /* Starts every pipeline and the periodic timers, and tells the service manager READY; LOOP is
  * quit when a drain completes. */
 void vitd_manager_start(VitdManager *m, GMainLoop *loop);
-/* Re-reads the config. On error keeps everything and returns FALSE with ERROR set; on success
- * stops removed pipelines, starts added ones and restarts only those whose spec changed. */
-gboolean vitd_manager_reload(VitdManager *m, GError **error);
+/* How a reload ended: ERROR NULL when the new config was applied; else why it was rejected
+ * (VP_CONFIG_ERROR: FILE:LINE:COL lines) and nothing changed. Called on the main loop. */
+typedef void (*VitdReloadDone)(const GError *error, gpointer user_data);
+/* Re-reads and validates the config in a worker thread (models opened as the runtime would, so
+ * this may take a while and never blocks the main loop), then, on the main loop: on error keeps
+ * everything; on success stops removed pipelines, starts added ones and restarts only those
+ * whose spec changed. DONE (may be NULL; errors are logged anyway) is called once with the
+ * outcome, possibly before this returns. */
+void vitd_manager_reload(VitdManager *m, VitdReloadDone done, gpointer user_data);
 /* Sends end-of-stream to every pipeline and quits the loop once all drained or after TIMEOUT_MS. */
 void vitd_manager_drain(VitdManager *m, guint timeout_ms);
 /* TRUE once a drain began (shutdown). */

@@ -17,3 +17,10 @@
 char *vitd_pipeline_path(const char *name);
 /* Pipeline name from an object path below VITD_PIPELINE_PATH_PREFIX; NULL when PATH is not one. */
 char *vitd_pipeline_name_from_path(const char *path);
+
+/* Longest piece of a caller-supplied name quoted in errors and logs (a name may be megabytes). */
+#define VITD_NAME_SHOWN_MAX 64
+/* NAME for messages: as is up to VITD_NAME_SHOWN_MAX bytes, else its first bytes (cut at a UTF-8
+ * character boundary) followed by "…". Returns a malloc()ed string or NULL on allocation
+ * failure. */
+char *vitd_name_shorten(const char *name);

@@ -9,12 +9,21 @@
  * STALL_TIMEOUT_US counts as an error. Nothing here touches another pipeline.
  *
  * Counters come from the element named "vit" (frames-seen, frames-classified, frames-skipped,
- * mean-latency-us) and are accumulated over runs, so D-Bus readers see totals. */
+ * mean-latency-us) and are accumulated over runs, so D-Bus readers see totals.
+ *
+ * The main loop never waits on a pipeline's state change (vitd-state-thread.c): PLAYING is
+ * requested in a thread and its outcome comes back to on_started(); a run torn down before that
+ * is abandoned to its thread, and runs are stopped (NULL) in a thread too.
+ *
+ * LastError is kept while the pipeline fails; once a later run is PLAYING and moves frames it
+ * becomes PreviousError and LastError is cleared, so a health check sees the pipeline is well. */
 #include "vitd-pipeline.h"
 
 #include "vitd-backoff.h"
 #include "vitd-log.h"
 #include "vitd-names.h"
+#include "vitd-state-thread.h"
+#include "vitd-validate.h"
 
 #include "gstvitclassification.h"
 
@@ -27,8 +36,10 @@ struct _VitdPipeline {
     char *path;                 /* D-Bus object path */
     const VpPipelineSpec *spec; /* owned by the manager's current VpConfig */
     VitdPipelineState state;
-    char *last_error; /* "" until the first error */
-    guint32 restarts; /* automatic restarts after an error or end-of-stream */
+    char *last_error;     /* "" until the first error, and again once a later run moves frames */
+    char *previous_error; /* the error a recovery cleared, "" until then */
+    char **launch_allow;  /* vitd.yaml `launch-allow:` for checking launch: runs */
+    guint32 restarts;     /* automatic restarts after an error or end-of-stream */
 
     /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
     guint64 frames_seen, frames_classified, frames_dropped;
@@ -39,6 +50,7 @@ struct _VitdPipeline {
     const VitdPipelineCallbacks *cb;
     gpointer cb_data;
     GstElement *pipeline, *vit;
+    VitdStateJob *start_job; /* the run's PLAYING request, until it returned */
     guint bus_watch, restart_timer;
     unsigned attempt; /* consecutive failed runs, for the backoff delay */
     gboolean run_had_frames;
@@ -48,6 +60,7 @@ struct _VitdPipeline {
 };
 
 static void pipeline_launch(VitdPipeline *p);
+static void on_started(GstStateChangeReturn ret, gpointer data);
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
 {
@@ -136,8 +149,11 @@ static void pipeline_teardown(VitdPipeline *p)
         g_source_remove(p->bus_watch);
         p->bus_watch = 0;
     }
-    gst_element_set_state(p->pipeline, GST_STATE_NULL);
     gst_clear_object(&p->vit);
+    if (p->start_job) /* its thread stops the pipeline once the state change returns */
+        vitd_state_abandon(g_steal_pointer(&p->start_job));
+    else
+        vitd_state_stop(g_steal_pointer(&p->pipeline));
     gst_clear_object(&p->pipeline);
     p->fps = 0.0;
     p->fps_last_seen = p->frames_seen;
@@ -291,6 +307,11 @@ static GstElement *parse_launch(VitdPipeline *p, GError **error)
     GstElement *e = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
     if (!e)
         return NULL;
+    if (p->spec->launch && GST_IS_BIN(e) &&
+        !vitd_validate_elements(e, (const char *const *)p->launch_allow, error)) {
+        gst_object_unref(e);
+        return NULL;
+    }
     if (GST_IS_PIPELINE(e))
         return e;
     GstElement *pipeline = gst_pipeline_new(NULL);
@@ -312,10 +333,21 @@ static void pipeline_launch(VitdPipeline *p)
     g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
     pipeline_set_state(p, VITD_PIPELINE_STARTING);
+    p->start_job = vitd_state_play(p->pipeline, on_started, p);
+    if (!p->start_job)
+        pipeline_fail(p, "vitd-thread", "could not start a thread to start the pipeline");
+}
 
-    if (gst_element_set_state(p->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+/* On the main loop: the run's PLAYING request returned. */
+static void on_started(GstStateChangeReturn ret, gpointer data)
+{
+    VitdPipeline *p = data;
+    p->start_job = NULL;
+    if (ret != GST_STATE_CHANGE_FAILURE)
         return;
-    /* The failing element posted its error on the bus; report that rather than a generic text. */
+    /* The failing element posted its error on the bus; unless the bus watch already reported
+     * it, report that rather than a generic text. */
+    g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     g_autoptr(GstMessage) msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
     if (msg) {
         g_autoptr(GError) e = NULL;
@@ -339,6 +371,7 @@ VitdPipeline *vitd_pipeline_new(const VpPipelineSpec *spec, const VitdPipelineCa
     free(path);
     p->spec = spec;
     p->last_error = g_strdup("");
+    p->previous_error = g_strdup("");
     p->exit_counts = g_array_new(FALSE, TRUE, sizeof(guint64));
     p->cb = cb;
     p->cb_data = cb_data;
@@ -355,6 +388,8 @@ void vitd_pipeline_free(VitdPipeline *p)
     pipeline_teardown(p);
     g_array_unref(p->exit_counts);
     g_free(p->last_error);
+    g_free(p->previous_error);
+    g_strfreev(p->launch_allow);
     g_free(p->path);
     g_free(p->name);
     g_free(p);
@@ -379,6 +414,24 @@ void vitd_pipeline_stop(VitdPipeline *p)
 void vitd_pipeline_set_spec(VitdPipeline *p, const VpPipelineSpec *spec)
 {
     p->spec = spec;
+}
+
+void vitd_pipeline_set_launch_allow(VitdPipeline *p, const char *const *allow)
+{
+    g_strfreev(p->launch_allow);
+    p->launch_allow = g_strdupv((char **)allow);
+}
+
+/* A run that is PLAYING and moved frames has recovered: LastError moves to PreviousError. */
+static void pipeline_recovered(VitdPipeline *p)
+{
+    if (p->state != VITD_PIPELINE_RUNNING || !p->last_error[0])
+        return;
+    g_free(p->previous_error);
+    p->previous_error = p->last_error;
+    p->last_error = g_strdup("");
+    vitd_log_full(LOG_INFO, p->name, NULL, "frames flow again; cleared the last error");
+    p->cb->changed(p, p->cb_data);
 }
 
 gboolean vitd_pipeline_drain(VitdPipeline *p)
@@ -406,6 +459,7 @@ void vitd_pipeline_poll(VitdPipeline *p, gint64 now_us)
         if (p->frames_seen != p->fps_last_seen) {
             p->progress_us = now_us;
             p->run_had_frames = TRUE;
+            pipeline_recovered(p);
         }
     }
     p->fps_last_seen = p->frames_seen;
@@ -449,6 +503,11 @@ VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p)
 const char *vitd_pipeline_get_last_error(const VitdPipeline *p)
 {
     return p->last_error;
+}
+
+const char *vitd_pipeline_get_previous_error(const VitdPipeline *p)
+{
+    return p->previous_error;
 }
 
 guint32 vitd_pipeline_get_restarts(const VitdPipeline *p)

@@ -56,6 +56,8 @@ void vitd_pipeline_start(VitdPipeline *p);
 void vitd_pipeline_stop(VitdPipeline *p);
 /* Points at an equal spec from a newer config (no restart). */
 void vitd_pipeline_set_spec(VitdPipeline *p, const VpPipelineSpec *spec);
+/* The `launch-allow:` of the current config (copied), for checking the built launch: runs. */
+void vitd_pipeline_set_launch_allow(VitdPipeline *p, const char *const *allow);
 /* Sends end-of-stream; returns TRUE if the caller must wait for the drained callback. */
 gboolean vitd_pipeline_drain(VitdPipeline *p);
 /* Once a second: refreshes counters and Fps, and fails a run that stopped moving frames. */
@@ -71,8 +73,10 @@ const char *vitd_pipeline_get_path(const VitdPipeline *p);
 /* Owned by the manager's current VpConfig. */
 const VpPipelineSpec *vitd_pipeline_get_spec(const VitdPipeline *p);
 VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p);
-/* "" until the first error. */
+/* "" until the first error, and again once a later run is PLAYING and moves frames. */
 const char *vitd_pipeline_get_last_error(const VitdPipeline *p);
+/* The last error that a recovery cleared (LastError before it), "" until then. */
+const char *vitd_pipeline_get_previous_error(const VitdPipeline *p);
 /* Automatic restarts after an error or end-of-stream. */
 guint32 vitd_pipeline_get_restarts(const VitdPipeline *p);
 /* Refreshes the counters from the element and returns them. */

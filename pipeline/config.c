@@ -1,6 +1,6 @@
-/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`; `mqtt:` is read by mqtt_config.c)
- * and the all-or-nothing load of a whole configuration: the daemon file, then every *.yaml of
- * the pipelines folder in name order.
+/* config.c — vitd.yaml (`bus:`, `pipelines-dir:`, `defaults:`, `launch-allow:`,
+ * `max-pipelines:`; `mqtt:` is read by mqtt_config.c) and the all-or-nothing load of a whole
+ * configuration: the daemon file, then every *.yaml of the pipelines folder in name order.
  *
  * Every file is read even after one fails, so one run of `vitd --check` lists every problem.
  * Pipeline names are unique across files; entries are returned sorted by name.
@@ -11,7 +11,8 @@
 
 #define DEFAULT_PIPELINES_DIR "/etc/vitd/pipelines.d"
 
-static const char *const config_keys[] = {"bus", "pipelines-dir", "defaults", "mqtt", NULL};
+static const char *const config_keys[] = {"bus",          "pipelines-dir", "defaults", "mqtt",
+                                          "launch-allow", "max-pipelines", NULL};
 static const char *const bus_choices[] = {"system", "session", NULL};
 
 typedef struct {
@@ -31,8 +32,47 @@ static void defaults_pair(VpYamlFile *file, VpErrors *errs, const char *key, yam
                       "'%s' cannot have a default: it belongs to each pipeline", key);
         return;
     }
-    if (vp_settings_parse(file, errs, key, value, defaults) == 0)
+    guint bit = vp_settings_parse(file, errs, key, value, defaults);
+    if (bit == 0)
         vp_yaml_unknown_key(file, errs, key_node, key, vp_setting_keys);
+    if (bit == VP_SET_MODEL) {
+        g_free(defaults->model_at);
+        defaults->model_at = g_strdup_printf("%s:%d:%d", file->path, vp_yaml_line(key_node),
+                                             vp_yaml_column(key_node));
+    }
+}
+
+/* `launch-allow: [filesink, ...]`: element names added to the allow-list of launch_allow.c. */
+static void parse_launch_allow(VpYamlFile *file, VpErrors *errs, yaml_node_t *value,
+                               VpConfig *config)
+{
+    GPtrArray *names;
+
+    if (vp_yaml_is_null(value))
+        return;
+    if (value->type != YAML_SEQUENCE_NODE) {
+        vp_yaml_error(file, errs, value, "'launch-allow' must be a list of element names, got %s",
+                      vp_yaml_kind(value));
+        return;
+    }
+    names = g_ptr_array_new();
+    for (yaml_node_item_t *item = value->data.sequence.items.start;
+         item < value->data.sequence.items.top; item++) {
+        yaml_node_t *node = vp_yaml_node(file, *item);
+        const char *name;
+        if (!node || !vp_yaml_get_string(file, errs, "launch-allow", node, &name))
+            continue;
+        gboolean ok = strlen(name) <= 64 && g_ascii_isalpha(name[0]);
+        for (const char *c = name; ok && *c; c++)
+            ok = g_ascii_isalnum(*c) || *c == '-' || *c == '_';
+        if (ok)
+            g_ptr_array_add(names, g_strdup(name));
+        else
+            vp_yaml_error(file, errs, node, "'launch-allow' entries must be element names");
+    }
+    g_ptr_array_add(names, NULL);
+    g_strfreev(config->launch_allow);
+    config->launch_allow = (char **)g_ptr_array_free(names, FALSE);
 }
 
 static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_node_t *key_node,
@@ -62,6 +102,11 @@ static void config_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
     } else if (strcmp(key, "mqtt") == 0) {
         vp_mqtt_config_free(st->config->mqtt);
         st->config->mqtt = vp_mqtt_config_parse(file, errs, value);
+    } else if (strcmp(key, "launch-allow") == 0) {
+        parse_launch_allow(file, errs, value, st->config);
+    } else if (strcmp(key, "max-pipelines") == 0) {
+        vp_yaml_get_int(file, errs, key, value, 1, VP_MAX_PIPELINES_LIMIT,
+                        &st->config->max_pipelines);
     } else if (strcmp(key, "pipelines") == 0) {
         vp_yaml_error(file, errs, key_node,
                       "'pipelines' belong in *.yaml files of the pipelines directory, not in "
@@ -146,45 +191,87 @@ static GPtrArray *list_pipeline_files(const char *dir, const char *reported_by, 
     return files;
 }
 
-VpConfig *vp_config_load(const char *config_file, GError **error)
+/* Reports the first pipeline past `max-pipelines:` (in file order) and drops the rest. */
+static void check_pipeline_count(VpConfig *config, VpErrors *errs)
+{
+    const VpPipelineSpec *over;
+
+    if (config->pipelines->len <= (guint)config->max_pipelines)
+        return;
+    over = g_ptr_array_index(config->pipelines, config->max_pipelines);
+    vp_errors_add(errs, VP_CONFIG_ERROR_INVALID, over->file, over->line, over->column,
+                  "pipeline '%s' is number %u of %u; a configuration may hold at most %d "
+                  "pipelines (raise 'max-pipelines:' in %s, up to %d)",
+                  over->name, config->max_pipelines + 1, config->pipelines->len,
+                  config->max_pipelines, config->config_file ? config->config_file : "vitd.yaml",
+                  VP_MAX_PIPELINES_LIMIT);
+    g_ptr_array_set_size(config->pipelines, (guint)config->max_pipelines);
+}
+
+/* Loads everything it can into a new config; problems go to ERRS. */
+static VpConfig *config_read(const char *config_file, VpErrors *errs)
 {
     VpConfig *config = g_new0(VpConfig, 1);
     ConfigState st = {config, g_new0(VpPipelineSpec, 1), NULL, TRUE};
-    VpErrors errs;
     GPtrArray *files = NULL;
+    VpFileContext ctx = {st.defaults, NULL,
+                         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
 
+    config->max_pipelines = VP_MAX_PIPELINES_DEFAULT;
     config->bus = VP_BUS_SYSTEM;
     config->pipelines_dir = g_strdup(DEFAULT_PIPELINES_DIR);
     config->pipelines = g_ptr_array_new_with_free_func((GDestroyNotify)vp_pipeline_spec_free);
     vp_settings_init(st.defaults);
-    vp_errors_init(&errs);
 
     if (config_file) {
         config->config_file = g_strdup(config_file);
-        parse_config_file(config_file, &st, &errs);
+        parse_config_file(config_file, &st, errs);
     }
+    ctx.launch_allow = (const char *const *)config->launch_allow;
     if (st.dir_known && g_file_test(config->pipelines_dir, G_FILE_TEST_IS_DIR))
         files = list_pipeline_files(config->pipelines_dir,
-                                    config_file ? config_file : config->pipelines_dir, &errs);
+                                    config_file ? config_file : config->pipelines_dir, errs);
     else if (!config_file)
-        vp_errors_add(&errs, VP_CONFIG_ERROR_IO, config->pipelines_dir, 0, 0,
+        vp_errors_add(errs, VP_CONFIG_ERROR_IO, config->pipelines_dir, 0, 0,
                       "pipelines directory does not exist");
     for (guint i = 0; files && i < files->len; i++) {
         char *path = g_build_filename(config->pipelines_dir, g_ptr_array_index(files, i), NULL);
-        vp_pipelines_file_parse(path, st.defaults, config->pipelines, &errs);
+        vp_pipelines_file_parse(path, &ctx, config->pipelines, errs);
         g_free(path);
     }
     if (files)
         g_ptr_array_free(files, TRUE);
+    g_hash_table_destroy(ctx.names);
     vp_pipeline_spec_free(st.defaults);
+    check_pipeline_count(config, errs);
+    g_ptr_array_sort(config->pipelines, compare_specs);
+    return config;
+}
 
+VpConfig *vp_config_load(const char *config_file, GError **error)
+{
+    VpErrors errs;
+    VpConfig *config;
+
+    vp_errors_init(&errs);
+    config = config_read(config_file, &errs);
     if (vp_errors_take(&errs, error)) {
-        vp_errors_clear(&errs);
         vp_config_free(config);
-        return NULL;
+        config = NULL;
     }
     vp_errors_clear(&errs);
-    g_ptr_array_sort(config->pipelines, compare_specs);
+    return config;
+}
+
+VpConfig *vp_config_load_partial(const char *config_file, GError **error)
+{
+    VpErrors errs;
+    VpConfig *config;
+
+    vp_errors_init(&errs);
+    config = config_read(config_file, &errs);
+    vp_errors_take(&errs, error);
+    vp_errors_clear(&errs);
     return config;
 }
 
@@ -195,6 +282,7 @@ void vp_config_free(VpConfig *config)
     g_free(config->config_file);
     g_free(config->pipelines_dir);
     vp_mqtt_config_free(config->mqtt);
+    g_strfreev(config->launch_allow);
     if (config->pipelines)
         g_ptr_array_free(config->pipelines, TRUE);
     g_free(config);

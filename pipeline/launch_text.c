@@ -1,5 +1,6 @@
 /* launch_text.c — just enough of gst-launch syntax to find the vitclassify element in a user's
- * `launch:` text, read its name= and model= properties, and know where they are written.
+ * `launch:` text, read its name=, model= and labels= properties, know where they are written,
+ * and list every element type name (for the allow-list in launch_allow.c).
  *
  * The text is split the way GStreamer's own lexer splits it (gst/parse/parse.l): whitespace
  * separates tokens; '!' and brackets separate elements; "..." and '...' quote (with \" inside);
@@ -98,6 +99,9 @@ static void note_property(VpLaunchScan *scan, const char *text, gsize key_start,
         scan->model = unquote(text, value_start, value_end);
         scan->model_start = value_start;
         scan->model_end = value_end;
+    } else if (key_len == 6 && strncmp(text + key_start, "labels", 6) == 0) {
+        g_free(scan->labels);
+        scan->labels = unquote(text, value_start, value_end);
     }
 }
 
@@ -107,6 +111,7 @@ void vp_launch_scan(const char *text, VpLaunchScan *ret_scan)
     gboolean in_vit = FALSE; /* properties now belong to the first vitclassify */
 
     memset(ret_scan, 0, sizeof(*ret_scan));
+    ret_scan->elements = g_ptr_array_new_with_free_func(g_free);
     while (text[i]) {
         gsize start, ident_end, after;
 
@@ -142,6 +147,7 @@ void vp_launch_scan(const char *text, VpLaunchScan *ret_scan)
                                   is_separator(text[ident_end]))) {
             /* A bare identifier: an element's type name. */
             gboolean vit = ident_end - start == 11 && strncmp(text + start, "vitclassify", 11) == 0;
+            g_ptr_array_add(ret_scan->elements, g_strndup(text + start, ident_end - start));
             if (vit && ++ret_scan->n_vitclassify == 1) {
                 ret_scan->element_end = ident_end;
                 in_vit = TRUE;
@@ -155,6 +161,9 @@ void vp_launch_scan(const char *text, VpLaunchScan *ret_scan)
         i = skip_word(text, i);
         if (i == start) /* a lone quote or escape at the end: never loop */
             i++;
+        /* A URI is an element too: gst_parse_launch makes a source or sink for it. */
+        if (g_strstr_len(text + start, (gssize)(i - start), "://"))
+            g_ptr_array_add(ret_scan->elements, g_strndup(text + start, i - start));
     }
 }
 
@@ -162,6 +171,9 @@ void vp_launch_scan_clear(VpLaunchScan *scan)
 {
     g_free(scan->name);
     g_free(scan->model);
+    g_free(scan->labels);
+    if (scan->elements)
+        g_ptr_array_free(scan->elements, TRUE);
     memset(scan, 0, sizeof(*scan));
 }
 

@@ -24,7 +24,14 @@ typedef struct {
     const yaml_node_t *set_keys[8]; /* key node of each bit, by bit index */
     const yaml_node_t *launch_node;
     gboolean has_source, has_name;
+    const VpFileContext *ctx;
 } Entry;
+
+/* "FILE:LINE:COL" of NODE, for errors the daemon reports later (VpPipelineSpec.model_at). */
+static char *node_at(VpYamlFile *file, const yaml_node_t *node)
+{
+    return g_strdup_printf("%s:%d:%d", file->path, vp_yaml_line(node), vp_yaml_column(node));
+}
 
 static gboolean name_is_valid(const char *name)
 {
@@ -77,6 +84,10 @@ static void entry_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_n
     } else if ((bit = vp_settings_parse(file, errs, key, value, e->spec)) != 0) {
         e->set |= bit;
         e->set_keys[g_bit_nth_lsf(bit, -1)] = key_node;
+        if (bit == VP_SET_MODEL) {
+            g_free(e->spec->model_at);
+            e->spec->model_at = node_at(file, key_node);
+        }
     } else {
         vp_yaml_unknown_key(file, errs, key_node, key, entry_keys);
     }
@@ -102,6 +113,7 @@ static void check_launch(VpYamlFile *file, VpErrors *errs, Entry *e)
     VpRestartMode restart = e->spec->restart;
     double initial = e->spec->backoff_initial_s, max = e->spec->backoff_max_s;
     vp_settings_init(e->spec);
+    g_clear_pointer(&e->spec->model_at, g_free);
     e->spec->publish = publish;
     e->spec->max_rate = max_rate;
     e->spec->restart = restart;
@@ -109,6 +121,9 @@ static void check_launch(VpYamlFile *file, VpErrors *errs, Entry *e)
     e->spec->backoff_max_s = max;
 
     vp_launch_scan(e->spec->launch, &scan);
+    vp_launch_check_elements(file, errs, e->launch_node, &scan, e->ctx->launch_allow);
+    if (scan.labels && scan.labels[0])
+        e->spec->labels = vp_resolve_path(file->dir, scan.labels);
     if (scan.n_vitclassify == 0) {
         vp_yaml_error(file, errs, e->launch_node, "'launch' must contain a vitclassify element");
     } else if (scan.n_vitclassify > 1) {
@@ -126,8 +141,11 @@ static void check_launch(VpYamlFile *file, VpErrors *errs, Entry *e)
         vp_yaml_error(file, errs, e->launch_node, "'launch': vitclassify has no model= property");
     } else {
         char *model = vp_resolve_path(file->dir, scan.model);
-        if (vp_model_check(file, errs, e->launch_node, model))
+        if (vp_model_check(file, errs, e->launch_node, model)) {
             e->spec->model = g_steal_pointer(&model);
+            g_free(e->spec->model_at);
+            e->spec->model_at = node_at(file, e->launch_node);
+        }
         g_free(model);
     }
     vp_launch_scan_clear(&scan);
@@ -170,12 +188,33 @@ static const VpPipelineSpec *find_name(GPtrArray *specs, const char *name)
     return NULL;
 }
 
-static void parse_entry(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
-                        const VpPipelineSpec *defaults, GPtrArray *append_to)
+/* Reports a name used before (in any file, by a valid entry or not); remembers it otherwise. */
+static gboolean check_duplicate(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
+                                const VpFileContext *ctx, GPtrArray *specs, const char *name)
 {
-    Entry e = {0};
+    const VpPipelineSpec *first = find_name(specs, name);
+    const char *first_at = ctx->names ? g_hash_table_lookup(ctx->names, name) : NULL;
+    g_autofree char *at =
+        first ? g_strdup_printf("%s:%d:%d", first->file, first->line, first->column) : NULL;
+
+    if (!at && first_at)
+        at = g_strdup(first_at);
+    if (at) {
+        vp_yaml_error(file, errs, node, "duplicate pipeline name '%s' (first defined at %s)", name,
+                      at);
+        return FALSE;
+    }
+    if (ctx->names)
+        g_hash_table_insert(ctx->names, g_strdup(name), node_at(file, node));
+    return TRUE;
+}
+
+static void parse_entry(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
+                        const VpFileContext *ctx, GPtrArray *append_to)
+{
+    const VpPipelineSpec *defaults = ctx->defaults;
+    Entry e = {.ctx = ctx};
     guint before = errs->count;
-    const VpPipelineSpec *first;
 
     if (node->type != YAML_MAPPING_NODE) {
         vp_yaml_error(file, errs, node, "a pipeline entry must be a mapping, got %s",
@@ -197,21 +236,19 @@ static void parse_entry(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
         e.spec->realtime = defaults->realtime;
         e.spec->exit_budget = defaults->exit_budget;
         e.spec->model = g_strdup(defaults->model);
+        e.spec->model_at = g_strdup(defaults->model_at);
     }
     e.spec->file = g_strdup(file->path);
     e.spec->line = vp_yaml_line(node);
     e.spec->column = vp_yaml_column(node);
     vp_yaml_mapping_foreach(file, errs, node, entry_pair, &e);
     check_entry(file, errs, node, &e);
-
-    if (errs->count != before) {
+    /* Checked even when the entry has other problems, so one run reports both. */
+    if (e.spec->name && !check_duplicate(file, errs, node, ctx, append_to, e.spec->name)) {
         vp_pipeline_spec_free(e.spec);
         return;
     }
-    first = find_name(append_to, e.spec->name);
-    if (first) {
-        vp_yaml_error(file, errs, node, "duplicate pipeline name '%s' (first defined at %s:%d:%d)",
-                      e.spec->name, first->file, first->line, first->column);
+    if (errs->count != before) {
         vp_pipeline_spec_free(e.spec);
         return;
     }
@@ -219,7 +256,7 @@ static void parse_entry(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
 }
 
 typedef struct {
-    const VpPipelineSpec *defaults;
+    const VpFileContext *ctx;
     GPtrArray *append_to;
     gboolean has_pipelines;
 } FileState;
@@ -251,20 +288,28 @@ static void top_pair(VpYamlFile *file, VpErrors *errs, const char *key, yaml_nod
          item < value->data.sequence.items.top; item++) {
         yaml_node_t *entry = vp_yaml_node(file, *item);
         if (entry)
-            parse_entry(file, errs, entry, st->defaults, st->append_to);
+            parse_entry(file, errs, entry, st->ctx, st->append_to);
     }
 }
 
-gboolean vp_pipelines_file_parse(const char *path, const VpPipelineSpec *defaults,
-                                 GPtrArray *append_to, VpErrors *errs)
+gboolean vp_pipelines_file_parse(const char *path, const VpFileContext *ctx, GPtrArray *append_to,
+                                 VpErrors *errs)
 {
+    VpFileContext local = {NULL, NULL, NULL};
     VpYamlFile file;
-    FileState st = {defaults, append_to, FALSE};
+    FileState st = {&local, append_to, FALSE};
     guint before = errs->count;
     yaml_node_t *root;
 
+    if (ctx)
+        local = *ctx;
+    if (!local.names) /* names of entries with errors, within this file */
+        local.names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
     if (!vp_yaml_file_load(&file, path, errs)) {
         vp_yaml_file_clear(&file);
+        if (!ctx || !ctx->names)
+            g_hash_table_destroy(local.names);
         return FALSE;
     }
     root = vp_yaml_root(&file);
@@ -281,6 +326,8 @@ gboolean vp_pipelines_file_parse(const char *path, const VpPipelineSpec *default
             vp_yaml_error(&file, errs, root, "missing 'pipelines:' (the list of pipelines)");
     }
     vp_yaml_file_clear(&file);
+    if (!ctx || !ctx->names)
+        g_hash_table_destroy(local.names);
     return errs->count == before;
 }
 
@@ -320,6 +367,8 @@ void vp_pipeline_spec_free(VpPipelineSpec *spec)
     g_free(spec->source);
     g_free(spec->model);
     g_free(spec->launch);
+    g_free(spec->model_at);
+    g_free(spec->labels);
     g_free(spec);
 }
 
@@ -334,6 +383,8 @@ VpPipelineSpec *vp_pipeline_spec_copy(const VpPipelineSpec *spec)
     copy->source = g_strdup(spec->source);
     copy->model = g_strdup(spec->model);
     copy->launch = g_strdup(spec->launch);
+    copy->model_at = g_strdup(spec->model_at);
+    copy->labels = g_strdup(spec->labels);
     return copy;
 }
 
@@ -349,5 +400,5 @@ gboolean vp_pipeline_spec_equal(const VpPipelineSpec *a, const VpPipelineSpec *b
            a->threads == b->threads && a->publish == b->publish && a->max_rate == b->max_rate &&
            a->restart == b->restart && a->backoff_initial_s == b->backoff_initial_s &&
            a->backoff_max_s == b->backoff_max_s && a->realtime == b->realtime &&
-           a->exit_budget == b->exit_budget;
+           a->exit_budget == b->exit_budget && g_strcmp0(a->labels, b->labels) == 0;
 }

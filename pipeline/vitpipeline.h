@@ -72,7 +72,14 @@ typedef struct {
                          * clock, so files play at their frame rate; FALSE = as fast as possible */
     double exit_budget; /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
                          * cascade's budget mode (vitclassify exit-budget); 0 = none */
+    char *model_at;     /* "FILE:LINE:COL" of the `model:` key (the entry's, or `defaults:` in
+                         * vitd.yaml) or of the `launch:` text; for the daemon's model checks */
+    char *labels;       /* launch: the vitclassify labels= file (absolute), or NULL */
 } VpPipelineSpec;
+
+/* `max-pipelines:` default and ceiling: the pipelines of one configuration. */
+#define VP_MAX_PIPELINES_DEFAULT 64
+#define VP_MAX_PIPELINES_LIMIT 1024
 
 /* The `mqtt:` block of vitd.yaml (see README, "MQTT"): where vitd publishes its events. */
 typedef struct {
@@ -106,12 +113,18 @@ typedef struct {
                            * /etc/vitd/vitd.yaml, and when config_file is NULL) */
     GPtrArray *pipelines; /* of VpPipelineSpec*, sorted by name, owned */
     /* Added after the first version of this header (append-only): */
-    VpMqttConfig *mqtt; /* the `mqtt:` block, NULL when there is none (MQTT off) */
+    VpMqttConfig *mqtt;  /* the `mqtt:` block, NULL when there is none (MQTT off) */
+    int max_pipelines;   /* `max-pipelines:`, default VP_MAX_PIPELINES_DEFAULT */
+    char **launch_allow; /* `launch-allow:`: element names added to the allow-list, NULL-ended */
 } VpConfig;
 
 /* Reads CONFIG_FILE and every *.yaml in its pipelines directory (in name order).
  * Returns NULL and sets error (all problems found, one per line) on any failure. */
 VpConfig *vp_config_load(const char *config_file, GError **error);
+/* Like vp_config_load, but returns the config holding every entry that validated even when
+ * others did not (NULL only when nothing could be read); ERROR lists every problem, unset when
+ * there were none. For `vitd --check`, which reports all problems of all files in one run. */
+VpConfig *vp_config_load_partial(const char *config_file, GError **error);
 /* Parses one pipelines file into APPEND_TO (used by vp_config_load and tests).
  * (Added precision: built-in defaults apply; names must not clash with specs already in
  * APPEND_TO; on failure nothing is appended; APPEND_TO should free with vp_pipeline_spec_free.) */
@@ -132,6 +145,15 @@ gboolean vp_pipeline_spec_equal(const VpPipelineSpec *a, const VpPipelineSpec *b
  * daemon can find it; for launch: specs the user's text is returned with that name ensured.
  * Returns a newly allocated string. */
 char *vp_spec_to_launch(const VpPipelineSpec *spec);
+
+/* Least privilege for `launch:` text (launch_allow.c holds the list, documented in the README):
+ * TRUE when an element of factory NAME may appear in a launch: entry. Allowed are the named
+ * sources, converters, queues, the vit elements and harmless sinks; when GStreamer is
+ * initialised, also any factory whose klass says Demuxer, Parser, Decoder or Depayloader (and
+ * not Sink, Encoder or Muxer). Elements that write files or descriptors (filesink, fdsink, ...)
+ * and everything else are refused unless EXTRA (vitd.yaml `launch-allow:`, NULL-terminated, may
+ * be NULL) names them. */
+gboolean vp_launch_element_allowed(const char *name, const char *const *extra);
 
 G_END_DECLS
 

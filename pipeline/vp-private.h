@@ -10,6 +10,7 @@
  * config.c      vitd.yaml and the whole-configuration load
  * mqtt_config.c the `mqtt:` block of vitd.yaml
  * launch.c      vp_spec_to_launch()
+ * launch_allow.c  the allow-list of elements in `launch:` text
  *
  * Nothing here is exported from the library.
  */
@@ -163,6 +164,8 @@ typedef struct {
     gsize name_start, name_end;   /* span of the name value as written */
     char *model;                  /* its model= value (unquoted), or NULL */
     gsize model_start, model_end; /* span of the model value as written */
+    char *labels;                 /* its labels= value (unquoted), or NULL */
+    GPtrArray *elements;          /* every element type name, in order (owned strings) */
 } VpLaunchScan;
 
 void vp_launch_scan(const char *text, VpLaunchScan *ret_scan);
@@ -170,13 +173,28 @@ void vp_launch_scan_clear(VpLaunchScan *scan);
 /* VALUE quoted for gst_parse_launch: "..." with '"' and '\' escaped; newly allocated. */
 char *vp_launch_quote(const char *value);
 
+/* ---- launch_allow.c ----------------------------------------------------------------------- */
+
+/* Adds an error at NODE for every element of SCAN that vp_launch_element_allowed refuses. */
+void vp_launch_check_elements(VpYamlFile *file, VpErrors *errs, const yaml_node_t *node,
+                              const VpLaunchScan *scan, const char *const *extra);
+
 /* ---- pipeline_spec.c ---------------------------------------------------------------------- */
 
-/* Parses the pipelines file PATH, entries starting from DEFAULTS' settings (NULL: built-in).
+/* What a pipelines file is parsed against. */
+typedef struct {
+    const VpPipelineSpec *defaults;  /* entries start from these settings (NULL: built-in) */
+    const char *const *launch_allow; /* vitd.yaml `launch-allow:` (may be NULL) */
+    GHashTable *names; /* name -> "FILE:LINE:COL" of every entry seen, valid or not (may be
+                        * NULL: then names are checked against APPEND_TO only) */
+} VpFileContext;
+
+/* Parses the pipelines file PATH in context CTX (NULL: built-in defaults).
  * Entries that validate are appended to APPEND_TO even when others fail; names are checked
- * against everything already in APPEND_TO. Returns FALSE when any error was added. */
-gboolean vp_pipelines_file_parse(const char *path, const VpPipelineSpec *defaults,
-                                 GPtrArray *append_to, VpErrors *errs);
+ * against every entry seen before (even one with errors). Returns FALSE when any error was
+ * added. */
+gboolean vp_pipelines_file_parse(const char *path, const VpFileContext *ctx, GPtrArray *append_to,
+                                 VpErrors *errs);
 
 /* ---- mqtt_config.c ----------------------------------------------------------------------- */
 

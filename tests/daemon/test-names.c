@@ -2,6 +2,7 @@
  * config accepts ([A-Za-z0-9_-]+) must give a valid, distinct path that decodes back. */
 #include <stdlib.h>
 #include <string.h>
+#include <glib.h>
 #include <systemd/sd-bus.h>
 
 #include "check-runner.h"
@@ -48,6 +49,31 @@ START_TEST(test_foreign_paths_are_not_pipelines)
 }
 END_TEST
 
+START_TEST(test_long_names_are_shortened_for_messages)
+{
+    char *s = vitd_name_shorten("door");
+    ck_assert_str_eq(s, "door");
+    free(s);
+    size_t n = 10 * 1024 * 1024;
+    char *huge = malloc(n + 1);
+    memset(huge, 'x', n);
+    huge[n] = '\0';
+    s = vitd_name_shorten(huge);
+    ck_assert_uint_eq(strlen(s), VITD_NAME_SHOWN_MAX + strlen("\u2026"));
+    ck_assert(g_str_has_suffix(s, "\u2026"));
+    free(s);
+    /* never cut inside a UTF-8 character: 63 bytes of 'x' then 2-byte characters */
+    memset(huge, 'x', 63);
+    for (size_t i = 63; i + 1 < 200; i += 2)
+        memcpy(huge + i, "\u00e9", 2);
+    huge[199] = '\0';
+    s = vitd_name_shorten(huge);
+    ck_assert(g_utf8_validate(s, -1, NULL));
+    free(s);
+    free(huge);
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
     const TTest *const tests[] = {
@@ -55,6 +81,7 @@ static Suite *names_suite(void)
         test_dash_and_underscore_are_escaped_and_distinct,
         test_leading_digit_round_trips,
         test_foreign_paths_are_not_pipelines,
+        test_long_names_are_shortened_for_messages,
     };
     return check_runner_suite("names", "paths", tests, CHECK_RUNNER_N(tests));
 }

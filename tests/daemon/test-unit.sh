@@ -13,6 +13,10 @@ trap 'rm -rf "$tmp"' EXIT
 sed "s|^ExecStart=.*|ExecStart=$vitd|" "$unit" > "$tmp/vitd.service"
 grep -q '^ExecStart=' "$tmp/vitd.service"
 
+# Resource limits (issue 13): a runaway config or model must not exhaust the box.
+grep -q '^MemoryMax=' "$tmp/vitd.service" || { echo "no MemoryMax= in the unit"; exit 1; }
+grep -q '^TasksMax=' "$tmp/vitd.service" || { echo "no TasksMax= in the unit"; exit 1; }
+
 out=$(systemd-analyze verify "$tmp/vitd.service" 2>&1) || { echo "$out"; exit 1; }
 if [ -n "$out" ]; then
   echo "systemd-analyze verify is not silent:"; echo "$out"; exit 1

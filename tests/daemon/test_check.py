@@ -2,8 +2,11 @@
 """vitd --check (exit 0 valid / 1 invalid, errors as FILE:LINE:COL), --version, and a config
 that does not validate at start-up (vitd exits 1 naming the place)."""
 import glob
+import json
 import os
+import shutil
 import subprocess
+import time
 import unittest
 
 from vitdtest import BUILD, HAVE_ELEMENT, MODEL, SOURCE, VITD, Config, main
@@ -89,6 +92,180 @@ class Check(unittest.TestCase):
                 f.write(text)
             r = vitd("--check", "--config", c.path)
             self.assertEqual(r.returncode, 0, "%s: %s" % (example, r.stderr))
+
+    def broken_models(self, c):
+        """Copies of the test model, each broken the way a disk or an owner breaks them."""
+        models = {}
+        for kind in ("half", "random", "heads", "fifo"):
+            d = os.path.join(c.dir, kind)
+            shutil.copytree(MODEL, d)
+            weights = os.path.join(d, "model.safetensors")
+            if kind == "half":
+                os.truncate(weights, os.path.getsize(weights) // 2)
+            elif kind == "random":
+                with open(weights, "wb") as f:
+                    f.write(os.urandom(100000))
+            elif kind == "heads":
+                with open(os.path.join(d, "config.json")) as f:
+                    cfg = json.load(f)
+                cfg["model_args"]["num_heads"] = 5  # does not divide embed_dim 48
+                with open(os.path.join(d, "config.json"), "w") as f:
+                    json.dump(cfg, f)
+            else:  # libvit reads labels.txt when config.json has no label_names
+                with open(os.path.join(d, "config.json")) as f:
+                    cfg = json.load(f)
+                cfg.pop("label_names", None)
+                with open(os.path.join(d, "config.json"), "w") as f:
+                    json.dump(cfg, f)
+                os.mkfifo(os.path.join(d, "labels.txt"))
+            models[kind] = d
+        return models
+
+    @unittest.skipUnless(HAVE_ELEMENT, "vitclassify plugin not built")
+    def test_every_problem_in_one_run(self):
+        """A bad value, a duplicate name and an unbuildable launch: text, all in one run."""
+        c = self.config("""
+            pipelines:
+              - name: cam
+                source: test:ball
+                model: @MODEL@
+              - name: cam
+                source: test:ball
+                model: @MODEL@
+                top-k: many
+              - name: typo
+                launch: videotestsrc ! no-such-element ! vitclassify model=@MODEL@ ! fakesink
+        """)
+        path = os.path.join(c.pipelines_dir, "pipelines.yaml")
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path + ":8:12: 'top-k' must be", r.stderr)
+        self.assertIn(path + ":5:5: duplicate pipeline name 'cam' (first defined at %s:2:5)" % path,
+                      r.stderr)
+        self.assertIn(path + ":9:5: pipeline 'typo': no element \"no-such-element\"", r.stderr)
+
+    def test_broken_models_are_opened_and_reported(self):
+        c = self.config()
+        m = self.broken_models(c)
+        path = c.write("pipelines.yaml", """
+            pipelines:
+              - name: half
+                source: test:ball
+                model: %(half)s
+              - name: random
+                source: test:ball
+                model: %(random)s
+              - name: heads
+                source: test:ball
+                model: %(heads)s
+              - name: fifo
+                source: test:ball
+                model: %(fifo)s
+              - name: same-half
+                source: test:snow
+                model: %(half)s
+        """ % m)
+        start = time.monotonic()
+        r = vitd("--check", "--config", c.path)
+        self.assertLess(time.monotonic() - start, 10, "a FIFO must not stall --check")
+        self.assertEqual(r.returncode, 1)
+        lines = r.stderr.splitlines()
+        def line_at(where):
+            found = [l for l in lines if l.startswith(path + where)]
+            self.assertEqual(len(found), 1, "%s in:\n%s" % (where, r.stderr))
+            return found[0]
+        # At the `model:` key, with libvit's message naming the file (and tensor).
+        self.assertRegex(line_at(":4:5: "), "half/model.safetensors: tensor .*out of range")
+        self.assertIn("random/model.safetensors", line_at(":7:5: "))
+        self.assertRegex(line_at(":10:5: "), "heads/config.json: 5 heads do not divide")
+        self.assertIn("fifo/labels.txt is not a regular file (a FIFO)", line_at(":13:5: "))
+        self.assertRegex(line_at(":16:5: "), "half/model.safetensors: tensor")
+
+    def test_model_from_defaults_is_reported_in_vitd_yaml(self):
+        c = self.config("""
+            pipelines:
+              - name: cam
+                source: test:ball
+        """)
+        m = self.broken_models(c)
+        with open(c.path, "a") as f:
+            f.write("defaults:\n  model: %s\n" % m["heads"])
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(c.path + ":4:3: pipeline 'cam': model", r.stderr)
+        self.assertIn("heads/config.json", r.stderr)
+
+    @unittest.skipUnless(HAVE_ELEMENT, "vitclassify plugin not built")
+    def test_labels_file_is_checked(self):
+        c = self.config()
+        short = os.path.join(c.dir, "short.txt")
+        with open(short, "w") as f:
+            f.write("cat\ndog\n")
+        path = c.write("pipelines.yaml", """
+            pipelines:
+              - name: missing
+                launch: videotestsrc ! vitclassify model=@MODEL@ labels=/nonexistent/labels.txt ! fakesink
+              - name: short
+                launch: videotestsrc ! vitclassify model=@MODEL@ labels=%s ! fakesink
+        """ % short)
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path + ":3:13: pipeline 'missing': labels: /nonexistent/labels.txt", r.stderr)
+        self.assertIn(path + ":5:13: pipeline 'short': labels file %s has 2 labels" % short,
+                      r.stderr)
+
+    @unittest.skipUnless(HAVE_ELEMENT, "vitclassify plugin not built")
+    def test_launch_allow_list(self):
+        c = self.config("""
+            pipelines:
+              - name: leak
+                launch: filesrc location=/etc/shadow ! vitclassify model=@MODEL@ ! fdsink
+              - name: record
+                launch: videotestsrc ! vitclassify model=@MODEL@ ! filesink location=/tmp/x
+              - name: uri
+                launch: videotestsrc ! vitclassify model=@MODEL@ ! file:///tmp/x
+              - name: ok
+                launch: filesrc location=/dev/null ! matroskademux ! jpegparse ! jpegdec ! videoconvert ! videoscale ! queue ! vitclassify model=@MODEL@ ! fakesink
+        """)
+        path = os.path.join(c.pipelines_dir, "pipelines.yaml")
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path + ":3:13: 'launch': element 'fdsink' is not on vitd's allow-list",
+                      r.stderr)
+        self.assertIn(path + ":5:13: 'launch': element 'filesink' is not on vitd's allow-list",
+                      r.stderr)
+        self.assertIn(path + ":7:13: 'launch': the URI 'file:///tmp/x'", r.stderr)
+        self.assertNotIn("'ok'", r.stderr)
+        self.assertNotIn(":9:", r.stderr)
+        # vitd.yaml may allow an element explicitly.
+        c.remove("pipelines.yaml")
+        c.write("pipelines.yaml", """
+            pipelines:
+              - name: record
+                launch: videotestsrc ! vitclassify model=@MODEL@ ! filesink location=/tmp/x
+        """)
+        with open(c.path, "a") as f:
+            f.write("launch-allow: [filesink]\n")
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_max_pipelines(self):
+        entries = "".join("  - {name: p%d, source: test:ball, model: @MODEL@}\n" % i
+                          for i in range(65))
+        c = self.config("pipelines:\n" + entries)
+        path = os.path.join(c.pipelines_dir, "pipelines.yaml")
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path + ":66:5: pipeline 'p64' is number 65 of 65; a configuration may hold "
+                      "at most 64 pipelines (raise 'max-pipelines:' in " + c.path, r.stderr)
+        with open(c.path, "a") as f:
+            f.write("max-pipelines: 100\n")
+        r = vitd("--check", "--config", c.path)
+        self.assertNotIn("max-pipelines", r.stderr)
+        with open(c.path, "w") as f:
+            f.write("bus: session\nmax-pipelines: 2000\n")
+        r = vitd("--check", "--config", c.path)
+        self.assertIn("'max-pipelines' must be", r.stderr)
 
     def test_missing_config_file(self):
         r = vitd("--check", "--config", "/nonexistent/vitd.yaml")

@@ -6,9 +6,11 @@ refused: by the policy, and by vitd itself where a permissive bus lets the call 
 Needs root (to run as nobody); skipped otherwise."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 from vitdtest import (PERMISSIVE_BUS_CONFIG, SKIP, SOURCE, SYSTEM_BUS_CONFIG, VITCTL, Bus, Client,
                       Config, Vitd, VitdTestCase, main)
@@ -137,6 +139,39 @@ class Policy(VitdTestCase):
             self.assertTrue(res[denied].startswith("org.freedesktop.DBus.Error.AccessDenied"),
                             res[denied])
             self.assertIn("only allowed for root and members of group vitd", res[denied])
+
+    def test_refused_calls_are_logged_rate_limited(self):
+        """A caller refused in a loop gets one log line per second, with a count of the rest."""
+        bus = self.system_bus(PERMISSIVE_BUS_CONFIG)
+        self.start_system_vitd(bus)
+        flood = textwrap.dedent(r'''
+            import sys, time
+            from gi.repository import Gio, GLib
+            flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+                     Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+            conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], flags, None, None)
+            def reload():
+                try:
+                    conn.call_sync("org.vitd1", "/org/vitd1", "org.vitd1.Manager", "Reload", None,
+                                   None, Gio.DBusCallFlags.NONE, 5000, None)
+                except GLib.Error:
+                    pass
+            for _ in range(200):
+                reload()
+            time.sleep(1.2)
+            reload()
+        ''')
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+               "/usr/bin/python3", "-c", flood, bus.address]
+        subprocess.run(cmd, env=dict(os.environ, HOME="/tmp"), timeout=60, check=True)
+        refused = [l for l in self.vitd.log().splitlines() if "Refused Reload" in l]
+        self.assertGreaterEqual(len(refused), 2, self.vitd.log())
+        self.assertLessEqual(len(refused), 4, "refusals are not rate-limited:\n" +
+                             "\n".join(refused[:10]))
+        self.assertIn("uid 65534", refused[0])
+        self.assertRegex(refused[-1], r"and \d+ more refused calls")
+        total = len(refused) + sum(int(n) for n in re.findall(r"and (\d+) more", "\n".join(refused)))
+        self.assertEqual(total, 201)
 
     def test_group_vitd_members_may_control(self):
         """Runs itself again in a private mount namespace where /etc/group has a vitd group with

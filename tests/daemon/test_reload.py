@@ -2,11 +2,12 @@
 """Reload (D-Bus Reload() and SIGHUP): a config that does not validate is rejected whole with
 FILE:LINE:COL and the running set stays; a valid one restarts only the pipelines that changed."""
 import os
+import shutil
 import signal
 
 from gi.repository import Gio, GLib
 
-from vitdtest import MANAGER_IFACE, PIPELINE_IFACE, VitdTestCase, main, pipeline_path, require_element
+from vitdtest import MODEL, MANAGER_IFACE, PIPELINE_IFACE, VitdTestCase, main, pipeline_path, require_element
 
 PIPELINES = """
     pipelines:
@@ -74,6 +75,30 @@ class Reload(VitdTestCase):
         r = self.vitctl("reload")
         self.assertEqual(r.returncode, 1)
         self.assertIn(path + ":3:5:", r.stderr)
+
+    def test_invalid_model_is_rejected_like_a_bad_config(self):
+        """YAML that validates but names a model libvit cannot open (truncated to half): the
+        reload is rejected with the `model:` key's FILE:LINE:COL and libvit's message, and the
+        running set stays."""
+        c = self.client
+        half = os.path.join(self.config.dir, "half")
+        shutil.copytree(MODEL, half)
+        weights = os.path.join(half, "model.safetensors")
+        os.truncate(weights, os.path.getsize(weights) // 2)
+        path = self.config.write("half.yaml", """
+            pipelines:
+              - name: extra
+                source: test:ball
+                model: %s
+        """ % half)
+        with self.assertRaises(GLib.Error) as cm:
+            c.manager("Reload")
+        self.assertEqual(Gio.DBusError.get_remote_error(cm.exception),
+                         "org.vitd1.Error.InvalidConfig")
+        self.assertIn(path + ":4:5: pipeline 'extra': model " + half, cm.exception.message)
+        self.assertIn("half/model.safetensors: tensor", cm.exception.message)
+        self.assert_unchanged_set()
+        self.assertIn(path + ":4:5:", self.vitd.log())
 
     def test_valid_reload_restarts_only_what_changed(self):
         c = self.client

@@ -8,7 +8,7 @@ import time
 
 from gi.repository import Gio, GLib
 
-from vitdtest import (MANAGER_PATH, PIPELINE_IFACE, MODEL, VitdTestCase, main, pipeline_path,
+from vitdtest import (MANAGER_IFACE, MANAGER_PATH, PIPELINE_IFACE, MODEL, VitdTestCase, main, pipeline_path,
                       require_element)
 
 LIVE = """
@@ -124,6 +124,18 @@ class Signals(VitdTestCase):
             c.get("no-such-pipeline", "State")
         self.assertEqual(remote_error(cm.exception), "org.freedesktop.DBus.Error.UnknownObject")
 
+    def test_huge_pipeline_name_is_shortened_in_errors_and_logs(self):
+        self.start_vitd("pipelines:\n")
+        name = "n" * (10 * 1024 * 1024)
+        with self.assertRaises(GLib.Error) as cm:
+            self.client.call(MANAGER_PATH, MANAGER_IFACE, "StartPipeline",
+                             GLib.Variant("(s)", (name,)), timeout_ms=30000)
+        self.assertEqual(Gio.DBusError.get_remote_error(cm.exception),
+                         "org.vitd1.Error.NoSuchPipeline")
+        self.assertLess(len(cm.exception.message), 200)
+        self.assertIn("n" * 64 + "\u2026", cm.exception.message)
+        self.assertLess(len(self.vitd.log()), 100000)
+
     def test_introspection_lists_pipeline_objects(self):
         self.start_vitd(LIVE)
         xml = self.client.call("/org/vitd1/pipeline", "org.freedesktop.DBus.Introspectable",
@@ -158,11 +170,15 @@ class Signals(VitdTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"^live-cam seq=\d+ frame=\d+ exit=0 ")
 
-        self.assertEqual(self.vitctl("stop", "live-cam").returncode, 0)
+        r = self.vitctl("stop", "live-cam")
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(c.get("live-cam", "State"), "stopped")
-        self.assertEqual(self.vitctl("start", "live-cam").returncode, 0)
-        self.assertEqual(self.vitctl("restart", "live-cam").returncode, 0)
-        self.assertEqual(self.vitctl("reload").returncode, 0)
+        r = self.vitctl("start", "live-cam")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.vitctl("restart", "live-cam")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.vitctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
         r = self.vitctl("restart", "nope")
         self.assertEqual(r.returncode, 1)

@@ -5,12 +5,13 @@ reading, or a stalled bus, never stalls vitd (signals beyond the queue bound are
 counted in EventsDropped: every gap in seq is a counted drop)."""
 import os
 import re
+import shutil
 import signal
 import time
 
 import dbus
 
-from vitdtest import PIPELINE_IFACE, VitdTestCase, main, require_element
+from vitdtest import MODEL, PIPELINE_IFACE, VitdTestCase, main, require_element
 
 FAST = """
       - name: fast
@@ -57,6 +58,34 @@ class Supervision(VitdTestCase):
         self.assertEqual(c.get("good", "Restarts"), 0)
         self.assertEqual(c.get("good", "State"), "running")
         self.assertEqual(c.get("good", "LastError"), "")
+
+    def test_last_error_clears_once_frames_flow_again(self):
+        """A model that is broken at start (truncated weights) fails the pipeline; once the owner
+        puts a good file back, the next run plays and LastError is cleared, the old error kept
+        in PreviousError."""
+        model = os.path.join("/tmp", "vitd-recover-%d" % os.getpid())
+        shutil.rmtree(model, ignore_errors=True)
+        shutil.copytree(MODEL, model)
+        self.addCleanup(shutil.rmtree, model, True)
+        weights = os.path.join(model, "model.safetensors")
+        os.truncate(weights, os.path.getsize(weights) // 2)
+        self.start_vitd("""
+            pipelines:
+              - name: flaky
+                source: test:ball
+                model: %s
+                restart: {policy: always, backoff-initial: 0.2, backoff-max: 0.4}
+        """ % model)
+        c = self.client
+        c.wait_for("a first error", lambda: c.get("flaky", "LastError") != "")
+        first = c.get("flaky", "LastError")
+        self.assertIn("model.safetensors", first)
+        self.assertEqual(c.get("flaky", "PreviousError"), "")
+        shutil.copyfile(os.path.join(MODEL, "model.safetensors"), weights)
+        c.wait_for("flaky streaming", lambda: len(self.seqs("flaky")) >= 3)
+        c.wait_for("LastError cleared", lambda: c.get("flaky", "LastError") == "")
+        self.assertEqual(c.get("flaky", "State"), "running")
+        self.assertEqual(c.get("flaky", "PreviousError"), first)
 
     def test_end_of_stream_restarts_under_always(self):
         self.start_vitd("""

@@ -1,0 +1,29 @@
+/* vitd-state-thread.h — GStreamer state changes off the main loop. Internal to vitd.
+ *
+ * The element opens its model while going to PAUSED, and a model file can block for ever (a
+ * FIFO, a hung mount); an element stopping may then wait on a lock that stuck open holds. So
+ * vitd never changes a pipeline's state on the main loop: PLAYING and NULL are set in threads of
+ * their own, and the outcome of PLAYING comes back on the main context. */
+#pragma once
+
+#include <gst/gst.h>
+
+typedef struct _VitdStateJob VitdStateJob;
+
+/* Called on the main context with what gst_element_set_state(PLAYING) returned. */
+typedef void (*VitdStateDone)(GstStateChangeReturn ret, gpointer user_data);
+
+/* Sets PIPELINE (a reference is taken) to PLAYING in a new thread; DONE(ret, USER_DATA) runs on
+ * the default main context when that returns, unless the job was abandoned first. The job is
+ * gone once DONE has run. Returns NULL when no thread could be started. */
+VitdStateJob *vitd_state_play(GstElement *pipeline, VitdStateDone done, gpointer user_data);
+/* Gives JOB up (on the main context, before its DONE ran): DONE is never called, and the thread
+ * sets the pipeline to NULL and drops it when (if ever) its state change returns. */
+void vitd_state_abandon(VitdStateJob *job);
+/* Sets PIPELINE to NULL and drops the caller's reference, in a new thread. */
+void vitd_state_stop(GstElement *pipeline);
+
+/* Threads of this module still busy (a state change that has not returned, maybe never will). */
+guint vitd_state_jobs_pending(void);
+/* Waits until none is busy, at most TIMEOUT_US. */
+void vitd_state_wait_jobs(gint64 timeout_us);
