@@ -52,7 +52,11 @@ static gboolean job_is_abandoned(VitdStateJob *job)
 static gboolean job_report(gpointer data)
 {
     VitdStateJob *job = data;
-    if (!job_is_abandoned(job)) {
+    if (job_is_abandoned(job)) {
+        /* Abandoned after the thread looked (the bus watch saw the element's error first): the
+         * pipeline was left where PLAYING failed, so it still has to go to NULL, off this loop. */
+        vitd_state_stop(gst_object_ref(job->pipeline));
+    } else {
         job->done(job->ret, job->user_data);
         job_unref(job); /* the owner's reference: the job is gone for the owner now */
     }
