@@ -92,13 +92,15 @@ typedef enum vit_mf_act {
     VIT_MF_ACT_NONE,
     VIT_MF_ACT_GELU,
     VIT_MF_ACT_SILU,
-    VIT_MF_ACT_RELU
+    VIT_MF_ACT_RELU,
+    VIT_MF_ACT_STARRELU /* s * relu(x)^2 + b (MetaFormer baselines); s, b in the MLP */
 } vit_mf_act;
 
 typedef struct vit_mf_mlp {
     int hidden;
     const float *fc1_w, *fc1_b, *fc2_w, *fc2_b; /* [hidden, C], [C, hidden]; biases optional */
     vit_mf_act act1;                            /* after fc1 */
+    float act1_scale, act1_bias;                /* StarReLU's s and b when act1 is one */
     int has_dw;
     vit_conv2d dw; /* depthwise on the hidden map, then act2 */
     vit_mf_act act2;
@@ -129,6 +131,8 @@ typedef void (*vit_mf_mixer_fn)(const struct vit_mf_block *blk, vit_mf_state *s)
 typedef struct vit_mf_block {
     vit_mf_norm norm1, norm2;
     const float *ls1, *ls2;   /* [C] or NULL */
+    const float *rs1, *rs2;   /* res scales [C] or NULL: x = rs * x + ls * branch (mixers with
+                                 mixer_residual apply rs1 themselves) */
     vit_mf_mixer_fn mixer_fn; /* reads s->y (= norm1(x)) and s->x, writes s->t (or adds to s->x) */
     const void *mixer;        /* the family's mixer parameters */
     int mixer_residual;       /* the mixer adds ls1 * its output to s->x itself (saves a pass) */
@@ -136,6 +140,11 @@ typedef struct vit_mf_block {
                                  first row pass, or never reads s->y (saves a pass) */
     vit_mf_mlp mlp;
 } vit_mf_block;
+
+/* The separable-conv mixer (ConvFormer/CAFormer): blk->mixer is a vit_mf_mlp run on s->y as
+ * pwconv1 -> act1 -> depthwise conv -> act2 -> pwconv2, residual fused (mixer_residual = 1,
+ * mixer_norms = 0). Its hidden width must fit the state's hidden maps. */
+void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s);
 
 /* Runs one block on s->x (s->H, s->W, s->C set). */
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s);
