@@ -169,6 +169,38 @@ int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int strid
     return 0;
 }
 
+int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix)
+{
+    int r = vit_binder_get(b, &bn->gamma, VIT_SHAPE(C), "%s.weight", prefix);
+    if (r == 0)
+        r = vit_binder_get(b, &bn->beta, VIT_SHAPE(C), "%s.bias", prefix);
+    if (r == 0)
+        r = vit_binder_get(b, &bn->mean, VIT_SHAPE(C), "%s.running_mean", prefix);
+    if (r == 0)
+        r = vit_binder_get(b, &bn->var, VIT_SHAPE(C), "%s.running_var", prefix);
+    vit_binder_ignore(b, "%s.num_batches_tracked", prefix);
+    return r;
+}
+
+int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
+{
+    char p[140];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof(p), fmt, ap);
+    va_end(ap);
+    vit_mf_bn bn;
+    int r = vit_mf_get_bn(b, &bn, c->cout, p);
+    if (r < 0)
+        return r;
+    size_t wf = vit_conv2d_weight_floats(c);
+    float *buf = vit_mf_calloc(a, wf + (size_t)c->cout, sizeof(float));
+    if (!buf)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    vit_conv2d_fold_bn(c, bn.gamma, bn.beta, bn.mean, bn.var, eps, buf, buf + wf);
+    return 0;
+}
+
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
                            int *ret_n, vit_error *err)
 {
@@ -564,6 +596,30 @@ void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s)
 {
     block_job j = {blk->mixer, NULL, s, s->y, blk->ls1, blk->rs1, s->t, 1, {0.0f, 1.0f}};
     chain_run(&j);
+}
+
+typedef struct pool_job {
+    const vit_mf_block *blk;
+    vit_mf_state *s;
+} pool_job;
+
+static void pool_task(void *ctx, int r0, int r1, int task)
+{
+    pool_job *j = ctx;
+    vit_mf_state *s = j->s;
+    int C = s->C;
+    const float *g = j->blk->norm1.weight;
+    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
+    if (j->blk->norm1.kind != VIT_MF_NORM_NONE)
+        for (int r = r0; r < r1; r++)
+            for (int c = 0; c < C; c++)
+                s->t[(size_t)r * C + c] *= g[c] * s->norm1.inv;
+}
+
+void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
+{
+    pool_job j = {blk, s};
+    vit_mf_parallel(s, s->H * s->W, pool_task, &j);
 }
 
 void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int r0, int r1)

@@ -57,6 +57,17 @@ int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int strid
                     int groups, int with_bias, const char *fmt, ...)
     __attribute__((format(printf, 9, 10)));
 
+/* A BatchNorm "<prefix>.{weight,bias,running_mean,running_var}" [C] (num_batches_tracked
+ * ignored). */
+typedef struct vit_mf_bn {
+    const float *gamma, *beta, *mean, *var;
+} vit_mf_bn;
+int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix);
+/* Folds the BatchNorm "<prefix>" (eps) into conv c: model-owned copies of its weight and bias,
+ * recorded in a. */
+int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
@@ -145,6 +156,11 @@ typedef struct vit_mf_block {
  * pwconv1 -> act1 -> depthwise conv -> act2 -> pwconv2, residual fused (mixer_residual = 1,
  * mixer_norms = 0). Its hidden width must fit the state's hidden maps. */
 void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s);
+
+/* The pooling mixer: s->t = AvgPool3x3(y) - y (count_include_pad=False) with y = norm1(x) for
+ * norm1 NONE, GROUP1 or AFFINE (per-channel scale g: the pool's weights sum to 1, so this is
+ * g * inv * (AvgPool(x) - x) and y is never formed). mixer_norms = 1, mixer_residual = 0. */
+void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s);
 
 /* Runs one block on s->x (s->H, s->W, s->C set). */
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s);

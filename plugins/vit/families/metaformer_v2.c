@@ -69,25 +69,6 @@ typedef struct mix_job {
     vit_mf_state *s;
 } mix_job;
 
-/* s->t rows = AvgPool(y) - y with y = GN(x) = g * inv * (x - mean): the pool's weights sum to
- * 1, so the difference is g * inv * (AvgPool(x) - x) and y is never formed. */
-static void pool_task(void *ctx, int r0, int r1, int task)
-{
-    mix_job *j = ctx;
-    vit_mf_state *s = j->s;
-    int C = s->C;
-    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
-    for (int r = r0; r < r1; r++)
-        for (int c = 0; c < C; c++)
-            s->t[(size_t)r * C + c] *= j->blk->norm1.weight[c] * s->norm1.inv;
-}
-
-static void pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
-{
-    mix_job j = {blk, s};
-    vit_mf_parallel(s, s->H * s->W, pool_task, &j);
-}
-
 /* Attention scratch: qkv in s->hidden [N, 3A], heads' outputs in s->hidden2 [N, A], scores in
  * s->work (VIT_MF_ATTN_CHUNK * N per task). */
 static void qkv_task(void *ctx, int r0, int r1, int task)
@@ -233,7 +214,7 @@ static int build_block(vit_binder *b, mf2_net *n, mf2_stage *st, int i, int j)
     else if (vit_binder_peek(b, "%s.token_mixer.pwconv1.weight", p))
         r = build_sepconv(b, n, st, blk, p);
     else if (poolv2) {
-        blk->mixer_fn = pool_mixer;
+        blk->mixer_fn = vit_mf_pool_mixer;
         blk->mixer_norms = 1; /* it never reads y */
     } else
         return vit_errorf(b->err, -ENOTSUP, "%s: block %s has no token mixer (qkv or pwconv1)",
