@@ -14,7 +14,7 @@ _PREFIXES = [
     ("deit_", "vit"), ("vit_", "vit"), ("poolformer_", "poolformer"), ("pvt_v2_", "pvt_v2"),
     ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"), ("transcnn_", "transcnn"),
     ("poolformerv2_", "metaformer_v2"), ("convformer_", "metaformer_v2"),
-    ("caformer_", "metaformer_v2"),
+    ("caformer_", "metaformer_v2"), ("efficientformer_", "efficientformer"),
 ]
 
 
@@ -172,4 +172,9 @@ FIXTURES = [
     Fixture("caformer_s18", "metaformer_v2", "caformer_s18", 1000, on_demand=True),
     Fixture("convformer_s18_hubcfg", "metaformer_v2", "convformer_s18", 1000, on_demand=True,
             hub_config=dict(tag="sail_in1k")),
+    # EfficientFormer: Meta4D + one Meta3D after the Flat index; the bias table needs a 7x7 grid
+    Fixture("efficientformer_test", "efficientformer", "efficientformer_test", 10,
+            dict(depths=[1, 1, 1, 2], embed_dims=[16, 24, 32, 48], num_vit=1, img_size=224),
+            label_names=_TEN),
+    Fixture("efficientformer_l1", "efficientformer", "efficientformer_l1", 1000, on_demand=True),
 ]
