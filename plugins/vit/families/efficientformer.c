@@ -421,15 +421,8 @@ static int ef_run(const vit_model *m, vit_run *run, const float *chw)
     ef_conv_relu(&s, &n->stem2, s.x, VIT_CONV_HWC, s.H, s.W);
     for (int i = 0; i < n->num_stages; i++) {
         const ef_stage *st = &n->stages[i];
-        if (st->has_down) {
-            vit_mf_conv(&s, &st->down, s.x, VIT_CONV_HWC, s.H, s.W, s.y, st->dim);
-            float *t = s.x;
-            s.x = s.y;
-            s.y = t;
-            s.H = st->H;
-            s.W = st->W;
-            s.C = st->dim;
-        }
+        if (st->has_down)
+            vit_mf_downsample(&s, NULL, &st->down);
         for (int k = 0; k < st->depth; k++)
             vit_mf_block_run(&st->blocks[k], &s);
     }

@@ -201,6 +201,20 @@ int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, co
     return 0;
 }
 
+int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
+                        vit_mf_block **ret, int *ret_depth)
+{
+    int depth = vit_binder_count(b, prefix, ".");
+    if (depth < 1)
+        return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks (%s0.*)",
+                          b->model->weights->path, stage, prefix);
+    *ret = vit_mf_calloc(a, (size_t)depth, sizeof(vit_mf_block));
+    if (!*ret)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    *ret_depth = depth;
+    return 0;
+}
+
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
                            int *ret_n, vit_error *err)
 {
@@ -353,6 +367,20 @@ void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_
                  int H, int W, float *out, int ldo)
 {
     vit_conv2d_run(s->pool, c, x, layout, H, W, s->conv_scratch, out, ldo);
+}
+
+void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c)
+{
+    const float *in = norm ? vit_mf_norm_run(norm, s, s->x, s->y, s->C) : s->x;
+    float *out = in == s->y ? s->x : s->y;
+    vit_mf_conv(s, c, in, VIT_CONV_HWC, s->H, s->W, out, c->cout);
+    s->H = vit_conv_out_size(s->H, c->kh, c->stride_h, c->pad_h);
+    s->W = vit_conv_out_size(s->W, c->kw, c->stride_w, c->pad_w);
+    s->C = c->cout;
+    if (out == s->y) {
+        s->y = s->x;
+        s->x = out;
+    }
 }
 
 /* ---- norms ------------------------------------------------------------------------------- */

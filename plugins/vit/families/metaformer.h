@@ -68,6 +68,11 @@ int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix);
 int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* A stage's blocks "<prefix><j>.*", j = 0, 1, ...: *ret_depth (>= 1, else -EINVAL naming the
+ * stage) zeroed blocks in *ret, recorded in a. */
+int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
+                        vit_mf_block **ret, int *ret_depth);
+
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
@@ -196,6 +201,10 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1);
 /* A conv over the pool into out (stride ldo), using s->conv_scratch. */
 void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
                  int H, int W, float *out, int ldo);
+
+/* A stage's downsampling on the map in s->x: x = c(norm(x)) (norm NULL or NONE: no norm), with
+ * s->H, s->W, s->C set to the conv's output (s->y is scratch). */
+void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c);
 
 /* Multi-head attention for query rows [r0, r1): out[r] (head h at column h*d) =
  * softmax(q_h k_h^T * d^-0.5) v_h over M keys; q, k, v are row-major with strides ldq, ldk,

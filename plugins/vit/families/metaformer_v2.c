@@ -254,13 +254,7 @@ static int build_stage(vit_binder *b, mf2_net *n, int i, int cin)
     }
     char prefix[48];
     snprintf(prefix, sizeof(prefix), "stages.%d.blocks.", i);
-    st->depth = vit_binder_count(b, prefix, ".");
-    if (st->depth < 1)
-        return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
-                          i);
-    st->blocks = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(vit_mf_block));
-    if (!st->blocks)
-        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    r = vit_mf_alloc_blocks(b, &n->base.allocs, prefix, i, &st->blocks, &st->depth);
     for (int j = 0; j < st->depth && r == 0; j++)
         r = build_block(b, n, st, i, j);
     return r;
@@ -387,6 +381,25 @@ static int mf2_build(vit_model *m, vit_error *err)
 
 /* ---- running ----------------------------------------------------------------------------- */
 
+static void mf2_head(const mf2_net *n, vit_mf_state *s, float *logits)
+{
+    int C = s->C, Hd = n->head_hidden;
+    float *feat = s->work, *fn = s->work + C, *h = s->work + 2 * C;
+    vit_token_mean(s->x, C, s->H * s->W, C, feat);
+    vit_layernorm_rows(1, C, feat, C, n->head_norm.weight, n->head_norm.bias, MF2_EPS, fn, C);
+    if (Hd) { /* fc1 -> SquaredReLU -> LayerNorm -> fc2 */
+        vit_linear(1, Hd, C, fn, C, n->fc1_w, n->fc1_b, 0.0f, h, Hd);
+        for (int k = 0; k < Hd; k++)
+            h[k] = h[k] > 0.0f ? h[k] * h[k] : 0.0f;
+        vit_layernorm_rows(1, Hd, h, Hd, n->head_fc_norm.weight, n->head_fc_norm.bias, MF2_EPS, h,
+                           Hd);
+        fn = h;
+        C = Hd;
+    }
+    vit_linear(1, n->base.num_classes, C, fn, C, n->fc_w, n->fc_b, 0.0f, logits,
+               n->base.num_classes);
+}
+
 static size_t mf2_layout(const mf2_net *n, int threads, char *base, vit_mf_state *s)
 {
     size_t max_nc = (size_t)n->stem.cout * n->stages[0].H * n->stages[0].W, max_nh = 0;
@@ -419,25 +432,6 @@ static size_t mf2_arena_bytes(const vit_model *m, int threads)
     return mf2_layout(m->net, threads, NULL, &s);
 }
 
-static void mf2_head(const mf2_net *n, vit_mf_state *s, float *logits)
-{
-    int C = s->C, Hd = n->head_hidden;
-    float *feat = s->work, *fn = s->work + C, *h = s->work + 2 * C;
-    vit_token_mean(s->x, C, s->H * s->W, C, feat);
-    vit_layernorm_rows(1, C, feat, C, n->head_norm.weight, n->head_norm.bias, MF2_EPS, fn, C);
-    if (Hd) { /* fc1 -> SquaredReLU -> LayerNorm -> fc2 */
-        vit_linear(1, Hd, C, fn, C, n->fc1_w, n->fc1_b, 0.0f, h, Hd);
-        for (int k = 0; k < Hd; k++)
-            h[k] = h[k] > 0.0f ? h[k] * h[k] : 0.0f;
-        vit_layernorm_rows(1, Hd, h, Hd, n->head_fc_norm.weight, n->head_fc_norm.bias, MF2_EPS, h,
-                           Hd);
-        fn = h;
-        C = Hd;
-    }
-    vit_linear(1, n->base.num_classes, C, fn, C, n->fc_w, n->fc_b, 0.0f, logits,
-               n->base.num_classes);
-}
-
 static int mf2_run(const vit_model *m, vit_run *run, const float *chw)
 {
     const mf2_net *n = m->net;
@@ -451,13 +445,8 @@ static int mf2_run(const vit_model *m, vit_run *run, const float *chw)
     vit_mf_norm_run(&n->stem_norm, &s, s.x, s.x, s.C);
     for (int i = 0; i < n->num_stages; i++) {
         const mf2_stage *st = &n->stages[i];
-        if (st->has_down) {
-            vit_mf_norm_run(&st->down_norm, &s, s.x, s.y, s.C);
-            vit_mf_conv(&s, &st->down, s.y, VIT_CONV_HWC, s.H, s.W, s.x, st->dim);
-            s.H = st->H;
-            s.W = st->W;
-            s.C = st->dim;
-        }
+        if (st->has_down)
+            vit_mf_downsample(&s, &st->down_norm, &st->down);
         for (int j = 0; j < st->depth; j++)
             vit_mf_block_run(&st->blocks[j], &s);
     }
