@@ -68,11 +68,6 @@ int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix);
 int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* A stage's blocks "<prefix><j>.*", j = 0, 1, ...: *ret_depth (>= 1, else -EINVAL naming the
- * stage) zeroed blocks in *ret, recorded in a. */
-int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
-                        vit_mf_block **ret, int *ret_depth);
-
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
@@ -166,6 +161,11 @@ void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s);
  * norm1 NONE, GROUP1 or AFFINE (per-channel scale g: the pool's weights sum to 1, so this is
  * g * inv * (AvgPool(x) - x) and y is never formed). mixer_norms = 1, mixer_residual = 0. */
 void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s);
+
+/* A stage's blocks "<prefix><j>.*", j = 0, 1, ...: *ret_depth (>= 1, else -EINVAL naming the
+ * stage) zeroed blocks in *ret, recorded in a. */
+int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
+                        vit_mf_block **ret, int *ret_depth);
 
 /* Runs one block on s->x (s->H, s->W, s->C set). */
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s);
