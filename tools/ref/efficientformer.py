@@ -183,7 +183,10 @@ def build(architecture, num_classes, model_args=None):
 
 def special_init(name, p, gen):
     """Layer scales ~ 0.5 +- 0.2 (timm inits 1e-5, which would hide the blocks); attention
-    bias tables ~ N(0, 0.5) so they move the softmax."""
+    bias tables ~ N(0, 0.5) so they move the softmax; a tiny first conv, so the calibrated
+    stem.norm1 sees a variance near its eps 1e-5."""
+    if name.startswith("stem.conv1."):
+        return 3e-3
     if name.endswith(".gamma"):
         return 0.5 + 0.2 * torch.randn(p.shape, generator=gen)
     if name.endswith("attention_biases"):
