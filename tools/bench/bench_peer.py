@@ -41,7 +41,8 @@ from ref import common, registry  # noqa: E402
 # `@real`: one real-size architecture per family, the set the foundation issue's table reports
 REAL = ["deit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "poolformer_s12",
         "pvt_v2_b0", "swin_tiny_patch4_window7_224", "sret_tiny", "hat_net_tiny",
-        "transcnn_tiny"]
+        "transcnn_tiny", "poolformerv2_s12", "convformer_s18", "caformer_s18",
+        "efficientformer_l1"]
 
 
 def resolve(name, model_args):

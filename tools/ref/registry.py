@@ -13,6 +13,8 @@ from . import common
 _PREFIXES = [
     ("deit_", "vit"), ("vit_", "vit"), ("poolformer_", "poolformer"), ("pvt_v2_", "pvt_v2"),
     ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"), ("transcnn_", "transcnn"),
+    ("poolformerv2_", "metaformer_v2"), ("convformer_", "metaformer_v2"),
+    ("caformer_", "metaformer_v2"), ("efficientformer_", "efficientformer"),
 ]
 
 
@@ -79,6 +81,7 @@ def family_of_architecture(architecture):
 _SMALL_VIT = dict(img_size=32, patch_size=4, embed_dim=48, depth=2, num_heads=3, mlp_ratio=4.0,
                   in_chans=3)
 _SMALL_POOL = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 48], mlp_ratios=[4, 4, 4, 4], img_size=64)
+_SMALL_MF2 = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 64], img_size=64)
 _TEN = [f"class_{i}" for i in range(10)]
 FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                   "Sneaker", "Bag", "Ankle boot"]
@@ -163,4 +166,15 @@ FIXTURES = [
                  grid_sizes=[4, 2, 2, 1], ds_ratios=[4, 2, 2, 1], depths=[1, 1, 2, 1],
                  kernel_sizes=[5, 3, 5, 3]), label_names=_TEN),
     Fixture("transcnn_tiny", "transcnn", "transcnn_tiny", 1000),
+    # MetaFormer baselines: GroupNorm + pooling, sepconv, sepconv + attention (head_dim 32)
+    *[Fixture(f"{kind}_test", "metaformer_v2", f"{kind}_test", 10, dict(_SMALL_MF2),
+              label_names=_TEN) for kind in ("poolformerv2", "convformer", "caformer")],
+    Fixture("caformer_s18", "metaformer_v2", "caformer_s18", 1000, on_demand=True),
+    Fixture("convformer_s18_hubcfg", "metaformer_v2", "convformer_s18", 1000, on_demand=True,
+            hub_config=dict(tag="sail_in1k")),
+    # EfficientFormer: Meta4D + one Meta3D after the Flat index; the bias table needs a 7x7 grid
+    Fixture("efficientformer_test", "efficientformer", "efficientformer_test", 10,
+            dict(depths=[1, 1, 1, 2], embed_dims=[16, 24, 32, 48], num_vit=1, img_size=224),
+            label_names=_TEN),
+    Fixture("efficientformer_l1", "efficientformer", "efficientformer_l1", 1000, on_demand=True),
 ]

@@ -51,5 +51,7 @@ extern const vit_family vit_family_pvt;
 extern const vit_family vit_family_swin;
 extern const vit_family vit_family_hatnet;
 extern const vit_family vit_family_sret;
+extern const vit_family vit_family_metaformer_v2;
+extern const vit_family vit_family_efficientformer;
 
 #endif

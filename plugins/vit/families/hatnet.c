@@ -70,23 +70,6 @@ static float *own(vit_binder *b, hat_net *n, size_t floats)
     return p;
 }
 
-typedef struct bn_params {
-    const float *gamma, *beta, *mean, *var;
-} bn_params;
-
-static int get_bn(vit_binder *b, bn_params *bn, int C, const char *prefix)
-{
-    int r = vit_binder_get(b, &bn->gamma, VIT_SHAPE(C), "%s.weight", prefix);
-    if (r == 0)
-        r = vit_binder_get(b, &bn->beta, VIT_SHAPE(C), "%s.bias", prefix);
-    if (r == 0)
-        r = vit_binder_get(b, &bn->mean, VIT_SHAPE(C), "%s.running_mean", prefix);
-    if (r == 0)
-        r = vit_binder_get(b, &bn->var, VIT_SHAPE(C), "%s.running_var", prefix);
-    vit_binder_ignore(b, "%s.num_batches_tracked", prefix);
-    return r;
-}
-
 /* HAT-Net: GroupNorm(1) eps 1e-6; TransCNN: BatchNorm as a per-channel affine. */
 static int get_norm(vit_binder *b, hat_net *n, vit_mf_norm *ret, int C, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -103,8 +86,8 @@ static int get_norm(vit_binder *b, hat_net *n, vit_mf_norm *ret, int C, const ch
         int r = vit_binder_get(b, &ret->weight, VIT_SHAPE(C), "%s.weight", p);
         return r ? r : vit_binder_get(b, &ret->bias, VIT_SHAPE(C), "%s.bias", p);
     }
-    bn_params bn;
-    int r = get_bn(b, &bn, C, p);
+    vit_mf_bn bn;
+    int r = vit_mf_get_bn(b, &bn, C, p);
     if (r < 0)
         return r;
     float *scale = own(b, n, 2 * (size_t)C);
@@ -126,16 +109,7 @@ static int fold_bn(vit_binder *b, hat_net *n, vit_conv2d *c, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(p, sizeof(p), fmt, ap);
     va_end(ap);
-    bn_params bn;
-    int r = get_bn(b, &bn, c->cout, p);
-    if (r < 0)
-        return r;
-    size_t wf = vit_conv2d_weight_floats(c);
-    float *buf = own(b, n, wf + (size_t)c->cout);
-    if (!buf)
-        return vit_errorf(b->err, -ENOMEM, "out of memory");
-    vit_conv2d_fold_bn(c, bn.gamma, bn.beta, bn.mean, bn.var, BN_EPS, buf, buf + wf);
-    return 0;
+    return vit_mf_fold_bn(b, &n->base.allocs, c, BN_EPS, "%s", p);
 }
 
 static int build_attn(vit_binder *b, hat_net *n, hat_stage *st, int s, int i)

@@ -169,6 +169,52 @@ int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int strid
     return 0;
 }
 
+int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix)
+{
+    int r = vit_binder_get(b, &bn->gamma, VIT_SHAPE(C), "%s.weight", prefix);
+    if (r == 0)
+        r = vit_binder_get(b, &bn->beta, VIT_SHAPE(C), "%s.bias", prefix);
+    if (r == 0)
+        r = vit_binder_get(b, &bn->mean, VIT_SHAPE(C), "%s.running_mean", prefix);
+    if (r == 0)
+        r = vit_binder_get(b, &bn->var, VIT_SHAPE(C), "%s.running_var", prefix);
+    vit_binder_ignore(b, "%s.num_batches_tracked", prefix);
+    return r;
+}
+
+int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
+{
+    char p[140];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof(p), fmt, ap);
+    va_end(ap);
+    vit_mf_bn bn;
+    int r = vit_mf_get_bn(b, &bn, c->cout, p);
+    if (r < 0)
+        return r;
+    size_t wf = vit_conv2d_weight_floats(c);
+    float *buf = vit_mf_calloc(a, wf + (size_t)c->cout, sizeof(float));
+    if (!buf)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    vit_conv2d_fold_bn(c, bn.gamma, bn.beta, bn.mean, bn.var, eps, buf, buf + wf);
+    return 0;
+}
+
+int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
+                        vit_mf_block **ret, int *ret_depth)
+{
+    int depth = vit_binder_count(b, prefix, ".");
+    if (depth < 1)
+        return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks (%s0.*)",
+                          b->model->weights->path, stage, prefix);
+    *ret = vit_mf_calloc(a, (size_t)depth, sizeof(vit_mf_block));
+    if (!*ret)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    *ret_depth = depth;
+    return 0;
+}
+
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
                            int *ret_n, vit_error *err)
 {
@@ -323,6 +369,20 @@ void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_
     vit_conv2d_run(s->pool, c, x, layout, H, W, s->conv_scratch, out, ldo);
 }
 
+void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c)
+{
+    const float *in = norm ? vit_mf_norm_run(norm, s, s->x, s->y, s->C) : s->x;
+    float *out = in == s->y ? s->x : s->y;
+    vit_mf_conv(s, c, in, VIT_CONV_HWC, s->H, s->W, out, c->cout);
+    s->H = vit_conv_out_size(s->H, c->kh, c->stride_h, c->pad_h);
+    s->W = vit_conv_out_size(s->W, c->kw, c->stride_w, c->pad_w);
+    s->C = c->cout;
+    if (out == s->y) {
+        s->y = s->x;
+        s->x = out;
+    }
+}
+
 /* ---- norms ------------------------------------------------------------------------------- */
 
 void vit_mf_stats_rows(vit_mf_state *s, int task, const float *x, int C, int r0, int r1)
@@ -418,14 +478,18 @@ const float *vit_mf_norm_run(const vit_mf_norm *n, vit_mf_state *s, const float 
 
 /* ---- the block --------------------------------------------------------------------------- */
 
+/* An MLP-shaped chain (the block's MLP, or the separable-conv mixer) over the map: optional
+ * norm of s->x rows into s->y, fc1, act1 [, depthwise conv, act2], fc2 into s->t, then
+ * (fused) x = rs * x + ls * t. */
 typedef struct block_job {
-    const vit_mf_block *blk;
+    const vit_mf_mlp *m;
+    const vit_mf_norm *norm; /* s->y rows = norm(s->x rows) first, or NULL (in is ready) */
     vit_mf_state *s;
-    const float *in; /* the MLP's input rows */
-    const float *ls;
+    const float *in; /* the chain's input rows */
+    const float *ls, *rs;
     const float *t;
     int fuse_residual;
-    vit_mf_norm_stats norm2;
+    vit_mf_norm_stats norm_st;
 } block_job;
 
 static VIT_HOT void residual_task(void *ctx, int r0, int r1, int task)
@@ -435,7 +499,10 @@ static VIT_HOT void residual_task(void *ctx, int r0, int r1, int task)
     for (int r = r0; r < r1; r++) {
         float *x = j->s->x + (size_t)r * C;
         const float *t = j->t + (size_t)r * C;
-        if (j->ls)
+        if (j->rs)
+            for (int c = 0; c < C; c++)
+                x[c] = j->rs[c] * x[c] + (j->ls ? j->ls[c] : 1.0f) * t[c];
+        else if (j->ls)
             for (int c = 0; c < C; c++)
                 x[c] += j->ls[c] * t[c];
         else
@@ -444,16 +511,21 @@ static VIT_HOT void residual_task(void *ctx, int r0, int r1, int task)
     }
 }
 
+static void residual_run(vit_mf_state *s, const float *ls, const float *rs, const float *t)
+{
+    block_job j = {.s = s, .ls = ls, .rs = rs, .t = t};
+    vit_mf_parallel(s, s->H * s->W, residual_task, &j);
+}
+
 void vit_mf_residual(vit_mf_state *s, const float *ls, const float *t)
 {
-    block_job j = {.s = s, .ls = ls, .t = t};
-    vit_mf_parallel(s, s->H * s->W, residual_task, &j);
+    residual_run(s, ls, NULL, t);
 }
 
 /* fc2 on rows [r0, r1) of src [.., hidden] into t, then (fused) the residual. */
 static void fc2_rows(block_job *j, const float *src, int r0, int r1)
 {
-    const vit_mf_mlp *m = &j->blk->mlp;
+    const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
     int C = s->C;
     vit_gemm(r1 - r0, C, m->hidden, 1.0f, src + (size_t)r0 * m->hidden, m->hidden, m->fc2_w,
@@ -462,16 +534,31 @@ static void fc2_rows(block_job *j, const float *src, int r0, int r1)
         residual_task(j, r0, r1, 0);
 }
 
-/* norm2 and fc1 (+ act1) on rows [r0, r1). */
+static VIT_HOT void star_relu_rows(float *x, int ldx, int N, float scale, float bias, int r0,
+                                   int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int k = 0; k < N; k++) {
+            float v = xr[k] > 0.0f ? xr[k] : 0.0f;
+            xr[k] = scale * v * v + bias;
+        }
+    }
+}
+
+/* The norm and fc1 (+ act1) on rows [r0, r1). */
 static void fc1_rows(block_job *j, int r0, int r1)
 {
-    const vit_mf_mlp *m = &j->blk->mlp;
+    const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
-    if (j->in != s->x)
-        vit_mf_norm_rows(&j->blk->norm2, j->norm2, s->x, s->y, s->C, r0, r1);
+    if (j->norm)
+        vit_mf_norm_rows(j->norm, j->norm_st, s->x, s->y, s->C, r0, r1);
     vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, j->in + (size_t)r0 * s->C, s->C, m->fc1_w, s->C, 1,
              m->fc1_b, 0, s->hidden + (size_t)r0 * m->hidden, m->hidden);
-    vit_mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
+    if (m->act1 == VIT_MF_ACT_STARRELU)
+        star_relu_rows(s->hidden, m->hidden, m->hidden, m->act1_scale, m->act1_bias, r0, r1);
+    else
+        vit_mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
 }
 
 static void mlp_plain_task(void *ctx, int r0, int r1, int task)
@@ -491,7 +578,7 @@ static void mlp_fc1_task(void *ctx, int r0, int r1, int task)
 static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
 {
     block_job *j = ctx;
-    const vit_mf_mlp *m = &j->blk->mlp;
+    const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
     /* the activation follows each chunk of conv rows while they are still in cache */
     for (int c0 = r0; c0 < r1; c0 += 32) {
@@ -502,28 +589,65 @@ static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
     fc2_rows(j, s->hidden2, r0, r1);
 }
 
+static void chain_run(block_job *j)
+{
+    int rows = j->s->H * j->s->W;
+    if (j->m->has_dw) {
+        vit_mf_parallel(j->s, rows, mlp_fc1_task, j);
+        vit_mf_parallel(j->s, rows, mlp_dw_fc2_task, j);
+    } else {
+        vit_mf_parallel(j->s, rows, mlp_plain_task, j);
+    }
+}
+
 static void mlp_run(const vit_mf_block *blk, vit_mf_state *s)
 {
     const vit_mf_mlp *m = &blk->mlp;
-    int rows = s->H * s->W;
-    const float *in = blk->norm2.kind == VIT_MF_NORM_NONE ? s->x : s->y;
-    block_job j = {blk,
+    int plain = blk->norm2.kind == VIT_MF_NORM_NONE;
+    block_job j = {m,
+                   plain ? NULL : &blk->norm2,
                    s,
-                   in,
+                   plain ? s->x : s->y,
                    blk->ls2,
+                   blk->rs2,
                    s->t,
                    m->post_norm.kind == VIT_MF_NORM_NONE,
                    vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C)};
-    if (m->has_dw) {
-        vit_mf_parallel(s, rows, mlp_fc1_task, &j);
-        vit_mf_parallel(s, rows, mlp_dw_fc2_task, &j);
-    } else {
-        vit_mf_parallel(s, rows, mlp_plain_task, &j);
-    }
+    chain_run(&j);
     if (!j.fuse_residual) {
         vit_mf_norm_run(&m->post_norm, s, s->t, s->t, s->C);
-        vit_mf_residual(s, blk->ls2, s->t);
+        residual_run(s, blk->ls2, blk->rs2, s->t);
     }
+}
+
+void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s)
+{
+    block_job j = {blk->mixer, NULL, s, s->y, blk->ls1, blk->rs1, s->t, 1, {0.0f, 1.0f}};
+    chain_run(&j);
+}
+
+typedef struct pool_job {
+    const vit_mf_block *blk;
+    vit_mf_state *s;
+} pool_job;
+
+static void pool_task(void *ctx, int r0, int r1, int task)
+{
+    pool_job *j = ctx;
+    vit_mf_state *s = j->s;
+    int C = s->C;
+    const float *g = j->blk->norm1.weight;
+    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
+    if (j->blk->norm1.kind != VIT_MF_NORM_NONE)
+        for (int r = r0; r < r1; r++)
+            for (int c = 0; c < C; c++)
+                s->t[(size_t)r * C + c] *= g[c] * s->norm1.inv;
+}
+
+void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
+{
+    pool_job j = {blk, s};
+    vit_mf_parallel(s, s->H * s->W, pool_task, &j);
 }
 
 void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int r0, int r1)
@@ -540,7 +664,7 @@ void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s)
     }
     blk->mixer_fn(blk, s);
     if (!blk->mixer_residual)
-        vit_mf_residual(s, blk->ls1, s->t);
+        residual_run(s, blk->ls1, blk->rs1, s->t);
     mlp_run(blk, s);
 }
 

@@ -57,6 +57,17 @@ int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int strid
                     int groups, int with_bias, const char *fmt, ...)
     __attribute__((format(printf, 9, 10)));
 
+/* A BatchNorm "<prefix>.{weight,bias,running_mean,running_var}" [C] (num_batches_tracked
+ * ignored). */
+typedef struct vit_mf_bn {
+    const float *gamma, *beta, *mean, *var;
+} vit_mf_bn;
+int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix);
+/* Folds the BatchNorm "<prefix>" (eps) into conv c: model-owned copies of its weight and bias,
+ * recorded in a. */
+int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,
@@ -92,13 +103,15 @@ typedef enum vit_mf_act {
     VIT_MF_ACT_NONE,
     VIT_MF_ACT_GELU,
     VIT_MF_ACT_SILU,
-    VIT_MF_ACT_RELU
+    VIT_MF_ACT_RELU,
+    VIT_MF_ACT_STARRELU /* s * relu(x)^2 + b (MetaFormer baselines); s, b in the MLP */
 } vit_mf_act;
 
 typedef struct vit_mf_mlp {
     int hidden;
     const float *fc1_w, *fc1_b, *fc2_w, *fc2_b; /* [hidden, C], [C, hidden]; biases optional */
     vit_mf_act act1;                            /* after fc1 */
+    float act1_scale, act1_bias;                /* StarReLU's s and b when act1 is one */
     int has_dw;
     vit_conv2d dw; /* depthwise on the hidden map, then act2 */
     vit_mf_act act2;
@@ -129,6 +142,8 @@ typedef void (*vit_mf_mixer_fn)(const struct vit_mf_block *blk, vit_mf_state *s)
 typedef struct vit_mf_block {
     vit_mf_norm norm1, norm2;
     const float *ls1, *ls2;   /* [C] or NULL */
+    const float *rs1, *rs2;   /* res scales [C] or NULL: x = rs * x + ls * branch (mixers with
+                                 mixer_residual apply rs1 themselves) */
     vit_mf_mixer_fn mixer_fn; /* reads s->y (= norm1(x)) and s->x, writes s->t (or adds to s->x) */
     const void *mixer;        /* the family's mixer parameters */
     int mixer_residual;       /* the mixer adds ls1 * its output to s->x itself (saves a pass) */
@@ -136,6 +151,21 @@ typedef struct vit_mf_block {
                                  first row pass, or never reads s->y (saves a pass) */
     vit_mf_mlp mlp;
 } vit_mf_block;
+
+/* The separable-conv mixer (ConvFormer/CAFormer): blk->mixer is a vit_mf_mlp run on s->y as
+ * pwconv1 -> act1 -> depthwise conv -> act2 -> pwconv2, residual fused (mixer_residual = 1,
+ * mixer_norms = 0). Its hidden width must fit the state's hidden maps. */
+void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s);
+
+/* The pooling mixer: s->t = AvgPool3x3(y) - y (count_include_pad=False) with y = norm1(x) for
+ * norm1 NONE, GROUP1 or AFFINE (per-channel scale g: the pool's weights sum to 1, so this is
+ * g * inv * (AvgPool(x) - x) and y is never formed). mixer_norms = 1, mixer_residual = 0. */
+void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s);
+
+/* A stage's blocks "<prefix><j>.*", j = 0, 1, ...: *ret_depth (>= 1, else -EINVAL naming the
+ * stage) zeroed blocks in *ret, recorded in a. */
+int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
+                        vit_mf_block **ret, int *ret_depth);
 
 /* Runs one block on s->x (s->H, s->W, s->C set). */
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s);
@@ -171,6 +201,10 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1);
 /* A conv over the pool into out (stride ldo), using s->conv_scratch. */
 void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
                  int H, int W, float *out, int ldo);
+
+/* A stage's downsampling on the map in s->x: x = c(norm(x)) (norm NULL or NONE: no norm), with
+ * s->H, s->W, s->C set to the conv's output (s->y is scratch). */
+void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c);
 
 /* Multi-head attention for query rows [r0, r1): out[r] (head h at column h*d) =
  * softmax(q_h k_h^T * d^-0.5) v_h over M keys; q, k, v are row-major with strides ldq, ldk,
