@@ -402,6 +402,15 @@ static const char *mosq_error(int rc, int err)
     return rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc);
 }
 
+/* A TLS connection the broker ended without a reason OpenSSL could read (an alert lost to a
+ * reset), as a broker does when it wants a client certificate. On loopback this can already
+ * happen inside mosquitto_connect_async(), which runs the handshake as far as it can. */
+static gboolean tls_reset(int rc, int err)
+{
+    return rc == MOSQ_ERR_CONN_LOST ||
+           (rc == MOSQ_ERR_ERRNO && (err == EPROTO || err == ECONNRESET || err == EPIPE));
+}
+
 /* Destroys the client after a failed or lost connection (RC, and ERR when RC is
  * MOSQ_ERR_ERRNO) and schedules the next attempt. */
 static void teardown(VitdMqtt *m, int rc, int err)
@@ -411,6 +420,12 @@ static void teardown(VitdMqtt *m, int rc, int err)
     if (m->connected)
         set_error(m, VITD_MQTT_DISCONNECTED, "lost the connection to %s: %s", m->config->url,
                   mosq_error(rc, err));
+    else if (!m->connack_error && !m->lib_error && m->config->tls && tls_reset(rc, err))
+        /* OpenSSL's reason is lost when the broker resets the connection after its alert. */
+        set_error(m, VITD_MQTT_DISCONNECTED,
+                  "cannot connect to %s: the broker closed the TLS connection before CONNACK (%s): "
+                  "it requires a client certificate (cert-file, key-file) or rejected this one",
+                  m->config->url, mosq_error(rc, err));
     else if (!m->connack_error && m->lib_error)
         set_error(m, VITD_MQTT_DISCONNECTED, "cannot connect to %s: %s (%s)", m->config->url,
                   mosq_error(rc, err), m->lib_error);
@@ -457,7 +472,7 @@ static char *configure_client(VitdMqtt *m)
     const VpMqttConfig *c = m->config;
     char *error = NULL;
     mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_max_inflight_messages_set(m->mosq, 0); /* vitd keeps its own window */
+    mosquitto_max_inflight_messages_set(m->mosq, 0);        /* vitd keeps its own window */
     mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1); /* events are small and urgent */
     mosquitto_will_set(m->mosq, m->status_topic, 7, "offline", c->qos, true);
     if (c->username) {

@@ -7,13 +7,14 @@
  *
  * Messages get consecutive ids and are only ever appended to the last segment, which rotates
  * at a sixteenth of the size bound (16 KiB at least, a quarter at most, 4 MiB at most), so the
- * bound is kept by deleting whole older segments and a drop loses few messages at a time. Delivery is tracked by one number: the committed id. Segments whose messages are
- * all committed are deleted; reading restarts after the committed id on every reconnect, so a
- * message is sent at least once and in order (duplicates after a crash or an outage, never
- * gaps). When appending would pass the size bound, the oldest segments are deleted and their
- * undelivered messages counted as dropped: the unsent ones at once; the ones sent and not yet
- * acknowledged are kept as id ranges (unacked_gone) until a commit shows they arrived or the
- * next rewind (a reconnect) that they did not. So every message is delivered or counted once.
+ * bound is kept by deleting whole older segments and a drop loses few messages at a time. Delivery
+ * is tracked by one number: the committed id. Segments whose messages are all committed are
+ * deleted; reading restarts after the committed id on every reconnect, so a message is sent at
+ * least once and in order (duplicates after a crash or an outage, never gaps). When appending would
+ * pass the size bound, the oldest segments are deleted and their undelivered messages counted as
+ * dropped: the unsent ones at once; the ones sent and not yet acknowledged are kept as id ranges
+ * (unacked_gone) until a commit shows they arrived or the next rewind (a reconnect) that they did
+ * not. So every message is delivered or counted once.
  *
  * Durability: a line is written with one write(2), so once vitd_spool_append returned the
  * message survives the process being killed. vitd_spool_sync (fdatasync and the committed file
@@ -63,8 +64,8 @@ struct _VitdSpool {
     GArray *segments; /* of Segment, ascending; the last one is written; never empty */
     int fd;           /* the last segment, O_APPEND */
     guint64 next_id, committed, dropped, read_after;
-    guint64 sent_upto;     /* the last id vitd_spool_next returned since the last rewind */
-    GArray *unacked_gone;  /* of Range: sent, not acknowledged, their segment deleted */
+    guint64 sent_upto;    /* the last id vitd_spool_next returned since the last rewind */
+    GArray *unacked_gone; /* of Range: sent, not acknowledged, their segment deleted */
     gboolean commit_dirty;
     Reader reader;
 };
@@ -221,7 +222,8 @@ int vitd_spool_open(const char *dir, guint64 max_bytes, VitdSpool **ret)
     VitdSpool *s = g_new0(VitdSpool, 1);
     s->dir = g_strdup(dir);
     s->max_bytes = max_bytes;
-    s->segment_bytes = MIN(MAX(max_bytes / 16, SEGMENT_MIN_BYTES), MIN(max_bytes / 4, SEGMENT_MAX_BYTES));
+    s->segment_bytes =
+        MIN(MAX(max_bytes / 16, SEGMENT_MIN_BYTES), MIN(max_bytes / 4, SEGMENT_MAX_BYTES));
     s->segments = g_array_new(FALSE, FALSE, sizeof(Segment));
     s->unacked_gone = g_array_new(FALSE, FALSE, sizeof(Range));
     s->fd = -1;

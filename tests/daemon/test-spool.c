@@ -1,7 +1,8 @@
 /* test-spool.c — the MQTT sink's disk spool (daemon/vitd-spool.c): messages come back in order
  * and survive a reopen; commit deletes what was delivered and a rewind re-reads the rest; the
  * size bound drops the oldest, a sixteenth at a time, and counts every message it took exactly
- * once, also those in flight when their segment went; a torn last line (a crash mid-write) is cut. */
+ * once, also those in flight when their segment went; a torn last line (a crash mid-write) is cut.
+ */
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -146,8 +147,8 @@ START_TEST(test_bound_counts_messages_in_flight_once)
     VitdSpool *s = open_spool(64 * 1024); /* 16 KiB segments, ~115 lines each */
     append_n(s, 1, 100);
     ck_assert_int_eq(read_all(s, 1, NULL), 100); /* all sent */
-    vitd_spool_commit(s, 20);                     /* 1..20 acknowledged */
-    append_n(s, 101, 500);                        /* the first segments go */
+    vitd_spool_commit(s, 20);                    /* 1..20 acknowledged */
+    append_n(s, 101, 500);                       /* the first segments go */
     guint64 dropped = vitd_spool_get_dropped(s);
     ck_assert_uint_gt(dropped, 0);
     ck_assert_uint_eq(dropped + vitd_spool_get_pending(s), 600 - 20);
