@@ -60,7 +60,7 @@ wait_port() {
   return 1
 }
 
-# Runs one K; prints the subscriber's JSON line.
+# Runs one K; writes the subscriber's JSON line to $tmp/k$1.json.
 run_k() {
   local k=$1 dir=$tmp/k$1 port
   mkdir -p "$dir/pipelines.d"
@@ -70,7 +70,8 @@ run_k() {
   mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
   pids+=($!)
   wait_port "$port"
-  dbus-daemon --session --nofork --print-address=1 --address="unix:path=$dir/bus" >"$dir/bus.addr" &
+  dbus-daemon --session --nofork --print-address=1 --address="unix:path=$dir/bus" \
+    >"$dir/bus.addr" 2>"$dir/bus.log" &
   pids+=($!)
   for _ in $(seq 50); do [ -s "$dir/bus.addr" ] && break; sleep 0.1; done
 
@@ -95,18 +96,21 @@ EOF
   local vitd=$!
   pids+=($vitd)
   /usr/bin/python3 "$src/tools/bench/bench_mqtt_sub.py" --port "$port" --pid "$vitd" \
-    --warmup "$warmup" --seconds "$seconds" --label "K=$k offered=$((k * fps))/s"
+    --warmup "$warmup" --seconds "$seconds" --label "K=$k offered=$((k * fps))/s" >"$tmp/k$k.json"
   kill -TERM "$vitd"
-  wait "$vitd" || echo "bench_mqtt: vitd exited with $? (log: $dir/vitd.log)" >&2
+  wait "$vitd" || echo "bench_mqtt: vitd exited with $?" >&2
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  pids=()
 }
 
 echo "# bench_mqtt: $(nproc) cores; load before: $(uptime)"
 echo "# model $model, $fps fps per pipeline, warm-up ${warmup} s, measured ${seconds} s"
 results=()
 for k in "$@"; do
-  line=$(run_k "$k")
-  echo "$line"
-  results+=("$line")
+  run_k "$k"
+  cat "$tmp/k$k.json"
+  results+=("$(cat "$tmp/k$k.json")")
 done
 echo "# load after: $(uptime)"
 printf '%s\n' "${results[@]}" | /usr/bin/python3 -c '
