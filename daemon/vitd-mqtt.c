@@ -11,9 +11,15 @@
  * counted (a disk that stalls for that long). The spool thread appends every event before the
  * network thread may send it, and fsyncs at most once per SYNC_INTERVAL_US (see vitd-spool.c).
  *
- * The network thread uses libmosquitto's non-threaded interface: a blocking mosquitto_connect()
- * (the spool thread keeps spooling meanwhile), then poll() on the client's socket and an
- * eventfd the spool thread and the main thread write to, with mosquitto_loop_read/write/misc.
+ * The network thread uses libmosquitto's non-threaded interface and never blocks on the
+ * network: mosquitto_connect_async() starts a non-blocking TCP connect, then the thread poll()s
+ * the client's socket and an eventfd the spool thread and the main thread write to, and calls
+ * mosquitto_loop_read/write/misc. Connecting is bounded by CONNECT_TIMEOUT_US from the attempt
+ * (TCP, TLS handshake and CONNACK together), so a broker that drops SYNs or accepts and never
+ * answers costs a timeout and a retry, and shutdown is never held by the network.
+ * While the TCP connect is pending the socket is polled for writing; after that, until the
+ * CONNACK, only for reading (libmosquitto's want_write stays set through a TLS handshake, and
+ * polling for writing then would spin), with a short timeout so queued bytes still go out.
  * At most WINDOW spooled messages are in flight; a PUBACK (or, at QoS 0, the write) marks one
  * delivered, and the spool is committed up to the oldest message still in flight. A lost
  * connection destroys the client (nothing stays queued inside libmosquitto), and the next one
@@ -26,9 +32,11 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -38,10 +46,11 @@
 #define SYNC_INTERVAL_US G_USEC_PER_SEC
 #define BACKOFF_MIN_US (500 * 1000)
 #define BACKOFF_MAX_US (10 * G_USEC_PER_SEC)
-#define CONNACK_TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define CONNECT_TIMEOUT_US (10 * G_USEC_PER_SEC)
 #define POLL_MS 250
-#define SHUTDOWN_FLUSH_US G_USEC_PER_SEC
-#define SHUTDOWN_WAIT_US (3 * G_USEC_PER_SEC)
+#define HANDSHAKE_POLL_MS 20
+#define SHUTDOWN_FLUSH_US (700 * 1000)
+#define SHUTDOWN_WAIT_US (2 * G_USEC_PER_SEC)
 
 typedef enum { ITEM_RETAINED, ITEM_VOLATILE, ITEM_CONFIG } ItemKind;
 
@@ -80,7 +89,10 @@ struct _VitdMqtt {
     VpMqttConfig *config;
     char *status_topic;
     struct mosquitto *mosq;
-    gboolean connected, connack_error;
+    gboolean tcp_up;        /* the TCP connect completed */
+    gboolean connected;     /* CONNACK accepted */
+    gboolean connack_error; /* the attempt's failure is already reported */
+    char *lib_error;        /* libmosquitto's last error log line (OpenSSL's reason) */
     gint64 next_attempt_us, attempt_us, backoff_us;
     GArray *inflight;     /* of Inflight, oldest first */
     Inflight *publishing; /* the message mosquitto_publish() is sending (QoS 0 acks at once) */
@@ -385,23 +397,60 @@ static void on_connect(struct mosquitto *mosq, void *data, int rc)
     set_status(m, VITD_MQTT_CONNECTED, NULL);
 }
 
-/* Destroys the client after a failed or lost connection and schedules the next attempt. */
-static void teardown(VitdMqtt *m, int rc)
+static const char *mosq_error(int rc, int err)
+{
+    return rc == MOSQ_ERR_ERRNO ? g_strerror(err) : mosquitto_strerror(rc);
+}
+
+/* A TLS connection the broker ended without a reason OpenSSL could read (an alert lost to a
+ * reset), as a broker does when it wants a client certificate. On loopback this can already
+ * happen inside mosquitto_connect_async(), which runs the handshake as far as it can. */
+static gboolean tls_reset(int rc, int err)
+{
+    return rc == MOSQ_ERR_CONN_LOST ||
+           (rc == MOSQ_ERR_ERRNO && (err == EPROTO || err == ECONNRESET || err == EPIPE));
+}
+
+/* Destroys the client after a failed or lost connection (RC, and ERR when RC is
+ * MOSQ_ERR_ERRNO) and schedules the next attempt. */
+static void teardown(VitdMqtt *m, int rc, int err)
 {
     if (!m->mosq)
         return;
     if (m->connected)
         set_error(m, VITD_MQTT_DISCONNECTED, "lost the connection to %s: %s", m->config->url,
-                  rc == MOSQ_ERR_ERRNO ? g_strerror(errno) : mosquitto_strerror(rc));
+                  mosq_error(rc, err));
+    else if (!m->connack_error && !m->lib_error && m->config->tls && tls_reset(rc, err))
+        /* OpenSSL's reason is lost when the broker resets the connection after its alert. */
+        set_error(m, VITD_MQTT_DISCONNECTED,
+                  "cannot connect to %s: the broker closed the TLS connection before CONNACK (%s): "
+                  "it requires a client certificate (cert-file, key-file) or rejected this one",
+                  m->config->url, mosq_error(rc, err));
+    else if (!m->connack_error && m->lib_error)
+        set_error(m, VITD_MQTT_DISCONNECTED, "cannot connect to %s: %s (%s)", m->config->url,
+                  mosq_error(rc, err), m->lib_error);
     else if (!m->connack_error)
-        set_error(m, VITD_MQTT_DISCONNECTED, "no answer from the broker at %s: %s", m->config->url,
-                  rc == MOSQ_ERR_ERRNO ? g_strerror(errno) : mosquitto_strerror(rc));
+        set_error(m, VITD_MQTT_DISCONNECTED, "cannot connect to %s: %s", m->config->url,
+                  mosq_error(rc, err));
+    g_clear_pointer(&m->lib_error, g_free);
     mosquitto_destroy(m->mosq);
     m->mosq = NULL;
-    m->connected = FALSE;
+    m->connected = m->tcp_up = FALSE;
     g_array_set_size(m->inflight, 0);
     m->backoff_us = CLAMP(m->backoff_us * 2, BACKOFF_MIN_US, BACKOFF_MAX_US);
     m->next_attempt_us = g_get_monotonic_time() + m->backoff_us;
+}
+
+/* Keeps libmosquitto's error lines: a failed TLS handshake says why only there ("OpenSSL
+ * Error[0]: error:0A000086:SSL routines::certificate verify failed"). */
+static void on_log(struct mosquitto *mosq, void *data, int level, const char *text)
+{
+    VitdMqtt *m = data;
+    if (level != MOSQ_LOG_ERR || !text)
+        return;
+    const char *reason = strstr(text, "SSL routines::");
+    g_free(m->lib_error);
+    m->lib_error = g_strdup(reason ? reason + strlen("SSL routines::") : text);
 }
 
 /* The password file's first line, or NULL with RET_ERROR set. */
@@ -423,7 +472,8 @@ static char *configure_client(VitdMqtt *m)
     const VpMqttConfig *c = m->config;
     char *error = NULL;
     mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_max_inflight_messages_set(m->mosq, 0); /* vitd keeps its own window */
+    mosquitto_max_inflight_messages_set(m->mosq, 0);        /* vitd keeps its own window */
+    mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1); /* events are small and urgent */
     mosquitto_will_set(m->mosq, m->status_topic, 7, "offline", c->qos, true);
     if (c->username) {
         g_autofree char *password =
@@ -440,12 +490,14 @@ static char *configure_client(VitdMqtt *m)
     }
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_publish_callback_set(m->mosq, on_publish);
+    mosquitto_log_callback_set(m->mosq, on_log);
     return NULL;
 }
 
+/* Starts a connection attempt; never waits for the network (a host name is resolved here). */
 static void connect_broker(VitdMqtt *m)
 {
-    m->connack_error = FALSE;
+    m->connack_error = m->tcp_up = FALSE;
     m->attempt_us = g_get_monotonic_time();
     m->mosq = mosquitto_new(m->config->client_id, true, m);
     if (!m->mosq) {
@@ -455,19 +507,20 @@ static void connect_broker(VitdMqtt *m)
     }
     set_status(m, VITD_MQTT_CONNECTING, NULL);
     g_autofree char *error = configure_client(m);
-    int rc = MOSQ_ERR_SUCCESS;
+    int rc = MOSQ_ERR_SUCCESS, err = 0;
     if (!error) {
-        rc = mosquitto_connect(m->mosq, m->config->host, m->config->port, KEEPALIVE_S);
-        if (rc != MOSQ_ERR_SUCCESS)
-            error =
-                g_strdup_printf("cannot connect to %s: %s", m->config->url,
-                                rc == MOSQ_ERR_ERRNO ? g_strerror(errno) : mosquitto_strerror(rc));
+        rc = mosquitto_connect_async(m->mosq, m->config->host, m->config->port, KEEPALIVE_S);
+        err = errno;
+        if (rc == MOSQ_ERR_EAI)
+            error = g_strdup_printf("cannot resolve the broker's host in %s: %s", m->config->url,
+                                    gai_strerror(err));
     }
     if (error) {
         set_error(m, VITD_MQTT_DISCONNECTED, "%s", error);
         m->connack_error = TRUE; /* already reported */
-        teardown(m, rc);
     }
+    if (error || rc != MOSQ_ERR_SUCCESS)
+        teardown(m, rc, err);
 }
 
 /* ---- the network thread: main loop ---- */
@@ -482,7 +535,7 @@ static void apply_config(VitdMqtt *m, VpMqttConfig *config)
     m->connack_error = TRUE; /* a deliberate reconnect is not an error */
     if (m->mosq) {
         mosquitto_disconnect(m->mosq);
-        teardown(m, MOSQ_ERR_SUCCESS);
+        teardown(m, MOSQ_ERR_SUCCESS, 0);
     }
     m->backoff_us = 0;
     m->next_attempt_us = 0;
@@ -527,13 +580,35 @@ static gboolean take_items(VitdMqtt *m)
     return more;
 }
 
+/* The pending TCP connect finished: returns 0 or the connect's errno. */
+static int tcp_connect_result(int sock)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return errno;
+    return err;
+}
+
+/* The events to poll the client's socket for, and the poll timeout, in the current phase. */
+static short socket_events(VitdMqtt *m, int *timeout_ms)
+{
+    if (!m->tcp_up)
+        return POLLOUT;
+    if (m->connected)
+        return POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0);
+    if (mosquitto_want_write(m->mosq))
+        *timeout_ms = MIN(*timeout_ms, HANDSHAKE_POLL_MS);
+    return POLLIN;
+}
+
 /* Waits up to TIMEOUT_MS for the broker's socket or a wake-up, then lets libmosquitto work. */
 static void poll_once(VitdMqtt *m, int timeout_ms)
 {
     struct pollfd fds[2] = {{m->wake_fd, POLLIN, 0}, {-1, 0, 0}};
     int sock = m->mosq ? mosquitto_socket(m->mosq) : -1;
     if (sock >= 0)
-        fds[1] = (struct pollfd){sock, POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0), 0};
+        fds[1] = (struct pollfd){sock, socket_events(m, &timeout_ms), 0};
     if (poll(fds, sock >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
         return;
     uint64_t n;
@@ -541,15 +616,27 @@ static void poll_once(VitdMqtt *m, int timeout_ms)
         vitd_log_warning("MQTT: wake-up read failed: %s", g_strerror(errno));
     if (sock < 0)
         return;
+    if (!m->tcp_up) {
+        if (!fds[1].revents)
+            return;
+        int err = tcp_connect_result(sock);
+        if (err != 0) {
+            teardown(m, MOSQ_ERR_ERRNO, err);
+            return;
+        }
+        m->tcp_up = TRUE;
+    }
+    /* Reading also drives a TLS handshake; before the CONNACK it is tried on every pass. */
     int rc = MOSQ_ERR_SUCCESS;
-    if (fds[1].revents & (POLLIN | POLLERR | POLLHUP))
+    if (fds[1].revents & (POLLIN | POLLERR | POLLHUP) || !m->connected)
         rc = mosquitto_loop_read(m->mosq, 1);
     if (rc == MOSQ_ERR_SUCCESS && m->mosq && mosquitto_want_write(m->mosq))
         rc = mosquitto_loop_write(m->mosq, 1);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_loop_misc(m->mosq);
+    int err = errno;
     if (rc != MOSQ_ERR_SUCCESS || m->connack_error)
-        teardown(m, rc);
+        teardown(m, rc, err);
 }
 
 static void net_step(VitdMqtt *m)
@@ -559,11 +646,13 @@ static void net_step(VitdMqtt *m)
         connect_broker(m);
         return;
     }
-    if (m->mosq && !m->connected && now - m->attempt_us > CONNACK_TIMEOUT_US) {
-        set_error(m, VITD_MQTT_DISCONNECTED, "no CONNACK from %s within %d s", m->config->url,
-                  (int)(CONNACK_TIMEOUT_US / G_USEC_PER_SEC));
+    if (m->mosq && !m->connected && now - m->attempt_us > CONNECT_TIMEOUT_US) {
+        set_error(m, VITD_MQTT_DISCONNECTED, "connecting to %s timed out after %d s: %s",
+                  m->config->url, (int)(CONNECT_TIMEOUT_US / G_USEC_PER_SEC),
+                  m->tcp_up ? "no MQTT answer (TLS handshake or CONNACK)"
+                            : "no TCP connection (the broker does not answer)");
         m->connack_error = TRUE;
-        teardown(m, MOSQ_ERR_SUCCESS);
+        teardown(m, MOSQ_ERR_SUCCESS, 0);
         return;
     }
     if (m->connected)
@@ -571,6 +660,8 @@ static void net_step(VitdMqtt *m)
     int timeout = POLL_MS;
     if (!m->mosq)
         timeout = (int)CLAMP((m->next_attempt_us - now) / 1000, 0, POLL_MS);
+    else if (!m->connected)
+        timeout = (int)CLAMP((m->attempt_us + CONNECT_TIMEOUT_US - now) / 1000 + 1, 0, POLL_MS);
     poll_once(m, timeout);
 }
 
@@ -667,7 +758,8 @@ VitdMqtt *vitd_mqtt_free(VitdMqtt *m)
     g_mutex_unlock(&m->lock);
     g_thread_join(m->spool_thread);
     wake_net(m);
-    /* A connect() to a host that does not answer can block for minutes: do not wait for it. */
+    /* The network thread never waits for the network, but resolving a host name can take as
+     * long as the system's resolver wants: do not wait for that. */
     g_mutex_lock(&m->lock);
     gint64 end = g_get_monotonic_time() + SHUTDOWN_WAIT_US;
     while (!m->net_done)
@@ -678,7 +770,8 @@ VitdMqtt *vitd_mqtt_free(VitdMqtt *m)
         g_source_remove(m->idle_id);
     g_mutex_unlock(&m->lock);
     if (!done) {
-        vitd_log_warning("MQTT: the network thread is stuck connecting; leaving it behind");
+        vitd_log_warning("MQTT: the network thread is stuck resolving the broker's host name; "
+                         "leaving it behind");
         return NULL;
     }
     g_thread_join(m->net_thread);
@@ -689,6 +782,7 @@ VitdMqtt *vitd_mqtt_free(VitdMqtt *m)
     g_hash_table_destroy(m->retained);
     vp_mqtt_config_free(m->config);
     g_free(m->status_topic);
+    g_free(m->lib_error);
     vitd_mqtt_status_clear(&m->status);
     g_mutex_clear(&m->lock);
     g_mutex_clear(&m->spool_lock);

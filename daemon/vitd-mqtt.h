@@ -35,8 +35,9 @@ typedef void (*VitdMqttChanged)(gpointer user_data);
  * the spool cannot be opened. */
 int vitd_mqtt_new(const VpMqttConfig *config, const char *status_topic, VitdMqttChanged changed,
                   gpointer user_data, VitdMqtt **ret);
-/* Spools what is queued, delivers what it can within about a second, publishes "offline",
- * disconnects and stops the threads. Accepts NULL; returns NULL. */
+/* Spools what is queued, delivers what it can for 0.7 s, publishes "offline", disconnects and
+ * joins the threads (within about a second: connecting never blocks). Accepts NULL; returns
+ * NULL. */
 VitdMqtt *vitd_mqtt_free(VitdMqtt *m);
 /* Connects again with CONFIG (the spool settings take effect at the next start). */
 void vitd_mqtt_reconfigure(VitdMqtt *m, const VpMqttConfig *config);

@@ -6,12 +6,15 @@
  *   committed                    "N\n": every message up to id N was delivered (PUBACK)
  *
  * Messages get consecutive ids and are only ever appended to the last segment, which rotates
- * at a quarter of the size bound (so the bound can always be kept by deleting whole older
- * segments). Delivery is tracked by one number: the committed id. Segments whose messages are
- * all committed are deleted; reading restarts after the committed id on every reconnect, so a
- * message is sent at least once and in order (duplicates after a crash or an outage, never
- * gaps). When appending would pass the size bound, the oldest segments are deleted and their
- * undelivered messages counted as dropped.
+ * at a sixteenth of the size bound (16 KiB at least, a quarter at most, 4 MiB at most), so the
+ * bound is kept by deleting whole older segments and a drop loses few messages at a time. Delivery
+ * is tracked by one number: the committed id. Segments whose messages are all committed are
+ * deleted; reading restarts after the committed id on every reconnect, so a message is sent at
+ * least once and in order (duplicates after a crash or an outage, never gaps). When appending would
+ * pass the size bound, the oldest segments are deleted and their undelivered messages counted as
+ * dropped: the unsent ones at once; the ones sent and not yet acknowledged are kept as id ranges
+ * (unacked_gone) until a commit shows they arrived or the next rewind (a reconnect) that they did
+ * not. So every message is delivered or counted once.
  *
  * Durability: a line is written with one write(2), so once vitd_spool_append returned the
  * message survives the process being killed. vitd_spool_sync (fdatasync and the committed file
@@ -35,7 +38,7 @@
 #define SEGMENT_NAME_LEN 20
 #define SEGMENT_SUFFIX ".jsonl"
 #define COMMITTED_FILE "committed"
-#define SEGMENT_MIN_BYTES (4 * 1024)
+#define SEGMENT_MIN_BYTES (16 * 1024)
 #define SEGMENT_MAX_BYTES (4 * 1024 * 1024)
 #define READ_CHUNK (64 * 1024)
 #define LINE_MAX_BYTES (4 * 1024 * 1024)
@@ -44,6 +47,10 @@ typedef struct {
     guint64 first_id;
     guint64 bytes;
 } Segment;
+
+typedef struct {
+    guint64 first, last;
+} Range;
 
 typedef struct {
     int fd; /* -1: not open */
@@ -57,6 +64,8 @@ struct _VitdSpool {
     GArray *segments; /* of Segment, ascending; the last one is written; never empty */
     int fd;           /* the last segment, O_APPEND */
     guint64 next_id, committed, dropped, read_after;
+    guint64 sent_upto;    /* the last id vitd_spool_next returned since the last rewind */
+    GArray *unacked_gone; /* of Range: sent, not acknowledged, their segment deleted */
     gboolean commit_dirty;
     Reader reader;
 };
@@ -213,8 +222,10 @@ int vitd_spool_open(const char *dir, guint64 max_bytes, VitdSpool **ret)
     VitdSpool *s = g_new0(VitdSpool, 1);
     s->dir = g_strdup(dir);
     s->max_bytes = max_bytes;
-    s->segment_bytes = CLAMP(max_bytes / 4, SEGMENT_MIN_BYTES, SEGMENT_MAX_BYTES);
+    s->segment_bytes =
+        MIN(MAX(max_bytes / 16, SEGMENT_MIN_BYTES), MIN(max_bytes / 4, SEGMENT_MAX_BYTES));
     s->segments = g_array_new(FALSE, FALSE, sizeof(Segment));
+    s->unacked_gone = g_array_new(FALSE, FALSE, sizeof(Range));
     s->fd = -1;
     s->reader.fd = -1;
     s->reader.buf = g_byte_array_new();
@@ -246,6 +257,7 @@ VitdSpool *vitd_spool_close(VitdSpool *s)
         close(s->reader.fd);
     g_byte_array_unref(s->reader.buf);
     g_array_unref(s->segments);
+    g_array_unref(s->unacked_gone);
     g_free(s->dir);
     g_free(s);
     return NULL;
@@ -261,14 +273,19 @@ static void reader_close(Reader *rd)
     g_byte_array_set_size(rd->buf, 0);
 }
 
-/* Deletes the oldest segment; its undelivered messages count as dropped. */
+/* Deletes the oldest segment; its undelivered messages count as dropped (those in flight once
+ * a rewind shows they were not acknowledged). */
 static void drop_oldest_segment(VitdSpool *s)
 {
     Segment *seg = segment_at(s, 0);
     guint64 end = segment_end(s, 0);
     guint64 from = MAX(seg->first_id, s->committed + 1);
-    if (end > from)
-        s->dropped += end - from;
+    Range sent = {from, MIN(end - 1, s->sent_upto)};
+    if (sent.last >= sent.first)
+        g_array_append_val(s->unacked_gone, sent);
+    guint64 unsent = MAX(from, s->sent_upto + 1);
+    if (end > unsent)
+        s->dropped += end - unsent;
     if (s->reader.fd >= 0 && s->reader.first_id == seg->first_id)
         reader_close(&s->reader);
     s->read_after = MAX(s->read_after, end - 1);
@@ -402,14 +419,42 @@ int vitd_spool_next(VitdSpool *s, VitdSpoolMessage *ret_msg)
             vitd_spool_message_clear(&msg);
             continue;
         }
-        s->read_after = msg.id;
+        s->read_after = s->sent_upto = msg.id;
         *ret_msg = msg;
         return 1;
     }
 }
 
+/* Messages sent, not acknowledged, whose segment was deleted. */
+static guint64 unacked_gone_count(const VitdSpool *s)
+{
+    guint64 n = 0;
+    for (guint i = 0; i < s->unacked_gone->len; i++) {
+        const Range *r = &g_array_index(s->unacked_gone, Range, i);
+        n += r->last - r->first + 1;
+    }
+    return n;
+}
+
+/* Forgets the deleted messages up to the committed id: they were acknowledged after all. */
+static void unacked_gone_commit(VitdSpool *s)
+{
+    guint n = 0;
+    while (n < s->unacked_gone->len &&
+           g_array_index(s->unacked_gone, Range, n).last <= s->committed)
+        n++;
+    g_array_remove_range(s->unacked_gone, 0, n);
+    if (s->unacked_gone->len > 0) {
+        Range *r = &g_array_index(s->unacked_gone, Range, 0);
+        r->first = MAX(r->first, s->committed + 1);
+    }
+}
+
 void vitd_spool_rewind(VitdSpool *s)
 {
+    s->dropped += unacked_gone_count(s); /* the connection that sent them is gone */
+    g_array_set_size(s->unacked_gone, 0);
+    s->sent_upto = 0;
     reader_close(&s->reader);
     s->read_after = MAX(s->committed, segment_at(s, 0)->first_id - 1);
 }
@@ -422,6 +467,7 @@ void vitd_spool_commit(VitdSpool *s, guint64 id)
         return;
     s->committed = MIN(id, s->next_id - 1);
     s->commit_dirty = TRUE;
+    unacked_gone_commit(s);
     while (s->segments->len > 1 && segment_end(s, 0) <= s->committed + 1) {
         if (s->reader.fd >= 0 && s->reader.first_id == segment_at(s, 0)->first_id)
             reader_close(&s->reader);
@@ -467,7 +513,7 @@ int vitd_spool_sync(VitdSpool *s)
 guint64 vitd_spool_get_pending(const VitdSpool *s)
 {
     guint64 from = MAX(s->committed + 1, segment_at(s, 0)->first_id);
-    return s->next_id > from ? s->next_id - from : 0;
+    return (s->next_id > from ? s->next_id - from : 0) + unacked_gone_count(s);
 }
 
 guint64 vitd_spool_get_dropped(const VitdSpool *s)

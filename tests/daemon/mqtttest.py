@@ -47,9 +47,10 @@ def wait_port(port, timeout=10.0, up=True):
 
 class Broker:
     """mosquitto on 127.0.0.1:PORT. PASSWORDS {user: password} turn anonymous access off;
-    TLS (a dict of ca/cert/key paths) makes the listener TLS-only."""
+    TLS (a dict of ca/cert/key paths) makes the listener TLS-only; with CLIENT_CERTS the broker
+    requires a client certificate signed by that CA."""
 
-    def __init__(self, port=None, passwords=None, tls=None):
+    def __init__(self, port=None, passwords=None, tls=None, client_certs=False):
         self.dir = tempfile.mkdtemp(prefix="vitd-mqtt-broker-")
         self.port = port or free_port()
         # As root, mosquitto would switch to user mosquitto, who cannot read the test's files.
@@ -70,6 +71,8 @@ class Broker:
             lines.append("allow_anonymous true")
         if tls:
             lines += ["cafile " + tls["ca"], "certfile " + tls["cert"], "keyfile " + tls["key"]]
+            if client_certs:
+                lines += ["require_certificate true", "use_identity_as_username true"]
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -105,7 +108,7 @@ class Subscriber:
     """A paho client subscribed to TOPIC at QoS 1 with a persistent session; messages are
     (topic, payload text, retain) in arrival order."""
 
-    def __init__(self, port, topic="#", tls_ca=None, name=None):
+    def __init__(self, port, topic="#", tls_ca=None, name=None, tls_cert=None):
         self.messages = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
@@ -113,7 +116,8 @@ class Subscriber:
         self.client = mqtt.Client(client_id=name or "test-sub-%d" % os.getpid(),
                                   clean_session=False)
         if tls_ca:
-            self.client.tls_set(ca_certs=tls_ca)
+            self.client.tls_set(ca_certs=tls_ca, certfile=tls_cert and tls_cert[0],
+                                keyfile=tls_cert and tls_cert[1])
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = lambda c, u, rc: self.connected.clear()

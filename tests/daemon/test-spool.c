@@ -1,6 +1,8 @@
 /* test-spool.c — the MQTT sink's disk spool (daemon/vitd-spool.c): messages come back in order
  * and survive a reopen; commit deletes what was delivered and a rewind re-reads the rest; the
- * size bound drops the oldest and counts them; a torn last line (a crash mid-write) is cut. */
+ * size bound drops the oldest, a sixteenth at a time, and counts every message it took exactly
+ * once, also those in flight when their segment went; a torn last line (a crash mid-write) is cut.
+ */
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -89,7 +91,7 @@ END_TEST
 
 START_TEST(test_commit_survives_reopen)
 {
-    VitdSpool *s = open_spool(256 * 1024); /* 64 KiB segments: two of them */
+    VitdSpool *s = open_spool(256 * 1024); /* 16 KiB segments: six of them */
     append_n(s, 1, 600);
     ck_assert_int_eq(read_all(s, 1, NULL), 600);
     vitd_spool_commit(s, 450);
@@ -120,6 +122,48 @@ START_TEST(test_bound_drops_oldest_and_counts)
     /* What is left is the newest, in order, ending with the last appended. */
     int n = read_all(s, (int)dropped + 1, NULL);
     ck_assert_int_eq(n, (int)pending);
+    vitd_spool_close(s);
+}
+END_TEST
+
+START_TEST(test_bound_drops_a_sixteenth_at_a_time)
+{
+    VitdSpool *s = open_spool(1 << 20);
+    int n = 0;
+    while (vitd_spool_get_dropped(s) == 0)
+        append_n(s, ++n, 1);
+    /* ~140 bytes a line: 64 KiB segments hold about 470 lines; a quarter would be 1870. */
+    ck_assert_uint_gt(vitd_spool_get_dropped(s), 100);
+    ck_assert_uint_lt(vitd_spool_get_dropped(s), 600);
+    ck_assert_uint_eq(vitd_spool_get_dropped(s) + vitd_spool_get_pending(s), (guint64)n);
+    vitd_spool_close(s);
+}
+END_TEST
+
+/* Sent, then their segment deleted: delivered if acknowledged later, dropped (once) if the
+ * connection ends first. Every message is delivered or counted. */
+START_TEST(test_bound_counts_messages_in_flight_once)
+{
+    VitdSpool *s = open_spool(64 * 1024); /* 16 KiB segments, ~115 lines each */
+    append_n(s, 1, 100);
+    ck_assert_int_eq(read_all(s, 1, NULL), 100); /* all sent */
+    vitd_spool_commit(s, 20);                    /* 1..20 acknowledged */
+    append_n(s, 101, 500);                       /* the first segments go */
+    guint64 dropped = vitd_spool_get_dropped(s);
+    ck_assert_uint_gt(dropped, 0);
+    ck_assert_uint_eq(dropped + vitd_spool_get_pending(s), 600 - 20);
+    vitd_spool_commit(s, 40); /* 21..40 arrived after all */
+    ck_assert_uint_eq(vitd_spool_get_dropped(s), dropped);
+    ck_assert_uint_eq(vitd_spool_get_dropped(s) + vitd_spool_get_pending(s), 600 - 40);
+    vitd_spool_rewind(s); /* a reconnect: 41..100 were never acknowledged */
+    VitdSpoolMessage msg = {0};
+    ck_assert_int_eq(vitd_spool_next(s, &msg), 1);
+    guint64 first = msg.id;
+    vitd_spool_message_clear(&msg);
+    ck_assert_uint_eq(vitd_spool_get_dropped(s), first - 1 - 40);
+    ck_assert_uint_eq(vitd_spool_get_dropped(s) + vitd_spool_get_pending(s), 600 - 40);
+    vitd_spool_rewind(s); /* counted once, not again */
+    ck_assert_uint_eq(vitd_spool_get_dropped(s), first - 1 - 40);
     vitd_spool_close(s);
 }
 END_TEST
@@ -165,6 +209,8 @@ static Suite *spool_suite(void)
     tcase_add_test(tc, test_append_then_replay_in_order);
     tcase_add_test(tc, test_commit_survives_reopen);
     tcase_add_test(tc, test_bound_drops_oldest_and_counts);
+    tcase_add_test(tc, test_bound_drops_a_sixteenth_at_a_time);
+    tcase_add_test(tc, test_bound_counts_messages_in_flight_once);
     tcase_add_test(tc, test_torn_last_line_is_cut);
     tcase_add_test(tc, test_unwritable_folder_is_an_error);
     suite_add_tcase(suite, tc);

@@ -2,10 +2,14 @@
 """The MQTT sink against a real mosquitto: every event arrives with the seq, frame and labels of
 its D-Bus signal; retained status and state, stats and Home Assistant discovery; the broker's
 errors (wrong password, nothing listening) reach MqttLastError and the log without touching
-the pipelines; a reload reconnects and delivers the spool; TLS with a test-made CA."""
+the pipelines; a broker that never answers (a black hole) costs a timeout, not the shutdown;
+a reload reconnects and delivers the spool; TLS with a test-made CA, client certificates, and
+a server certificate that ca-file does not trust."""
 import json
 import os
+import socket
 import subprocess
+import time
 
 from mqtttest import MqttTestCase, free_port, mqtt_block
 from vitdtest import PIPELINE_IFACE, main, require_element
@@ -104,6 +108,34 @@ class Mqtt(MqttTestCase):
             broker.port, self.spool, extra="  username: u\n  password-file: %s\n" % pw))
         self.check_errors_leave_pipelines_alone("not authori[sz]ed")
 
+    def black_hole(self):
+        """A port whose listening socket never accepts and whose accept queue is full, so
+        the kernel drops further SYNs: a connect there never completes."""
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(0)
+        port = hole.getsockname()[1]
+        socks = [hole]
+        for _ in range(2):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            socks.append(s)
+        for s in socks:
+            self.addCleanup(s.close)
+        return port
+
+    def test_black_hole_broker_times_out_and_stop_is_prompt(self):
+        self.start_vitd_mqtt(LIVE, mqtt_block(self.black_hole(), self.spool))
+        self.check_errors_leave_pipelines_alone("timed out.*no TCP connection")
+        c = self.client
+        # Stop while the next attempt waits for its SYN-ACK: the thread must not hold vitd.
+        c.wait_for("a new attempt", lambda: c.get(None, "MqttState") == "connecting", timeout=5)
+        start = time.monotonic()
+        self.assertEqual(self.vitd.stop(timeout=10), 0)
+        self.assertLess(time.monotonic() - start, 2.0, "SIGTERM took too long")
+        self.assertNotRegex(self.vitd.log(), "leaving it behind")
+
     def test_unreachable_broker_then_reload_delivers_the_spool(self):
         broker = self.broker()
         closed = free_port()
@@ -123,21 +155,29 @@ class Mqtt(MqttTestCase):
         c.wait_for("every signal on MQTT", lambda: len(sub.events("cam")) >= n, timeout=15)
         self.assertEveryEvent(sub.events("cam"))
 
-    def make_certs(self):
+    def make_certs(self, ca="ca", clients=()):
+        """A CA named CA, a server certificate for 127.0.0.1 and client certificates (CN =
+        each name in CLIENTS) signed by it: paths by role (ca, cert, key, NAME.cert, ...)."""
         d = self.tmp
 
         def ssl(*args):
             subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        ssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-            "-subj", "/CN=vitd test CA")
-        ssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-        with open(os.path.join(d, "san.ext"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\n")
-        ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "san.ext")
-        return {k: os.path.join(d, v) for k, v in
-                (("ca", "ca.pem"), ("cert", "server.pem"), ("key", "server.key"))}
+        ssl("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "1",
+            "-subj", "/CN=vitd test CA " + ca)
+
+        def issue(name, cn, ext):
+            ssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+            with open(os.path.join(d, name + ".ext"), "w") as f:
+                f.write(ext + "\n")
+            ssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "1", "-extfile", name + ".ext")
+        issue(ca + "-server", "127.0.0.1", "subjectAltName=IP:127.0.0.1")
+        paths = {"ca": ca + ".pem", "cert": ca + "-server.pem", "key": ca + "-server.key"}
+        for name in clients:
+            issue(name, name, "extendedKeyUsage=clientAuth")
+            paths[name + ".cert"], paths[name + ".key"] = name + ".pem", name + ".key"
+        return {k: os.path.join(d, v) for k, v in paths.items()}
 
     def test_tls_with_a_private_ca(self):
         certs = self.make_certs()
@@ -149,6 +189,36 @@ class Mqtt(MqttTestCase):
         self.client.wait_for("40 messages over TLS", lambda: len(sub.events("door")) >= 40,
                              timeout=10)
         self.assertEqual([e["seq"] for e in sub.events("door")], list(range(1, 41)))
+
+    def test_tls_client_certificate(self):
+        certs = self.make_certs(clients=("box-17", "fleet"))
+        broker = self.broker(tls=certs, client_certs=True)
+        sub = self.subscriber(broker.port, tls_ca=certs["ca"],
+                              tls_cert=(certs["fleet.cert"], certs["fleet.key"]))
+        self.start_vitd_mqtt(FINITE, mqtt_block(
+            broker.port, self.spool, scheme="mqtts",
+            extra="  ca-file: %s\n  cert-file: %s\n  key-file: %s\n" % (
+                certs["ca"], certs["box-17.cert"], certs["box-17.key"])))
+        self.wait_finished("door", 40)
+        self.client.wait_for("40 messages with a client certificate",
+                             lambda: len(sub.events("door")) >= 40, timeout=10)
+        self.assertEqual([e["seq"] for e in sub.events("door")], list(range(1, 41)))
+        self.assertEqual(self.client.get(None, "MqttLastError"), "")
+
+    def test_tls_without_the_required_client_certificate(self):
+        certs = self.make_certs()
+        broker = self.broker(tls=certs, client_certs=True)
+        self.start_vitd_mqtt(LIVE, mqtt_block(broker.port, self.spool, scheme="mqtts",
+                                              extra="  ca-file: %s\n" % certs["ca"]))
+        self.check_errors_leave_pipelines_alone("certificate required|requires a client certificate")
+
+    def test_tls_server_certificate_from_another_ca(self):
+        certs = self.make_certs()
+        other = self.make_certs(ca="other")
+        broker = self.broker(tls=certs)
+        self.start_vitd_mqtt(LIVE, mqtt_block(broker.port, self.spool, scheme="mqtts",
+                                              extra="  ca-file: %s\n" % other["ca"]))
+        self.check_errors_leave_pipelines_alone("certificate verify failed")
 
 
 if __name__ == "__main__":
