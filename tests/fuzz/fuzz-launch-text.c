@@ -6,6 +6,7 @@
  * a text without vitclassify comes back unchanged; otherwise the first vitclassify is now
  * named "vit", no vitclassify appeared or vanished, and its model= is the resolved path when
  * it was relative, untouched when absolute. Seeds: corpus/launch-text. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     vp_launch_scan(text, &in);
     vp_launch_scan(launch, &out);
+    if (getenv("FUZZ_VERBOSE"))
+        fprintf(stderr, "  in:  %s\n  out: %s\n  name %s -> %s, model %s -> %s (resolved %s)\n",
+                text, launch, in.name, out.name, in.model, out.model, model);
     if (in.n_vitclassify == 0) {
         if (strcmp(launch, text) != 0)
             abort();
