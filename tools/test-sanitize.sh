@@ -25,22 +25,41 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build-asan
 
+# No -Werror: with -fsanitize gcc 12's middle-end warnings misfire (-Warray-bounds on
+# preprocess.c's plane loop at -O3); the normal build is the warnings gate.
+options=(-Dwerror=false -Db_sanitize=address,undefined -Db_lundef=false)
 if [ -f $dir/build.ninja ]; then
-  meson setup --reconfigure $dir -Dwerror=true -Db_sanitize=address,undefined \
-    -Db_lundef=false >/dev/null
+  meson setup --reconfigure $dir "${options[@]}" >/dev/null
 else
-  meson setup $dir -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+  meson setup $dir "${options[@]}" >/dev/null
 fi
 meson compile -C $dir
 
 logs=$PWD/$dir/sanitizer-logs
 rm -rf "$logs"
 mkdir -p "$logs"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:log_path=$logs/asan"
+export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=30:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:log_path=$logs/asan"
 export LSAN_OPTIONS="suppressions=$PWD/tools/sanitize/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan"
 export GST_REGISTRY_FORK=no
+export CK_TIMEOUT_MULTIPLIER=3 VITD_TEST_TIMEOUT_SCALE=3
 export GST_REGISTRY=$PWD/$dir/gst-registry.bin
+
+# Scanning the plugins once per registry loads every system plugin in-process, and some leak
+# at load (OpenNI2 drivers, fontconfig through pango, udev): scan each registry the tests use
+# up front, leaks off, so the tests start from a complete registry and load only what they use.
+libasan=$(cc -print-file-name=libasan.so)
+meson introspect --tests $dir | /usr/bin/python3 -c '
+import json, sys
+pairs = {(t["env"]["GST_REGISTRY"], t["env"].get("GST_PLUGIN_PATH", ""))
+         for t in json.load(sys.stdin) if "GST_REGISTRY" in t.get("env", {})}
+for registry, path in sorted(pairs):
+    print(registry + "\t" + path)' >"$dir/gst-registries.txt"
+printf '%s\t\n' "$GST_REGISTRY" >>"$dir/gst-registries.txt"
+while IFS=$'\t' read -r registry plugin_path; do
+  GST_REGISTRY=$registry GST_PLUGIN_PATH=$plugin_path LD_PRELOAD=$libasan \
+    ASAN_OPTIONS=detect_leaks=0 gst-inspect-1.0 >/dev/null
+done <"$dir/gst-registries.txt"
 
 status=0
 meson test -C $dir --print-errorlogs --num-processes 2 --no-suite tools --no-suite e2e \
