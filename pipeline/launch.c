@@ -39,6 +39,20 @@ static char *apply_edits(const char *text, Edit *edits, int n)
     return g_string_free(s, FALSE);
 }
 
+/* VALUE (owned), followed by a space when TEXT goes on without one at END: gst-launch values
+ * run to the next space, so an edit must not merge with what follows it ("vitclassify!sink",
+ * "name='x'y"). */
+static char *spaced(const char *text, gsize end, char *value)
+{
+    char *s;
+
+    if (!text[end] || g_ascii_isspace(text[end]))
+        return value;
+    s = g_strconcat(value, " ", NULL);
+    g_free(value);
+    return s;
+}
+
 static char *launch_from_text(const VpPipelineSpec *spec)
 {
     VpLaunchScan scan;
@@ -57,6 +71,8 @@ static char *launch_from_text(const VpPipelineSpec *spec)
         if (scan.model && spec->model && !g_path_is_absolute(scan.model))
             edits[n++] = (Edit){scan.model_start, scan.model_end, vp_launch_quote(spec->model)};
     }
+    for (int i = 0; i < n; i++)
+        edits[i].text = spaced(spec->launch, edits[i].end, edits[i].text);
     result = apply_edits(spec->launch, edits, n);
     vp_launch_scan_clear(&scan);
     return result;

@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential meson ninja-build pkg-config clang-format
+  clang libclang-rt-14-dev
   libopenblas-dev libjansson-dev libyaml-dev libsystemd-dev check
   libpng-dev libjpeg-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev

@@ -6,6 +6,7 @@ temporary vitd configs, runs the real vitd against them, and talks to it over D-
 
 Environment (set by tests/daemon/meson.build): VITD_BUILD_ROOT, VITD_SOURCE_ROOT, VITD_TEST_MODEL
 (a model folder), VITD_HAVE_ELEMENT=1 when the vitclassify plugin is built (GST_PLUGIN_PATH set).
+VITD_TEST_TIMEOUT_SCALE (tools/test-sanitize.sh: 3) stretches every wait for slow builds.
 """
 import os
 import shutil
@@ -18,6 +19,8 @@ import time
 import unittest
 
 from gi.repository import Gio, GLib
+
+TIMEOUT_SCALE = float(os.environ.get("VITD_TEST_TIMEOUT_SCALE", "1"))
 
 BUILD = os.environ.get("VITD_BUILD_ROOT", "")
 SOURCE = os.environ.get("VITD_SOURCE_ROOT", "")
@@ -225,6 +228,7 @@ class Client:
     def wait_for(self, what, cond, timeout=20.0):
         """Runs the main context until COND() is true; fails the test after TIMEOUT seconds."""
         ctx = GLib.MainContext.default()
+        timeout *= TIMEOUT_SCALE
         end = time.monotonic() + timeout
         while True:
             try:
@@ -263,6 +267,7 @@ class Vitd:
 
     def stop(self, timeout=15.0):
         """SIGTERM; returns the exit status (fails if vitd does not exit in TIMEOUT s)."""
+        timeout *= TIMEOUT_SCALE
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -315,6 +315,9 @@ START_TEST(test_launch_text_edits)
          "videotestsrc ! vitclassify name=vit model=\"/etc/my models/a\" ! fakesink"},
         {"videotestsrc ! \"video/x-raw,format=RGB\" ! vitclassify\n  model=/m/a", "/m/a",
          "videotestsrc ! \"video/x-raw,format=RGB\" ! vitclassify name=vit\n  model=/m/a"},
+        /* Found by tests/fuzz: an edit followed at once by '!' must not swallow it. */
+        {"videotestsrc ! vitclassify!fakesink", "/m/a",
+         "videotestsrc ! vitclassify name=vit !fakesink"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         VpPipelineSpec *s = raw(cases[i][0], cases[i][1]);
