@@ -52,6 +52,7 @@ find "$root" -type f \( -perm -u+x -o -name '*.so' \) -print0 | while IFS= read 
   fi
 done
 find "$root" -type f -name '*.a' -exec "$strip" --strip-debug --enable-deterministic-archives {} +
+find "$root" -type f -name '*.so' -exec chmod 0644 {} + # loaded, not run
 
 # Documentation Debian requires beside the README meson installs.
 doc=$root/usr/share/doc/vitd
@@ -85,7 +86,7 @@ sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@SIZE@|$size|" \
   -e "s|@DEPENDS@|$depends|" "$pkgdir/control.in" >"$root/DEBIAN/control"
 
 deb=$outdir/vitd_${version}_$arch.deb
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip --build "$root" "$deb" >/dev/null
 lintian --fail-on error "$deb" >&2 || {
   echo "build-deb: lintian found errors in $deb" >&2
   exit 1
