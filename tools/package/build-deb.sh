@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds vitd_VERSION_ARCH.deb from this source tree with Debian's own tools: meson (prefix
 # /usr, Debian's build flags), a DESTDIR install, dpkg-shlibdeps for Depends:, dpkg-deb --build,
-# then lintian (failing on errors). ARCH is amd64 (native) or arm64 (cross, with
-# tools/package/cross-arm64.ini; needs setup-cross-arm64.sh first).
+# then lintian (failing on errors). ARCH is amd64 (native); another ARCH cross-builds with
+# tools/package/cross-ARCH.ini (arm64: not working yet, see that file).
 #
 #   bash tools/package/build-deb.sh [amd64|arm64] [OUTDIR]    (OUTDIR default: build-deb/)
 #
