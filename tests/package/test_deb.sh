@@ -29,7 +29,7 @@ for f in usr/bin/vitd usr/bin/vitctl usr/bin/vit-infer \
 done
 check "the unit's Documentation= is shipped" \
   bash -c "dpkg-deb --fsys-tarfile '$deb' | tar -xO ./lib/systemd/system/vitd.service |
-    grep -q '^Documentation=file:///usr/share/doc/vitd/README.md'"
+    grep '^Documentation=file:///usr/share/doc/vitd/README.md' >/dev/null"
 conffiles=$(dpkg-deb -I "$deb" conffiles)
 check "/etc/vitd/vitd.yaml is a conffile" grep -qx /etc/vitd/vitd.yaml <<<"$conffiles"
 depends=$(dpkg-deb -f "$deb" Depends)
@@ -39,7 +39,8 @@ for d in libgstreamer1.0-0 libopenblas0 libpangocairo-1.0-0 libsystemd0 systemd 
 done
 postinst=$(dpkg-deb -I "$deb" postinst)
 check "postinst creates the user" grep -q 'systemd-sysusers vitd.conf' <<<"$postinst"
-check "postinst enables nothing" bash -c "! grep -qE 'enable|start' <<<'$postinst'"
+check "postinst enables and starts nothing" \
+  bash -c "! grep -v '^ *#' <<<'$postinst' | grep -qE 'enable|start'"
 check "prerm stops the service on remove" bash -c "dpkg-deb -I '$deb' prerm | grep -q 'stop vitd.service'"
 
 # The pkg-config file, used from the unpacked package.
@@ -66,8 +67,10 @@ int main(void)
     return 0;
 }
 EOC
-flags=$(PKG_CONFIG_PATH=$root/usr/lib/$multiarch/pkgconfig \
-  pkg-config --define-variable=prefix="$root/usr" --cflags --libs vitd)
+# vitd.pc with its prefix moved to the unpacked tree (gstreamer-1.0.pc stays the system's).
+mkdir "$root/pc"
+sed "s|^prefix=.*|prefix=$root/usr|" "$root/usr/lib/$multiarch/pkgconfig/vitd.pc" >"$root/pc/vitd.pc"
+flags=$(PKG_CONFIG_PATH=$root/pc pkg-config --cflags --libs vitd)
 check "a program builds with pkg-config vitd" gcc -o "$root/reader" "$root/reader.c" $flags
 check "and reads a vit-classification message" \
   bash -c "'$root/reader' | grep -qx '7 Bag GstVitClassificationMetaAPI'"
