@@ -3,8 +3,10 @@
  *   vitctl [--user] list | status [NAME] | monitor [NAME] [--json] [--count N]
  *                 | reload | start NAME | stop NAME | restart NAME
  *
- * Errors are one line on stderr and exit status 1: vitd not running (org.vitd1 has no owner),
- * access denied (control methods need root or group vitd), unknown pipeline, invalid config. */
+ * Errors are one line on stderr and exit status 1, worded as README.md shows them (checked by
+ * tests/daemon/test_readme_vitctl.py): vitd not running (org.vitd1 has no owner), access denied
+ * (control methods need root or group vitd), No pipeline named 'x', invalid config, no system
+ * bus (suggesting --user). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,7 +22,9 @@
 static bool arg_user, arg_json;
 static uint64_t arg_count;
 
-static int fail(const sd_bus_error *e, int r, const char *what)
+/* Prints the one-line error README.md promises for E (or R) of a call about WHAT, naming
+ * PIPELINE when it does not exist, and returns the exit status. */
+static int fail(const sd_bus_error *e, int r, const char *what, const char *pipeline)
 {
     if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
         fprintf(stderr, "vitctl: vitd is not running on the %s bus (%s has no owner)\n",
@@ -28,9 +32,10 @@ static int fail(const sd_bus_error *e, int r, const char *what)
     else if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
         fprintf(stderr, "vitctl: %s: access denied (root or group %s only)\n", what,
                 VITD_CONTROL_GROUP);
-    else if (sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
-             sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE))
-        fprintf(stderr, "vitctl: %s: no such pipeline\n", what);
+    else if (pipeline != NULL &&
+             sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE,
+                                    VITD_ERROR_NO_SUCH_PIPELINE))
+        fprintf(stderr, "vitctl: No pipeline named '%s'\n", pipeline);
     else if (sd_bus_error_is_set(e))
         fprintf(stderr, "vitctl: %s: %s\n", what, e->message);
     else
@@ -47,7 +52,7 @@ static int cmd_list(sd_bus *bus)
     int r = sd_bus_call_method(bus, VITD_BUS_NAME, VITD_MANAGER_PATH, VITD_MANAGER_INTERFACE,
                                "ListPipelines", &e, &reply, "");
     if (r < 0) {
-        r = fail(&e, r, "list");
+        r = fail(&e, r, "list", NULL);
         sd_bus_error_free(&e);
         return r;
     }
@@ -105,7 +110,7 @@ static int cmd_status(sd_bus *bus, const char *pipeline)
                  : -ENOMEM;
     free(path);
     if (r < 0) {
-        r = fail(&e, r, pipeline ? pipeline : "status");
+        r = fail(&e, r, pipeline ? pipeline : "status", pipeline);
         sd_bus_error_free(&e);
         return r;
     }
@@ -127,7 +132,7 @@ static int call_control(sd_bus *bus, const char *method, const char *pipeline)
                      : sd_bus_call_method(bus, VITD_BUS_NAME, VITD_MANAGER_PATH,
                                           VITD_MANAGER_INTERFACE, method, &e, NULL, "");
     if (r < 0) {
-        r = fail(&e, r, pipeline ? pipeline : method);
+        r = fail(&e, r, pipeline ? pipeline : method, pipeline);
         sd_bus_error_free(&e);
         return r;
     }
@@ -220,7 +225,7 @@ static int cmd_monitor(sd_bus *bus, const char *pipeline)
                                "Ping", &e, NULL, "");
     if (r < 0) {
         free(path);
-        r = fail(&e, r, "monitor");
+        r = fail(&e, r, "monitor", NULL);
         sd_bus_error_free(&e);
         return r;
     }
@@ -240,7 +245,7 @@ static int cmd_monitor(sd_bus *bus, const char *pipeline)
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                 "org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, &mon);
     if (r < 0)
-        return fail(&e, r, "monitor");
+        return fail(&e, r, "monitor", NULL);
     while (!mon.done) {
         r = sd_bus_process(bus, NULL);
         if (r == -ECONNRESET || r == -ENOTCONN) {
@@ -248,7 +253,7 @@ static int cmd_monitor(sd_bus *bus, const char *pipeline)
             return EXIT_FAILURE;
         }
         if (r < 0)
-            return fail(&e, r, "monitor");
+            return fail(&e, r, "monitor", NULL);
         if (r > 0)
             continue;
         r = sd_bus_wait(bus, UINT64_MAX);
@@ -320,8 +325,10 @@ int main(int argc, char **argv)
     sd_bus *bus = NULL;
     int r = arg_user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
     if (r < 0) {
-        fprintf(stderr, "vitctl: cannot connect to the %s bus: %s\n",
-                arg_user ? "session" : "system", strerror(-r));
+        fprintf(stderr, "vitctl: cannot connect to the %s bus: %s%s\n",
+                arg_user ? "session" : "system", strerror(-r),
+                arg_user ? ""
+                         : " (no system bus here? for a vitd on your session bus: vitctl --user)");
         return EXIT_FAILURE;
     }
     int ret;

@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential meson ninja-build pkg-config clang-format
   clang libclang-rt-14-dev
   libopenblas-dev libjansson-dev libyaml-dev libsystemd-dev check
-  libpng-dev libjpeg-dev
+  libpng-dev libjpeg-dev libpango1.0-dev libcairo2-dev fonts-dejavu-core
+  dpkg-dev lintian mmdebstrap
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libglib2.0-dev libglib2.0-bin dbus dbus-daemon systemd

@@ -21,6 +21,8 @@
 #   e2e    10,000 frames streamed in real time twice: under ASan inference is ~3x slower, the
 #          sink drops late frames and the accuracy comparison fails for timing, not memory
 #          reasons; the same element and daemon paths run in the gst and daemon suites here.
+#   package  builds the .deb in a build tree of its own (a portable, --prefix=/usr build) and
+#          checks its contents: the sanitizer build is not what gets packaged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build-asan
@@ -62,7 +64,7 @@ while IFS=$'\t' read -r registry plugin_path; do
 done <"$dir/gst-registries.txt"
 
 status=0
-meson test -C $dir --print-errorlogs --num-processes 2 --no-suite tools --no-suite e2e \
+meson test -C $dir --print-errorlogs --num-processes 2 --no-suite tools --no-suite e2e --no-suite package \
   --timeout-multiplier 3 "$@" || status=$?
 
 reports=$(find "$logs" -type f | sort)

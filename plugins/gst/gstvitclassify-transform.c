@@ -89,6 +89,10 @@ static gboolean gst_vit_classify_src_event(GstBaseTransform *trans, GstEvent *ev
     GstVitClassify *self = GST_VIT_CLASSIFY(trans);
 
     gst_vit_lateness_observe_event(&self->lateness, event);
+    /* QoS goes on upstream past the base class, which (with qos on) would drop late frames:
+     * here they pass through, unclassified. */
+    if (GST_EVENT_TYPE(event) == GST_EVENT_QOS)
+        return gst_pad_push_event(GST_BASE_TRANSFORM_SINK_PAD(trans), event);
     return GST_BASE_TRANSFORM_CLASS(parent_class)->src_event(trans, event);
 }
 
@@ -129,6 +133,8 @@ static GstClockTime gst_vit_classify_now(GstVitClassify *self)
 
 static gboolean gst_vit_classify_frame_is_late(GstVitClassify *self, GstClockTime running_time)
 {
+    if (!gst_base_transform_is_qos_enabled(GST_BASE_TRANSFORM(self)))
+        return FALSE; /* qos=false: every due frame is classified, however late */
     if (!gst_vit_lateness_upstream_known(&self->lateness)) {
         GstQuery *query = gst_query_new_latency();
         gboolean answered = gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), query);

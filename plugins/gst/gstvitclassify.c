@@ -50,14 +50,16 @@
  * The read-only properties `frames-seen`, `frames-classified`, `frames-skipped` and
  * `mean-latency-us` count since the element last went READY->PAUSED.
  *
- * Quality of service: the element never queues frames. A frame due for classification is
- * passed through unclassified (and counted in `frames-skipped`) when a downstream QoS event
- * says its running time is already past, or when the source is live, the pipeline is playing
- * and the frame is already past its deadline (running time plus the pipeline latency) when it
- * arrives: inference is not keeping up, and skipping lets it catch up with the newest frames,
- * so whatever waits upstream (a queue) stays bounded by the latency. On a live source the
- * element adds its inference time (measured by a warm-up run at start) to the latency it
- * reports, so frames classified in time are shown in time.
+ * Quality of service (the `qos` property, on by default): the element never queues frames. A
+ * frame due for classification is passed through unclassified (and counted in `frames-skipped`)
+ * when a downstream QoS event says its running time is already past, or when the source is live,
+ * the pipeline is playing and the frame is already past its deadline (running time plus the
+ * pipeline latency) when it arrives: inference is not keeping up, and skipping lets it catch up
+ * with the newest frames, so whatever waits upstream (a queue) stays bounded by the latency. On a
+ * live source the element adds its inference time (measured by a warm-up run at start) to the
+ * latency it reports, so frames classified in time are shown in time. Late frames are never
+ * dropped. With `qos=false` every due frame is classified however late (offline processing of a
+ * file where each frame matters; a live source then backs up).
  *
  * A missing or unreadable model, or a labels file that does not match it, fails the
  * READY->PAUSED state change with a resource error naming the file.
@@ -65,7 +67,7 @@
  * ## Example launch lines
  * |[
  * gst-launch-1.0 -m videotestsrc num-buffers=30 ! \
- *     vitclassify model=models/fmnist-vit-tiny ! fakesink
+ *     vitclassify model=/usr/share/vitd/models/fmnist-vit-tiny ! fakesink
  * gst-launch-1.0 v4l2src ! vitclassify model=/path/to/model top-k=3 ! vitoverlay ! \
  *     videoconvert ! autovideosink
  * ]|
@@ -74,6 +76,39 @@
 
 #include "gstvitclassify-private.h"
 #include "gstvitfieldprops.h"
+#include "vitclassify-names.h"
+
+/* The long description gst-inspect-1.0 prints: the message contract and example pipelines,
+ * spelled with the contract's own names (vitclassify-names.h) so the two cannot drift. */
+#define GST_VIT_CLASSIFY_DESCRIPTION                                                               \
+    "Classifies video frames with a vision transformer (a timm-layout model folder: "              \
+    "model.safetensors + config.json). Frames pass through unchanged. Each classified frame "      \
+    "gets a GstVitClassificationMeta and, with post-messages=true, an element message "            \
+    "\"" VIT_CLASSIFICATION_MESSAGE "\" on the bus with the fields:\n"                             \
+    "    " VIT_CLASSIFICATION_FIELD_FRAME " (guint64): index of the frame since the stream "       \
+    "started or was flushed (skipped frames count)\n"                                              \
+    "    " VIT_CLASSIFICATION_FIELD_TIMESTAMP " (guint64, ns): the buffer's PTS\n"                 \
+    "    " VIT_CLASSIFICATION_FIELD_STREAM_TIME " (guint64, ns): PTS in stream time\n"             \
+    "    " VIT_CLASSIFICATION_FIELD_RUNNING_TIME " (guint64, ns): PTS in running time\n"           \
+    "    " VIT_CLASSIFICATION_FIELD_DURATION " (guint64, ns): the buffer's duration\n"             \
+    "    " VIT_CLASSIFICATION_FIELD_LABELS " (array of strings): at most top-k classes reaching "  \
+    "threshold, most probable first\n"                                                             \
+    "    " VIT_CLASSIFICATION_FIELD_SCORES " (array of doubles): softmax probability of each "     \
+    "label\n"                                                                                      \
+    "    " VIT_CLASSIFICATION_FIELD_CLASS_IDS " (array of ints): each label's index in the "       \
+    "model's output\n"                                                                             \
+    "    " VIT_CLASSIFICATION_FIELD_EXIT " (guint): the early exit of a cascade that answered, "   \
+    "0 for single networks\n"                                                                      \
+    "    " VIT_CLASSIFICATION_FIELD_LATENCY_US " (guint64): wall time of the inference, "          \
+    "microseconds\n"                                                                               \
+    "Frames are never queued or dropped: with qos=true (the default) a frame that is already "     \
+    "late passes through unclassified and is counted in frames-skipped; qos=false classifies "     \
+    "every due frame however late.\n"                                                              \
+    "Examples:\n"                                                                                  \
+    "    gst-launch-1.0 -m videotestsrc num-buffers=30 ! vitclassify "                             \
+    "model=/usr/share/vitd/models/fmnist-vit-tiny ! fakesink\n"                                    \
+    "    gst-launch-1.0 v4l2src ! videoconvert ! vitclassify model=/path/to/model top-k=3 "        \
+    "interval=5 ! vitoverlay ! videoconvert ! autovideosink"
 
 GST_DEBUG_CATEGORY(gst_vit_classify_debug);
 #define GST_CAT_DEFAULT gst_vit_classify_debug
@@ -287,11 +322,9 @@ static void gst_vit_classify_class_init(GstVitClassifyClass *klass)
 
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     gst_element_class_add_static_pad_template(element_class, &src_template);
-    gst_element_class_set_static_metadata(
-        element_class, "Vision transformer classifier", "Filter/Analyzer/Video",
-        "Classifies video frames with a vision transformer; posts vit-classification "
-        "messages and attaches GstVitClassificationMeta",
-        "vitd developers");
+    gst_element_class_set_static_metadata(element_class, "Vision transformer classifier",
+                                          "Filter/Analyzer/Video", GST_VIT_CLASSIFY_DESCRIPTION,
+                                          "vitd developers");
 
     gst_vit_classify_load_class_init(trans_class);
     gst_vit_classify_transform_class_init(trans_class);
@@ -310,4 +343,5 @@ static void gst_vit_classify_init(GstVitClassify *self)
     gst_video_info_init(&self->info);
     gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), TRUE);
     gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+    gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), TRUE);
 }

@@ -185,7 +185,7 @@ class Signals(VitdTestCase):
         self.assertIn("No pipeline named 'nope'", r.stderr)
         r = self.vitctl("status", "nope")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("no such pipeline", r.stderr)
+        self.assertIn("No pipeline named 'nope'", r.stderr)
 
     def test_gdbus_monitor_sees_classifications(self):
         require_element()

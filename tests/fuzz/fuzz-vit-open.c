@@ -36,8 +36,7 @@ void fuzz_check_model_open(const char *path)
     }
     int classes = vit_model_num_classes(model), exits = vit_model_num_exits(model);
     vit_model_input_size(model, &c, &h, &w);
-    if (classes <= 0 || exits <= 0 || c <= 0 || h <= 0 || w <= 0 ||
-        !vit_model_architecture(model))
+    if (classes <= 0 || exits <= 0 || c <= 0 || h <= 0 || w <= 0 || !vit_model_architecture(model))
         abort();
     for (int k = 0; k < classes; k++)
         if (!vit_model_label(model, k))

@@ -59,8 +59,7 @@ static void replay_path(const char *path)
     for (int i = 0; i < n; i++) {
         char child[4096];
         struct stat cs;
-        if (snprintf(child, sizeof(child), "%s/%s", path, entries[i]->d_name) >=
-            (int)sizeof(child))
+        if (snprintf(child, sizeof(child), "%s/%s", path, entries[i]->d_name) >= (int)sizeof(child))
             exit(2);
         if (entries[i]->d_name[0] != '.' && stat(child, &cs) == 0 && S_ISREG(cs.st_mode))
             replay_file(child);

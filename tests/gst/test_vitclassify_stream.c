@@ -113,6 +113,23 @@ GST_START_TEST(test_qos_event_skips_late_frames)
 }
 GST_END_TEST;
 
+/* qos=false: the same late frame is classified anyway; qos is on by default. */
+GST_START_TEST(test_qos_off_classifies_late_frames)
+{
+    g_auto(VitFixture) f = {0};
+    gboolean qos = FALSE;
+
+    vit_fixture_setup(&f, SMALL_MODEL, NULL, vit_caps_new("RGB", 32, 32));
+    g_object_get(f.vit, "qos", &qos, NULL);
+    fail_unless(qos, "qos is off by default although late frames are skipped");
+    g_object_set(f.vit, "qos", FALSE, NULL);
+    fail_unless(gst_harness_push_upstream_event(
+        f.h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 0.5, GST_SECOND, GST_SECOND)));
+    fail_unless(push_is_classified(&f, GST_SECOND));
+    fail_unless_equals_uint64(vit_fixture_get_u64(&f, "frames-skipped"), 0);
+}
+GST_END_TEST;
+
 /* A fixture on a test clock at 10 s, LIVE or not, base time 0. */
 static void setup_at_10s(VitFixture *f, gboolean live)
 {
@@ -158,6 +175,7 @@ static Suite *vitclassify_stream_suite(void)
     tcase_add_test(tc, test_eos);
     tcase_add_test(tc, test_flushing_seek);
     tcase_add_test(tc, test_qos_event_skips_late_frames);
+    tcase_add_test(tc, test_qos_off_classifies_late_frames);
     tcase_add_test(tc, test_live_stale_frames_skipped);
     return s;
 }
