@@ -40,6 +40,7 @@ struct _VitdPipeline {
     char *previous_error; /* the error a recovery cleared, "" until then */
     char **launch_allow;  /* vitd.yaml `launch-allow:` for checking launch: runs */
     guint32 restarts;     /* automatic restarts after an error or end-of-stream */
+    char *files_stamp;    /* identity of the model and labels files as the last run began */
 
     /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
     guint64 frames_seen, frames_classified, frames_dropped;
@@ -60,7 +61,7 @@ struct _VitdPipeline {
 };
 
 static void pipeline_launch(VitdPipeline *p);
-static void on_started(GstStateChangeReturn ret, gpointer data);
+static void on_started(GstStateChangeReturn ret, const char *stamp, gpointer data);
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
 {
@@ -333,16 +334,18 @@ static void pipeline_launch(VitdPipeline *p)
     g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
     pipeline_set_state(p, VITD_PIPELINE_STARTING);
-    p->start_job = vitd_state_play(p->pipeline, on_started, p);
+    p->start_job = vitd_state_play(p->pipeline, p->spec->model, p->spec->labels, on_started, p);
     if (!p->start_job)
         pipeline_fail(p, "vitd-thread", "could not start a thread to start the pipeline");
 }
 
 /* On the main loop: the run's PLAYING request returned. */
-static void on_started(GstStateChangeReturn ret, gpointer data)
+static void on_started(GstStateChangeReturn ret, const char *stamp, gpointer data)
 {
     VitdPipeline *p = data;
     p->start_job = NULL;
+    g_free(p->files_stamp);
+    p->files_stamp = g_strdup(stamp);
     if (ret != GST_STATE_CHANGE_FAILURE)
         return;
     /* The failing element posted its error on the bus; unless the bus watch already reported
@@ -389,6 +392,7 @@ void vitd_pipeline_free(VitdPipeline *p)
     g_array_unref(p->exit_counts);
     g_free(p->last_error);
     g_free(p->previous_error);
+    g_free(p->files_stamp);
     g_strfreev(p->launch_allow);
     g_free(p->path);
     g_free(p->name);
@@ -402,6 +406,15 @@ void vitd_pipeline_start(VitdPipeline *p)
     p->attempt = 0;
     vitd_log_full(LOG_INFO, p->name, NULL, "starting");
     pipeline_launch(p);
+}
+
+void vitd_pipeline_restart_for_files(VitdPipeline *p)
+{
+    vitd_log_full(LOG_INFO, p->name, NULL, "model files changed on disk (%s), restarting",
+                  p->spec->model ? p->spec->model : "labels");
+    p->restarts++;
+    p->cb->changed(p, p->cb_data);
+    vitd_pipeline_start(p);
 }
 
 void vitd_pipeline_stop(VitdPipeline *p)
@@ -498,6 +511,11 @@ const VpPipelineSpec *vitd_pipeline_get_spec(const VitdPipeline *p)
 VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p)
 {
     return p->state;
+}
+
+const char *vitd_pipeline_get_files_stamp(const VitdPipeline *p)
+{
+    return p->files_stamp;
 }
 
 const char *vitd_pipeline_get_last_error(const VitdPipeline *p)
