@@ -55,6 +55,7 @@ struct _VitdPipeline {
     guint bus_watch, restart_timer;
     unsigned attempt; /* consecutive failed runs, for the backoff delay */
     gboolean run_had_frames;
+    gboolean event_error; /* last_error is an event that could not be emitted */
     guint64 base_seen, base_classified, base_dropped; /* totals of finished runs */
     guint64 fps_last_seen;
     gint64 fps_last_us, progress_us; /* progress_us: last time frames moved (or the run began) */
@@ -200,6 +201,7 @@ static void pipeline_fail(VitdPipeline *p, const char *domain, const char *messa
 {
     g_free(p->last_error);
     p->last_error = g_strdup(message);
+    p->event_error = FALSE;
     vitd_log_full(LOG_ERR, p->name, domain, "%s", message);
     if (p->state == VITD_PIPELINE_DRAINING) {
         pipeline_teardown(p);
@@ -438,12 +440,30 @@ void vitd_pipeline_set_launch_allow(VitdPipeline *p, const char *const *allow)
 /* A run that is PLAYING and moved frames has recovered: LastError moves to PreviousError. */
 static void pipeline_recovered(VitdPipeline *p)
 {
-    if (p->state != VITD_PIPELINE_RUNNING || !p->last_error[0])
+    if (p->state != VITD_PIPELINE_RUNNING || !p->last_error[0] || p->event_error)
         return;
     g_free(p->previous_error);
     p->previous_error = p->last_error;
     p->last_error = g_strdup("");
     vitd_log_full(LOG_INFO, p->name, NULL, "frames flow again; cleared the last error");
+    p->cb->changed(p, p->cb_data);
+}
+
+void vitd_pipeline_set_event_error(VitdPipeline *p, const char *message)
+{
+    if (!message) { /* events go out again: heal like a recovered run */
+        if (p->event_error) {
+            p->event_error = FALSE;
+            pipeline_recovered(p);
+        }
+        return;
+    }
+    if (p->event_error && !strcmp(p->last_error, message))
+        return; /* logged and shown once while it lasts */
+    g_free(p->last_error);
+    p->last_error = g_strdup(message);
+    p->event_error = TRUE;
+    vitd_log_full(LOG_ERR, p->name, "vitd-events", "%s", message);
     p->cb->changed(p, p->cb_data);
 }
 

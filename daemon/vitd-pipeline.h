@@ -52,6 +52,9 @@ VitdPipeline *vitd_pipeline_new(const VpPipelineSpec *spec, const VitdPipelineCa
 void vitd_pipeline_free(VitdPipeline *p);
 /* Starts now, from any state, resetting the backoff. */
 void vitd_pipeline_start(VitdPipeline *p);
+/* An event of P that could not be emitted (MESSAGE), or NULL once events go out again: the
+ * error shows in LastError (logged once while it lasts) until then, frames flowing or not. */
+void vitd_pipeline_set_event_error(VitdPipeline *p, const char *message);
 /* Restarts P because its model or labels files changed on disk (a reload saw them, validated):
  * counted in Restarts, like a restart after an error. */
 void vitd_pipeline_restart_for_files(VitdPipeline *p);
