@@ -48,7 +48,6 @@ struct _VitdEvents {
     sd_bus *bus;
     guint source_id;
     uint64_t queue_max;
-    gboolean warned;
     GHashTable *streams; /* pipeline name -> EventsStream*, owned */
     struct {
         VitdEventSink func;
@@ -190,7 +189,7 @@ static int send_signal(VitdEvents *ev, const VitdPipeline *p, const VitdEvent *e
     return r;
 }
 
-void vitd_events_publish(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c)
+void vitd_events_publish(VitdEvents *ev, VitdPipeline *p, const VitdClassification *c)
 {
     const VpPipelineSpec *spec = vitd_pipeline_get_spec(p);
     const char *top = c->n_labels > 0 ? c->labels[0] : NULL;
@@ -203,13 +202,14 @@ void vitd_events_publish(VitdEvents *ev, const VitdPipeline *p, const VitdClassi
     vitd_publish_note_emitted(&s->publish, top, now);
     VitdEvent e = {vitd_pipeline_get_name(p), s->stream, s->seq, (guint64)g_get_real_time(), c};
     int r = send_signal(ev, p, &e);
-    if (r < 0) {
+    if (r < 0)
         s->dropped++;
-        if (r != -ENOBUFS && !ev->warned) {
-            ev->warned = TRUE;
-            vitd_log_full(LOG_WARNING, vitd_pipeline_get_name(p), NULL,
-                          "Failed to emit Classification: %s", g_strerror(-r));
-        }
+    if (r < 0 && r != -ENOBUFS) { /* not the queue bound: an event that cannot be sent at all */
+        g_autofree char *message = g_strdup_printf(
+            "Failed to emit Classification signals: %s (counted in EventsDropped)", g_strerror(-r));
+        vitd_pipeline_set_event_error(p, message);
+    } else if (r >= 0) {
+        vitd_pipeline_set_event_error(p, NULL);
     }
     for (guint i = 0; i < ev->n_sinks; i++)
         ev->sinks[i].func(&e, ev->sinks[i].data);

@@ -39,8 +39,9 @@ void vitd_events_free(VitdEvents *ev);
 void vitd_events_add_sink(VitdEvents *ev, VitdEventSink sink, gpointer user_data);
 /* Applies P's publish policy to C and, if it passes, gives it the next seq and hands it to
  * every sink: the D-Bus signal from P's object path (dropped and counted in P's EventsDropped
- * when the outgoing queue is full) and the added sinks. Never blocks. */
-void vitd_events_publish(VitdEvents *ev, const VitdPipeline *p, const VitdClassification *c);
+ * when the outgoing queue is full; one that cannot be built or sent at all is counted too, and
+ * shown in P's LastError until one goes out again) and the added sinks. Never blocks. */
+void vitd_events_publish(VitdEvents *ev, VitdPipeline *p, const VitdClassification *c);
 /* P's spec changed: its publish policy starts afresh (seq and EventsDropped go on). */
 void vitd_events_reset_policy(VitdEvents *ev, const VitdPipeline *p);
 /* P left the configuration: its stream state goes (a pipeline of that name added later starts

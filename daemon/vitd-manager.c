@@ -5,8 +5,10 @@
  * runtime would) in a worker thread, so a slow or blocking file never stalls the main loop; if
  * anything is wrong nothing changes. Reloads asked for while one runs wait and share the next
  * run, which reads the files again. A valid config is applied as a diff by pipeline name: removed
- * pipelines stop, new ones start, and pipelines whose spec differs (vp_pipeline_spec_equal)
- * restart; the rest keep running untouched and are re-pointed at the equal spec of the new config
+ * pipelines stop, new ones start, and pipelines whose spec differs (vp_pipeline_spec_equal) or
+ * whose model or labels files changed on disk since their run began (the identity of the files,
+ * vitd_validate_files_stamp, as validated now against as taken when the run started) restart;
+ * the rest keep running untouched and are re-pointed at the equal spec of the new config
  * before the old one is freed. Each step is told to the listeners (vitd.c wires the D-Bus surface
  * and the event stream to them), so the manager needs neither.
  *
@@ -242,8 +244,29 @@ void vitd_manager_start(VitdManager *m, GMainLoop *loop)
     vitd_notify_ready(status);
 }
 
+/* What a reload's worker validated: the config and the identity of each pipeline's files. */
+typedef struct {
+    VpConfig *config;
+    GHashTable *stamps; /* pipeline name -> vitd_validate_files_stamp() */
+} Validated;
+
+static void validated_free(Validated *v)
+{
+    vp_config_free(v->config);
+    g_hash_table_unref(v->stamps);
+    g_free(v);
+}
+
+/* TRUE when P runs on model or labels files that changed since its run began (and validated
+ * now, as STAMP): replaced, rewritten or truncated. */
+static gboolean files_changed(VitdPipeline *p, const char *stamp)
+{
+    const char *was = vitd_pipeline_get_files_stamp(p);
+    return was && stamp && strcmp(was, stamp) != 0;
+}
+
 /* Applies the validated CONFIG (owned) as a diff against the running set. */
-static void reload_apply(VitdManager *m, VpConfig *config)
+static void reload_apply(VitdManager *m, VpConfig *config, GHashTable *stamps)
 {
     if ((config->bus == VP_BUS_SESSION) != (m->config->bus == VP_BUS_SESSION))
         vitd_log_warning("The bus setting changed; it takes effect when vitd restarts");
@@ -271,6 +294,10 @@ static void reload_apply(VitdManager *m, VpConfig *config)
         } else if (vp_pipeline_spec_equal(vitd_pipeline_get_spec(p), spec)) {
             vitd_pipeline_set_spec(p, spec);
             vitd_pipeline_set_launch_allow(p, (const char *const *)config->launch_allow);
+            if (files_changed(p, g_hash_table_lookup(stamps, spec->name))) {
+                vitd_pipeline_restart_for_files(p);
+                changed++;
+            }
         } else {
             vitd_log_full(LOG_INFO, spec->name, NULL, "configuration changed, restarting");
             vitd_pipeline_set_spec(p, spec);
@@ -306,11 +333,15 @@ static void reload_answer(GSList *waiters, const GError *error)
 static void reload_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancel)
 {
     GError *error = NULL;
-    VpConfig *config = vitd_validate_load(task_data, &error);
-    if (config)
-        g_task_return_pointer(task, config, (GDestroyNotify)vp_config_free);
-    else
+    Validated *v = g_new0(Validated, 1);
+    v->stamps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    v->config = vitd_validate_load(task_data, v->stamps, &error);
+    if (v->config) {
+        g_task_return_pointer(task, v, (GDestroyNotify)validated_free);
+    } else {
+        validated_free(v);
         g_task_return_error(task, error);
+    }
 }
 
 /* On the main loop: the worker validated (or rejected) the config. */
@@ -319,22 +350,23 @@ static void reload_finished(GObject *source, GAsyncResult *result, gpointer data
     ReloadToken *token = data;
     VitdManager *m = token->m;
     g_autoptr(GError) err = NULL;
-    VpConfig *config = g_task_propagate_pointer(G_TASK(result), &err);
+    Validated *v = g_task_propagate_pointer(G_TASK(result), &err);
 
     g_free(token);
     if (!m) { /* the manager is gone (shutdown) */
-        vp_config_free(config);
+        if (v)
+            validated_free(v);
         return;
     }
     m->reload_token = NULL;
     GSList *waiters = g_steal_pointer(&m->reload_waiters);
-    if (config && m->draining) {
-        vp_config_free(config);
-        config = NULL;
+    if (v && m->draining) {
+        validated_free(g_steal_pointer(&v));
         g_set_error_literal(&err, G_IO_ERROR, G_IO_ERROR_BUSY, "vitd is shutting down");
     }
-    if (config) {
-        reload_apply(m, config);
+    if (v) {
+        reload_apply(m, g_steal_pointer(&v->config), v->stamps);
+        validated_free(v);
     } else if (!m->draining) {
         vitd_log_full(LOG_ERR, NULL, "vp-config-error",
                       "Reload rejected, keeping the running configuration:\n%s", err->message);

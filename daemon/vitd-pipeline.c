@@ -40,6 +40,7 @@ struct _VitdPipeline {
     char *previous_error; /* the error a recovery cleared, "" until then */
     char **launch_allow;  /* vitd.yaml `launch-allow:` for checking launch: runs */
     guint32 restarts;     /* automatic restarts after an error or end-of-stream */
+    char *files_stamp;    /* identity of the model and labels files as the last run began */
 
     /* Counters over the object's life, across restarts (refresh with vitd_pipeline_poll). */
     guint64 frames_seen, frames_classified, frames_dropped;
@@ -54,13 +55,14 @@ struct _VitdPipeline {
     guint bus_watch, restart_timer;
     unsigned attempt; /* consecutive failed runs, for the backoff delay */
     gboolean run_had_frames;
+    gboolean event_error; /* last_error is an event that could not be emitted */
     guint64 base_seen, base_classified, base_dropped; /* totals of finished runs */
     guint64 fps_last_seen;
     gint64 fps_last_us, progress_us; /* progress_us: last time frames moved (or the run began) */
 };
 
 static void pipeline_launch(VitdPipeline *p);
-static void on_started(GstStateChangeReturn ret, gpointer data);
+static void on_started(GstStateChangeReturn ret, const char *stamp, gpointer data);
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
 {
@@ -199,6 +201,7 @@ static void pipeline_fail(VitdPipeline *p, const char *domain, const char *messa
 {
     g_free(p->last_error);
     p->last_error = g_strdup(message);
+    p->event_error = FALSE;
     vitd_log_full(LOG_ERR, p->name, domain, "%s", message);
     if (p->state == VITD_PIPELINE_DRAINING) {
         pipeline_teardown(p);
@@ -333,16 +336,18 @@ static void pipeline_launch(VitdPipeline *p)
     g_autoptr(GstBus) bus = gst_element_get_bus(p->pipeline);
     p->bus_watch = gst_bus_add_watch(bus, on_bus_message, p);
     pipeline_set_state(p, VITD_PIPELINE_STARTING);
-    p->start_job = vitd_state_play(p->pipeline, on_started, p);
+    p->start_job = vitd_state_play(p->pipeline, p->spec->model, p->spec->labels, on_started, p);
     if (!p->start_job)
         pipeline_fail(p, "vitd-thread", "could not start a thread to start the pipeline");
 }
 
 /* On the main loop: the run's PLAYING request returned. */
-static void on_started(GstStateChangeReturn ret, gpointer data)
+static void on_started(GstStateChangeReturn ret, const char *stamp, gpointer data)
 {
     VitdPipeline *p = data;
     p->start_job = NULL;
+    g_free(p->files_stamp);
+    p->files_stamp = g_strdup(stamp);
     if (ret != GST_STATE_CHANGE_FAILURE)
         return;
     /* The failing element posted its error on the bus; unless the bus watch already reported
@@ -389,6 +394,7 @@ void vitd_pipeline_free(VitdPipeline *p)
     g_array_unref(p->exit_counts);
     g_free(p->last_error);
     g_free(p->previous_error);
+    g_free(p->files_stamp);
     g_strfreev(p->launch_allow);
     g_free(p->path);
     g_free(p->name);
@@ -402,6 +408,15 @@ void vitd_pipeline_start(VitdPipeline *p)
     p->attempt = 0;
     vitd_log_full(LOG_INFO, p->name, NULL, "starting");
     pipeline_launch(p);
+}
+
+void vitd_pipeline_restart_for_files(VitdPipeline *p)
+{
+    vitd_log_full(LOG_INFO, p->name, NULL, "model files changed on disk (%s), restarting",
+                  p->spec->model ? p->spec->model : "labels");
+    p->restarts++;
+    p->cb->changed(p, p->cb_data);
+    vitd_pipeline_start(p);
 }
 
 void vitd_pipeline_stop(VitdPipeline *p)
@@ -425,12 +440,30 @@ void vitd_pipeline_set_launch_allow(VitdPipeline *p, const char *const *allow)
 /* A run that is PLAYING and moved frames has recovered: LastError moves to PreviousError. */
 static void pipeline_recovered(VitdPipeline *p)
 {
-    if (p->state != VITD_PIPELINE_RUNNING || !p->last_error[0])
+    if (p->state != VITD_PIPELINE_RUNNING || !p->last_error[0] || p->event_error)
         return;
     g_free(p->previous_error);
     p->previous_error = p->last_error;
     p->last_error = g_strdup("");
     vitd_log_full(LOG_INFO, p->name, NULL, "frames flow again; cleared the last error");
+    p->cb->changed(p, p->cb_data);
+}
+
+void vitd_pipeline_set_event_error(VitdPipeline *p, const char *message)
+{
+    if (!message) { /* events go out again: heal like a recovered run */
+        if (p->event_error) {
+            p->event_error = FALSE;
+            pipeline_recovered(p);
+        }
+        return;
+    }
+    if (p->event_error && !strcmp(p->last_error, message))
+        return; /* logged and shown once while it lasts */
+    g_free(p->last_error);
+    p->last_error = g_strdup(message);
+    p->event_error = TRUE;
+    vitd_log_full(LOG_ERR, p->name, "vitd-events", "%s", message);
     p->cb->changed(p, p->cb_data);
 }
 
@@ -498,6 +531,11 @@ const VpPipelineSpec *vitd_pipeline_get_spec(const VitdPipeline *p)
 VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p)
 {
     return p->state;
+}
+
+const char *vitd_pipeline_get_files_stamp(const VitdPipeline *p)
+{
+    return p->files_stamp;
 }
 
 const char *vitd_pipeline_get_last_error(const VitdPipeline *p)

@@ -52,6 +52,12 @@ VitdPipeline *vitd_pipeline_new(const VpPipelineSpec *spec, const VitdPipelineCa
 void vitd_pipeline_free(VitdPipeline *p);
 /* Starts now, from any state, resetting the backoff. */
 void vitd_pipeline_start(VitdPipeline *p);
+/* An event of P that could not be emitted (MESSAGE), or NULL once events go out again: the
+ * error shows in LastError (logged once while it lasts) until then, frames flowing or not. */
+void vitd_pipeline_set_event_error(VitdPipeline *p, const char *message);
+/* Restarts P because its model or labels files changed on disk (a reload saw them, validated):
+ * counted in Restarts, like a restart after an error. */
+void vitd_pipeline_restart_for_files(VitdPipeline *p);
 /* Stops now; stays STOPPED until started again. */
 void vitd_pipeline_stop(VitdPipeline *p);
 /* Points at an equal spec from a newer config (no restart). */
@@ -75,6 +81,9 @@ const VpPipelineSpec *vitd_pipeline_get_spec(const VitdPipeline *p);
 VitdPipelineState vitd_pipeline_get_state(const VitdPipeline *p);
 /* "" until the first error, and again once a later run is PLAYING and moves frames. */
 const char *vitd_pipeline_get_last_error(const VitdPipeline *p);
+/* vitd_validate_files_stamp() of the model and labels files as the last run began (NULL before
+ * a run began, or when they could not be stat'ed). */
+const char *vitd_pipeline_get_files_stamp(const VitdPipeline *p);
 /* The last error that a recovery cleared (LastError before it), "" until then. */
 const char *vitd_pipeline_get_previous_error(const VitdPipeline *p);
 /* Automatic restarts after an error or end-of-stream. */

@@ -7,12 +7,15 @@
  * jobs_pending, so main() does not deinitialise GStreamer under it). */
 #include "vitd-state-thread.h"
 
+#include "vitd-validate.h"
+
 struct _VitdStateJob {
     gint ref;
     GMutex lock;
     gboolean abandoned;
     GstElement *pipeline;
     GstStateChangeReturn ret;
+    char *model, *labels, *stamp; /* the run's files, and their identity before PLAYING */
     VitdStateDone done;
     gpointer user_data;
 };
@@ -36,6 +39,9 @@ static void job_unref(VitdStateJob *job)
     if (!g_atomic_int_dec_and_test(&job->ref))
         return;
     gst_object_unref(job->pipeline);
+    g_free(job->model);
+    g_free(job->labels);
+    g_free(job->stamp);
     g_mutex_clear(&job->lock);
     g_free(job);
 }
@@ -57,7 +63,7 @@ static gboolean job_report(gpointer data)
          * pipeline was left where PLAYING failed, so it still has to go to NULL, off this loop. */
         vitd_state_stop(gst_object_ref(job->pipeline));
     } else {
-        job->done(job->ret, job->user_data);
+        job->done(job->ret, job->stamp, job->user_data);
         job_unref(job); /* the owner's reference: the job is gone for the owner now */
     }
     job_unref(job);
@@ -67,6 +73,8 @@ static gboolean job_report(gpointer data)
 static gpointer job_run(gpointer data)
 {
     VitdStateJob *job = data;
+    /* Before the element opens the files: a change after this shows at the next reload. */
+    job->stamp = vitd_validate_files_stamp(job->model, job->labels);
     job->ret = gst_element_set_state(job->pipeline, GST_STATE_PLAYING);
     if (job_is_abandoned(job)) {
         gst_element_set_state(job->pipeline, GST_STATE_NULL);
@@ -78,12 +86,15 @@ static gpointer job_run(gpointer data)
     return NULL;
 }
 
-VitdStateJob *vitd_state_play(GstElement *pipeline, VitdStateDone done, gpointer user_data)
+VitdStateJob *vitd_state_play(GstElement *pipeline, const char *model, const char *labels,
+                              VitdStateDone done, gpointer user_data)
 {
     VitdStateJob *job = g_new0(VitdStateJob, 1);
     job->ref = 2; /* the owner's and the thread's */
     g_mutex_init(&job->lock);
     job->pipeline = gst_object_ref(pipeline);
+    job->model = g_strdup(model);
+    job->labels = g_strdup(labels);
     job->done = done;
     job->user_data = user_data;
     g_atomic_int_inc(&jobs_pending);

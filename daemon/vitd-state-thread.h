@@ -10,13 +10,16 @@
 
 typedef struct _VitdStateJob VitdStateJob;
 
-/* Called on the main context with what gst_element_set_state(PLAYING) returned. */
-typedef void (*VitdStateDone)(GstStateChangeReturn ret, gpointer user_data);
+/* Called on the main context with what gst_element_set_state(PLAYING) returned, and the
+ * identity of the run's files (vitd_validate_files_stamp, taken just before; may be NULL). */
+typedef void (*VitdStateDone)(GstStateChangeReturn ret, const char *stamp, gpointer user_data);
 
-/* Sets PIPELINE (a reference is taken) to PLAYING in a new thread; DONE(ret, USER_DATA) runs on
- * the default main context when that returns, unless the job was abandoned first. The job is
- * gone once DONE has run. Returns NULL when no thread could be started. */
-VitdStateJob *vitd_state_play(GstElement *pipeline, VitdStateDone done, gpointer user_data);
+/* Sets PIPELINE (a reference is taken) to PLAYING in a new thread, after taking the stamp of
+ * MODEL and LABELS (either may be NULL) there; DONE(ret, stamp, USER_DATA) runs on the default
+ * main context when that returns, unless the job was abandoned first. The job is gone once DONE
+ * has run. Returns NULL when no thread could be started. */
+VitdStateJob *vitd_state_play(GstElement *pipeline, const char *model, const char *labels,
+                              VitdStateDone done, gpointer user_data);
 /* Gives JOB up (on the main context, before its DONE ran): DONE is never called, and the thread
  * sets the pipeline to NULL and drops it when (if ever) its state change returns. */
 void vitd_state_abandon(VitdStateJob *job);

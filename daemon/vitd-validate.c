@@ -11,17 +11,16 @@
  * open runs in its own thread; the caller waits at most VITD_VALIDATE_TIMEOUT_US and then
  * reports the file as unresponsive, leaving the stuck thread behind (it owns its job). Files that
  * are not regular files are refused before anything opens them. Results are cached within one
- * pass by (path, device, inode, size, mtime) of the files, so N pipelines on one model open it
- * once. */
+ * pass by (path, device, inode, size, mtime) of the files (vit_model_stamp), so N pipelines on
+ * one model open it once; the same identity, per pipeline, tells reload which pipelines run on
+ * files that changed since they started. */
 #include "vitd-validate.h"
 
 #include "vit.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* The files of a model folder that libvit reads. */
-static const char *const model_files[] = {"model.safetensors", "config.json", "labels.txt", NULL};
 
 typedef enum { JOB_MODEL, JOB_LABELS } JobKind;
 
@@ -142,21 +141,32 @@ static gboolean stat_into_key(const char *path, gboolean dir_ok, GString *key, c
     return TRUE;
 }
 
-/* The cache key of model PATH: the identity of the files libvit reads. NULL with a message when
- * one of them must not be opened. */
+/* The cache key of model PATH: the path and vit_model_stamp(), the identity of the files libvit
+ * reads. NULL with a message when one of them must not be opened. */
 static char *model_key(const char *path, char **ret_message)
 {
-    g_autoptr(GString) key = g_string_new(path);
-    g_string_append_c(key, '|');
-    if (!stat_into_key(path, TRUE, key, ret_message))
+    vit_error err = {{0}};
+    char *stamp = NULL;
+    if (vit_model_stamp(path, &stamp, &err) < 0) {
+        *ret_message = g_strdup(err.message);
         return NULL;
-    if (g_file_test(path, G_FILE_TEST_IS_DIR))
-        for (const char *const *f = model_files; *f; f++) {
-            g_autofree char *file = g_build_filename(path, *f, NULL);
-            if (!stat_into_key(file, FALSE, key, ret_message))
-                return NULL;
-        }
-    return g_string_free(g_steal_pointer(&key), FALSE);
+    }
+    char *key = g_strconcat(path, "|", stamp, NULL);
+    free(stamp);
+    return key;
+}
+
+char *vitd_validate_files_stamp(const char *model, const char *labels)
+{
+    g_autofree char *message = NULL;
+    g_autofree char *key = model ? model_key(model, &message) : g_strdup("-");
+    g_autoptr(GString) stamp = g_string_new(key);
+    if (!key)
+        return NULL;
+    g_string_append(stamp, "|labels=");
+    if (labels && !stat_into_key(labels, FALSE, stamp, &message))
+        return NULL;
+    return g_string_free(g_steal_pointer(&stamp), FALSE);
 }
 
 /* One finished model check, cached for the pass. */
@@ -264,7 +274,7 @@ static void check_launch(const VpConfig *config, const VpPipelineSpec *spec, GSt
                  spec->name, err->message);
 }
 
-gboolean vitd_validate_config(const VpConfig *config, GString *errors)
+gboolean vitd_validate_config(const VpConfig *config, GString *errors, GHashTable *stamps)
 {
     g_autoptr(GHashTable) cache =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, model_result_free);
@@ -274,6 +284,9 @@ gboolean vitd_validate_config(const VpConfig *config, GString *errors)
         const VpPipelineSpec *spec = config->pipelines->pdata[i];
         const ModelResult *model = NULL;
 
+        if (stamps) /* before the checks: what they see is then at least as new */
+            g_hash_table_replace(stamps, g_strdup(spec->name),
+                                 vitd_validate_files_stamp(spec->model, spec->labels));
         check_launch(config, spec, errors);
         if (spec->model) {
             model = check_model(cache, spec->model);
@@ -288,13 +301,13 @@ gboolean vitd_validate_config(const VpConfig *config, GString *errors)
     return errors->len == before;
 }
 
-VpConfig *vitd_validate_load(const char *config_path, GError **error)
+VpConfig *vitd_validate_load(const char *config_path, GHashTable *stamps, GError **error)
 {
     VpConfig *config = vp_config_load(config_path, error);
     if (!config)
         return NULL;
     g_autoptr(GString) errors = g_string_new(NULL);
-    if (vitd_validate_config(config, errors))
+    if (vitd_validate_config(config, errors, stamps))
         return config;
     g_set_error_literal(error, VP_CONFIG_ERROR, VP_CONFIG_ERROR_INVALID, errors->str);
     vp_config_free(config);

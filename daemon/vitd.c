@@ -203,7 +203,7 @@ static int check_config(const char *config_path)
     g_autoptr(VpConfig) config = vp_config_load_partial(config_path, &err);
     g_autoptr(GString) problems = g_string_new(err ? err->message : "");
     if (config)
-        vitd_validate_config(config, problems);
+        vitd_validate_config(config, problems, NULL);
     if (problems->len > 0) {
         fprintf(stderr, "%s\n", problems->str);
         return EXIT_FAILURE;

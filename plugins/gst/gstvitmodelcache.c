@@ -1,10 +1,13 @@
 /* gstvitmodelcache.c — the process-wide model cache behind vitclassify's "model" property.
  *
- * A table from resolved path to {model, users} under one mutex. Opening happens with the mutex
- * held, so two elements starting together on the same path load it once rather than racing;
- * model loading is an mmap plus a plan, short next to a state change. The cache holds one
- * vit_model reference per entry and drops the entry (closing the model) with its last user:
- * a model edited on disk is reread once every element using it has stopped. */
+ * A table from "resolved path|stamp" to {model, users} under one mutex, where the stamp is
+ * vit_model_stamp(): the device, inode, size and mtime of the model's files. A file replaced,
+ * rewritten or truncated on disk has a new stamp, so the next element to start opens the new
+ * file while running elements keep the model they hold (libvit reads the weights into private
+ * memory, so the old one stays intact). The mutex is never held while a model opens: an open
+ * that blocks (a hung mount) must not hold up elements stopping or starting on other models.
+ * Two elements starting together on one new file may both open it; the first to finish is
+ * inserted and the other's copy is dropped. An entry (and its model) goes with its last user. */
 #include "gstvitmodelcache.h"
 
 #include <stdlib.h>
@@ -15,43 +18,68 @@ typedef struct {
 } CacheEntry;
 
 static GMutex cache_lock;
-static GHashTable *cache_entries; /* resolved path (owned) -> CacheEntry* (owned) */
+static GHashTable *cache_entries; /* "resolved path|stamp" (owned) -> CacheEntry* (owned) */
 
-/* Folders and files reached through different spellings (relative, symlinks) share an entry. */
-static gchar *resolve_path(const char *path)
+/* The cache key of PATH: folders and files reached through different spellings (relative,
+ * symlinks) share the path part; the stamp tells versions of the files apart. */
+static int cache_key(const char *path, gchar **ret_key, vit_error *err)
 {
-    char *real = realpath(path, NULL);
-    gchar *key = g_strdup(real ? real : path);
+    char *real = realpath(path, NULL), *stamp = NULL;
+    int r = vit_model_stamp(path, &stamp, err);
 
+    if (r == 0)
+        *ret_key = g_strconcat(real ? real : path, "|", stamp, NULL);
     free(real);
-    return key;
+    free(stamp);
+    return r;
+}
+
+/* Under cache_lock: a new reference to the model of KEY for one more user, or NULL. */
+static vit_model *cache_take_locked(const gchar *key)
+{
+    CacheEntry *entry = cache_entries ? g_hash_table_lookup(cache_entries, key) : NULL;
+
+    if (entry == NULL)
+        return NULL;
+    entry->users++;
+    return vit_model_ref(entry->model);
 }
 
 int gst_vit_model_cache_acquire(const char *path, vit_model **ret_model, vit_error *err)
 {
-    g_autofree gchar *key = resolve_path(path);
-    CacheEntry *entry;
-    vit_model *model = NULL;
-    int r;
+    g_autofree gchar *key = NULL;
+    vit_model *model, *opened = NULL;
+    int r = cache_key(path, &key, err);
+
+    if (r < 0)
+        return r;
+    g_mutex_lock(&cache_lock);
+    model = cache_take_locked(key);
+    g_mutex_unlock(&cache_lock);
+    if (model != NULL) {
+        *ret_model = model;
+        return 0;
+    }
+
+    r = vit_model_open(path, &opened, err); /* unlocked: may take long, or block */
+    if (r < 0)
+        return r;
 
     g_mutex_lock(&cache_lock);
     if (cache_entries == NULL)
         cache_entries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    model = cache_take_locked(key); /* another element opened it meanwhile: share that one */
+    if (model == NULL) {
+        CacheEntry *entry = g_new0(CacheEntry, 1);
 
-    entry = g_hash_table_lookup(cache_entries, key);
-    if (entry == NULL) {
-        r = vit_model_open(path, &model, err);
-        if (r < 0) {
-            g_mutex_unlock(&cache_lock);
-            return r;
-        }
-        entry = g_new0(CacheEntry, 1);
-        entry->model = model;
+        entry->model = vit_model_ref(opened);
+        entry->users = 1;
         g_hash_table_insert(cache_entries, g_steal_pointer(&key), entry);
+        model = g_steal_pointer(&opened);
     }
-    entry->users++;
-    *ret_model = vit_model_ref(entry->model);
     g_mutex_unlock(&cache_lock);
+    vit_model_unref(opened);
+    *ret_model = model;
     return 0;
 }
 
@@ -78,6 +106,6 @@ vit_model *gst_vit_model_cache_release(vit_model *model)
         break;
     }
     g_mutex_unlock(&cache_lock);
-    vit_model_unref(model);
+    vit_model_unref(model); /* the last reference: frees outside the lock */
     return NULL;
 }

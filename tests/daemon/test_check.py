@@ -178,7 +178,7 @@ class Check(unittest.TestCase):
         self.assertRegex(line_at(":4:5: "), "half/model.safetensors: tensor .*out of range")
         self.assertIn("random/model.safetensors", line_at(":7:5: "))
         self.assertRegex(line_at(":10:5: "), "heads/config.json: 5 heads do not divide")
-        self.assertIn("fifo/labels.txt is not a regular file (a FIFO)", line_at(":13:5: "))
+        self.assertIn("fifo/labels.txt: not a regular file (a FIFO)", line_at(":13:5: "))
         self.assertRegex(line_at(":16:5: "), "half/model.safetensors: tensor")
 
     def test_model_from_defaults_is_reported_in_vitd_yaml(self):
@@ -213,6 +213,39 @@ class Check(unittest.TestCase):
         self.assertIn(path + ":3:13: pipeline 'missing': labels: /nonexistent/labels.txt", r.stderr)
         self.assertIn(path + ":5:13: pipeline 'short': labels file %s has 2 labels" % short,
                       r.stderr)
+
+    @unittest.skipUnless(HAVE_ELEMENT, "vitclassify plugin not built")
+    def test_labels_must_be_utf8_without_nul(self):
+        """Labels go out as D-Bus strings: a labels.txt in the model folder or a labels= file
+        that is not UTF-8 or holds a NUL is refused at its line."""
+        c = self.config()
+        latin1 = os.path.join(c.dir, "latin1")
+        shutil.copytree(MODEL, latin1)
+        with open(os.path.join(latin1, "config.json")) as f:
+            cfg = json.load(f)
+        n = len(cfg.pop("label_names"))
+        with open(os.path.join(latin1, "config.json"), "w") as f:
+            json.dump(cfg, f)
+        lines = [b"L%d" % i for i in range(n)]
+        with open(os.path.join(latin1, "labels.txt"), "wb") as f:
+            f.write(b"\n".join(lines[:2] + [b"caf\xe9"] + lines[3:]) + b"\n")
+        nul = os.path.join(c.dir, "nul.txt")
+        with open(nul, "wb") as f:
+            f.write(b"\n".join(lines[:4] + [b"ba\x00g"] + lines[5:]) + b"\n")
+        path = c.write("pipelines.yaml", """
+            pipelines:
+              - name: latin1
+                source: test:ball
+                model: %s
+              - name: nul
+                launch: videotestsrc ! vitclassify model=@MODEL@ labels=%s ! fakesink
+        """ % (latin1, nul))
+        r = vitd("--check", "--config", c.path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(path + ":4:5: pipeline 'latin1': model %s: %s/labels.txt:3: label is not "
+                      "valid UTF-8" % (latin1, latin1), r.stderr)
+        self.assertIn(path + ":6:13: pipeline 'nul': labels: %s:5: label contains a NUL byte"
+                      % nul, r.stderr)
 
     @unittest.skipUnless(HAVE_ELEMENT, "vitclassify plugin not built")
     def test_launch_allow_list(self):

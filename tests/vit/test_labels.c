@@ -1,7 +1,7 @@
 /* test_labels.c — vit_labels_read (formats/labels.c): line handling (an empty middle line is a
  * label, trailing blank lines and DOS line ends are dropped) and the files it refuses without
  * blocking or reading them: a directory, a FIFO, a device, a missing path, a sparse file past
- * the size cap. */
+ * the size cap; and lines that are not UTF-8 or hold a NUL, refused with their line number. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -148,14 +148,55 @@ START_TEST(test_oversize)
     ck_assert_int_eq(ftruncate(fd, ((off_t)64 << 20) + 1), 0);
     ck_assert_int_eq(close(fd), 0);
     expect_error(path, -EFBIG, "MiB");
-    /* exactly 64 MiB is within the cap: one line of NULs, an empty label, dropped as trailing */
+    /* exactly 64 MiB is within the cap: read, and then refused for what it holds (NULs) */
     ck_assert_int_eq(truncate(path, (off_t)64 << 20), 0);
-    char **labels;
-    int n = -1;
-    vit_error err = {{0}};
-    ck_assert_int_eq(vit_labels_read(path, &labels, &n, &err), 0);
-    ck_assert_int_eq(n, 0);
-    vit_labels_free(labels, n);
+    expect_error(path, -EINVAL, "huge.txt:1: label contains a NUL byte");
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* Multi-byte UTF-8 up to U+10FFFF is a label; anything RFC 3629 forbids is refused at its line. */
+START_TEST(test_utf8)
+{
+    static const struct {
+        const char *line;
+        const char *problem; /* NULL: accepted */
+    } cases[] = {
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x88 \xf4\x8f\xbf\xbf", NULL},
+        {"caf\xe9", "is not valid UTF-8"},          /* Latin-1 */
+        {"\xc0\xaf", "is not valid UTF-8"},         /* overlong '/' */
+        {"\xe0\x80\xaf", "is not valid UTF-8"},     /* overlong, 3 bytes */
+        {"\xed\xa0\x80", "is not valid UTF-8"},     /* a UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", "is not valid UTF-8"}, /* above U+10FFFF */
+        {"ok \xe2\x82", "is not valid UTF-8"},      /* cut short */
+        {"\x80", "is not valid UTF-8"},             /* a lone continuation byte */
+    };
+    char dir[256], path[300], text[128], want[360];
+    temp_path(dir, sizeof(dir), path, sizeof(path), "labels.txt");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "first\nsecond\n%s\nlast\n", cases[i].line);
+        write_file(path, text);
+        if (cases[i].problem) {
+            snprintf(want, sizeof(want), "%s:3: label %s", path, cases[i].problem);
+            expect_error(path, -EINVAL, want);
+            continue;
+        }
+        char **labels;
+        int n;
+        vit_error err = {{0}};
+        ck_assert_int_eq(vit_labels_read(path, &labels, &n, &err), 0);
+        ck_assert_int_eq(n, 4);
+        ck_assert_str_eq(labels[2], cases[i].line);
+        vit_labels_free(labels, n);
+    }
+    /* a NUL inside a line (fputs cannot write one) */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fwrite("a\nb\0c\n", 1, 6, f), 6);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(want, sizeof(want), "%s:2: label contains a NUL byte", path);
+    expect_error(path, -EINVAL, want);
     unlink(path);
     rmdir(dir);
 }
@@ -172,6 +213,7 @@ int main(void)
         test_device,
         test_missing,
         test_oversize,
+        test_utf8,
     };
     return check_runner_run_suite(
         check_runner_suite("vit-labels", "labels", tests, CHECK_RUNNER_N(tests)));

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,9 +35,11 @@ static char *path_dirname(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* Reads a regular file of at most MAX_CONFIG_BYTES (O_NONBLOCK: a FIFO is refused, not waited
+ * on). */
 static int read_text_file(const char *path, char **ret_text, size_t *ret_len, vit_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int r = -errno;
         return vit_errorf(err, r, "%s: %s", path, strerror(-r));
@@ -167,6 +170,59 @@ static int model_load(vit_model *m, const char *path, vit_error *err)
     free(dir);
     free(weights);
     return r;
+}
+
+/* Appends "dev:ino:size:mtime_ns|" of FILE to the string at *S of *LEN bytes ("-|" when it
+ * does not exist); a file that exists but is not a regular file is an error. */
+static int stamp_file(const char *file, char **s, size_t *len, vit_error *err)
+{
+    struct stat sb;
+    char one[128];
+    if (stat(file, &sb) < 0)
+        snprintf(one, sizeof(one), "-|");
+    else if (!S_ISREG(sb.st_mode))
+        return vit_errorf(err, -EINVAL, "%s: not a regular file (%s)", file,
+                          vit_file_kind(sb.st_mode));
+    else
+        snprintf(one, sizeof(one), "%ju:%ju:%jd:%jd.%09ld|", (uintmax_t)sb.st_dev,
+                 (uintmax_t)sb.st_ino, (intmax_t)sb.st_size, (intmax_t)sb.st_mtim.tv_sec,
+                 sb.st_mtim.tv_nsec);
+    size_t n = strlen(one);
+    char *grown = realloc(*s, *len + n + 1);
+    if (!grown)
+        return vit_errorf(err, -ENOMEM, "out of memory");
+    memcpy(grown + *len, one, n + 1);
+    *s = grown;
+    *len += n;
+    return 0;
+}
+
+int vit_model_stamp(const char *path, char **ret_stamp, vit_error *err)
+{
+    static const char *const names[] = {"model.safetensors", "config.json", "labels.txt"};
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        int r = -errno;
+        return vit_errorf(err, r, "%s: %s", path, strerror(-r));
+    }
+    int is_dir = S_ISDIR(sb.st_mode);
+    char *dir = is_dir ? strdup(path) : path_dirname(path), *stamp = NULL;
+    size_t len = 0;
+    int r = dir ? 0 : vit_errorf(err, -ENOMEM, "out of memory");
+    if (r == 0 && !is_dir) /* a single file: it is the weights */
+        r = stamp_file(path, &stamp, &len, err);
+    for (size_t i = is_dir ? 0 : 1; r == 0 && i < sizeof(names) / sizeof(names[0]); i++) {
+        char *file = path_join(dir, names[i]);
+        r = file ? stamp_file(file, &stamp, &len, err) : vit_errorf(err, -ENOMEM, "out of memory");
+        free(file);
+    }
+    free(dir);
+    if (r < 0) {
+        free(stamp);
+        return r;
+    }
+    *ret_stamp = stamp;
+    return 0;
 }
 
 int vit_model_open(const char *path, vit_model **ret_model, vit_error *err)

@@ -1,6 +1,7 @@
 /* labels.c — the labels file: one class name per line (vit_labels_read in vit.h). Only a
  * regular file of at most LABELS_MAX_BYTES is read: a FIFO or device must neither block nor
- * grow memory without end. */
+ * grow memory without end. Every line must be UTF-8 without NUL: labels go out as D-Bus strings
+ * and MQTT JSON, which accept nothing else, so a bad one is refused here with its line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "formats/model_config.h"
 
 #define LABELS_MAX_COUNT 1000000 /* as config.json's num_classes */
 #define LABELS_MAX_BYTES (64 << 20)
@@ -30,6 +32,41 @@ static ssize_t chomp(char *line, ssize_t len)
                        line[len - 1] == '\t'))
         line[--len] = 0;
     return len;
+}
+
+/* Length of the UTF-8 sequence at s[0..n) (1-4), or 0 when it is not one: truncated, a stray
+ * continuation byte, an overlong form, a surrogate or above U+10FFFF (RFC 3629). */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len = c < 0x80                 ? 1
+                 : c >= 0xC2 && c <= 0xDF ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return len;
+}
+
+int vit_labels_check_text(const char *text, size_t len, const char **ret_problem)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] ? utf8_sequence(s + i, len - i) : 0;
+        if (n == 0) {
+            *ret_problem = s[i] ? "is not valid UTF-8" : "contains a NUL byte";
+            return -EINVAL;
+        }
+        i += n;
+    }
+    return 0;
 }
 
 /* err = "<path>: <strerror(errno)>"; returns -errno. */
@@ -78,6 +115,11 @@ int vit_labels_read(const char *path, char ***ret_labels, int *ret_count, vit_er
         total += (size_t)len;
         if (total > LABELS_MAX_BYTES) { /* the file grew since fstat */
             r = vit_errorf(err, -EFBIG, "%s: larger than %d MiB", path, LABELS_MAX_BYTES >> 20);
+            break;
+        }
+        const char *problem;
+        if (vit_labels_check_text(line, (size_t)len, &problem) < 0) {
+            r = vit_errorf(err, -EINVAL, "%s:%d: label %s", path, n + 1, problem);
             break;
         }
         chomp(line, len);

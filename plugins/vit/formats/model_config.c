@@ -124,9 +124,13 @@ static int set_labels_from_json(vit_config *cfg, json_t *names, vit_error *err)
     if (!cfg->labels)
         return vit_errorf(err, -ENOMEM, "%s: out of memory", cfg->source);
     for (size_t i = 0; i < n; i++) {
-        const char *s = json_string_value(json_array_get(names, i));
+        json_t *v = json_array_get(names, i);
+        const char *s = json_string_value(v), *problem;
         if (!s)
             return vit_errorf(err, -EINVAL, "%s: label_names[%zu] is not a string", cfg->source, i);
+        /* jansson refuses both already (no JSON_ALLOW_NUL); labels must never carry them */
+        if (vit_labels_check_text(s, json_string_length(v), &problem) < 0)
+            return vit_errorf(err, -EINVAL, "%s: label_names[%zu] %s", cfg->source, i, problem);
         if (!(cfg->labels[i] = strdup(s)))
             return vit_errorf(err, -ENOMEM, "%s: out of memory", cfg->source);
         cfg->num_labels = (int)i + 1;

@@ -40,6 +40,9 @@ typedef struct vit_config {
 /* Parses JSON text; source names it in errors ("models/x/config.json"). */
 int vit_config_parse(const char *text, size_t len, const char *source, vit_config *ret_cfg,
                      vit_error *err);
+/* 0 when TEXT[0..LEN) is UTF-8 without NUL; else -EINVAL and *RET_PROBLEM says which
+ * ("is not valid UTF-8", "contains a NUL byte"). Labels must be both (labels.c). */
+int vit_labels_check_text(const char *text, size_t len, const char **ret_problem);
 /* Reads one label per line from path (blank trailing lines ignored); replaces any labels. */
 int vit_config_load_labels(vit_config *cfg, const char *path, vit_error *err);
 void vit_config_clear(vit_config *cfg);

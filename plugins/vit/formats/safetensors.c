@@ -1,4 +1,5 @@
-/* safetensors.c — mmap a .safetensors file and check its header before trusting it.
+/* safetensors.c — read a .safetensors file into private memory and check its header before
+ * trusting it.
  *
  * Layout: 8-byte little-endian header length N, N bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, "__metadata__": {..}},
@@ -323,42 +324,105 @@ out:
     return r;
 }
 
-int vit_safetensors_open(const char *path, vit_safetensors **ret_st, vit_error *err)
+const char *vit_file_kind(mode_t mode)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int r = -errno;
-        return vit_errorf(err, r, "%s: %s", path, strerror(-r));
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return vit_errorf(err, -EINVAL, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 8) {
-        close(fd);
+    return S_ISDIR(mode)    ? "a folder"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a plain file";
+}
+
+/* Checks what fstat says of the file before anything is read: a regular file, no smaller than
+ * the header length field, no larger than VIT_ST_MAX_FILE_BYTES. */
+static int check_file(const char *path, const struct stat *sb, vit_error *err)
+{
+    if (!S_ISREG(sb->st_mode))
+        return vit_errorf(err, -EINVAL, "%s: not a regular file (%s)", path,
+                          vit_file_kind(sb->st_mode));
+    if (sb->st_size < 8)
         return vit_errorf(err, -EINVAL,
                           "%s: truncated file (%lld bytes; the header length alone needs 8)", path,
-                          (long long)sb.st_size);
+                          (long long)sb->st_size);
+    if ((uint64_t)sb->st_size > VIT_ST_MAX_FILE_BYTES || (uint64_t)sb->st_size > SIZE_MAX / 2)
+        return vit_errorf(err, -EFBIG, "%s: %lld bytes, larger than the %llu-byte limit", path,
+                          (long long)sb->st_size, (unsigned long long)VIT_ST_MAX_FILE_BYTES);
+    return 0;
+}
+
+/* Reads all SIZE bytes of FD into BUF; a file that shrank or changed meanwhile is an error
+ * (its owner is rewriting it: the caller may try again later). */
+static int read_all(int fd, const char *path, const struct stat *before, uint8_t *buf, size_t size,
+                    vit_error *err)
+{
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int r = -errno;
+            return vit_errorf(err, r, "%s: read failed: %s", path, strerror(-r));
+        }
+        if (n == 0)
+            return vit_errorf(err, -EIO, "%s: file shrank to %zu bytes while being read (was %zu)",
+                              path, got, size);
+        got += (size_t)n;
     }
+    struct stat after;
+    if (fstat(fd, &after) < 0 || after.st_size != before->st_size ||
+        after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+        after.st_mtim.tv_nsec != before->st_mtim.tv_nsec)
+        return vit_errorf(err, -EIO, "%s: file changed while being read", path);
+    return 0;
+}
+
+/* The weights are copied into private, read-only memory rather than mapped from the file: the
+ * file's owner may truncate or rewrite it at any time, which would turn a shared mapping into
+ * SIGBUS or into different weights under a running model. */
+static int load_file(vit_safetensors *st, vit_error *err)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below). */
+    int fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        int r = -errno;
+        return vit_errorf(err, r, "%s: %s", st->path, strerror(-r));
+    }
+    struct stat sb;
+    int r = fstat(fd, &sb) < 0 ? -errno : 0;
+    if (r < 0)
+        r = vit_errorf(err, r, "%s: %s", st->path, strerror(-r));
+    else
+        r = check_file(st->path, &sb, err);
+    void *buf = MAP_FAILED;
+    if (r == 0) {
+        st->size = (size_t)sb.st_size;
+        buf = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buf == MAP_FAILED)
+            r = vit_errorf(err, -ENOMEM, "%s: cannot allocate %zu bytes for the weights", st->path,
+                           st->size);
+    }
+    if (r == 0) {
+        st->map = buf;
+        r = read_all(fd, st->path, &sb, buf, st->size, err);
+    }
+    if (r == 0)
+        mprotect(buf, st->size, PROT_READ); /* the weights are immutable from here on */
+    close(fd);
+    return r;
+}
+
+int vit_safetensors_open(const char *path, vit_safetensors **ret_st, vit_error *err)
+{
     vit_safetensors *st = calloc(1, sizeof(*st));
     if (!st || !(st->path = strdup(path))) {
         free(st);
-        close(fd);
         return vit_errorf(err, -ENOMEM, "%s: out of memory", path);
     }
-    st->size = (size_t)sb.st_size;
-    void *map = mmap(NULL, st->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int r = -errno;
-    close(fd);
-    if (map == MAP_FAILED) {
-        vit_safetensors_close(st);
-        return vit_errorf(err, r, "%s: mmap failed: %s", path, strerror(-r));
-    }
-    st->map = map;
-    /* start reading the weights in now rather than page by page during the first frame */
-    madvise(map, st->size, MADV_WILLNEED);
-    r = parse_header(st, err);
+    int r = load_file(st, err);
+    if (r == 0)
+        r = parse_header(st, err);
     if (r < 0) {
         vit_safetensors_close(st);
         return r;

@@ -1,19 +1,24 @@
 /* safetensors.h — read-only, bounds-checked access to a .safetensors file.
  *
- * The file is mmapped; every header entry's dtype, shape and data_offsets are checked against
- * the file before any tensor is handed out. F32 tensors point into the mapping; F16/BF16 tensors
+ * The whole file is read once, at open, into private read-only memory (never mapped from the
+ * file, which its owner may truncate or replace at any time); every header entry's dtype, shape
+ * and data_offsets are checked before any tensor is handed out. F32 tensors point into that
+ * copy; F16/BF16 tensors
  * are converted once, at open, into one owned buffer so families see float data only. */
 #ifndef VIT_SAFETENSORS_H
 #define VIT_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vit.h"
 
 #define VIT_ST_MAX_DIMS 8
 /* Headers larger than this are refused before they are read (the format's own limit). */
 #define VIT_ST_MAX_HEADER_BYTES (100u << 20)
+/* Weight files larger than this are refused before they are read. */
+#define VIT_ST_MAX_FILE_BYTES (8ull << 30)
 
 typedef enum vit_st_dtype {
     VIT_ST_BOOL,
@@ -38,12 +43,12 @@ typedef struct vit_st_tensor {
     int64_t shape[VIT_ST_MAX_DIMS];
     int64_t numel;
     uint64_t begin, end; /* byte offsets from the start of the file */
-    const float *f32;    /* float view: F32 in the mapping, F16/BF16 converted; else NULL */
+    const float *f32;    /* float view: F32 in the copy, F16/BF16 converted; else NULL */
 } vit_st_tensor;
 
 typedef struct vit_safetensors {
     char *path;
-    const uint8_t *map;
+    const uint8_t *map; /* the file's bytes: a private, read-only copy */
     size_t size;
     vit_st_tensor *tensors; /* sorted by name */
     size_t num_tensors;
@@ -68,6 +73,9 @@ const char *vit_safetensors_metadata(const vit_safetensors *st, const char *key)
 int vit_safetensors_get_f32(const vit_safetensors *st, const char *name, int ndim,
                             const int64_t *shape, const float **ret_data,
                             const vit_st_tensor **ret_tensor, vit_error *err);
+
+/* What a file that is not a regular file is ("a FIFO", "a folder", ...), for errors. */
+const char *vit_file_kind(mode_t mode);
 
 /* Writes "[a,b,c]" into buf. */
 void vit_st_format_shape(char *buf, size_t size, int ndim, const int64_t *shape);

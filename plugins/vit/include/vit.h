@@ -4,7 +4,8 @@
  *
  *   vit_model    what was loaded from a model folder (model.safetensors + config.json, the
  *                layout timm publishes) or a single .safetensors whose __metadata__ holds the
- *                config. Weights are mmapped read-only; a model is immutable after open and is
+ *                config. Weights are read into private memory (a file replaced or truncated
+ *                on disk later changes nothing); a model is immutable after open and is
  *                shared (reference counted, thread-safe) by every stream that uses it.
  *   vit_session  one per streaming thread: a scratch arena sized once at creation from the
  *                model's plan, its own worker threads, its own exit threshold. Running a frame
@@ -61,8 +62,15 @@ char **vit_labels_free(char **labels, int count);
  * -ENOENT missing file, -EINVAL malformed file or config, -ENOTSUP unknown architecture,
  * -ENOMEM. */
 int vit_model_open(const char *path, vit_model **ret_model, vit_error *err);
+/* The identity of the files vit_model_open(PATH) reads — model.safetensors, config.json and
+ * labels.txt of the folder (or the file itself and its folder's config.json and labels.txt):
+ * "device:inode:size:mtime_ns|" per file, "-|" for one that does not exist. Two stamps differ
+ * when any of the files was replaced, rewritten or truncated, so callers that cache models or
+ * watch them compare stamps. On success *RET_STAMP is a string to free(). -ENOENT when PATH
+ * does not exist, -EINVAL (naming the file) when one of the files is not a regular file. */
+int vit_model_stamp(const char *path, char **ret_stamp, vit_error *err);
 vit_model *vit_model_ref(vit_model *model);
-/* Drops one reference; frees (munmap) on the last. Accepts NULL. Always returns NULL. */
+/* Drops one reference; frees on the last. Accepts NULL. Always returns NULL. */
 vit_model *vit_model_unref(vit_model *model);
 
 const char *vit_model_path(const vit_model *model);

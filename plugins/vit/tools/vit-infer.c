@@ -33,7 +33,8 @@ static void usage(FILE *out)
           "Run a vision transformer (a timm-layout folder or a .safetensors file) on INPUT:\n"
           "a float32 CHW .npy tensor already normalised, or a PNG/JPEG/PPM/PGM image.\n"
           "\n"
-          "  --logits OUT.npy  write the float32 logits [num_classes] to OUT.npy\n"
+          "  --logits OUT.npy  write the float32 logits [num_classes] to OUT.npy (with --bench:\n"
+          "                    of the last run)\n"
           "  --top-k K         print the K most likely labels (default 5)\n"
           "  --threads T       worker threads (default 1; 0 = every online core)\n"
           "  --bench N         time N runs on INPUT (an image includes preprocessing), else\n"
@@ -168,12 +169,12 @@ static int run_once(vit_session *s, const float *input, const vit_frame *frame, 
                  : vit_session_classify(s, frame, res, err);
 }
 
+/* Times o->bench runs; *res is the last run's result. */
 static int bench(vit_session *s, const float *input, const vit_frame *frame, const options *o,
-                 vit_error *err)
+                 vit_result *res, vit_error *err)
 {
     const vit_model *m = vit_session_model(s);
-    vit_result res;
-    int r = run_once(s, input, frame, &res, err); /* warm-up */
+    int r = run_once(s, input, frame, res, err); /* warm-up */
     double *ms = calloc((size_t)o->bench, sizeof(double));
     double *cpu = calloc((size_t)o->bench, sizeof(double));
     if (!ms || !cpu) {
@@ -183,7 +184,7 @@ static int bench(vit_session *s, const float *input, const vit_frame *frame, con
     }
     for (int i = 0; r == 0 && i < o->bench; i++) {
         double t0 = now_ms(), c0 = cpu_ms();
-        r = run_once(s, input, frame, &res, err);
+        r = run_once(s, input, frame, res, err);
         ms[i] = now_ms() - t0;
         cpu[i] = cpu_ms() - c0;
     }
@@ -195,7 +196,7 @@ static int bench(vit_session *s, const float *input, const vit_frame *frame, con
             sum += ms[i];
         printf("model: %s (%s)\n", vit_model_path(m), vit_model_architecture(m));
         printf("threads: %d\ngemm: %s\nruns: %d\ngflops: %.3f\n", o->threads, vit_gemm_backend(),
-               o->bench, res.gflops);
+               o->bench, res->gflops);
         printf("min_ms: %.3f\nmean_ms: %.3f\nmax_ms: %.3f\n", ms[0], sum / o->bench,
                ms[o->bench - 1]);
         /* CPU time of all threads per run: robust to other load on the machine */
@@ -246,15 +247,15 @@ static int run(const options *o, vit_error *err)
         for (size_t i = 0; r == 0 && !o->input && i < (size_t)c * h * w; i++)
             tensor[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
         if (r == 0)
-            r = bench(s, tensor, &img.frame, o, err);
+            r = bench(s, tensor, &img.frame, o, &res, err);
     } else if (r == 0) {
         r = tensor ? vit_session_run_tensor(s, tensor, &res, err)
                    : vit_session_classify(s, &img.frame, &res, err);
-        if (r == 0 && o->logits_out)
-            r = vit_npy_write_f32(o->logits_out, res.logits, 1, (int64_t[]){res.num_classes}, err);
         if (r == 0 && !tensor)
             print_top_k(m, &res, o->top_k);
     }
+    if (r == 0 && o->logits_out) /* with --bench: the last run's */
+        r = vit_npy_write_f32(o->logits_out, res.logits, 1, (int64_t[]){res.num_classes}, err);
     if (r == -ENOMEM && !err->message[0])
         snprintf(err->message, sizeof(err->message), "out of memory");
     vit_image_clear(&img);
