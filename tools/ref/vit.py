@@ -63,7 +63,8 @@ CONFIG_KEYS = ("img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp
 OPTIONAL_CONFIG_KEYS = ("stem_chans", "qk_norm", "init_values", "no_embed_class", "reg_tokens",
                         "pre_norm", "fc_norm", "act_layer")
 
-ACTS = {"gelu": F.gelu, "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
+# looked up at call time (F.gelu by name), so tools/test_reference.py can swap in a wrong GELU
+ACTS = {"gelu": lambda x: F.gelu(x), "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
         "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}
 
 

@@ -65,11 +65,10 @@ static const char *const known_args[] = {
     NULL,
 };
 
-/* Registered timm names whose blocks libvit does not have (their keys look like a plain ViT's
- * or would only fail as an unused tensor). */
-static const struct {
-    const char *pattern, *feature;
-} name_features[] = {
+/* Features libvit lacks, given away by a registered timm name (glob; their keys look like a
+ * plain ViT's or would only fail as an unused tensor) or by a tensor (TENSOR). */
+#define TENSOR "="
+static const char *const lacking[][2] = {
     {"*_xp_*", "parallel blocks with RmsNorm (ParallelScalingBlock)"},
     {"*_18x2_*", "parallel blocks (ParallelThingsBlock)"},
     {"vit_*pwee_*", "parallel blocks (ParallelScalingBlock)"},
@@ -79,28 +78,23 @@ static const struct {
     {"*_rope_*", "rotary position embeddings (RoPE)"},
     {"vit_giant_patch14_*dinov2*", "SwiGLU MLP"},
     {"*tipsv2*", "SwiGLU MLP"},
+    {TENSOR "blocks.0.attn.norm.weight", "scale_attn_norm (a norm before attn.proj)"},
+    {TENSOR "blocks.0.mlp.norm.weight", "scale_mlp_norm (a norm inside the MLP)"},
+    {TENSOR "blocks.0.attn.gate.weight", "gated attention"},
+    {TENSOR "blocks.0.mlp.fc1_g.weight", "SwiGLU MLP"},
+    {TENSOR "blocks.0.attn.lambda_q1", "differential attention"},
+    {TENSOR "blocks.0.attn.q_proj.weight", "separate q/k/v projections (EVA)"},
+    {TENSOR "rope.freq", "rotary position embeddings (RoPE)"},
+    {TENSOR "patch_embed.norm.weight", "a norm in the patch embedding (embed_norm_layer)"},
+    {TENSOR "attn_pool.pos_embed", "a position embedding in the attention pool"},
 };
 
-/* Tensors that give away a feature libvit lacks. */
-static const struct {
-    const char *key, *feature;
-} tensor_features[] = {
-    {"blocks.0.attn.norm.weight", "scale_attn_norm (a norm before attn.proj)"},
-    {"blocks.0.mlp.norm.weight", "scale_mlp_norm (a norm inside the MLP)"},
-    {"blocks.0.attn.gate.weight", "gated attention"},
-    {"blocks.0.mlp.fc1_g.weight", "SwiGLU MLP"},
-    {"blocks.0.attn.lambda_q1", "differential attention"},
-    {"blocks.0.attn.q_proj.weight", "separate q/k/v projections (EVA)"},
-    {"rope.freq", "rotary position embeddings (RoPE)"},
-    {"patch_embed.norm.weight", "a norm in the patch embedding (embed_norm_layer)"},
-    {"attn_pool.pos_embed", "a position embedding in the attention pool"},
-};
-
-/* Names whose activation timm sets: big SigLIPs use tanh GELU, `*quickgelu*` QuickGELU. */
+/* Names whose activation timm sets: the SigLIP 2 towers use tanh GELU (the other SigLIPs exact
+ * GELU), `*quickgelu*` QuickGELU. */
 static const char *const tanh_gelu_names[] = {
     "vit_base_patch32_siglip_*",
-    "vit_large_patch16_siglip_*",
-    "vit_so400m_*siglip*",
+    "vit_large_patch16_siglip_*512",
+    "vit_so400m_patch16_siglip_*",
     "vit_giantopt_*siglip*",
 };
 
@@ -133,14 +127,14 @@ static int check_features(vit_binder *b, vit_net *n)
     int r = vit_suggest_check_args(cfg, known_args, "a ViT (timm VisionTransformer)", b->err);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < sizeof(name_features) / sizeof(name_features[0]); i++)
-        if (fnmatch(name_features[i].pattern, cfg->architecture, 0) == 0)
-            return unsupported(b->err, cfg, name_features[i].feature);
-    for (size_t i = 0; i < sizeof(tensor_features) / sizeof(tensor_features[0]); i++)
-        if (vit_binder_peek(b, "%s", tensor_features[i].key))
+    for (size_t i = 0; i < sizeof(lacking) / sizeof(lacking[0]); i++) {
+        const char *what = lacking[i][0], *feature = lacking[i][1];
+        if (what[0] != TENSOR[0] && fnmatch(what, cfg->architecture, 0) == 0)
+            return unsupported(b->err, cfg, feature);
+        if (what[0] == TENSOR[0] && vit_binder_peek(b, "%s", what + 1))
             return vit_errorf(b->err, -ENOTSUP, "%s: tensor %s: %s: not supported",
-                              b->model->weights->path, tensor_features[i].key,
-                              tensor_features[i].feature);
+                              b->model->weights->path, what + 1, feature);
+    }
     static const char *const flags[] = {"scale_attn_norm", "scale_mlp_norm", "dynamic_img_pad"};
     for (size_t i = 0; i < 3; i++) {
         r = vit_arg_bool(cfg, flags[i], 0, b->err);
