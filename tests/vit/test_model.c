@@ -360,17 +360,17 @@ END_TEST
 
 START_TEST(test_missing_tensor_names_tensor)
 {
-    find("blocks.1.mlp.fc2.bias")->skip = 1;
+    find("blocks.1.mlp.fc2.weight")->skip = 1;
     write_model(CONFIG);
-    expect_open_error(-ENOENT, "model.safetensors", "blocks.1.mlp.fc2.bias");
+    expect_open_error(-ENOENT, "model.safetensors", "blocks.1.mlp.fc2.weight");
 }
 END_TEST
 
 START_TEST(test_unused_tensor_is_an_error)
 {
-    add("blocks.0.attn.q_norm.weight", 1, D / HEADS, 0, 0, 0);
+    add("blocks.0.attn.extra_scale", 1, D / HEADS, 0, 0, 0);
     write_model(CONFIG);
-    expect_open_error(-ENOTSUP, "model.safetensors", "blocks.0.attn.q_norm.weight");
+    expect_open_error(-ENOTSUP, "model.safetensors", "blocks.0.attn.extra_scale");
 }
 END_TEST
 
@@ -399,16 +399,19 @@ START_TEST(test_bad_config_values)
     write_model("{\"architecture\": \"vit_test\", \"model_args\": {\"num_heads\": 3}}");
     expect_open_error(-EINVAL, "config.json", "heads");
     write_model("{\"architecture\": \"vit_test\", \"model_args\": {\"num_heads\": 2},"
-                " \"pretrained_cfg\": {\"input_size\": [3, 16, 16]}}");
-    expect_open_error(-EINVAL, "model.safetensors", "pos_embed"); /* a 16x16 grid needs 17 rows */
+                " \"pretrained_cfg\": {\"input_size\": [3, 18, 18]}}");
+    expect_open_error(-EINVAL, "config.json", "patch"); /* 18 is not a multiple of 4 */
     write_model("{\"architecture\": \"vit_test\", \"model_args\": {\"num_heads\": 2},"
                 " \"label_names\": [\"a\", \"b\"]}");
     expect_open_error(-EINVAL, "config.json", "label");
     write_model("{\"num_classes\": 3}");
     expect_open_error(-EINVAL, "config.json", "architecture");
     write_model("{\"architecture\": \"vit_test\", \"model_args\": {\"num_heads\": 2,"
-                " \"act_layer\": \"quick_gelu\"}}");
-    expect_open_error(-ENOTSUP, "config.json", "quick_gelu");
+                " \"act_layer\": \"relu\"}}");
+    expect_open_error(-ENOTSUP, "config.json", "relu");
+    write_model("{\"architecture\": \"vit_test\", \"model_args\": {\"num_heads\": 2,"
+                " \"depht\": 2}}");
+    expect_open_error(-EINVAL, "config.json", "did you mean \"depth\"");
     write_model(NULL);
     remove(tw_path(dir, "config.json"));
     expect_open_error(-ENOENT, "config.json", NULL);

@@ -11,7 +11,7 @@ from . import common
 
 # architecture-name prefix -> family module (first match wins)
 _PREFIXES = [
-    ("deit_", "vit"), ("vit_", "vit"), ("poolformer_", "poolformer"), ("pvt_v2_", "pvt_v2"),
+    ("deit_", "vit"), ("deit3_", "vit"), ("vit_", "vit"), ("poolformer_", "poolformer"), ("pvt_v2_", "pvt_v2"),
     ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"), ("transcnn_", "transcnn"),
     ("poolformerv2_", "metaformer_v2"), ("convformer_", "metaformer_v2"),
     ("caformer_", "metaformer_v2"), ("efficientformer_", "efficientformer"),
@@ -80,6 +80,9 @@ def family_of_architecture(architecture):
 
 _SMALL_VIT = dict(img_size=32, patch_size=4, embed_dim=48, depth=2, num_heads=3, mlp_ratio=4.0,
                   in_chans=3)
+# timm's VisionTransformer variants (tests/vit/test_fixtures.py runs every fixture)
+_VARIANT = dict(img_size=32, patch_size=4, embed_dim=64, depth=2, num_heads=4, mlp_ratio=4.0,
+                in_chans=3)
 _SMALL_POOL = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 48], mlp_ratios=[4, 4, 4, 4], img_size=64)
 _SMALL_MF2 = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 64], img_size=64)
 _TEN = [f"class_{i}" for i in range(10)]
@@ -110,6 +113,35 @@ FIXTURES = [
     # 40 channels: one full register tile of the C kernel and a ragged one
     Fixture("vit_stem_test", "vit", "vit_stem_test", 10, dict(_SMALL_VIT, stem_chans=40),
             label_names=_TEN),
+    # ViT variants as timm's registered names use them (the name sets eps / activation)
+    Fixture("deit3_test", "vit", "deit3_test", 10,
+            dict(_VARIANT, no_embed_class=True, init_values=1e-6)),
+    Fixture("vit_clip_test", "vit", "vit_small_clip_test", 10, dict(_VARIANT, pre_norm=True)),
+    Fixture("vit_clip_quickgelu_test", "vit", "vit_small_clip_quickgelu_test", 10,
+            dict(_VARIANT, pre_norm=True, act_layer="quick_gelu")),
+    Fixture("vit_reg_dinov2_test", "vit", "vit_small_patch14_reg4_dinov2_test", 10,
+            dict(_VARIANT, img_size=56, patch_size=14, reg_tokens=4, no_embed_class=True,
+                 init_values=1e-5)),
+    Fixture("vit_siglip_map_test", "vit", "vit_siglip_test", 10,
+            dict(_VARIANT, class_token=False, global_pool="map")),
+    Fixture("vit_gap_test", "vit", "vit_medium_gap_test", 10,
+            dict(_VARIANT, class_token=False, global_pool="avg", qkv_bias=False,
+                 init_values=1e-6, fc_norm=False)),
+    Fixture("vit_avgmax_test", "vit", "vit_avgmax_test", 10, dict(_VARIANT, global_pool="avgmax")),
+    Fixture("vit_max_test", "vit", "vit_max_test", 10,
+            dict(_VARIANT, class_token=False, global_pool="max")),
+    Fixture("vit_qk_norm_test", "vit", "vit_qk_norm_test", 10, dict(_VARIANT, qk_norm=True)),
+    Fixture("vit_gelu_tanh_test", "vit", "vit_gelu_tanh_test", 10,
+            dict(_VARIANT, act_layer="gelu_tanh")),
+    Fixture("vit_patch32_test", "vit", "vit_patch32_test", 10,
+            dict(_VARIANT, img_size=64, patch_size=32)),
+    # run at another size than the position embedding's grid: resampled up (with registers,
+    # no_embed_class) and down (antialiased: the cls row kept apart)
+    Fixture("vit_resample_up_test", "vit", "vit_resample_up_test", 10,
+            dict(_VARIANT, img_size=56, patch_size=14, run_size=70, reg_tokens=2,
+                 no_embed_class=True)),
+    Fixture("vit_resample_down_test", "vit", "vit_resample_down_test", 10,
+            dict(_VARIANT, img_size=64, patch_size=8, run_size=40)),
     # PoolFormer, both key layouts (same maths except the head order)
     Fixture("poolformer_test_timm", "poolformer", "poolformer_test", 10,
             dict(_SMALL_POOL, layout="timm"), label_names=_TEN),

@@ -3,7 +3,11 @@
  * A family recognises its architecture names, builds an immutable network description from the
  * weights at model open (checking every tensor it uses), states how much scratch memory one
  * session needs, and runs the network inside that scratch arena. Adding a family (PoolFormer,
- * PVT, Swin, SReT, DVT cascades) is a new family_*.c plus one line in family.c's table. */
+ * PVT, Swin, SReT, DVT cascades) is a new family_*.c plus one line in family.c's table.
+ *
+ * A family declares the architecture names it builds as glob patterns (fnmatch: "vit_*");
+ * `vit-infer --list-architectures` prints them and an unknown name's error suggests the
+ * closest. */
 #ifndef VIT_FAMILY_H
 #define VIT_FAMILY_H
 
@@ -26,6 +30,8 @@ typedef struct vit_run {
 
 typedef struct vit_family {
     const char *name;
+    const char *const *patterns; /* NULL-terminated globs of the architecture names it builds */
+    /* Optional, for names a glob cannot say: tried after patterns (NULL: patterns only). */
     int (*match)(const char *architecture);
     /* Reads and checks the tensors; sets model->net, the input size, num_classes, num_exits
      * and exit_gflops. Errors name the file and the tensor. */
@@ -38,6 +44,11 @@ typedef struct vit_family {
 } vit_family;
 
 const vit_family *vit_family_find(const char *architecture);
+/* The registry in order, for listing: NULL past the end. */
+const vit_family *vit_family_at(size_t index);
+/* The error for an architecture no family builds (-ENOTSUP): a known-but-unsupported timm
+ * family names what it lacks; anything else names the closest supported pattern. */
+int vit_family_unknown(const char *architecture, const char *source, vit_error *err);
 
 /* For a family's build: hands a built single-exit network to the model (model->net = net) and
  * sets its input size [in_c, h, w], num_classes, num_exits = 1 and exit_gflops[0] = gflops. */

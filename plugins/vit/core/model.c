@@ -160,8 +160,7 @@ static int model_load(vit_model *m, const char *path, vit_error *err)
     if (r == 0) {
         m->family = vit_family_find(m->config.architecture);
         if (!m->family)
-            r = vit_errorf(err, -ENOTSUP, "%s: unknown architecture \"%.100s\"", m->config.source,
-                           m->config.architecture);
+            r = vit_family_unknown(m->config.architecture, m->config.source, err);
     }
     if (r == 0)
         r = m->family->build(m, err);

@@ -17,10 +17,7 @@
 #include "core/binder.h"
 #include "core/error.h"
 
-static int vit_dvt_match(const char *arch)
-{
-    return !strcmp(arch, "dvt_cascade");
-}
+static const char *const vit_dvt_patterns[] = {"dvt_cascade", NULL};
 
 /* ---- model_args ---------------------------------------------------------------------------- */
 
@@ -381,7 +378,7 @@ static int vit_dvt_build(vit_model *m, vit_error *err)
 
 const vit_family vit_family_dvt = {
     .name = "dvt",
-    .match = vit_dvt_match,
+    .patterns = vit_dvt_patterns,
     .build = vit_dvt_build,
     .destroy = vit_dvt_destroy,
     .arena_bytes = vit_dvt_arena_bytes,

@@ -53,10 +53,7 @@ typedef struct hat_net {
     int num_owned; /* folded BatchNorms (in allocs): the model's only weight copies */
 } hat_net;
 
-static int hat_match(const char *arch)
-{
-    return !strncmp(arch, "hat_net_", 8) || !strncmp(arch, "transcnn_", 9);
-}
+static const char *const hat_patterns[] = {"hat_net_*", "transcnn_*", NULL};
 
 /* ---- building ---------------------------------------------------------------------------- */
 
@@ -520,7 +517,7 @@ static int hat_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_hatnet = {
     .name = "hat_net",
-    .match = hat_match,
+    .patterns = hat_patterns,
     .build = hat_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = hat_arena_bytes,

@@ -37,10 +37,7 @@ typedef struct pf_net {
     const float *head_w, *head_b;
 } pf_net;
 
-static int pf_match(const char *arch)
-{
-    return !strncmp(arch, "poolformer_", 11);
-}
+static const char *const pf_patterns[] = {"poolformer_*", NULL};
 
 typedef struct pool_job {
     const vit_mf_block *blk;
@@ -326,7 +323,7 @@ static int pf_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_poolformer = {
     .name = "poolformer",
-    .match = pf_match,
+    .patterns = pf_patterns,
     .build = pf_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = pf_arena_bytes,

@@ -45,10 +45,7 @@ typedef struct pvt_net {
     const float *head_w, *head_b;
 } pvt_net;
 
-static int pvt_match(const char *arch)
-{
-    return !strncmp(arch, "pvt_v2_", 7);
-}
+static const char *const pvt_patterns[] = {"pvt_v2_*", NULL};
 
 /* ---- the SRA mixer ----------------------------------------------------------------------- */
 
@@ -431,7 +428,7 @@ static int pvt_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_pvt = {
     .name = "pvt_v2",
-    .match = pvt_match,
+    .patterns = pvt_patterns,
     .build = pvt_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = pvt_arena_bytes,

@@ -40,10 +40,7 @@ typedef struct vit_sret_args {
     int stem_strides[3];
 } vit_sret_args;
 
-static int vit_sret_match(const char *arch)
-{
-    return !strncmp(arch, "sret_", 5);
-}
+static const char *const vit_sret_patterns[] = {"sret_*", NULL};
 
 /* ---- configuration ----------------------------------------------------------------------- */
 
@@ -537,7 +534,7 @@ static int vit_sret_build(vit_model *m, vit_error *err)
 
 const vit_family vit_family_sret = {
     .name = "sret",
-    .match = vit_sret_match,
+    .patterns = vit_sret_patterns,
     .build = vit_sret_build,
     .destroy = vit_sret_destroy,
     .arena_bytes = vit_sret_arena_bytes,

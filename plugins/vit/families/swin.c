@@ -47,10 +47,7 @@ typedef struct swin_net {
     const float *norm_w, *norm_b, *head_w, *head_b;
 } swin_net;
 
-static int swin_match(const char *arch)
-{
-    return !strncmp(arch, "swin_", 5) && strncmp(arch, "swinv2", 6) != 0;
-}
+static const char *const swin_patterns[] = {"swin_*", NULL};
 
 /* ---- the window mixer -------------------------------------------------------------------- */
 
@@ -396,7 +393,7 @@ static int swin_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_swin = {
     .name = "swin",
-    .match = swin_match,
+    .patterns = swin_patterns,
     .build = swin_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = swin_arena_bytes,

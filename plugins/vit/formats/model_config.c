@@ -151,6 +151,11 @@ static int parse_root(vit_config *cfg, vit_error *err)
     json_t *v = json_object_get(root, "num_classes");
     if (v) {
         json_int_t n = json_integer_value(v);
+        if (json_is_integer(v) && n == 0)
+            return vit_errorf(err, -ENOTSUP,
+                              "%s: num_classes is 0: a feature extractor without a classifier "
+                              "head; libvit runs classifiers only",
+                              cfg->source);
         if (!json_is_integer(v) || n < 1 || n > MAX_CLASSES)
             return vit_errorf(err, -EINVAL, "%s: num_classes must be an integer in [1, %d]",
                               cfg->source, MAX_CLASSES);

@@ -57,6 +57,11 @@ char **vit_labels_free(char **labels, int count);
 
 /* ---- model ------------------------------------------------------------------------------ */
 
+/* The architectures vit_model_open builds: family index's name, and in *ret_patterns its
+ * NULL-terminated glob patterns of config.json "architecture" names ("vit_*"). NULL past the
+ * last family. */
+const char *vit_architectures(size_t family, const char *const **ret_patterns);
+
 /* Opens PATH: a folder holding model.safetensors and config.json (and optionally a labels
  * file), or a single .safetensors file whose __metadata__ carries "config" as JSON text.
  * -ENOENT missing file, -EINVAL malformed file or config, -ENOTSUP unknown architecture,

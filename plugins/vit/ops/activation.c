@@ -1,5 +1,7 @@
 /* activation.c — element-wise activations, fused with the bias add of the Linear before them
  * so the hidden activations are read and written once. */
+#include <math.h>
+
 #include "kernels/fastmath.h"
 #include "ops/ops.h"
 
@@ -60,4 +62,23 @@ VIT_HOT void vit_add_bias_rows(int rows, int N, float *x, int ldx, const float *
         for (int j = 0; j < N; j++)
             xr[j] += bias[j];
     }
+}
+
+void vit_gelu_tanh_rows(int rows, int N, float *x, int ldx)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < N; j++) {
+            float v = x[(size_t)r * ldx + j];
+            x[(size_t)r * ldx + j] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+        }
+}
+
+void vit_quick_gelu_rows(int rows, int N, float *x, int ldx)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < N; j++) {
+            float v = x[(size_t)r * ldx + j];
+            x[(size_t)r * ldx + j] = v / (1.0f + expf(-1.702f * v));
+        }
 }

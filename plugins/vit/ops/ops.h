@@ -29,6 +29,10 @@ void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *g
 float vit_gelu(float x); /* exact erf form, |error| < 3e-7 */
 /* x[r][j] = GELU(x[r][j] + bias[j]) (bias may be NULL). */
 void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias);
+/* In place: GELU's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), and
+ * QuickGELU x * sigmoid(1.702x) (OpenAI CLIP). */
+void vit_gelu_tanh_rows(int rows, int N, float *x, int ldx);
+void vit_quick_gelu_rows(int rows, int N, float *x, int ldx);
 /* x[r][j] += bias[j]. */
 void vit_add_bias_rows(int rows, int N, float *x, int ldx, const float *bias);
 

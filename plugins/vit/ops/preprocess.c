@@ -99,7 +99,7 @@ static double filter_weight(vit_interpolation interp, double x)
 
 /* Source span and weights of resized position d on an axis of in source / rsize resized
  * pixels; returns the tap count (0 outside the resized image), weights into w if non-NULL. */
-static int axis_taps(vit_interpolation interp, int d, int rsize, int in, int *ret_start, float *w)
+int vit_resample_taps(vit_interpolation interp, int d, int rsize, int in, int *ret_start, float *w)
 {
     *ret_start = 0;
     if (d < 0 || d >= rsize)
@@ -141,7 +141,7 @@ static int fill_axis(vit_interpolation interp, int out, int first, int rsize, in
 {
     int cap = 1, start;
     for (int o = 0; o < out; o++) {
-        int n = axis_taps(interp, o + first, rsize, in, &start, NULL);
+        int n = vit_resample_taps(interp, o + first, rsize, in, &start, NULL);
         cap = n > cap ? n : cap;
     }
     if (cap > t->cap) {
@@ -153,8 +153,8 @@ static int fill_axis(vit_interpolation interp, int out, int first, int rsize, in
     }
     memset(t->w, 0, (size_t)out * t->cap * sizeof(float)); /* the padding taps' weights */
     for (int o = 0; o < out; o++)
-        t->count[o] =
-            axis_taps(interp, o + first, rsize, in, &t->start[o], t->w + (size_t)o * t->cap);
+        t->count[o] = vit_resample_taps(interp, o + first, rsize, in, &t->start[o],
+                                        t->w + (size_t)o * t->cap);
     return 0;
 }
 

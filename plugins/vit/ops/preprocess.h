@@ -31,4 +31,10 @@ int vit_preprocess_run(vit_preprocess *pre, const vit_frame *frame, float *chw, 
 void vit_preprocess_geometry(const vit_preprocess_params *params, int frame_w, int frame_h,
                              int *ret_resized_w, int *ret_resized_h, int *ret_left, int *ret_top);
 
+/* One axis of the resampling: for output position d of rsize, the first source index (of in)
+ * in *ret_start, the weights in w (may be NULL; room for the returned count) and the tap count.
+ * Bicubic / bilinear are PIL's and torchvision's antialiased filters (a = -0.5, support scaled
+ * when shrinking, weights renormalised at the borders): F.interpolate(antialias=True). */
+int vit_resample_taps(vit_interpolation interp, int d, int rsize, int in, int *ret_start, float *w);
+
 #endif

@@ -6,6 +6,7 @@
  *                                                "median_ms: X"
  *   vit-infer MODEL IMAGE --bench N              N timed runs of what an application does per
  *                                                frame: preprocess IMAGE's pixels + infer
+ *   vit-infer --list-architectures               every supported architecture name pattern
  *
  * Errors are one line on stderr and a non-zero exit status: 2 for bad usage, 3 when the model's
  * architecture is not supported, 1 for everything else. */
@@ -40,6 +41,8 @@ static void usage(FILE *out)
           "  --bench N         time N runs on INPUT (an image includes preprocessing), else\n"
           "                    on a fixed pseudo-random tensor;\n"
           "                    the last line printed is \"median_ms: X\"\n"
+          "  --list-architectures  print the config.json architecture names libvit builds\n"
+          "                    (glob patterns, one family per line) and exit\n"
           "  -h, --help        show this help\n",
           out);
 }
@@ -57,12 +60,28 @@ static int usage_error(const char *msg)
     return -1;
 }
 
+static void list_architectures(void)
+{
+    const char *const *patterns;
+    const char *family;
+    for (size_t i = 0; (family = vit_architectures(i, &patterns)); i++) {
+        printf("%s:", family);
+        for (; *patterns; patterns++)
+            printf(" %s", *patterns);
+        putchar('\n');
+    }
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
-        {"logits", required_argument, NULL, 'l'},  {"top-k", required_argument, NULL, 'k'},
-        {"threads", required_argument, NULL, 't'}, {"bench", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"logits", required_argument, NULL, 'l'},
+        {"top-k", required_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 't'},
+        {"bench", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {"list-architectures", no_argument, NULL, 'A'},
+        {NULL, 0, NULL, 0},
     };
     *o = (options){.top_k = 5, .threads = 1};
     int c;
@@ -85,6 +104,9 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case 'h':
             usage(stdout);
+            exit(0);
+        case 'A':
+            list_architectures();
             exit(0);
         default:
             fprintf(stderr, "Try 'vit-infer --help'.\n");
