@@ -72,6 +72,8 @@ typedef struct {
                          * clock, so files play at their frame rate; FALSE = as fast as possible */
     double exit_budget; /* `early-exit: {budget-gflops: G}`: mean GFLOPs per frame for a
                          * cascade's budget mode (vitclassify exit-budget); 0 = none */
+    int precision;      /* `precision:` fp32 (0, default) | bf16 (1) | auto (2), as libvit's
+                         * vit_precision (vitclassify precision) */
 } VpPipelineSpec;
 
 typedef struct {
