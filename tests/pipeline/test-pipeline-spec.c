@@ -301,8 +301,7 @@ START_TEST(test_bad_values)
          "5:5: unknown key 'colour' (expected 'name', 'source', 'launch', 'model', 'top-k', "
          "'interval', 'early-exit', 'threads', 'publish', 'restart', 'realtime' or "
          "'precision')"},
-        {"    precision: fp16\n",
-         "5:16: 'precision' must be 'fp32', 'bf16' or 'auto', got 'fp16'"},
+        {"    precision: fp16\n", "5:16: 'precision' must be 'fp32', 'bf16' or 'auto', got 'fp16'"},
         {"    top-k: 2\n    top-k: 3\n", "6:5: duplicate key 'top-k' (first at line 5 column 5)"},
         {"    [a]: 1\n", "5:5: keys must be strings, got a list"},
     };
