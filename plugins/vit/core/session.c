@@ -89,7 +89,7 @@ static int session_set_precision(vit_session *s, vit_precision want, vit_error *
     if (want == VIT_PRECISION_FP32 || (want == VIT_PRECISION_AUTO && !vit_cpu_has_bf16()))
         return 0;
     if (!vit_cpu_has_bf16())
-        return vit_errorf(err, -ENOTSUP,
+        return vit_errorf(err, -ENODEV,
                           "%s: precision bf16 needs the CPU feature AVX512-BF16 (avx512_bf16), "
                           "which this CPU lacks or VIT_GEMM turned off; use fp32 or auto",
                           s->model->path);

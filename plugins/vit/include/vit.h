@@ -97,7 +97,7 @@ float vit_model_exit_threshold(const vit_model *model, int budget, int exit_inde
  * rest stay fp32. Logits move by about 1e-2 relative; top-1 rarely changes. */
 typedef enum vit_precision {
     VIT_PRECISION_FP32 = 0, /* the default */
-    VIT_PRECISION_BF16,     /* -ENOTSUP on a CPU without AVX512-BF16 */
+    VIT_PRECISION_BF16,     /* vit_session_new: -ENODEV on a CPU without AVX512-BF16 */
     VIT_PRECISION_AUTO,     /* bf16 where the CPU has AVX512-BF16, else fp32 */
 } vit_precision;
 
@@ -115,7 +115,7 @@ typedef struct vit_session_options {
 
 /* opts may be NULL for the defaults. The session holds a reference on model. The first bf16
  * session of a model makes the model's bf16 weights (one run of the network at creation, then
- * a conversion; later sessions share them). -ENOTSUP: bf16 asked on a CPU without AVX512-BF16. */
+ * a conversion; later sessions share them). -ENODEV: bf16 asked on a CPU without AVX512-BF16. */
 int vit_session_new(vit_model *model, const vit_session_options *opts, vit_session **ret_session,
                     vit_error *err);
 vit_session *vit_session_free(vit_session *session);
