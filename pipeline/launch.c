@@ -3,6 +3,7 @@
  *
  * Structured specs become
  *   SOURCE ! vitclassify name=vit model="..." top-k=N interval=N [exit-threshold=X] threads=N
+ *          [precision=bf16|auto]
  *          ! fakesink name=sink sync=true qos=true          (realtime: false -> sync=false)
  * where SOURCE comes from source.c. Launch specs are the user's text with two edits only:
  * an unnamed vitclassify gets `name=vit` (a differently named one, which validation rejects,
@@ -97,7 +98,10 @@ static char *launch_from_structure(const VpPipelineSpec *spec)
         g_ascii_formatd(number, sizeof(number), "%.6g", spec->exit_budget);
         g_string_append_printf(s, " exit-budget=%s", number);
     }
-    g_string_append_printf(s, " threads=%d ! fakesink name=sink %s", spec->threads,
+    g_string_append_printf(s, " threads=%d", spec->threads);
+    if (spec->precision != 0)
+        g_string_append_printf(s, " precision=%s", vp_precision_choices[spec->precision]);
+    g_string_append_printf(s, " ! fakesink name=sink %s",
                            spec->realtime ? "sync=true qos=true" : "sync=false");
     g_free(model);
     g_free(source);

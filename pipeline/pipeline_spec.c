@@ -14,14 +14,14 @@
 
 static const char *const top_keys[] = {"pipelines", NULL};
 static const char *const entry_keys[] = {
-    "name",       "source",  "launch",  "model",   "top-k",    "interval",
-    "early-exit", "threads", "publish", "restart", "realtime", NULL,
+    "name",    "source",  "launch",  "model",    "top-k",     "interval", "early-exit",
+    "threads", "publish", "restart", "realtime", "precision", NULL,
 };
 
 typedef struct {
     VpPipelineSpec *spec;
     guint set;                      /* VP_SET_ bits written in this entry */
-    const yaml_node_t *set_keys[8]; /* key node of each bit, by bit index */
+    const yaml_node_t *set_keys[9]; /* key node of each bit, by bit index */
     const yaml_node_t *launch_node;
     gboolean has_source, has_name;
     const VpFileContext *ctx;
@@ -235,6 +235,7 @@ static void parse_entry(VpYamlFile *file, VpErrors *errs, yaml_node_t *node,
         e.spec->backoff_max_s = defaults->backoff_max_s;
         e.spec->realtime = defaults->realtime;
         e.spec->exit_budget = defaults->exit_budget;
+        e.spec->precision = defaults->precision;
         e.spec->model = g_strdup(defaults->model);
         e.spec->model_at = g_strdup(defaults->model_at);
     }
@@ -400,5 +401,6 @@ gboolean vp_pipeline_spec_equal(const VpPipelineSpec *a, const VpPipelineSpec *b
            a->threads == b->threads && a->publish == b->publish && a->max_rate == b->max_rate &&
            a->restart == b->restart && a->backoff_initial_s == b->backoff_initial_s &&
            a->backoff_max_s == b->backoff_max_s && a->realtime == b->realtime &&
-           a->exit_budget == b->exit_budget && g_strcmp0(a->labels, b->labels) == 0;
+           a->exit_budget == b->exit_budget && g_strcmp0(a->labels, b->labels) == 0 &&
+           a->precision == b->precision;
 }

@@ -1,5 +1,5 @@
 /* settings.c — the per-pipeline settings (model, top-k, interval, early-exit, threads, publish,
- * restart, realtime): their built-in defaults and how each is read from YAML.
+ * restart, realtime, precision): their built-in defaults and how each is read from YAML.
  *
  * The same parser serves pipeline entries and vitd.yaml's `defaults:`; an entry starts from
  * the defaults' values and overrides what it sets. `restart:` and `publish:` merge field by
@@ -16,8 +16,11 @@
 #define MAX_RATE 1000.0
 
 const char *const vp_setting_keys[] = {
-    "model", "top-k", "interval", "early-exit", "threads", "publish", "restart", "realtime", NULL,
+    "model",   "top-k",   "interval", "early-exit", "threads",
+    "publish", "restart", "realtime", "precision",  NULL,
 };
+/* In vit_precision's order (vit.h). */
+const char *const vp_precision_choices[] = {"fp32", "bf16", "auto", NULL};
 
 static const char *const publish_choices[] = {"every-frame", "on-change", NULL};
 static const char *const publish_keys[] = {"max-rate", NULL};
@@ -40,6 +43,7 @@ void vp_settings_init(VpPipelineSpec *spec)
     spec->backoff_initial_s = 1.0;
     spec->backoff_max_s = 60.0;
     spec->realtime = TRUE;
+    spec->precision = VIT_PRECISION_FP32;
 }
 
 char *vp_resolve_path(const char *dir, const char *path)
@@ -253,6 +257,10 @@ guint vp_settings_parse(VpYamlFile *file, VpErrors *errs, const char *key, yaml_
     if (strcmp(key, "realtime") == 0) {
         vp_yaml_get_bool(file, errs, key, value, &spec->realtime);
         return VP_SET_REALTIME;
+    }
+    if (strcmp(key, "precision") == 0) {
+        vp_yaml_get_choice(file, errs, key, value, vp_precision_choices, NULL, &spec->precision);
+        return VP_SET_PRECISION;
     }
     return 0;
 }

@@ -75,6 +75,8 @@ typedef struct {
     char *model_at;     /* "FILE:LINE:COL" of the `model:` key (the entry's, or `defaults:` in
                          * vitd.yaml) or of the `launch:` text; for the daemon's model checks */
     char *labels;       /* launch: the vitclassify labels= file (absolute), or NULL */
+    int precision;      /* `precision:` fp32 (0, default) | bf16 (1) | auto (2), as libvit's
+                         * vit_precision (vitclassify precision) */
 } VpPipelineSpec;
 
 /* `max-pipelines:` default and ceiling: the pipelines of one configuration. */

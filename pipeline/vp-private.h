@@ -121,14 +121,17 @@ enum {
     VP_SET_PUBLISH = 1 << 5,
     VP_SET_RESTART = 1 << 6,
     VP_SET_REALTIME = 1 << 7,
+    VP_SET_PRECISION = 1 << 8,
 };
 /* Settings that only make sense for structured entries (launch: text carries its own). */
 #define VP_SET_STRUCTURED_ONLY                                                                     \
     (VP_SET_MODEL | VP_SET_TOP_K | VP_SET_INTERVAL | VP_SET_EARLY_EXIT | VP_SET_THREADS |          \
-     VP_SET_REALTIME)
+     VP_SET_REALTIME | VP_SET_PRECISION)
 
 /* The per-pipeline setting keys, NULL-terminated. */
 extern const char *const vp_setting_keys[];
+/* `precision:` values, NULL-terminated, index = vit_precision. */
+extern const char *const vp_precision_choices[];
 
 /* Fills SPEC's settings with the built-in defaults (top-k 5, interval 1, ...). */
 void vp_settings_init(VpPipelineSpec *spec);

@@ -101,15 +101,16 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
     GstVitClassify *self = GST_VIT_CLASSIFY(trans);
     g_autofree gchar *model_path = NULL;
     g_autofree gchar *labels_path = NULL;
-    vit_session_options opts;
+    vit_session_options opts = {0};
     vit_error err;
     gint i, r;
 
     GST_OBJECT_LOCK(self);
     model_path = g_strdup(self->model_path);
     labels_path = g_strdup(self->labels_path);
-    opts.threads = (int)self->threads;
+    opts.threads = self->threads ? (int)self->threads : (int)gst_vit_classify_auto_threads();
     opts.exit_threshold = (float)self->exit_threshold;
+    opts.precision = (vit_precision)self->precision;
     self->exit_threshold_changed = self->exit_budget > 0; /* applied with the first frame */
     self->budget_warned = FALSE;
     self->frames_seen = self->frames_classified = self->frames_skipped = 0;
@@ -151,9 +152,10 @@ static gboolean gst_vit_classify_start(GstBaseTransform *trans)
     }
     gst_vit_classify_warm_up(self);
     self->frame_index = 0;
-    GST_INFO_OBJECT(self, "model %s (%s, %d classes, %d exits)", model_path,
+    GST_INFO_OBJECT(self, "model %s (%s, %d classes, %d exits), %d threads, %s", model_path,
                     vit_model_architecture(self->model), self->num_classes,
-                    vit_model_num_exits(self->model));
+                    vit_model_num_exits(self->model), opts.threads,
+                    vit_precision_name(vit_session_precision(self->session)));
     return TRUE;
 
 fail:

@@ -34,6 +34,7 @@ struct _GstVitClassify {
     gboolean budget_warned;          /* streaming thread only: warned about no budgets */
     guint threads;
     gboolean post_messages;
+    gint precision; /* vit_precision */
     guint64 frames_seen;
     guint64 frames_classified;
     guint64 frames_skipped;
@@ -53,6 +54,9 @@ struct _GstVitClassify {
     vit_pixel_format format;
     guint64 frame_index; /* next frame's index since stream start / flush */
 };
+
+/* `threads` 0: max(1, online cores / vitclassify elements in the process). */
+guint gst_vit_classify_auto_threads(void);
 
 /* Installs start() and stop() (gstvitclassify-load.c). */
 void gst_vit_classify_load_class_init(GstBaseTransformClass *trans_class);

@@ -120,6 +120,7 @@ GST_DEBUG_CATEGORY(gst_vit_classify_debug);
 #define DEFAULT_EXIT_BUDGET 0.0
 #define DEFAULT_THREADS 0
 #define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_PRECISION VIT_PRECISION_FP32
 
 enum {
     PROP_0,
@@ -132,6 +133,7 @@ enum {
     PROP_EXIT_BUDGET,
     PROP_THREADS,
     PROP_POST_MESSAGES,
+    PROP_PRECISION,
     PROP_FRAMES_SEEN,
     PROP_FRAMES_CLASSIFIED,
     PROP_FRAMES_SKIPPED,
@@ -166,11 +168,40 @@ static const gsize gst_vit_classify_fields[] = {
     [PROP_EXIT_BUDGET] = G_STRUCT_OFFSET(GstVitClassify, exit_budget),
     [PROP_THREADS] = G_STRUCT_OFFSET(GstVitClassify, threads),
     [PROP_POST_MESSAGES] = G_STRUCT_OFFSET(GstVitClassify, post_messages),
+    [PROP_PRECISION] = G_STRUCT_OFFSET(GstVitClassify, precision),
     [PROP_FRAMES_SEEN] = G_STRUCT_OFFSET(GstVitClassify, frames_seen),
     [PROP_FRAMES_CLASSIFIED] = G_STRUCT_OFFSET(GstVitClassify, frames_classified),
     [PROP_FRAMES_SKIPPED] = G_STRUCT_OFFSET(GstVitClassify, frames_skipped),
     [PROP_MEAN_LATENCY_US] = 0, /* computed */
 };
+
+#define GST_TYPE_VIT_PRECISION (gst_vit_precision_get_type())
+
+/* libvit's vit_precision as a GEnum: gst-launch and gst-inspect use the nicks. */
+static GType gst_vit_precision_get_type(void)
+{
+    static gsize type = 0;
+    static const GEnumValue values[] = {
+        {VIT_PRECISION_FP32, "Single precision everywhere", "fp32"},
+        {VIT_PRECISION_BF16, "bf16 weight products (AVX512-BF16), fp32 sums; fails without it",
+         "bf16"},
+        {VIT_PRECISION_AUTO, "bf16 where the CPU has AVX512-BF16, else fp32", "auto"},
+        {0, NULL, NULL},
+    };
+    if (g_once_init_enter(&type))
+        g_once_init_leave(&type, g_enum_register_static("GstVitPrecision", values));
+    return (GType)type;
+}
+
+/* Elements that exist in this process (init to finalize): `threads` 0 divides the cores by it. */
+static gint gst_vit_classify_instances;
+
+guint gst_vit_classify_auto_threads(void)
+{
+    guint cores = g_get_num_processors();
+    guint live = (guint)MAX(1, g_atomic_int_get(&gst_vit_classify_instances));
+    return MAX(1u, MIN(cores / live, (guint)VIT_MAX_THREADS));
+}
 
 static void gst_vit_classify_set_property(GObject *object, guint prop_id, const GValue *value,
                                           GParamSpec *pspec)
@@ -206,6 +237,7 @@ static void gst_vit_classify_finalize(GObject *object)
 {
     GstVitClassify *self = GST_VIT_CLASSIFY(object);
 
+    g_atomic_int_add(&gst_vit_classify_instances, -1);
     gst_vit_lateness_clear(&self->lateness);
     g_free(self->model_path);
     g_free(self->labels_path);
@@ -273,8 +305,10 @@ static void gst_vit_classify_install_properties(GObjectClass *gobject_class)
         gobject_class, PROP_THREADS,
         g_param_spec_uint(
             "threads", "Threads",
-            "Worker threads for this element's inference; 0 uses every online core. With "
-            "several streams on one machine, give each a share of the cores",
+            "Worker threads for this element's inference; 0 shares the online cores (those this "
+            "process may run on) among the vitclassify elements of the process: each gets "
+            "max(1, cores / elements), counted when it starts, so streams started together "
+            "never oversubscribe the cores",
             0, VIT_MAX_THREADS, DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_POST_MESSAGES,
@@ -283,6 +317,14 @@ static void gst_vit_classify_install_properties(GObjectClass *gobject_class)
             "Post a vit-classification element message on the bus for every classified frame; "
             "turn off when only the buffer meta is read (e.g. by vitoverlay or an appsink)",
             DEFAULT_POST_MESSAGES, rw | GST_PARAM_MUTABLE_PLAYING));
+    g_object_class_install_property(
+        gobject_class, PROP_PRECISION,
+        g_param_spec_enum(
+            "precision", "Precision",
+            "Arithmetic of the matrix products: fp32; bf16 (weights in bfloat16, shared by the "
+            "elements on one model, sums in fp32: faster, logits move by ~1e-2; fails to start "
+            "on a CPU without AVX512-BF16); auto (bf16 where the CPU has it)",
+            GST_TYPE_VIT_PRECISION, DEFAULT_PRECISION, rw | GST_PARAM_MUTABLE_READY));
     g_object_class_install_property(
         gobject_class, PROP_FRAMES_SEEN,
         g_param_spec_uint64("frames-seen", "Frames seen",
@@ -339,6 +381,8 @@ static void gst_vit_classify_init(GstVitClassify *self)
     self->exit_budget = DEFAULT_EXIT_BUDGET;
     self->threads = DEFAULT_THREADS;
     self->post_messages = DEFAULT_POST_MESSAGES;
+    self->precision = DEFAULT_PRECISION;
+    g_atomic_int_inc(&gst_vit_classify_instances);
     gst_vit_lateness_init(&self->lateness);
     gst_video_info_init(&self->info);
     gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), TRUE);

@@ -2,7 +2,8 @@
  *
  * The meta carries no tags: it describes the picture's content, not its geometry or colours,
  * so it survives scaling and conversion, and every transform copies it whole. The three arrays
- * live in one allocation owned by the meta. */
+ * live in the meta itself (up to GST_VIT_CLASSIFICATION_META_INLINE classes: no allocation per
+ * frame) or in one heap block owned by the meta. */
 #include "gstvitmeta.h"
 
 #include <string.h>
@@ -23,13 +24,20 @@ GType gst_vit_classification_meta_api_get_type(void)
     return type;
 }
 
+static void gst_vit_classification_meta_clear_classes(GstVitClassificationMeta *meta)
+{
+    if (meta->class_quarks != (GQuark *)meta->inline_store)
+        g_free(meta->class_quarks);
+    meta->class_quarks = NULL;
+}
+
 static void gst_vit_classification_meta_set_classes(GstVitClassificationMeta *meta, gsize length,
                                                     const gfloat *levels, const GQuark *quarks,
                                                     const gint *ids)
 {
     gsize i, j;
 
-    g_free(meta->class_quarks);
+    gst_vit_classification_meta_clear_classes(meta);
     meta->length = length;
     if (length == 0) {
         meta->class_quarks = NULL;
@@ -38,7 +46,9 @@ static void gst_vit_classification_meta_set_classes(GstVitClassificationMeta *me
         return;
     }
     /* One block: quarks (guint32), levels (gfloat), ids (gint) — all 4-byte aligned. */
-    meta->class_quarks = g_malloc(length * (sizeof(GQuark) + sizeof(gfloat) + sizeof(gint)));
+    meta->class_quarks = length <= GST_VIT_CLASSIFICATION_META_INLINE
+                             ? (GQuark *)meta->inline_store
+                             : g_malloc(length * (sizeof(GQuark) + sizeof(gfloat) + sizeof(gint)));
     meta->confidence_levels = (gfloat *)(meta->class_quarks + length);
     meta->class_ids = (gint *)(meta->confidence_levels + length);
 
@@ -76,8 +86,7 @@ static void gst_vit_classification_meta_free(GstMeta *meta, GstBuffer *buffer)
 {
     GstVitClassificationMeta *m = (GstVitClassificationMeta *)meta;
 
-    g_free(m->class_quarks);
-    m->class_quarks = NULL;
+    gst_vit_classification_meta_clear_classes(m);
     m->length = 0;
 }
 

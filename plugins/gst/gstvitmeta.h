@@ -38,7 +38,13 @@ typedef struct _GstVitClassificationMeta {
     GQuark *class_quarks;      /* [length] label of each class, highest confidence first */
     gfloat *confidence_levels; /* [length] softmax probability of each class, descending */
     gint *class_ids;           /* [length] index of each class in the model's output */
+
+    /* Where the three arrays live when length <= GST_VIT_CLASSIFICATION_META_INLINE, so that
+     * classifying a frame allocates nothing (longer lists take one heap block). Readers use
+     * the pointers above. */
+    guint32 inline_store[3 * 8];
 } GstVitClassificationMeta;
+#define GST_VIT_CLASSIFICATION_META_INLINE 8
 
 /* Defined by the plugin (and by anything linking gstvitmeta.c); registering twice in one
  * process is harmless: both return the type registered first. */

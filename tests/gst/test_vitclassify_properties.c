@@ -238,7 +238,7 @@ GST_END_TEST;
 /* Properties as gst-inspect-1.0 shows them: when each may change, and the thread limit. */
 GST_START_TEST(test_property_flags)
 {
-    static const gchar *ready_only[] = {"model", "labels", "threads"};
+    static const gchar *ready_only[] = {"model", "labels", "threads", "precision"};
     static const gchar *playing[] = {"top-k",          "interval",    "threshold",
                                      "exit-threshold", "exit-budget", "post-messages"};
     static const gchar *read_only[] = {"frames-seen", "frames-classified", "frames-skipped",
@@ -266,6 +266,17 @@ GST_START_TEST(test_property_flags)
     fail_unless(G_IS_PARAM_SPEC_UINT(threads));
     fail_unless_equals_int(G_PARAM_SPEC_UINT(threads)->maximum, VIT_MAX_THREADS);
     fail_unless_equals_int(G_PARAM_SPEC_UINT(threads)->minimum, 0);
+    /* precision: libvit's vit_precision by the YAML key's names, fp32 unless asked */
+    GParamSpec *precision = g_object_class_find_property(klass, "precision");
+    fail_unless(G_IS_PARAM_SPEC_ENUM(precision));
+    fail_unless_equals_int(G_PARAM_SPEC_ENUM(precision)->default_value, VIT_PRECISION_FP32);
+    GEnumClass *values = G_PARAM_SPEC_ENUM(precision)->enum_class;
+    fail_unless_equals_int(g_enum_get_value_by_nick(values, "bf16")->value, VIT_PRECISION_BF16);
+    fail_unless_equals_int(g_enum_get_value_by_nick(values, "auto")->value, VIT_PRECISION_AUTO);
+    gst_util_set_object_arg(G_OBJECT(e), "precision", "bf16");
+    gint got = -1;
+    g_object_get(e, "precision", &got, NULL);
+    fail_unless_equals_int(got, VIT_PRECISION_BF16);
     gst_object_unref(e);
 }
 GST_END_TEST;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check-runner.h"
+#include "vit.h"
 #include "test-util.h"
 
 /* ---- the stand-in element: vitclassify's property names, types and ranges
@@ -265,10 +266,11 @@ START_TEST(test_structured_options)
 
     s->early_exit = -1; /* model default: no property at all */
     s->realtime = FALSE;
+    s->precision = VIT_PRECISION_AUTO;
     text = vp_spec_to_launch(s);
     ck_assert_str_eq(text, "uridecodebin uri=\"file:///v/a%20b.mp4\" ! videoconvert ! "
                            "vitclassify name=vit model=\"/m/tiny\" top-k=3 interval=2 threads=2 "
-                           "! fakesink name=sink sync=false");
+                           "precision=auto ! fakesink name=sink sync=false");
     g_free(text);
     vp_pipeline_spec_free(s);
 }

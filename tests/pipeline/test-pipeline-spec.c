@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check-runner.h"
+#include "vit.h"
 #include "test-util.h"
 
 static char *dir;
@@ -72,7 +73,8 @@ START_TEST(test_structured_every_key)
                      "    threads: 2\n"
                      "    publish: on-change\n"
                      "    restart: never\n"
-                     "    realtime: false\n",
+                     "    realtime: false\n"
+                     "    precision: bf16\n",
                      &specs);
     char *model = g_build_filename(dir, "models", "tiny", NULL);
 
@@ -92,6 +94,7 @@ START_TEST(test_structured_every_key)
     ck_assert_int_eq(s->publish, VP_PUBLISH_ON_CHANGE);
     ck_assert_int_eq(s->restart, VP_RESTART_NEVER);
     ck_assert(!s->realtime);
+    ck_assert_int_eq(s->precision, VIT_PRECISION_BF16);
     g_ptr_array_free(specs, TRUE);
     g_free(model);
 }
@@ -114,6 +117,7 @@ START_TEST(test_builtin_defaults)
     ck_assert_double_eq(s->backoff_initial_s, 1.0);
     ck_assert_double_eq(s->backoff_max_s, 60.0);
     ck_assert(s->realtime);
+    ck_assert_int_eq(s->precision, VIT_PRECISION_FP32);
     ck_assert(g_str_has_suffix(s->model, "/one.safetensors"));
     ck_assert(g_path_is_absolute(s->model));
     g_ptr_array_free(specs, TRUE);
@@ -295,7 +299,9 @@ START_TEST(test_bad_values)
         {"    intervall: 3\n", "5:5: unknown key 'intervall' (did you mean 'interval'?)"},
         {"    colour: red\n",
          "5:5: unknown key 'colour' (expected 'name', 'source', 'launch', 'model', 'top-k', "
-         "'interval', 'early-exit', 'threads', 'publish', 'restart' or 'realtime')"},
+         "'interval', 'early-exit', 'threads', 'publish', 'restart', 'realtime' or "
+         "'precision')"},
+        {"    precision: fp16\n", "5:16: 'precision' must be 'fp32', 'bf16' or 'auto', got 'fp16'"},
         {"    top-k: 2\n    top-k: 3\n", "6:5: duplicate key 'top-k' (first at line 5 column 5)"},
         {"    [a]: 1\n", "5:5: keys must be strings, got a list"},
     };
@@ -627,6 +633,9 @@ START_TEST(test_spec_equal_and_copy)
     c->realtime = !c->realtime;
     ck_assert(!vp_pipeline_spec_equal(sa, c));
     c->realtime = sa->realtime;
+    c->precision = VIT_PRECISION_AUTO;
+    ck_assert(!vp_pipeline_spec_equal(sa, c));
+    c->precision = sa->precision;
     c->restart = VP_RESTART_NEVER;
     ck_assert(!vp_pipeline_spec_equal(sa, c));
     c->restart = sa->restart;

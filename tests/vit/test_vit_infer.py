@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """vit-infer's command line as a user meets it: help, usage errors, one-line errors with a
 non-zero status for bad models and inputs (including truncated images), top-k labels for the
-same picture given as PPM, PNG and JPEG, logits from .npy, and the benchmark's last line.
+same picture given as PPM, PNG and JPEG, logits from .npy, the benchmark's last line, and
+--precision (a bad value is a usage error; bf16 where AVX512-BF16 is off, here forced with
+VIT_GEMM=avx2, is a one-line error naming the feature, and auto falls back to fp32).
 
   test_vit_infer.py VIT_INFER FIXTURES_DIR
 
@@ -24,8 +26,9 @@ def check(cond, what):
         failures.append(what)
 
 
-def run(*args):
-    return subprocess.run([VIT_INFER, *args], capture_output=True, text=True, timeout=60)
+def run(*args, env=None):
+    return subprocess.run([VIT_INFER, *args], capture_output=True, text=True, timeout=60,
+                          env=env)
 
 
 def one_line_error(p):
@@ -107,6 +110,15 @@ def main():
         last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
         check(p.returncode == 0 and re.fullmatch(r"median_ms: [0-9.]+", last) is not None,
               "--bench: last line is median_ms")
+
+        p = run(model, "--bench", "1", "--precision", "fp16")
+        check(p.returncode == 2 and "--precision" in p.stderr, "bad --precision: exit 2")
+        no_bf16 = dict(os.environ, VIT_GEMM="avx2")
+        p = run(model, "--bench", "1", "--precision", "bf16", env=no_bf16)
+        check(p.returncode == 1 and one_line_error(p) and "AVX512-BF16" in p.stderr,
+              "bf16 without AVX512-BF16: exit 1, one line naming the feature")
+        p = run(model, "--bench", "1", "--precision", "auto", env=no_bf16)
+        check(p.returncode == 0 and "precision: fp32" in p.stdout, "auto without bf16: fp32")
     return 1 if failures else 0
 
 

@@ -2,6 +2,7 @@
 #ifndef VIT_MODEL_H
 #define VIT_MODEL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "formats/model_config.h"
@@ -36,6 +37,10 @@ struct vit_model {
     int num_budgets;
     vit_budget budgets[VIT_MAX_BUDGETS];
     char **fallback_labels; /* "class N", when the config names none */
+    /* bf16 copies of the GEMM weights (kernels/gemm.h), made by the first bf16 session under
+     * bf16_lock and never changed after; NULL until then. */
+    pthread_mutex_t bf16_lock;
+    struct vit_gemm_weights *bf16;
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/model.h"
 #include "core/family.h"
 #include "ops/ops.h"
 #include "ops/preprocess.h"
@@ -18,6 +19,8 @@ struct vit_session {
     float *input; /* [C, H, W] preprocessed frame */
     float *probs;
     vit_preprocess *pre;
+    size_t arena_bytes;
+    vit_gemm_weights *bf16; /* the model's bf16 weights, or NULL: fp32 */
 };
 
 static uint64_t now_us(void)
@@ -52,6 +55,82 @@ static int create_preprocess(vit_session *s, vit_error *err)
     return vit_preprocess_new(&pp, &s->pre, err);
 }
 
+/* Lists the model's GEMM weights with one run on the zero input, every exit answering late so
+ * that a cascade runs them all, on this thread alone (gemm_weights.c), then packs them. */
+static int record_bf16_weights(vit_session *s, vit_gemm_weights **ret, vit_error *err)
+{
+    vit_model *m = s->model;
+    size_t in = (size_t)m->input_c * m->input_h * m->input_w * sizeof(float);
+    vit_gemm_weights *w = vit_gemm_weights_recorder(s->run.arena, s->arena_bytes, s->input, in);
+    if (!w)
+        return vit_errorf(err, -ENOMEM, "%s: out of memory for bf16 weights", m->path);
+    vit_run run = s->run;
+    run.pool = NULL;
+    run.exit_threshold = 2.0f;
+    for (int k = 0; k < VIT_MAX_EXITS; k++)
+        run.exit_thresholds[k] = 2.0f;
+    vit_gemm_weights *old = vit_gemm_use(w);
+    int r = m->family->run(m, &run, s->input);
+    vit_gemm_use(old);
+    if (r >= 0)
+        r = vit_gemm_weights_finish(w);
+    if (r < 0) {
+        vit_gemm_weights_free(w);
+        return vit_errorf(err, r, "%s: cannot make the bf16 weights", m->path);
+    }
+    *ret = w;
+    return 0;
+}
+
+static int session_set_precision(vit_session *s, vit_precision want, vit_error *err)
+{
+    if (want != VIT_PRECISION_FP32 && want != VIT_PRECISION_BF16 && want != VIT_PRECISION_AUTO)
+        return vit_errorf(err, -EINVAL, "precision must be fp32, bf16 or auto, not %d", (int)want);
+    if (want == VIT_PRECISION_FP32 || (want == VIT_PRECISION_AUTO && !vit_cpu_has_bf16()))
+        return 0;
+    if (!vit_cpu_has_bf16())
+        return vit_errorf(err, -ENODEV,
+                          "%s: precision bf16 needs the CPU feature AVX512-BF16 (avx512_bf16), "
+                          "which this CPU lacks or VIT_GEMM turned off; use fp32 or auto",
+                          s->model->path);
+    vit_model *m = s->model;
+    int r = 0;
+    pthread_mutex_lock(&m->bf16_lock);
+    if (!m->bf16)
+        r = record_bf16_weights(s, &m->bf16, err);
+    s->bf16 = m->bf16;
+    pthread_mutex_unlock(&m->bf16_lock);
+    return r;
+}
+
+int vit_precision_from_string(const char *name, vit_precision *ret)
+{
+    static const char *const names[] = {"fp32", "bf16", "auto"};
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *ret = (vit_precision)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *vit_precision_name(vit_precision precision)
+{
+    return precision == VIT_PRECISION_BF16   ? "bf16"
+           : precision == VIT_PRECISION_AUTO ? "auto"
+                                             : "fp32";
+}
+
+int vit_cpu_has_bf16(void)
+{
+    return vit_gemm_bf16_available();
+}
+
+vit_precision vit_session_precision(const vit_session *session)
+{
+    return session->bf16 ? VIT_PRECISION_BF16 : VIT_PRECISION_FP32;
+}
+
 int vit_session_new(vit_model *model, const vit_session_options *opts, vit_session **ret_session,
                     vit_error *err)
 {
@@ -70,7 +149,8 @@ int vit_session_new(vit_model *model, const vit_session_options *opts, vit_sessi
     s->run.threads = threads;
     vit_session_set_exit_threshold(s, opts ? opts->exit_threshold : -1.0f);
     size_t in = (size_t)model->input_c * model->input_h * model->input_w;
-    s->run.arena = alloc_zeroed_aligned(model->family->arena_bytes(model, threads));
+    s->arena_bytes = model->family->arena_bytes(model, threads);
+    s->run.arena = alloc_zeroed_aligned(s->arena_bytes);
     s->input = alloc_zeroed_aligned(in * sizeof(float));
     s->run.logits = alloc_zeroed_aligned((size_t)model->num_classes * sizeof(float));
     s->probs = alloc_zeroed_aligned((size_t)model->num_classes * sizeof(float));
@@ -81,6 +161,8 @@ int vit_session_new(vit_model *model, const vit_session_options *opts, vit_sessi
         r = vit_threadpool_new(threads, &s->pool, err);
     if (r == 0)
         r = create_preprocess(s, err);
+    if (r == 0)
+        r = session_set_precision(s, opts ? opts->precision : VIT_PRECISION_FP32, err);
     if (r < 0) {
         vit_session_free(s);
         return r;
@@ -157,7 +239,9 @@ int vit_session_set_budget(vit_session *session, double gflops, vit_error *err)
 static int run_network(vit_session *s, const float *chw, uint64_t t0, vit_result *ret)
 {
     const vit_model *m = s->model;
+    vit_gemm_weights *old = vit_gemm_use(s->bf16);
     int exit_index = m->family->run(m, &s->run, chw);
+    vit_gemm_use(old);
     if (exit_index < 0)
         return exit_index;
     int n = m->num_classes;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 
 #define SPIN_ITERATIONS 4000
 
@@ -29,6 +30,7 @@ struct vit_threadpool {
     int num_tasks;
     vit_task_fn fn;
     void *ctx;
+    vit_gemm_weights *gemm; /* the caller's bf16 weights (gemm.h), used by the workers too */
     int stop;
 };
 
@@ -81,6 +83,7 @@ static void *worker_main(void *arg)
         if (g == seen) /* woken to stop */
             break;
         seen = g;
+        vit_gemm_use(pool->gemm);
         run_tasks(pool);
         if (atomic_fetch_sub_explicit(&pool->busy, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&pool->mutex);
@@ -153,6 +156,7 @@ void vit_threadpool_run(vit_threadpool *pool, int n, vit_task_fn fn, void *ctx)
     }
     pool->fn = fn;
     pool->ctx = ctx;
+    pool->gemm = vit_gemm_in_use();
     pool->num_tasks = n;
     atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
     atomic_store_explicit(&pool->busy, pool->num_threads - 1, memory_order_relaxed);

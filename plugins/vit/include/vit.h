@@ -103,16 +103,38 @@ float vit_model_exit_threshold(const vit_model *model, int budget, int exit_inde
 
 /* ---- session ---------------------------------------------------------------------------- */
 
+/* The arithmetic of a session's matrix products. In bf16, every product with a weight (Linear,
+ * patch and 1x1 convolutions, attention projections, heads) multiplies bf16 copies of the
+ * weights (made once per model, shared by its bf16 sessions) by activations rounded to bf16,
+ * summing in fp32 (AVX512-BF16 vdpbf16ps); attention's own products, norms, softmax and the
+ * rest stay fp32. Logits move by about 1e-2 relative; top-1 rarely changes. */
+typedef enum vit_precision {
+    VIT_PRECISION_FP32 = 0, /* the default */
+    VIT_PRECISION_BF16,     /* vit_session_new: -ENODEV on a CPU without AVX512-BF16 */
+    VIT_PRECISION_AUTO,     /* bf16 where the CPU has AVX512-BF16, else fp32 */
+} vit_precision;
+
+/* "fp32", "bf16" or "auto" into *ret; -EINVAL for anything else. */
+int vit_precision_from_string(const char *name, vit_precision *ret);
+const char *vit_precision_name(vit_precision precision);
+/* 1 when bf16 sessions can run here (AVX512-BF16, and VIT_GEMM has not forced avx2 or blas). */
+int vit_cpu_has_bf16(void);
+
 typedef struct vit_session_options {
-    int threads;          /* worker threads for this session; 0 = every online core */
-    float exit_threshold; /* < 0: the model's default; else exits answer at p_max >= this */
+    int threads;             /* worker threads for this session; 0 = every online core */
+    float exit_threshold;    /* < 0: the model's default; else exits answer at p_max >= this */
+    vit_precision precision; /* FP32 (zero) unless asked */
 } vit_session_options;
 
-/* opts may be NULL for the defaults. The session holds a reference on model. */
+/* opts may be NULL for the defaults. The session holds a reference on model. The first bf16
+ * session of a model makes the model's bf16 weights (one run of the network at creation, then
+ * a conversion; later sessions share them). -ENODEV: bf16 asked on a CPU without AVX512-BF16. */
 int vit_session_new(vit_model *model, const vit_session_options *opts, vit_session **ret_session,
                     vit_error *err);
 vit_session *vit_session_free(vit_session *session);
 const vit_model *vit_session_model(const vit_session *session);
+/* What the session computes in: VIT_PRECISION_FP32 or VIT_PRECISION_BF16 (AUTO resolved). */
+vit_precision vit_session_precision(const vit_session *session);
 /* One threshold for every exit; < 0 returns to the model's per-exit defaults. */
 void vit_session_set_exit_threshold(vit_session *session, float threshold);
 /* Per-exit thresholds: count must be the model's number of exits (the last value is ignored:

@@ -13,7 +13,9 @@
 
 #include "kernels/gemm.h"
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_kernel.h"
+#include "kernels/gemm_weights.h"
 #include "ops/ops.h" /* the BLAS path's bias and GELU epilogues (activation.c) */
 
 void openblas_set_num_threads(int num_threads);
@@ -76,6 +78,26 @@ void vit_split_range(int n, int parts, int i, int *r0, int *r1)
     *r1 = *r0 + base + (i < extra);
 }
 
+static void gemm_blas(const vit_gemm_args *g);
+
+/* A product: in bf16 when the thread's weights hold a copy of B, else the fp32 backend. */
+static void gemm_dispatch(const vit_gemm_args *g)
+{
+    const uint32_t *packed = vit_gemm_weights_lookup(vit_gemm_in_use(), g);
+    if (packed)
+        vit_gemm_bf16_run(g, packed);
+    else if (gemm_isa == VIT_GEMM_BLAS)
+        gemm_blas(g);
+    else
+        vit_gemm_kernel_run(gemm_isa, g);
+}
+
+int vit_gemm_bf16_available(void)
+{
+    vit_gemm_init();
+    return gemm_isa == VIT_GEMM_AVX512 && vit_cpu_has_avx512bf16();
+}
+
 static void gemm_blas(const vit_gemm_args *g)
 {
     float beta = g->accumulate ? 1.0f : 0.0f;
@@ -101,10 +123,7 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
     if (M <= 0 || N <= 0)
         return;
     vit_gemm_args g = {M, N, K, alpha, A, lda, B, ldb, trans_b, bias, accumulate, C, ldc, 0};
-    if (gemm_isa == VIT_GEMM_BLAS)
-        gemm_blas(&g);
-    else
-        vit_gemm_kernel_run(gemm_isa, &g);
+    gemm_dispatch(&g);
 }
 
 void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
@@ -113,10 +132,7 @@ void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *
     if (M <= 0 || N <= 0)
         return;
     vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1};
-    if (gemm_isa == VIT_GEMM_BLAS)
-        gemm_blas(&g);
-    else
-        vit_gemm_kernel_run(gemm_isa, &g);
+    gemm_dispatch(&g);
 }
 
 void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,

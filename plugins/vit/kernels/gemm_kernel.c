@@ -23,7 +23,7 @@
 #include <immintrin.h>
 
 #include "kernels/fastmath.h"
-#include "kernels/fastmath512.h"
+#include "kernels/tile512.h"
 
 vit_gemm_isa vit_gemm_kernel_detect(void)
 {
@@ -82,11 +82,6 @@ static void pack_b_blocks(const vit_gemm_args *g, int k0, int kc, int n0, int bl
         for (int j = 0; j < nr; j++)
             bp[k * nr + j] = w[(size_t)j * g->ldb + k];
 }
-
-/* What a tile's epilogue does: add to what C holds (every K block after the first, or when
- * accumulating) and apply GELU (only once C is complete, with the last K block). */
-#define TILE_LOAD_C 1
-#define TILE_GELU 2
 
 static inline int tile_flags(const vit_gemm_args *g, int k0, int last)
 {
@@ -194,29 +189,7 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
     }
-    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-    __m512 va = _mm512_set1_ps(alpha);
-    __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 12
-    for (int i = 0; i < mr; i++) { /* constant indices keep acc in registers */
-        if (i >= rows)
-            break;
-        float *ci = c + (size_t)i * ldc;
-        __m512 r0 = _mm512_fmadd_ps(acc[i][0], va, bias0);
-        __m512 r1 = _mm512_fmadd_ps(acc[i][1], va, bias1);
-        if (flags & TILE_LOAD_C) {
-            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(m0, ci));
-            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(m1, ci + 16));
-        }
-        if (flags & TILE_GELU) {
-            r0 = vit_gelu512(r0);
-            r1 = vit_gelu512(r1);
-        }
-        _mm512_mask_storeu_ps(ci, m0, r0);
-        _mm512_mask_storeu_ps(ci + 16, m1, r1);
-    }
+    vit_tile512_store(mr, acc, c, ldc, rows, cols, alpha, flags, bias);
 }
 
 #define TILE512_WRAPPER(MR)                                                                        \

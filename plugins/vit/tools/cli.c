@@ -36,3 +36,11 @@ int vit_cli_threads(const char *prog, const char *s, int *ret)
     fprintf(stderr, "%s: --threads needs an integer in [0, %d]\n", prog, VIT_MAX_THREADS);
     return -1;
 }
+
+int vit_cli_precision(const char *prog, const char *s, vit_precision *ret)
+{
+    if (vit_precision_from_string(s, ret) == 0)
+        return 0;
+    fprintf(stderr, "%s: --precision needs fp32, bf16 or auto\n", prog);
+    return -1;
+}

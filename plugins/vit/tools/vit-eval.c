@@ -28,6 +28,7 @@ typedef struct options {
     double exit_threshold, budget; /* < 0: not given */
     int threads, json;
     int64_t limit;
+    vit_precision precision;
 } options;
 
 typedef struct eval_result {
@@ -50,6 +51,7 @@ static void usage(FILE *out)
           "  --budget G           cascades: the model's budget with the largest expected mean\n"
           "                       GFLOPs not above G (else its cheapest)\n"
           "  --threads N          worker threads (default 1; 0 = every online core)\n"
+          "  --precision P        fp32 (default), bf16 or auto (vit-infer --help)\n"
           "  --limit N            only the first N images\n"
           "  --json               print one JSON object\n"
           "  -h, --help           show this help\n",
@@ -72,6 +74,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"threads", required_argument, NULL, 't'},
         {"limit", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},
+        {"precision", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -105,6 +108,10 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case 'j':
             o->json = 1;
+            break;
+        case 'p':
+            if (vit_cli_precision("vit-eval", optarg, &o->precision) < 0)
+                return -1;
             break;
         case 'h':
             usage(stdout);
@@ -219,15 +226,16 @@ static void print_json(const options *o, const vit_model *m, const eval_result *
                          : json_pack("{s:i, s:f}", "index", res->budget, "expected_gflops",
                                      vit_model_budget_gflops(m, res->budget));
     json_t *root = json_pack(
-        "{s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:i}", "model",
-        o->model, "architecture", vit_model_architecture(m), "exits", exits, "images",
+        "{s:s, s:s, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:i, s:s}",
+        "model", o->model, "architecture", vit_model_architecture(m), "exits", exits, "images",
         (json_int_t)res->images, "correct", (json_int_t)res->correct, "accuracy",
         res->images ? (double)res->correct / (double)res->images : 0.0, "seconds", res->seconds,
         "frames_per_second", res->seconds > 0 ? (double)res->images / res->seconds : 0.0,
         "cpu_seconds", res->cpu_seconds, "frames_per_cpu_second",
         res->cpu_seconds > 0 ? (double)res->images / res->cpu_seconds : 0.0, "mean_gflops",
         res->images ? res->gflops_sum / (double)res->images : 0.0, "exit_counts", counts,
-        "exit_gflops", gflops, "exit_thresholds", th, "budget", budget, "threads", o->threads);
+        "exit_gflops", gflops, "exit_thresholds", th, "budget", budget, "threads", o->threads,
+        "precision", vit_precision_name(o->precision));
     char *text = json_dumps(root, JSON_COMPACT);
     puts(text ? text : "{}");
     free(text);
@@ -238,9 +246,9 @@ static void print_text(const options *o, const vit_model *m, const eval_result *
 {
     int exits = vit_model_num_exits(m);
     double n = res->images ? (double)res->images : 1.0;
-    printf("model: %s (%s, %d exit%s), %lld images, %d thread%s\n", o->model,
+    printf("model: %s (%s, %d exit%s), %lld images, %d thread%s, %s\n", o->model,
            vit_model_architecture(m), exits, exits == 1 ? "" : "s", (long long)res->images,
-           o->threads, o->threads == 1 ? "" : "s");
+           o->threads, o->threads == 1 ? "" : "s", vit_precision_name(o->precision));
     if (exits > 1) {
         printf("exit thresholds:");
         for (int k = 0; k < exits && k < 16; k++)
@@ -274,9 +282,12 @@ int main(int argc, char **argv)
     vit_idx images = {0}, labels = {0};
     eval_result res = {0};
     int r = vit_model_open(o.model, &m, &err);
-    vit_session_options so = {.threads = o.threads, .exit_threshold = -1.0f};
+    vit_session_options so = {
+        .threads = o.threads, .exit_threshold = -1.0f, .precision = o.precision};
     if (r == 0)
         r = vit_session_new(m, &so, &s, &err);
+    if (r == 0)
+        o.precision = vit_session_precision(s); /* auto resolved, for the report */
     if (r == 0)
         r = set_policy(&o, m, s, &res, &err);
     if (r == 0)

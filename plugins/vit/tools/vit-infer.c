@@ -2,6 +2,7 @@
  *
  *   vit-infer MODEL INPUT.npy --logits OUT.npy   logits of an already-normalised CHW tensor
  *   vit-infer MODEL IMAGE [--top-k K]            top-k labels of a PNG / JPEG / PPM / PGM file
+ *   vit-infer ... [--precision fp32|bf16|auto]  the session's arithmetic (vit.h)
  *   vit-infer MODEL --bench N [--threads T]      N timed runs on a ready tensor; last line
  *                                                "median_ms: X"
  *   vit-infer MODEL IMAGE --bench N              N timed runs of what an application does per
@@ -26,6 +27,7 @@
 typedef struct options {
     const char *model, *input, *logits_out;
     int top_k, threads, bench;
+    vit_precision precision;
 } options;
 
 static void usage(FILE *out)
@@ -38,6 +40,8 @@ static void usage(FILE *out)
           "                    of the last run)\n"
           "  --top-k K         print the K most likely labels (default 5)\n"
           "  --threads T       worker threads (default 1; 0 = every online core)\n"
+          "  --precision P     fp32 (default), bf16 (AVX512-BF16 GEMMs, fp32 sums; an error\n"
+          "                    on a CPU without it) or auto (bf16 where the CPU has it)\n"
           "  --bench N         time N runs on INPUT (an image includes preprocessing), else\n"
           "                    on a fixed pseudo-random tensor;\n"
           "                    the last line printed is \"median_ms: X\"\n"
@@ -75,13 +79,10 @@ static void list_architectures(void)
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
-        {"logits", required_argument, NULL, 'l'},
-        {"top-k", required_argument, NULL, 'k'},
-        {"threads", required_argument, NULL, 't'},
-        {"bench", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {"list-architectures", no_argument, NULL, 'A'},
-        {NULL, 0, NULL, 0},
+        {"logits", required_argument, NULL, 'l'},       {"top-k", required_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 't'},      {"bench", required_argument, NULL, 'b'},
+        {"precision", required_argument, NULL, 'p'},    {"help", no_argument, NULL, 'h'},
+        {"list-architectures", no_argument, NULL, 'A'}, {NULL, 0, NULL, 0},
     };
     *o = (options){.top_k = 5, .threads = 1};
     int c;
@@ -96,6 +97,10 @@ static int parse_args(int argc, char **argv, options *o)
             break;
         case 't':
             if (vit_cli_threads("vit-infer", optarg, &o->threads) < 0)
+                return -1;
+            break;
+        case 'p':
+            if (vit_cli_precision("vit-infer", optarg, &o->precision) < 0)
                 return -1;
             break;
         case 'b':
@@ -217,8 +222,9 @@ static int bench(vit_session *s, const float *input, const vit_frame *frame, con
         for (int i = 0; i < o->bench; i++)
             sum += ms[i];
         printf("model: %s (%s)\n", vit_model_path(m), vit_model_architecture(m));
-        printf("threads: %d\ngemm: %s\nruns: %d\ngflops: %.3f\n", o->threads, vit_gemm_backend(),
-               o->bench, res->gflops);
+        printf("threads: %d\ngemm: %s\nprecision: %s\nruns: %d\ngflops: %.3f\n", o->threads,
+               vit_gemm_backend(), vit_precision_name(vit_session_precision(s)), o->bench,
+               res->gflops);
         printf("min_ms: %.3f\nmean_ms: %.3f\nmax_ms: %.3f\n", ms[0], sum / o->bench,
                ms[o->bench - 1]);
         /* CPU time of all threads per run: robust to other load on the machine */
@@ -254,7 +260,8 @@ static int run(const options *o, vit_error *err)
     vit_image img = {0};
     vit_result res;
     int r = vit_model_open(o->model, &m, err);
-    vit_session_options so = {.threads = o->threads, .exit_threshold = -1.0f};
+    vit_session_options so = {
+        .threads = o->threads, .exit_threshold = -1.0f, .precision = o->precision};
     if (r == 0)
         r = vit_session_new(m, &so, &s, err);
     if (r == 0 && o->input && is_npy(o->input))
