@@ -21,6 +21,8 @@ import unittest
 from gi.repository import Gio, GLib
 
 TIMEOUT_SCALE = float(os.environ.get("VITD_TEST_TIMEOUT_SCALE", "1"))
+# Liveness: a control call answers within a second (stretched like every wait for slow builds).
+ANSWER_BOUND_S = 1.0 * TIMEOUT_SCALE
 
 BUILD = os.environ.get("VITD_BUILD_ROOT", "")
 SOURCE = os.environ.get("VITD_SOURCE_ROOT", "")

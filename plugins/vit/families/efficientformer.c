@@ -47,10 +47,7 @@ typedef struct ef_net {
     const float *head_w, *head_b, *dist_w, *dist_b;
 } ef_net;
 
-static int ef_match(const char *arch)
-{
-    return !strncmp(arch, "efficientformer_", 16) && strncmp(arch, "efficientformerv2_", 18);
-}
+static const char *const ef_patterns[] = {"efficientformer_*", NULL};
 
 /* ---- the attention mixer ----------------------------------------------------------------- */
 
@@ -439,7 +436,7 @@ static int ef_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_efficientformer = {
     .name = "efficientformer",
-    .match = ef_match,
+    .patterns = ef_patterns,
     .build = ef_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = ef_arena_bytes,

@@ -56,11 +56,7 @@ typedef struct mf2_net {
     const float *zeros; /* the bias of the bias-free norms */
 } mf2_net;
 
-static int mf2_match(const char *arch)
-{
-    return !strncmp(arch, "poolformerv2_", 13) || !strncmp(arch, "convformer_", 11) ||
-           !strncmp(arch, "caformer_", 9);
-}
+static const char *const mf2_patterns[] = {"poolformerv2_*", "convformer_*", "caformer_*", NULL};
 
 /* ---- mixers ------------------------------------------------------------------------------ */
 
@@ -456,7 +452,7 @@ static int mf2_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_metaformer_v2 = {
     .name = "metaformer_v2",
-    .match = mf2_match,
+    .patterns = mf2_patterns,
     .build = mf2_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = mf2_arena_bytes,
