@@ -214,6 +214,35 @@ void vit_mf_attention_rows(const float *q, int ldq, const float *k, int ldk, con
                            int ldv, int M, int heads, int d, int r0, int r1, float *scores,
                            float *out, int ldo);
 
+/* ---- stages of the conv-downsampling families (PoolFormer, MetaFormer v2, EfficientFormer) -- */
+
+typedef struct vit_mf_stage {
+    int dim, depth, H, W; /* width, blocks, grid */
+    int hidden;           /* the widest hidden map of its blocks (MLP or mixer) */
+    int has_down;
+    vit_mf_norm down_norm; /* before the downsample conv (NONE: no norm) */
+    vit_conv2d down;
+    vit_mf_block *blocks;
+} vit_mf_stage;
+
+/* The grids of stages[0..n) from the stem's output H x W through each downsample conv (its own
+ * kernel, stride and pad); -EINVAL naming net's image size when a grid vanishes. */
+int vit_mf_stage_sizes(vit_binder *b, const vit_mf_net *net, vit_mf_stage *stages, int n, int H,
+                       int W);
+/* model_args "depths" and dims_key (when present) against the stages, then
+ * vit_mf_check_all_used(b, family_name). */
+int vit_mf_check_stages(vit_binder *b, const vit_mf_stage *stages, int n, const char *dims_key,
+                        const char *family_name);
+/* Grows *max_nc (maps), *max_nh (hidden maps) and *conv (the downsamples' pool scratch) to
+ * what the stages need. */
+void vit_mf_stages_extent(const vit_mf_stage *stages, int n, int threads, size_t *max_nc,
+                          size_t *max_nh, size_t *conv);
+/* The stem conv on the CHW image [*, H, W] into s->x, setting s->pool and s->H, s->W, s->C. */
+void vit_mf_stem_run(vit_mf_state *s, vit_threadpool *pool, const vit_conv2d *stem,
+                     const float *chw, int H, int W);
+/* Runs the stages on s->x: each one's downsample (if any), then its blocks. */
+void vit_mf_stages_run(vit_mf_state *s, const vit_mf_stage *stages, int n);
+
 /* ---- window attention passes (Swin's window mixer, H-MHSA's local cells) ------------------ */
 
 typedef struct vit_mf_window_job {
