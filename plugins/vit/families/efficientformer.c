@@ -74,25 +74,10 @@ static void ef_attn_task(void *ctx, int r0, int r1, int task)
     const ef_attn *a = j->blk->mixer;
     vit_mf_state *s = j->s;
     int N = s->H * s->W, Q = ef_qkv_width(a), hw = 2 * a->kd + a->vd, V = a->heads * a->vd;
-    float *scores = s->work + (size_t)task * VIT_MF_ATTN_CHUNK * N;
-    float scale = 1.0f / sqrtf((float)a->kd);
-    for (int c0 = r0; c0 < r1; c0 += VIT_MF_ATTN_CHUNK) {
-        int rows = r1 - c0 < VIT_MF_ATTN_CHUNK ? r1 - c0 : VIT_MF_ATTN_CHUNK;
-        for (int h = 0; h < a->heads; h++) {
-            const float *q = s->hidden + (size_t)c0 * Q + h * hw, *k = s->hidden + h * hw + a->kd;
-            vit_gemm(rows, N, a->kd, scale, q, Q, k, Q, 1, NULL, 0, scores, N);
-            const float *bias = a->biases + (size_t)h * a->R * a->R;
-            for (int i = 0; i < rows; i++) {
-                int qy = (c0 + i) / s->W, qx = (c0 + i) % s->W;
-                for (int m = 0; m < N; m++)
-                    scores[(size_t)i * N + m] +=
-                        bias[abs(qy - m / s->W) * a->R + abs(qx - m % s->W)];
-            }
-            vit_softmax_rows(rows, N, scores, N);
-            vit_gemm(rows, a->vd, N, 1.0f, scores, N, k + a->kd, Q, 0, NULL, 0,
-                     s->hidden2 + (size_t)c0 * V + h * a->vd, V);
-        }
-    }
+    vit_mf_bias_attn ba = {a->heads, a->kd, a->vd, Q,    Q,    Q, hw,
+                           hw,       hw,    s->H,  s->W, s->W, 1, a->biases};
+    vit_mf_bias_attention_rows(&ba, s->hidden, s->hidden + a->kd, s->hidden + 2 * a->kd, r0, r1,
+                               s->work + (size_t)task * VIT_MF_ATTN_CHUNK * N, s->hidden2, V);
     vit_linear(r1 - r0, s->C, V, s->hidden2 + (size_t)r0 * V, V, a->proj_w, a->proj_b, 0.0f,
                s->t + (size_t)r0 * s->C, s->C);
 }
@@ -397,12 +382,8 @@ static int ef_run(const vit_model *m, vit_run *run, const float *chw)
     vit_mf_stages_run(&s, n->stages, n->num_stages);
     /* LayerNorm on every token, mean, both heads averaged */
     vit_mf_norm_run(&n->norm, &s, s.x, s.y, s.C);
-    int K = n->base.num_classes;
-    vit_token_mean(s.y, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, K, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits, K);
-    vit_linear(1, K, s.C, s.work, s.C, n->dist_w, n->dist_b, 1.0f, run->logits, K);
-    for (int k = 0; k < K; k++)
-        run->logits[k] *= 0.5f;
+    vit_mf_distilled_head(&s, s.y, n->head_w, n->head_b, n->dist_w, n->dist_b, n->base.num_classes,
+                          run->logits);
     return 0;
 }
 

@@ -66,8 +66,22 @@ static VIT_HOT void relu_rows(float *x, int ldx, int N, int r0, int r1)
     }
 }
 
+static VIT_HOT void hardswish_rows(float *x, int ldx, int N, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int j = 0; j < N; j++) {
+            float t = xr[j] + 3.0f;
+            t = t < 0.0f ? 0.0f : t > 6.0f ? 6.0f : t;
+            xr[j] = xr[j] * t * (1.0f / 6.0f);
+        }
+    }
+}
+
 void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1)
 {
+    if (act == VIT_MF_ACT_HARDSWISH)
+        hardswish_rows(x, ldx, N, r0, r1);
     if (act == VIT_MF_ACT_GELU)
         vit_bias_gelu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx, NULL);
     else if (act == VIT_MF_ACT_SILU)
@@ -313,7 +327,7 @@ static void chain_run(block_job *j)
     }
 }
 
-static void mlp_run(const vit_mf_block *blk, vit_mf_state *s)
+void vit_mf_block_mlp_run(const vit_mf_block *blk, vit_mf_state *s)
 {
     const vit_mf_mlp *m = &blk->mlp;
     int plain = blk->norm2.kind == VIT_MF_NORM_NONE;
@@ -378,7 +392,7 @@ void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s)
     blk->mixer_fn(blk, s);
     if (!blk->mixer_residual)
         residual_run(s, blk->ls1, blk->rs1, s->t);
-    mlp_run(blk, s);
+    vit_mf_block_mlp_run(blk, s);
 }
 
 /* ---- attention --------------------------------------------------------------------------- */
@@ -396,6 +410,30 @@ void vit_mf_attention_rows(const float *q, int ldq, const float *k, int ldk, con
             vit_softmax_rows(rows, M, scores, M);
             vit_gemm(rows, d, M, 1.0f, scores, M, v + h * d, ldv, 0, NULL, 0,
                      out + (size_t)c0 * ldo + h * d, ldo);
+        }
+    }
+}
+
+void vit_mf_bias_attention_rows(const vit_mf_bias_attn *a, const float *q, const float *k,
+                                const float *v, int r0, int r1, float *scores, float *out, int ldo)
+{
+    int M = a->kh * a->kw;
+    float scale = 1.0f / sqrtf((float)a->kd);
+    for (int c0 = r0; c0 < r1; c0 += VIT_MF_ATTN_CHUNK) {
+        int rows = r1 - c0 < VIT_MF_ATTN_CHUNK ? r1 - c0 : VIT_MF_ATTN_CHUNK;
+        for (int h = 0; h < a->heads; h++) {
+            vit_gemm(rows, M, a->kd, scale, q + (size_t)c0 * a->ldq + h * a->hq, a->ldq,
+                     k + h * a->hk, a->ldk, 1, NULL, 0, scores, M);
+            const float *bias = a->table + (size_t)h * M;
+            for (int i = 0; i < rows; i++) {
+                int qy = (c0 + i) / a->qw * a->stride, qx = (c0 + i) % a->qw * a->stride;
+                float *sr = scores + (size_t)i * M;
+                for (int m = 0; m < M; m++)
+                    sr[m] += bias[abs(qy - m / a->kw) * a->kw + abs(qx - m % a->kw)];
+            }
+            vit_softmax_rows(rows, M, scores, M);
+            vit_gemm(rows, a->vd, M, 1.0f, scores, M, v + h * a->hv, a->ldv, 0, NULL, 0,
+                     out + (size_t)c0 * ldo + h * a->vd, ldo);
         }
     }
 }
@@ -485,4 +523,16 @@ void vit_mf_stages_run(vit_mf_state *s, const vit_mf_stage *stages, int n)
         for (int j = 0; j < stages[i].depth; j++)
             vit_mf_block_run(&stages[i].blocks[j], s);
     }
+}
+
+void vit_mf_distilled_head(vit_mf_state *s, const float *x, const float *head_w,
+                           const float *head_b, const float *dist_w, const float *dist_b,
+                           int num_classes, float *logits)
+{
+    vit_mf_mean_head(s, x, head_w, head_b, num_classes, logits);
+    if (!dist_w)
+        return;
+    vit_linear(1, num_classes, s->C, s->work, s->C, dist_w, dist_b, 1.0f, logits, num_classes);
+    for (int k = 0; k < num_classes; k++)
+        logits[k] *= 0.5f;
 }
