@@ -15,6 +15,7 @@ _PREFIXES = [
     ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"), ("transcnn_", "transcnn"),
     ("poolformerv2_", "metaformer_v2"), ("convformer_", "metaformer_v2"),
     ("caformer_", "metaformer_v2"), ("efficientformer_", "efficientformer"),
+    ("levit_", "levit"),
 ]
 
 
@@ -209,4 +210,9 @@ FIXTURES = [
             dict(depths=[1, 1, 1, 2], embed_dims=[16, 24, 32, 48], num_vit=1, img_size=224),
             label_names=_TEN),
     Fixture("efficientformer_l1", "efficientformer", "efficientformer_l1", 1000, on_demand=True),
+    # LeViT: 112 -> 7x7 tokens -> 4x4 (odd grid subsampled) -> 2x2
+    Fixture("levit_test", "levit", "levit_test", 10,
+            dict(embed_dim=[32, 48, 64], key_dim=8, num_heads=[2, 3, 4], depth=[1, 1, 2],
+                 img_size=112), label_names=_TEN),
+    Fixture("levit_128s", "levit", "levit_128s", 1000, on_demand=True),
 ]

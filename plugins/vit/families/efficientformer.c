@@ -31,18 +31,11 @@ typedef struct ef_attn {
     const float *qkv_w, *qkv_b, *proj_w, *proj_b, *biases;
 } ef_attn;
 
-typedef struct ef_stage {
-    int dim, depth, hidden, H, W;
-    int has_down;
-    vit_conv2d down;
-    vit_mf_block *blocks;
-} ef_stage;
-
 typedef struct ef_net {
     vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
     int num_stages, max_qkv;
     vit_conv2d stem1, stem2;
-    ef_stage stages[EF_MAX_STAGES];
+    vit_mf_stage stages[EF_MAX_STAGES];
     vit_mf_norm norm;
     const float *head_w, *head_b, *dist_w, *dist_b;
 } ef_net;
@@ -78,25 +71,10 @@ static void ef_attn_task(void *ctx, int r0, int r1, int task)
     const ef_attn *a = j->blk->mixer;
     vit_mf_state *s = j->s;
     int N = s->H * s->W, Q = ef_qkv_width(a), hw = 2 * a->kd + a->vd, V = a->heads * a->vd;
-    float *scores = s->work + (size_t)task * VIT_MF_ATTN_CHUNK * N;
-    float scale = 1.0f / sqrtf((float)a->kd);
-    for (int c0 = r0; c0 < r1; c0 += VIT_MF_ATTN_CHUNK) {
-        int rows = r1 - c0 < VIT_MF_ATTN_CHUNK ? r1 - c0 : VIT_MF_ATTN_CHUNK;
-        for (int h = 0; h < a->heads; h++) {
-            const float *q = s->hidden + (size_t)c0 * Q + h * hw, *k = s->hidden + h * hw + a->kd;
-            vit_gemm(rows, N, a->kd, scale, q, Q, k, Q, 1, NULL, 0, scores, N);
-            const float *bias = a->biases + (size_t)h * a->R * a->R;
-            for (int i = 0; i < rows; i++) {
-                int qy = (c0 + i) / s->W, qx = (c0 + i) % s->W;
-                for (int m = 0; m < N; m++)
-                    scores[(size_t)i * N + m] +=
-                        bias[abs(qy - m / s->W) * a->R + abs(qx - m % s->W)];
-            }
-            vit_softmax_rows(rows, N, scores, N);
-            vit_gemm(rows, a->vd, N, 1.0f, scores, N, k + a->kd, Q, 0, NULL, 0,
-                     s->hidden2 + (size_t)c0 * V + h * a->vd, V);
-        }
-    }
+    vit_mf_bias_attn ba = {a->heads, a->kd, a->vd, Q,    Q,    Q, hw,
+                           hw,       hw,    s->H,  s->W, s->W, 1, a->biases};
+    vit_mf_bias_attention_rows(&ba, s->hidden, s->hidden + a->kd, s->hidden + 2 * a->kd, r0, r1,
+                               s->work + (size_t)task * VIT_MF_ATTN_CHUNK * N, s->hidden2, V);
     vit_linear(r1 - r0, s->C, V, s->hidden2 + (size_t)r0 * V, V, a->proj_w, a->proj_b, 0.0f,
                s->t + (size_t)r0 * s->C, s->C);
 }
@@ -121,7 +99,8 @@ static int get_conv_bn(vit_binder *b, ef_net *n, vit_conv2d *c, int cin, const c
     return r < 0 ? r : vit_mf_fold_bn(b, &n->base.allocs, c, EF_BN_EPS, "%s.%s", p, norm);
 }
 
-static int build_meta4d(vit_binder *b, ef_net *n, ef_stage *st, vit_mf_block *blk, const char *p)
+static int build_meta4d(vit_binder *b, ef_net *n, vit_mf_stage *st, vit_mf_block *blk,
+                        const char *p)
 {
     vit_conv2d fc1, fc2;
     blk->mixer_fn = vit_mf_pool_mixer;
@@ -144,7 +123,8 @@ static int build_meta4d(vit_binder *b, ef_net *n, ef_stage *st, vit_mf_block *bl
     return 0;
 }
 
-static int build_meta3d(vit_binder *b, ef_net *n, ef_stage *st, vit_mf_block *blk, const char *p)
+static int build_meta3d(vit_binder *b, ef_net *n, vit_mf_stage *st, vit_mf_block *blk,
+                        const char *p)
 {
     int64_t C = st->dim;
     ef_attn *a = vit_mf_calloc(&n->base.allocs, 1, sizeof(*a));
@@ -196,7 +176,7 @@ static int build_meta3d(vit_binder *b, ef_net *n, ef_stage *st, vit_mf_block *bl
 
 static int build_stage(vit_binder *b, ef_net *n, int i, int cin)
 {
-    ef_stage *st = &n->stages[i];
+    vit_mf_stage *st = &n->stages[i];
     int r = 0, idx[EF_MAX_BLOCKS];
     st->dim = cin;
     if (vit_binder_peek(b, "stages.%d.downsample.conv.weight", i)) {
@@ -232,6 +212,7 @@ static int build_stage(vit_binder *b, ef_net *n, int i, int cin)
         if (r == 0)
             r = vit_binder_get(b, &blk->ls2, VIT_SHAPE(st->dim), "%s.ls2.gamma", p);
         st->hidden = blk->mlp.hidden > st->hidden ? blk->mlp.hidden : st->hidden;
+        st->hidden = n->max_qkv > st->hidden ? n->max_qkv : st->hidden;
     }
     return r;
 }
@@ -254,30 +235,19 @@ static int build_head(vit_binder *b, ef_net *n)
     return r;
 }
 
-/* Map sizes from the input size; every Meta3D bias table must fit its grid. */
-static int stage_sizes(vit_binder *b, ef_net *n)
+/* Every Meta3D bias table must fit its stage's grid. */
+static int check_bias_grids(vit_binder *b, const ef_net *n)
 {
-    int H = vit_conv_out_size(vit_conv_out_size(n->base.img_h, 3, 2, 1), 3, 2, 1);
-    int W = vit_conv_out_size(vit_conv_out_size(n->base.img_w, 3, 2, 1), 3, 2, 1);
     for (int i = 0; i < n->num_stages; i++) {
-        ef_stage *st = &n->stages[i];
-        if (st->has_down) {
-            H = vit_conv_out_size(H, st->down.kh, 2, 1);
-            W = vit_conv_out_size(W, st->down.kw, 2, 1);
-        }
-        if (H < 1 || W < 1)
-            return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for %d stages",
-                              b->model->config.source, n->base.img_h, n->base.img_w, n->num_stages);
-        st->H = H;
-        st->W = W;
+        const vit_mf_stage *st = &n->stages[i];
         for (int k = 0; k < st->depth; k++) {
             const ef_attn *a = st->blocks[k].mixer_fn == ef_attn_mixer ? st->blocks[k].mixer : NULL;
-            if (a && (a->R != H || a->R != W))
+            if (a && (a->R != st->H || a->R != st->W))
                 return vit_errorf(b->err, -EINVAL,
                                   "%s: stage %d's attention biases are for a %dx%d grid, the "
                                   "image %dx%d gives %dx%d",
                                   b->model->config.source, i, a->R, a->R, n->base.img_h,
-                                  n->base.img_w, H, W);
+                                  n->base.img_w, st->H, st->W);
         }
     }
     return 0;
@@ -311,17 +281,15 @@ static int build_net(vit_binder *b, void *net)
         r = vit_mf_input_size(b->model, n->base.in_chans, 224, n->base.num_classes, &n->base.img_h,
                               &n->base.img_w, b->err);
     if (r == 0)
-        r = stage_sizes(b, n);
-    if (r < 0)
-        return r;
-    int depths[EF_MAX_STAGES], dims[EF_MAX_STAGES];
-    for (int i = 0; i < n->num_stages; i++) {
-        depths[i] = n->stages[i].depth;
-        dims[i] = n->stages[i].dim;
-    }
-    r = vit_mf_check_arg_lists(b->model, "depths", depths, "embed_dims", dims, n->num_stages,
-                               b->err);
-    return r < 0 ? r : vit_mf_check_all_used(b, "EfficientFormer");
+        r = vit_mf_stage_sizes(
+            b, &n->base, n->stages, n->num_stages,
+            vit_conv_out_size(vit_conv_out_size(n->base.img_h, 3, 2, 1), 3, 2, 1),
+            vit_conv_out_size(vit_conv_out_size(n->base.img_w, 3, 2, 1), 3, 2, 1));
+    if (r == 0)
+        r = check_bias_grids(b, n);
+    return r < 0
+               ? r
+               : vit_mf_check_stages(b, n->stages, n->num_stages, "embed_dims", "EfficientFormer");
 }
 
 static double ef_gflops(const void *net)
@@ -332,7 +300,7 @@ static double ef_gflops(const void *net)
     double macs = vit_conv2d_macs(&n->stem1, n->base.img_h, n->base.img_w) +
                   vit_conv2d_macs(&n->stem2, h1, w1);
     for (int i = 0; i < n->num_stages; i++) {
-        const ef_stage *st = &n->stages[i];
+        const vit_mf_stage *st = &n->stages[i];
         double N = (double)st->H * st->W, C = st->dim;
         if (st->has_down)
             macs += vit_conv2d_macs(&st->down, n->stages[i - 1].H, n->stages[i - 1].W);
@@ -367,20 +335,12 @@ static size_t ef_layout(const ef_net *n, int threads, char *base, vit_mf_state *
                                                  n->base.img_w, threads);
     size_t c2 = vit_conv2d_pool_scratch_floats(&n->stem2, VIT_CONV_HWC, h1, w1, threads);
     conv = c2 > conv ? c2 : conv;
-    for (int i = 0; i < n->num_stages; i++) {
-        const ef_stage *st = &n->stages[i];
-        size_t N = (size_t)st->H * st->W;
-        size_t hid = (size_t)(st->hidden > n->max_qkv ? st->hidden : n->max_qkv);
-        max_nc = N * st->dim > max_nc ? N * st->dim : max_nc;
-        max_nh = N * hid > max_nh ? N * hid : max_nh;
-        work = (size_t)threads * VIT_MF_ATTN_CHUNK * N > work && n->max_qkv
+    vit_mf_stages_extent(n->stages, n->num_stages, threads, &max_nc, &max_nh, &conv);
+    for (int i = 0; i < n->num_stages && n->max_qkv; i++) {
+        size_t N = (size_t)n->stages[i].H * n->stages[i].W;
+        work = (size_t)threads * VIT_MF_ATTN_CHUNK * N > work
                    ? (size_t)threads * VIT_MF_ATTN_CHUNK * N
                    : work;
-        if (st->has_down) {
-            size_t c = vit_conv2d_pool_scratch_floats(&st->down, VIT_CONV_HWC, n->stages[i - 1].H,
-                                                      n->stages[i - 1].W, threads);
-            conv = c > conv ? c : conv;
-        }
     }
     vit_mf_carve c = {base, 0};
     vit_mf_carve_state(&c, s, threads, max_nc, max_nh, work, conv);
@@ -416,21 +376,11 @@ static int ef_run(const vit_model *m, vit_run *run, const float *chw)
     s.pool = run->pool;
     ef_conv_relu(&s, &n->stem1, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w);
     ef_conv_relu(&s, &n->stem2, s.x, VIT_CONV_HWC, s.H, s.W);
-    for (int i = 0; i < n->num_stages; i++) {
-        const ef_stage *st = &n->stages[i];
-        if (st->has_down)
-            vit_mf_downsample(&s, NULL, &st->down);
-        for (int k = 0; k < st->depth; k++)
-            vit_mf_block_run(&st->blocks[k], &s);
-    }
+    vit_mf_stages_run(&s, n->stages, n->num_stages);
     /* LayerNorm on every token, mean, both heads averaged */
     vit_mf_norm_run(&n->norm, &s, s.x, s.y, s.C);
-    int K = n->base.num_classes;
-    vit_token_mean(s.y, s.C, s.H * s.W, s.C, s.work);
-    vit_linear(1, K, s.C, s.work, s.C, n->head_w, n->head_b, 0.0f, run->logits, K);
-    vit_linear(1, K, s.C, s.work, s.C, n->dist_w, n->dist_b, 1.0f, run->logits, K);
-    for (int k = 0; k < K; k++)
-        run->logits[k] *= 0.5f;
+    vit_mf_distilled_head(&s, s.y, n->head_w, n->head_b, n->dist_w, n->dist_b, n->base.num_classes,
+                          run->logits);
     return 0;
 }
 

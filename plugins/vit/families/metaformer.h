@@ -104,7 +104,8 @@ typedef enum vit_mf_act {
     VIT_MF_ACT_GELU,
     VIT_MF_ACT_SILU,
     VIT_MF_ACT_RELU,
-    VIT_MF_ACT_STARRELU /* s * relu(x)^2 + b (MetaFormer baselines); s, b in the MLP */
+    VIT_MF_ACT_STARRELU, /* s * relu(x)^2 + b (MetaFormer baselines); s, b in the MLP */
+    VIT_MF_ACT_HARDSWISH /* x * relu6(x + 3) / 6 (LeViT) */
 } vit_mf_act;
 
 typedef struct vit_mf_mlp {
@@ -169,6 +170,8 @@ int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int
 
 /* Runs one block on s->x (s->H, s->W, s->C set). */
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s);
+/* Its second half alone: x = rs2 * x + ls2 * mlp(norm2(x)) (LeViT's downsampling MLP). */
+void vit_mf_block_mlp_run(const vit_mf_block *blk, vit_mf_state *s);
 
 /* y = norm(x) over the map's H*W rows of C (y may be x). NONE copies nothing and returns x;
  * otherwise returns y. */
@@ -213,6 +216,49 @@ void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2
 void vit_mf_attention_rows(const float *q, int ldq, const float *k, int ldk, const float *v,
                            int ldv, int M, int heads, int d, int r0, int r1, float *scores,
                            float *out, int ldo);
+
+/* ---- stages of the conv-downsampling families (PoolFormer, MetaFormer v2, EfficientFormer) -- */
+
+typedef struct vit_mf_stage {
+    int dim, depth, H, W; /* width, blocks, grid */
+    int hidden;           /* the widest hidden map of its blocks (MLP or mixer) */
+    int has_down;
+    vit_mf_norm down_norm; /* before the downsample conv (NONE: no norm) */
+    vit_conv2d down;
+    vit_mf_block *blocks;
+} vit_mf_stage;
+
+/* The grids of stages[0..n) from the stem's output H x W through each downsample conv (its own
+ * kernel, stride and pad); -EINVAL naming net's image size when a grid vanishes. */
+int vit_mf_stage_sizes(vit_binder *b, const vit_mf_net *net, vit_mf_stage *stages, int n, int H,
+                       int W);
+/* model_args "depths" and dims_key (when present) against the stages, then
+ * vit_mf_check_all_used(b, family_name). */
+int vit_mf_check_stages(vit_binder *b, const vit_mf_stage *stages, int n, const char *dims_key,
+                        const char *family_name);
+/* Grows *max_nc (maps), *max_nh (hidden maps) and *conv (the downsamples' pool scratch) to
+ * what the stages need. */
+void vit_mf_stages_extent(const vit_mf_stage *stages, int n, int threads, size_t *max_nc,
+                          size_t *max_nh, size_t *conv);
+/* The stem conv on the CHW image [*, H, W] into s->x, setting s->pool and s->H, s->W, s->C. */
+void vit_mf_stem_run(vit_mf_state *s, vit_threadpool *pool, const vit_conv2d *stem,
+                     const float *chw, int H, int W);
+/* Runs the stages on s->x: each one's downsample (if any), then its blocks. */
+void vit_mf_stages_run(vit_mf_state *s, const vit_mf_stage *stages, int n);
+
+/* Attention with a relative-position bias table (EfficientFormer, LeViT) for query rows
+ * [r0, r1): per head h, logits = q_h k_h^T kd^-0.5 + table[h, |qy*stride - ky| * kw + |qx*stride -
+ * kx|] with query r at (r / qw, r % qw) and key m at (m / kw, m % kw) of the kh x kw key grid,
+ * softmax over the keys, out[r, h*vd + j] = (. v_h)[j]. Head h's q, k, v start at columns
+ * h*hq, h*hk, h*hv of rows with strides ldq, ldk, ldv. scores: VIT_MF_ATTN_CHUNK * kh*kw floats. */
+typedef struct vit_mf_bias_attn {
+    int heads, kd, vd;
+    int ldq, ldk, ldv, hq, hk, hv;
+    int kh, kw, qw, stride;
+    const float *table; /* [heads, kh * kw] */
+} vit_mf_bias_attn;
+void vit_mf_bias_attention_rows(const vit_mf_bias_attn *a, const float *q, const float *k,
+                                const float *v, int r0, int r1, float *scores, float *out, int ldo);
 
 /* ---- window attention passes (Swin's window mixer, H-MHSA's local cells) ------------------ */
 
@@ -259,5 +305,10 @@ int vit_mf_get_head(vit_binder *b, int64_t C, const char *prefix, int *ret_num_c
  * head_b (s->work holds the mean). */
 void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, const float *head_b,
                       int num_classes, float *logits);
+/* The distilled classifier (DeiT-style heads of EfficientFormer, LeViT): logits =
+ * (head(m) + dist(m)) / 2 with m = the mean over tokens of x [H*W, C] (dist_w NULL: head(m)). */
+void vit_mf_distilled_head(vit_mf_state *s, const float *x, const float *head_w,
+                           const float *head_b, const float *dist_w, const float *dist_b,
+                           int num_classes, float *logits);
 
 #endif

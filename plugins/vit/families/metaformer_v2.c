@@ -26,29 +26,17 @@
 #define MF2_EPS 1e-6f
 #define MF2_HEAD_DIM 32
 
-typedef enum mf2_mixer { MF2_POOL, MF2_SEPCONV, MF2_ATTN } mf2_mixer;
-
 typedef struct mf2_attn {
     int A, heads; /* A = heads * 32 */
     const float *qkv_w, *proj_w;
 } mf2_attn;
-
-typedef struct mf2_stage {
-    int dim, depth, hidden, H, W;
-    mf2_mixer mixer;
-    int mix_hidden; /* sepconv width, or 3A for attention */
-    int has_down;
-    vit_mf_norm down_norm;
-    vit_conv2d down;
-    vit_mf_block *blocks;
-} mf2_stage;
 
 typedef struct mf2_net {
     vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
     int num_stages;
     vit_conv2d stem;
     vit_mf_norm stem_norm;
-    mf2_stage stages[MF2_MAX_STAGES];
+    vit_mf_stage stages[MF2_MAX_STAGES];
     vit_mf_norm head_norm;
     int head_hidden;          /* MLP head width, 0 for a Linear head */
     vit_mf_norm head_fc_norm; /* the MLP head's LayerNorm */
@@ -139,7 +127,8 @@ static int no_width(vit_binder *b, const char *p, const char *leaf)
 }
 
 /* pwconv1 -> StarReLU -> dwconv -> pwconv2 of block prefix p, as an MLP-shaped chain. */
-static int build_sepconv(vit_binder *b, mf2_net *n, mf2_stage *st, vit_mf_block *blk, const char *p)
+static int build_sepconv(vit_binder *b, mf2_net *n, vit_mf_stage *st, vit_mf_block *blk,
+                         const char *p)
 {
     vit_mf_mlp *m = vit_mf_calloc(&n->base.allocs, 1, sizeof(*m));
     if (!m)
@@ -154,7 +143,7 @@ static int build_sepconv(vit_binder *b, mf2_net *n, mf2_stage *st, vit_mf_block 
     blk->mixer = m;
     blk->mixer_fn = vit_mf_sepconv_mixer;
     blk->mixer_residual = 1;
-    st->mix_hidden = (int)Hd > st->mix_hidden ? (int)Hd : st->mix_hidden;
+    st->hidden = (int)Hd > st->hidden ? (int)Hd : st->hidden;
     int r = get_pointwise(b, &m->fc1_w, Hd, C, p, "token_mixer.pwconv1");
     if (r == 0)
         r = get_star_relu(b, m, p, "token_mixer.act1");
@@ -167,7 +156,7 @@ static int build_sepconv(vit_binder *b, mf2_net *n, mf2_stage *st, vit_mf_block 
     return r < 0 ? r : get_pointwise(b, &m->fc2_w, C, Hd, p, "token_mixer.pwconv2");
 }
 
-static int build_attn(vit_binder *b, mf2_net *n, mf2_stage *st, vit_mf_block *blk, const char *p)
+static int build_attn(vit_binder *b, mf2_net *n, vit_mf_stage *st, vit_mf_block *blk, const char *p)
 {
     mf2_attn *a = vit_mf_calloc(&n->base.allocs, 1, sizeof(*a));
     if (!a)
@@ -183,14 +172,14 @@ static int build_attn(vit_binder *b, mf2_net *n, mf2_stage *st, vit_mf_block *bl
     a->heads = a->A / MF2_HEAD_DIM;
     blk->mixer = a;
     blk->mixer_fn = attn_mixer;
-    st->mix_hidden = (int)A3 > st->mix_hidden ? (int)A3 : st->mix_hidden;
+    st->hidden = (int)A3 > st->hidden ? (int)A3 : st->hidden;
     int r = vit_binder_get(b, &a->qkv_w, VIT_SHAPE(A3, C), "%s.token_mixer.qkv.weight", p);
     return r < 0
                ? r
                : vit_binder_get(b, &a->proj_w, VIT_SHAPE(C, a->A), "%s.token_mixer.proj.weight", p);
 }
 
-static int build_block(vit_binder *b, mf2_net *n, mf2_stage *st, int i, int j)
+static int build_block(vit_binder *b, mf2_net *n, vit_mf_stage *st, int i, int j)
 {
     char p[64];
     snprintf(p, sizeof(p), "stages.%d.blocks.%d", i, j);
@@ -234,7 +223,7 @@ static int build_block(vit_binder *b, mf2_net *n, mf2_stage *st, int i, int j)
 
 static int build_stage(vit_binder *b, mf2_net *n, int i, int cin)
 {
-    mf2_stage *st = &n->stages[i];
+    vit_mf_stage *st = &n->stages[i];
     int r = 0;
     st->dim = cin;
     if (vit_binder_peek(b, "stages.%d.downsample.conv.weight", i)) {
@@ -282,25 +271,6 @@ static int build_head(vit_binder *b, mf2_net *n)
                  : vit_mf_get_head(b, Hd, "head.fc.fc2", &n->base.num_classes, &n->fc_w, &n->fc_b);
 }
 
-/* Map sizes of every stage from the input size. */
-static int stage_sizes(vit_binder *b, mf2_net *n)
-{
-    int H = vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2);
-    int W = vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2);
-    for (int i = 0; i < n->num_stages; i++) {
-        if (n->stages[i].has_down) {
-            H = vit_conv_out_size(H, n->stages[i].down.kh, 2, 1);
-            W = vit_conv_out_size(W, n->stages[i].down.kw, 2, 1);
-        }
-        if (H < 1 || W < 1)
-            return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for %d stages",
-                              b->model->config.source, n->base.img_h, n->base.img_w, n->num_stages);
-        n->stages[i].H = H;
-        n->stages[i].W = W;
-    }
-    return 0;
-}
-
 static int build_net(vit_binder *b, void *net)
 {
     mf2_net *n = net;
@@ -331,16 +301,10 @@ static int build_net(vit_binder *b, void *net)
         r = vit_mf_input_size(b->model, n->base.in_chans, 224, n->base.num_classes, &n->base.img_h,
                               &n->base.img_w, b->err);
     if (r == 0)
-        r = stage_sizes(b, n);
-    if (r < 0)
-        return r;
-    int depths[MF2_MAX_STAGES], dims[MF2_MAX_STAGES];
-    for (int i = 0; i < n->num_stages; i++) {
-        depths[i] = n->stages[i].depth;
-        dims[i] = n->stages[i].dim;
-    }
-    r = vit_mf_check_arg_lists(b->model, "depths", depths, "dims", dims, n->num_stages, b->err);
-    return r < 0 ? r : vit_mf_check_all_used(b, "MetaFormer");
+        r = vit_mf_stage_sizes(b, &n->base, n->stages, n->num_stages,
+                               vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2),
+                               vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2));
+    return r < 0 ? r : vit_mf_check_stages(b, n->stages, n->num_stages, "dims", "MetaFormer");
 }
 
 static double mf2_gflops(const void *net)
@@ -348,7 +312,7 @@ static double mf2_gflops(const void *net)
     const mf2_net *n = net;
     double macs = vit_conv2d_macs(&n->stem, n->base.img_h, n->base.img_w);
     for (int i = 0; i < n->num_stages; i++) {
-        const mf2_stage *st = &n->stages[i];
+        const vit_mf_stage *st = &n->stages[i];
         double N = (double)st->H * st->W, C = st->dim, mix = 9.0 * N * C;
         if (st->has_down)
             macs += vit_conv2d_macs(&st->down, n->stages[i - 1].H, n->stages[i - 1].W);
@@ -403,19 +367,12 @@ static size_t mf2_layout(const mf2_net *n, int threads, char *base, vit_mf_state
     size_t work = 2 * C + (size_t)n->head_hidden;
     size_t conv = vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->base.img_h,
                                                  n->base.img_w, threads);
+    vit_mf_stages_extent(n->stages, n->num_stages, threads, &max_nc, &max_nh, &conv);
     for (int i = 0; i < n->num_stages; i++) {
-        const mf2_stage *st = &n->stages[i];
-        size_t N = (size_t)st->H * st->W;
-        int hid = st->hidden > st->mix_hidden ? st->hidden : st->mix_hidden;
-        max_nc = N * st->dim > max_nc ? N * st->dim : max_nc;
-        max_nh = N * hid > max_nh ? N * hid : max_nh;
-        if (st->blocks[0].mixer_fn == attn_mixer && (size_t)threads * VIT_MF_ATTN_CHUNK * N > work)
+        size_t N = (size_t)n->stages[i].H * n->stages[i].W;
+        if (n->stages[i].blocks[0].mixer_fn == attn_mixer &&
+            (size_t)threads * VIT_MF_ATTN_CHUNK * N > work)
             work = (size_t)threads * VIT_MF_ATTN_CHUNK * N;
-        if (st->has_down) {
-            size_t c = vit_conv2d_pool_scratch_floats(&st->down, VIT_CONV_HWC, n->stages[i - 1].H,
-                                                      n->stages[i - 1].W, threads);
-            conv = c > conv ? c : conv;
-        }
     }
     vit_mf_carve c = {base, 0};
     vit_mf_carve_state(&c, s, threads, max_nc, max_nh, work, conv);
@@ -433,19 +390,9 @@ static int mf2_run(const vit_model *m, vit_run *run, const float *chw)
     const mf2_net *n = m->net;
     vit_mf_state s;
     mf2_layout(n, run->threads, run->arena, &s);
-    s.pool = run->pool;
-    s.H = n->stages[0].H;
-    s.W = n->stages[0].W;
-    s.C = n->stem.cout;
-    vit_mf_conv(&s, &n->stem, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x, s.C);
+    vit_mf_stem_run(&s, run->pool, &n->stem, chw, n->base.img_h, n->base.img_w);
     vit_mf_norm_run(&n->stem_norm, &s, s.x, s.x, s.C);
-    for (int i = 0; i < n->num_stages; i++) {
-        const mf2_stage *st = &n->stages[i];
-        if (st->has_down)
-            vit_mf_downsample(&s, &st->down_norm, &st->down);
-        for (int j = 0; j < st->depth; j++)
-            vit_mf_block_run(&st->blocks[j], &s);
-    }
+    vit_mf_stages_run(&s, n->stages, n->num_stages);
     mf2_head(n, &s, run->logits);
     return 0;
 }

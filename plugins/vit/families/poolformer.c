@@ -20,19 +20,12 @@
 #define PF_MAX_STAGES 8
 #define PF_GN_EPS 1e-5f
 
-typedef struct pf_stage {
-    int dim, depth, hidden, H, W;
-    int has_down;
-    vit_conv2d down;
-    vit_mf_block *blocks;
-} pf_stage;
-
 typedef struct pf_net {
     vit_mf_net base; /* first: allocations, input size and classes (vit_mf_build) */
     int official;
     int num_stages;
     vit_conv2d stem;
-    pf_stage stages[PF_MAX_STAGES];
+    vit_mf_stage stages[PF_MAX_STAGES];
     vit_mf_norm head_norm; /* GroupNorm before the mean (official) or LayerNorm after (timm) */
     const float *head_w, *head_b;
 } pf_net;
@@ -82,7 +75,7 @@ static void block_prefix(const pf_net *n, int i, int j, char *buf, size_t size)
         snprintf(buf, size, "stages.%d.blocks.%d", i, j);
 }
 
-static int build_block(vit_binder *b, pf_net *n, pf_stage *st, int i, int j)
+static int build_block(vit_binder *b, pf_net *n, vit_mf_stage *st, int i, int j)
 {
     char p[64];
     block_prefix(n, i, j, p, sizeof(p));
@@ -131,7 +124,7 @@ static int build_block(vit_binder *b, pf_net *n, pf_stage *st, int i, int j)
 
 static int build_stage(vit_binder *b, pf_net *n, int i, int cin)
 {
-    pf_stage *st = &n->stages[i];
+    vit_mf_stage *st = &n->stages[i];
     int r = 0;
     if (i > 0) {
         st->has_down = 1;
@@ -150,13 +143,7 @@ static int build_stage(vit_binder *b, pf_net *n, int i, int cin)
         snprintf(prefix, sizeof(prefix), "network.%d.", 2 * i);
     else
         snprintf(prefix, sizeof(prefix), "stages.%d.blocks.", i);
-    st->depth = vit_binder_count(b, prefix, ".");
-    if (st->depth < 1)
-        return vit_errorf(b->err, -EINVAL, "%s: stage %d has no blocks", b->model->weights->path,
-                          i);
-    st->blocks = vit_mf_calloc(&n->base.allocs, (size_t)st->depth, sizeof(vit_mf_block));
-    if (!st->blocks)
-        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    r = vit_mf_alloc_blocks(b, &n->base.allocs, prefix, i, &st->blocks, &st->depth);
     for (int j = 0; j < st->depth && r == 0; j++)
         r = build_block(b, n, st, i, j);
     return r;
@@ -200,27 +187,10 @@ static int build_net(vit_binder *b, void *net)
                               &n->base.img_w, b->err);
     if (r < 0)
         return r;
-    int H = vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2);
-    int W = vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2);
-    for (int i = 0; i < n->num_stages; i++) {
-        if (i > 0) {
-            H = vit_conv_out_size(H, n->stages[i].down.kh, 2, 1);
-            W = vit_conv_out_size(W, n->stages[i].down.kw, 2, 1);
-        }
-        if (H < 1 || W < 1)
-            return vit_errorf(b->err, -EINVAL, "%s: image %dx%d is too small for %d stages",
-                              b->model->config.source, n->base.img_h, n->base.img_w, n->num_stages);
-        n->stages[i].H = H;
-        n->stages[i].W = W;
-    }
-    int depths[PF_MAX_STAGES], dims[PF_MAX_STAGES];
-    for (int i = 0; i < n->num_stages; i++) {
-        depths[i] = n->stages[i].depth;
-        dims[i] = n->stages[i].dim;
-    }
-    int r2 =
-        vit_mf_check_arg_lists(b->model, "depths", depths, "dims", dims, n->num_stages, b->err);
-    return r2 < 0 ? r2 : vit_mf_check_all_used(b, "PoolFormer");
+    r = vit_mf_stage_sizes(b, &n->base, n->stages, n->num_stages,
+                           vit_conv_out_size(n->base.img_h, n->stem.kh, 4, 2),
+                           vit_conv_out_size(n->base.img_w, n->stem.kw, 4, 2));
+    return r < 0 ? r : vit_mf_check_stages(b, n->stages, n->num_stages, "dims", "PoolFormer");
 }
 
 static double pf_gflops(const void *net)
@@ -228,7 +198,7 @@ static double pf_gflops(const void *net)
     const pf_net *n = net;
     double macs = vit_conv2d_macs(&n->stem, n->base.img_h, n->base.img_w);
     for (int i = 0; i < n->num_stages; i++) {
-        const pf_stage *st = &n->stages[i];
+        const vit_mf_stage *st = &n->stages[i];
         double N = (double)st->H * st->W;
         if (st->has_down)
             macs += vit_conv2d_macs(&st->down, n->stages[i - 1].H, n->stages[i - 1].W);
@@ -252,19 +222,7 @@ static size_t pf_layout(const pf_net *n, int threads, char *base, vit_mf_state *
     size_t max_nh = 0;
     size_t conv = vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->base.img_h,
                                                  n->base.img_w, threads);
-    for (int i = 0; i < n->num_stages; i++) {
-        const pf_stage *st = &n->stages[i];
-        size_t N = (size_t)st->H * st->W;
-        if (N * st->dim > max_nc)
-            max_nc = N * st->dim;
-        if (N * st->hidden > max_nh)
-            max_nh = N * st->hidden;
-        if (st->has_down) {
-            size_t c = vit_conv2d_pool_scratch_floats(&st->down, VIT_CONV_HWC, n->stages[i - 1].H,
-                                                      n->stages[i - 1].W, threads);
-            conv = c > conv ? c : conv;
-        }
-    }
+    vit_mf_stages_extent(n->stages, n->num_stages, threads, &max_nc, &max_nh, &conv);
     vit_mf_carve c = {base, 0};
     vit_mf_carve_state(&c, s, threads, max_nc, max_nh, 2 * (size_t)n->stages[n->num_stages - 1].dim,
                        conv);
@@ -298,25 +256,8 @@ static int pf_run(const vit_model *m, vit_run *run, const float *chw)
     const pf_net *n = m->net;
     vit_mf_state s;
     pf_layout(n, run->threads, run->arena, &s);
-    s.pool = run->pool;
-    s.H = n->stages[0].H;
-    s.W = n->stages[0].W;
-    s.C = n->stem.cout;
-    vit_mf_conv(&s, &n->stem, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x, s.C);
-    for (int i = 0; i < n->num_stages; i++) {
-        const pf_stage *st = &n->stages[i];
-        if (st->has_down) {
-            vit_mf_conv(&s, &st->down, s.x, VIT_CONV_HWC, s.H, s.W, s.y, st->dim);
-            float *t = s.x;
-            s.x = s.y;
-            s.y = t;
-            s.H = st->H;
-            s.W = st->W;
-            s.C = st->dim;
-        }
-        for (int j = 0; j < st->depth; j++)
-            vit_mf_block_run(&st->blocks[j], &s);
-    }
+    vit_mf_stem_run(&s, run->pool, &n->stem, chw, n->base.img_h, n->base.img_w);
+    vit_mf_stages_run(&s, n->stages, n->num_stages);
     pf_head(n, &s, run->logits);
     return 0;
 }
