@@ -52,10 +52,8 @@ typedef struct lv_net {
     const float *head_w, *head_b, *dist_w, *dist_b; /* folded NormLinears */
 } lv_net;
 
-static int lv_match(const char *arch)
-{
-    return !strncmp(arch, "levit_", 6) && strncmp(arch, "levit_conv_", 11);
-}
+/* levit_128s, levit_384_s8, ...; not levit_conv_* (NCHW-keyed variants, not supported). */
+static const char *const lv_patterns[] = {"levit_[0-9]*", NULL};
 
 /* ---- attention --------------------------------------------------------------------------- */
 
@@ -495,7 +493,7 @@ static int lv_run(const vit_model *m, vit_run *run, const float *chw)
 
 const vit_family vit_family_levit = {
     .name = "levit",
-    .match = lv_match,
+    .patterns = lv_patterns,
     .build = lv_build,
     .destroy = vit_mf_net_free,
     .arena_bytes = lv_arena_bytes,
