@@ -24,7 +24,7 @@ def main():
     server.set_address("127.0.0.1")
     server.set_service(str(port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch("( videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120,"
+    factory.set_launch("( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=160,height=120,"
                        "framerate=%d/1 ! jpegenc quality=60 ! rtpjpegpay name=pay0 pt=26 )" % fps)
     factory.set_shared(True)
     server.get_mount_points().add_factory("/cam", factory)
