@@ -69,6 +69,12 @@ class Watch:
                                      p["FramesClassified"]))
         return False
 
+    def settle(self, timeout=20.0):
+        """Waits (not sampling) until every pipeline reports Fps > 0: Fps is computed over the
+        last second, so it reads 0 for a moment after a start."""
+        self.client.wait_for("Fps > 0 in %s" % ", ".join(self.names), lambda: all(
+            self.client.get(n, "Fps") > 0 for n in self.names), timeout)
+
     def wait_for(self, what, cond, timeout=20.0):
         self.client.wait_for(what, lambda: self.tick() or cond(), timeout)
 

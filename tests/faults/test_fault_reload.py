@@ -39,7 +39,7 @@ class ReloadFaults(VitdTestCase):
         for n in NAMES:
             c.wait_for(n + " streaming", lambda n=n: len(c.classifications(n)) >= 5)
         self.watch = Watch(c, NAMES)
-        self.watch.pump(1.5)
+        self.watch.settle()
 
     def pipelines(self, top_k):
         return """

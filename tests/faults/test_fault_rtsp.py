@@ -48,7 +48,7 @@ class RtspOutage(VitdTestCase):
         self.assertEqual(c.get("cam", "Restarts"), 0)
 
         w = Watch(c, OTHERS)
-        w.pump(1.5)  # Fps is over the last second: sample a steady state first
+        w.settle()
         states_before = len(self.states())
         server.kill()
         w.wait_for("cam in backoff", lambda: "backoff" in self.states()[states_before:], timeout=30)

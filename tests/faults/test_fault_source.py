@@ -5,9 +5,9 @@
   deleted, so the next run fails: `clip` backs off and retries, LastError names the file; put back,
   the file plays again (LastError cleared, the error kept in PreviousError).
 - A camera that is unplugged: there is no v4l2loopback here, so the camera is a FIFO fed by a
-  writer process (an MJPEG stream, as many cameras send); the writer is killed and the FIFO
-  removed, as udev removes /dev/videoN: `cam` backs off with LastError naming the device path and
-  resumes once a new FIFO and writer appear.
+  writer process (Ogg/Theora: a stream a pipe can carry and decodebin plays without seeking); the
+  writer is killed and the FIFO removed, as udev removes /dev/videoN: `cam` backs off with
+  LastError naming the device path and resumes once a new FIFO and writer appear.
 In both, the other pipelines never pause (sampled every 0.5 s: running, Fps > 0, no restart)
 and their seq stays gapless."""
 import os
@@ -59,7 +59,7 @@ class SourceVanishes(VitdTestCase):
         c.wait_for("%s streaming" % name, lambda: len(self.seqs(name)) >= 5, timeout=30)
         c.wait_for("the others streaming", lambda: all(len(self.seqs(n)) >= 5 for n in OTHERS))
         w = Watch(c, OTHERS)
-        w.pump(1.5)
+        w.settle()
         return w
 
     def assert_others_untouched(self, w):
@@ -98,12 +98,13 @@ class SourceVanishes(VitdTestCase):
         self.assert_others_untouched(w)
 
     def start_writer(self, fifo):
-        """A camera: a live MJPEG stream (multipart, as IP cameras send) into FIFO."""
+        """A camera: a live stream into FIFO. Ogg/Theora, because decodebin plays it from a
+        pipe; multipart MJPEG never prerolls there (multipartdemux waits for more pads)."""
         if not os.path.exists(fifo):
             os.mkfifo(fifo)
         writer = subprocess.Popen(
             ["gst-launch-1.0", "-q", "videotestsrc", "is-live=true", "pattern=snow", "!", CAPS,
-             "!", "jpegenc", "!", "multipartmux", "!", "filesink", "location=" + fifo],
+             "!", "theoraenc", "!", "oggmux", "!", "filesink", "location=" + fifo],
             stdout=subprocess.DEVNULL)
         self.addCleanup(lambda: writer.poll() is None and (writer.kill(), writer.wait()))
         return writer

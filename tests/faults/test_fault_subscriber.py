@@ -81,7 +81,7 @@ class StuckSubscriber(VitdTestCase):
                    lambda: all(len(v) >= 3 for v in self.stuck_seen.values()))
 
         w = Watch(c, NAMES)
-        w.pump(1.5)
+        w.settle()
         t0, before = time.monotonic(), self.classified()
         w.pump(3.0)
         t1, mid = time.monotonic(), self.classified()
