@@ -8,6 +8,7 @@
 - free_port(): a TCP port on 127.0.0.1 that nothing listens on right now.
 """
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -34,10 +35,11 @@ class RtspServer:
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "rtsp_server.py"),
                                       str(self.port), str(self.fps)], stdout=subprocess.PIPE,
                                      text=True)
-        end = time.monotonic() + timeout
-        line = self.proc.stdout.readline()  # "ready", or "" if it died
-        if line.strip() != "ready" or time.monotonic() > end:
-            raise AssertionError("RTSP server did not start on port %d" % self.port)
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""  # "ready", or "" if it died
+        if line.strip() != "ready":
+            raise AssertionError("RTSP server did not start on port %d in %.0f s" %
+                                 (self.port, timeout))
 
     def kill(self):
         """SIGKILL: no RTSP TEARDOWN, no goodbye, as when a camera loses power."""
