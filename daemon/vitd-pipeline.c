@@ -28,6 +28,7 @@
 #include "gstvitclassification.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define STALL_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
@@ -212,11 +213,27 @@ static void pipeline_fail(VitdPipeline *p, const char *domain, const char *messa
     pipeline_run_over(p, p->spec->restart != VP_RESTART_NEVER, VITD_PIPELINE_FAILED);
 }
 
+/* The detail of a GStreamer error is its debug string after the "file(line): function ():
+ * /object/path:\n" prefix. It often says what the translated message leaves out: filesrc says
+ * only "Resource not found." and puts `No such file "/srv/door.mp4"` there. NULL if none. */
+static char *error_detail(const char *debug)
+{
+    const char *d = debug ? strstr(debug, ":\n") : NULL;
+    if (!d || !d[2])
+        return NULL;
+    d += 2;
+    char *detail = g_utf8_make_valid(d, (gssize)MIN(strlen(d), (size_t)256));
+    return g_strdelimit(detail, "\r\n", ' ');
+}
+
 static void pipeline_fail_gerror(VitdPipeline *p, GstObject *src, const GError *err,
                                  const char *debug)
 {
-    g_autofree char *msg = src ? g_strdup_printf("%s: %s", GST_OBJECT_NAME(src), err->message)
-                               : g_strdup(err->message);
+    g_autofree char *detail = error_detail(debug);
+    g_autofree char *text =
+        detail ? g_strdup_printf("%s (%s)", err->message, detail) : g_strdup(err->message);
+    g_autofree char *msg =
+        src ? g_strdup_printf("%s: %s", GST_OBJECT_NAME(src), text) : g_steal_pointer(&text);
     if (debug)
         vitd_log_full(LOG_DEBUG, p->name, NULL, "debug: %s", debug);
     pipeline_fail(p, g_quark_to_string(err->domain), msg);

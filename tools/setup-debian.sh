@@ -15,6 +15,8 @@ PACKAGES=(
   python3-torch python3-numpy python3-dbus python3-gi python3-matplotlib
   dataset-fashion-mnist
   libmosquitto-dev mosquitto mosquitto-clients openssl python3-paho-mqtt
+  gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good   # tests/faults: a real RTSP server
+  mmdebstrap systemd-container                           # tools/boot/boot-test.sh
 )
 
 missing=()
