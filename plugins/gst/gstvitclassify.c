@@ -76,6 +76,7 @@
 
 #include "gstvitclassify-private.h"
 #include "gstvitfieldprops.h"
+#include "gstvitpads.h"
 #include "vitclassify-names.h"
 
 /* The long description gst-inspect-1.0 prints: the message contract and example pipelines,
@@ -139,15 +140,6 @@ enum {
     PROP_FRAMES_SKIPPED,
     PROP_MEAN_LATENCY_US,
 };
-
-#define VIT_CLASSIFY_FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, GRAY8, I420, NV12 }"
-
-static GstStaticPadTemplate sink_template =
-    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIT_CLASSIFY_FORMATS)));
-
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIT_CLASSIFY_FORMATS)));
 
 G_DEFINE_TYPE(GstVitClassify, gst_vit_classify, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
@@ -362,8 +354,7 @@ static void gst_vit_classify_class_init(GstVitClassifyClass *klass)
     gobject_class->finalize = gst_vit_classify_finalize;
     gst_vit_classify_install_properties(gobject_class);
 
-    gst_element_class_add_static_pad_template(element_class, &sink_template);
-    gst_element_class_add_static_pad_template(element_class, &src_template);
+    gst_vit_add_video_pad_templates(element_class);
     gst_element_class_set_static_metadata(element_class, "Vision transformer classifier",
                                           "Filter/Analyzer/Video", GST_VIT_CLASSIFY_DESCRIPTION,
                                           "vitd developers");

@@ -38,6 +38,7 @@
 #include <gst/video/video.h>
 
 #include "gstvitfieldprops.h"
+#include "gstvitpads.h"
 #include "gstvitlabelbox.h"
 #include "gstvitmeta.h"
 
@@ -68,15 +69,6 @@ enum {
     PROP_FONT_DESC,
     PROP_HOLD,
 };
-
-#define VIT_OVERLAY_FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, GRAY8, I420, NV12 }"
-
-static GstStaticPadTemplate sink_template =
-    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-                            GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIT_OVERLAY_FORMATS)));
-
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(GST_VIDEO_CAPS_MAKE(VIT_OVERLAY_FORMATS)));
 
 struct _GstVitOverlay {
     GstVideoFilter parent;
@@ -329,8 +321,7 @@ static void gst_vit_overlay_class_init(GstVitOverlayClass *klass)
                              "skipped); off draws only on classified frames",
                              DEFAULT_HOLD, rw));
 
-    gst_element_class_add_static_pad_template(element_class, &sink_template);
-    gst_element_class_add_static_pad_template(element_class, &src_template);
+    gst_vit_add_video_pad_templates(element_class);
     gst_element_class_set_static_metadata(
         element_class, "Vision transformer result overlay", "Filter/Effect/Video",
         "Draws the top label, score and exit of vitclassify's GstVitClassificationMeta onto "
