@@ -63,6 +63,7 @@ struct _VitdPipeline {
 };
 
 static void pipeline_launch(VitdPipeline *p);
+static void pipeline_recovered(VitdPipeline *p);
 static void on_started(GstStateChangeReturn ret, const char *stamp, gpointer data);
 
 const char *vitd_pipeline_state_to_string(VitdPipelineState state)
@@ -265,6 +266,8 @@ static void handle_classification(VitdPipeline *p, const GstStructure *s)
     }
     p->run_had_frames = TRUE;
     p->progress_us = g_get_monotonic_time();
+    pipeline_recovered(
+        p); /* a classification proves frames flow, even in a run shorter than a poll */
     p->cb->classified(p, &c, p->cb_data);
 }
 
