@@ -373,7 +373,8 @@ static int reader_open_next(VitdSpool *s)
 static gssize reader_line(Reader *rd)
 {
     for (;;) {
-        guint8 *nl = memchr(rd->buf->data, '\n', rd->buf->len);
+        /* an empty GByteArray may have no data at all: memchr(NULL, ...) is undefined */
+        guint8 *nl = rd->buf->len ? memchr(rd->buf->data, '\n', rd->buf->len) : NULL;
         if (nl)
             return nl - rd->buf->data + 1;
         if (rd->buf->len > LINE_MAX_BYTES)
