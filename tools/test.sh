@@ -47,6 +47,8 @@ done
 
 section "summary"
 printf '%s\n' "${results[@]}"
+# The failed tests' names and last lines, last, where a truncated CI log still shows them.
+python3 tools/test-failures.py build build-asan || true
 for r in "${results[@]}"; do
   case $r in *FAILED*) exit 1 ;; esac
 done
