@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/fastmath.h"
 #include "ops/norm2d.h"
 #include "ops/ops.h"
 #include "ops/pool.h"
@@ -48,15 +47,6 @@ void vit_mf_parallel(vit_mf_state *s, int rows, vit_mf_rows_fn fn, void *ctx)
         vit_threadpool_run(s->pool, parts, par_task, &j);
 }
 
-static VIT_HOT void silu_rows(float *x, int ldx, int N, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++) {
-        float *xr = x + (size_t)r * ldx;
-        for (int j = 0; j < N; j++)
-            xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
-    }
-}
-
 static VIT_HOT void relu_rows(float *x, int ldx, int N, int r0, int r1)
 {
     for (int r = r0; r < r1; r++) {
@@ -85,7 +75,7 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1)
     if (act == VIT_MF_ACT_GELU)
         vit_bias_gelu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx, NULL);
     else if (act == VIT_MF_ACT_SILU)
-        silu_rows(x, ldx, N, r0, r1);
+        vit_silu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx);
     else if (act == VIT_MF_ACT_RELU)
         relu_rows(x, ldx, N, r0, r1);
 }
