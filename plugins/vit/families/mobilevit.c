@@ -46,7 +46,8 @@ static const char *const mv_known_args[] = {"stem_chs",
 /* ---- building ---------------------------------------------------------------------------- */
 
 /* ConvNormAct "<p>": conv "<p>.conv" (no bias; cin, cout < 0: any; odd square kernel, padding
- * k / 2) with "<p>.bn" folded in. */
+ * k / 2) with "<p>.bn" folded in. A kxk conv that unfolds a token-major map (not the stem's
+ * planar image) gets its weight tap-major (vit_conv2d_to_khwc). */
 static int get_conv_norm(vit_binder *b, vit_mv_net *n, vit_conv2d *c, int cin, int cout, int stride,
                          int groups, const char *p)
 {
@@ -55,7 +56,15 @@ static int get_conv_norm(vit_binder *b, vit_mv_net *n, vit_conv2d *c, int cin, i
         return vit_errorf(b->err, -ENOTSUP, "%s: tensor %s.conv.weight: even kernel %dx%d",
                           b->model->weights->path, p, c->kh, c->kw);
     c->pad_h = c->pad_w = c->kh / 2;
-    return r < 0 ? r : vit_mf_fold_bn(b, &n->base.allocs, c, VIT_MV_BN_EPS, "%s.bn", p);
+    if (r == 0)
+        r = vit_mf_fold_bn(b, &n->base.allocs, c, VIT_MV_BN_EPS, "%s.bn", p);
+    if (r < 0 || c->kh == 1 || vit_conv2d_is_depthwise(c) || c == &n->stem)
+        return r;
+    float *w = vit_mf_calloc(&n->base.allocs, vit_conv2d_weight_floats(c), sizeof(float));
+    if (!w)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    vit_conv2d_to_khwc(c, w);
+    return 0;
 }
 
 static int build_bottle(vit_binder *b, vit_mv_net *n, vit_mv_bottle *bt, int cin, int stride,

@@ -9,12 +9,17 @@
  *     [norm2, MLP + x]  ([final norm])  [final norm or bilinear back, conv_proj + SiLU into the
  *     right half of the concatenation, the block input into its left half]
  *     [conv_fusion + SiLU back into the input's buffer]
- * The transformer's rows run with s->x = tok while the block's input waits in its own buffer. */
+ * The transformer's rows run with s->x = tok while the block's input waits in its own buffer.
+ * Inside a part, the chained steps go MV_CHUNK rows at a time, so each step's output is still in
+ * cache for the next (the early maps are megabytes; a separate SiLU pass over one cost as much
+ * as the product before it). */
 #include <string.h>
 
 #include "families/mobilevit.h"
 #include "ops/ops.h"
 #include "ops/resize.h"
+
+#define MV_CHUNK 256
 
 /* ---- conv + SiLU ------------------------------------------------------------------------- */
 
@@ -28,13 +33,21 @@ typedef struct conv_job {
     size_t scratch_per_task;
 } conv_job;
 
+static int chunk_end(int c0, int r1)
+{
+    return c0 + MV_CHUNK < r1 ? c0 + MV_CHUNK : r1;
+}
+
 /* Output pixels [r0, r1) of a conv, then SiLU on them. */
 static void conv_silu_task(void *ctx, int r0, int r1, int task)
 {
     conv_job *j = ctx;
-    vit_conv2d_rows(j->c, j->in, j->layout, j->H, j->W, r0, r1,
-                    j->s->conv_scratch + (size_t)task * j->scratch_per_task, j->out, j->ldo);
-    vit_mf_act_rows(VIT_MF_ACT_SILU, j->out, j->ldo, j->c->cout, r0, r1);
+    for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
+        int c1 = chunk_end(c0, r1);
+        vit_conv2d_rows(j->c, j->in, j->layout, j->H, j->W, c0, c1,
+                        j->s->conv_scratch + (size_t)task * j->scratch_per_task, j->out, j->ldo);
+        vit_mf_act_rows(VIT_MF_ACT_SILU, j->out, j->ldo, j->c->cout, c0, c1);
+    }
 }
 
 /* The scratch one part of a conv on the pool gets (vit_conv2d_pool_scratch_floats / threads). */
@@ -66,9 +79,12 @@ static void pw1_task(void *ctx, int r0, int r1, int task)
 {
     bottle_job *j = ctx;
     const vit_conv2d *c = &j->bt->pw1;
-    vit_gemm(r1 - r0, c->cout, c->cin, 1.0f, j->s->x + (size_t)r0 * c->cin, c->cin, c->weight,
-             c->cin, 1, c->bias, 0, j->s->hidden + (size_t)r0 * c->cout, c->cout);
-    vit_mf_act_rows(VIT_MF_ACT_SILU, j->s->hidden, c->cout, c->cout, r0, r1);
+    for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
+        int c1 = chunk_end(c0, r1);
+        vit_gemm(c1 - c0, c->cout, c->cin, 1.0f, j->s->x + (size_t)c0 * c->cin, c->cin, c->weight,
+                 c->cin, 1, c->bias, 0, j->s->hidden + (size_t)c0 * c->cout, c->cout);
+        vit_mf_act_rows(VIT_MF_ACT_SILU, j->s->hidden, c->cout, c->cout, c0, c1);
+    }
 }
 
 static void dw_pw2_task(void *ctx, int r0, int r1, int task)
@@ -77,14 +93,13 @@ static void dw_pw2_task(void *ctx, int r0, int r1, int task)
     const vit_mv_bottle *bt = j->bt;
     vit_mf_state *s = j->s;
     int M = bt->dw.cout, Co = bt->pw2.cout;
-    /* the activation follows each chunk of conv rows while they are still in cache */
-    for (int c0 = r0; c0 < r1; c0 += 32) {
-        int c1 = c0 + 32 < r1 ? c0 + 32 : r1;
+    for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
+        int c1 = chunk_end(c0, r1);
         vit_dwconv2d_rows(&bt->dw, s->hidden, bt->H, bt->W, c0, c1, s->hidden2, M);
         vit_mf_act_rows(VIT_MF_ACT_SILU, s->hidden2, M, M, c0, c1);
+        vit_gemm(c1 - c0, Co, M, 1.0f, s->hidden2 + (size_t)c0 * M, M, bt->pw2.weight, M, 1,
+                 bt->pw2.bias, bt->residual, j->out + (size_t)c0 * Co, Co);
     }
-    vit_gemm(r1 - r0, Co, M, 1.0f, s->hidden2 + (size_t)r0 * M, M, bt->pw2.weight, M, 1,
-             bt->pw2.bias, bt->residual, j->out + (size_t)r0 * Co, Co);
 }
 
 static void bottle_run(const vit_mv_bottle *bt, vit_mf_state *s)
@@ -161,15 +176,17 @@ static void local_task(void *ctx, int r0, int r1, int task)
     const vit_mv_vit *v = j->v;
     vit_mf_state *s = j->s;
     int C = v->C, D = v->D;
-    vit_conv2d_rows(&v->kxk, j->in, VIT_CONV_HWC, v->H, v->W, r0, r1,
-                    s->conv_scratch + (size_t)task * j->scratch_per_task, s->y, C);
-    vit_mf_act_rows(VIT_MF_ACT_SILU, s->y, C, C, r0, r1);
-    vit_gemm(r1 - r0, D, C, 1.0f, s->y + (size_t)r0 * C, C, v->c1x1.weight, C, 1, NULL, 0,
-             s->t + (size_t)r0 * D, D);
-    if (!v->stretched)
-        for (int r = r0; r < r1; r++)
+    for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
+        int c1 = chunk_end(c0, r1);
+        vit_conv2d_rows(&v->kxk, j->in, VIT_CONV_HWC, v->H, v->W, c0, c1,
+                        s->conv_scratch + (size_t)task * j->scratch_per_task, s->y, C);
+        vit_mf_act_rows(VIT_MF_ACT_SILU, s->y, C, C, c0, c1);
+        vit_gemm(c1 - c0, D, C, 1.0f, s->y + (size_t)c0 * C, C, v->c1x1.weight, C, 1, NULL, 0,
+                 s->t + (size_t)c0 * D, D);
+        for (int r = c0; r < c1 && !v->stretched; r++)
             memcpy(j->tok + (size_t)v->tok_row[r] * D, s->t + (size_t)r * D,
                    (size_t)D * sizeof(float));
+    }
 }
 
 static void stretch_task(void *ctx, int r0, int r1, int task)
