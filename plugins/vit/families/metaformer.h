@@ -204,6 +204,10 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1);
 /* A conv over the pool into out (stride ldo), using s->conv_scratch. */
 void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
                  int H, int W, float *out, int ldo);
+/* The same followed by act, each part a chunk of rows at a time (act on cache-hot rows). The
+ * scratch is vit_mf_conv's (vit_conv2d_pool_scratch_floats for s->threads). */
+void vit_mf_conv_act(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
+                     int H, int W, float *out, int ldo, vit_mf_act act);
 
 /* A stage's downsampling on the map in s->x: x = c(norm(x)) (norm NULL or NONE: no norm), with
  * s->H, s->W, s->C set to the conv's output (s->y is scratch). */

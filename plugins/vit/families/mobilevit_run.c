@@ -21,33 +21,11 @@
 
 #define MV_CHUNK 256
 
-/* ---- conv + SiLU ------------------------------------------------------------------------- */
-
-typedef struct conv_job {
-    vit_mf_state *s;
-    const vit_conv2d *c;
-    const float *in;
-    vit_conv_layout layout;
-    int H, W, ldo;
-    float *out;
-    size_t scratch_per_task;
-} conv_job;
+/* ---- helpers ----------------------------------------------------------------------------- */
 
 static int chunk_end(int c0, int r1)
 {
     return c0 + MV_CHUNK < r1 ? c0 + MV_CHUNK : r1;
-}
-
-/* Output pixels [r0, r1) of a conv, then SiLU on them. */
-static void conv_silu_task(void *ctx, int r0, int r1, int task)
-{
-    conv_job *j = ctx;
-    for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
-        int c1 = chunk_end(c0, r1);
-        vit_conv2d_rows(j->c, j->in, j->layout, j->H, j->W, c0, c1,
-                        j->s->conv_scratch + (size_t)task * j->scratch_per_task, j->out, j->ldo);
-        vit_mf_act_rows(VIT_MF_ACT_SILU, j->out, j->ldo, j->c->cout, c0, c1);
-    }
 }
 
 /* The scratch one part of a conv on the pool gets (vit_conv2d_pool_scratch_floats / threads). */
@@ -55,16 +33,6 @@ static size_t part_scratch(const vit_mf_state *s, const vit_conv2d *c, vit_conv_
                            int pixels)
 {
     return vit_conv2d_scratch_floats(c, layout, (pixels + s->threads - 1) / s->threads);
-}
-
-/* out (row stride ldo) = SiLU(c(in)) with in H x W in layout. */
-static void conv_silu(vit_mf_state *s, const vit_conv2d *c, const float *in, vit_conv_layout layout,
-                      int H, int W, float *out, int ldo)
-{
-    int OH = vit_conv_out_size(H, c->kh, c->stride_h, c->pad_h);
-    int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
-    conv_job j = {s, c, in, layout, H, W, ldo, out, part_scratch(s, c, layout, OH * OW)};
-    vit_mf_parallel(s, OH * OW, conv_silu_task, &j);
 }
 
 /* ---- the bottle block -------------------------------------------------------------------- */
@@ -246,7 +214,7 @@ static void vit_block_run(const vit_mv_vit *v, vit_mf_state *s, float *tok)
     if (v->stretched)
         vit_mf_parallel(s, R, final_norm_task, &j);
     vit_mf_parallel(s, HW, fold_task, &j);
-    conv_silu(s, &v->fusion, s->t, VIT_CONV_HWC, v->H, v->W, j.in, v->C);
+    vit_mf_conv_act(s, &v->fusion, s->t, VIT_CONV_HWC, v->H, v->W, j.in, v->C, VIT_MF_ACT_SILU);
     s->x = j.in;
     s->H = v->H;
     s->W = v->W;
@@ -320,7 +288,8 @@ int vit_mv_run(const vit_model *m, vit_run *run, const float *chw)
     float *tok;
     mv_layout(n, run->threads, run->arena, &s, &tok);
     s.pool = run->pool;
-    conv_silu(&s, &n->stem, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x, n->stem.cout);
+    vit_mf_conv_act(&s, &n->stem, chw, VIT_CONV_CHW, n->base.img_h, n->base.img_w, s.x,
+                    n->stem.cout, VIT_MF_ACT_SILU);
     s.H = n->stem_h;
     s.W = n->stem_w;
     s.C = n->stem.cout;
@@ -332,7 +301,8 @@ int vit_mv_run(const vit_model *m, vit_run *run, const float *chw)
             else
                 bottle_run(&blk->bottle, &s);
         }
-    conv_silu(&s, &n->final_conv, s.x, VIT_CONV_HWC, s.H, s.W, s.y, n->final_conv.cout);
+    vit_mf_conv_act(&s, &n->final_conv, s.x, VIT_CONV_HWC, s.H, s.W, s.y, n->final_conv.cout,
+                    VIT_MF_ACT_SILU);
     s.C = n->final_conv.cout;
     vit_mf_mean_head(&s, s.y, n->head_w, n->head_b, n->base.num_classes, run->logits);
     return 0;
