@@ -14,7 +14,7 @@ static const vit_family *const families[] = {
     &vit_family_vit,   &vit_family_poolformer,    &vit_family_dvt,
     &vit_family_pvt,   &vit_family_swin,          &vit_family_hatnet,
     &vit_family_sret,  &vit_family_metaformer_v2, &vit_family_efficientformer,
-    &vit_family_levit, &vit_family_mobilevit,
+    &vit_family_levit, &vit_family_mobilevit,     &vit_family_efficientformer_v2,
 };
 
 #define NUM_FAMILIES (sizeof(families) / sizeof(families[0]))
