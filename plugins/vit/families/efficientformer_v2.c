@@ -31,13 +31,16 @@ static const char *const ef2_patterns[] = {"efficientformerv2_*", NULL};
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-/* ConvNorm "<p>": "<p>.conv" (bias; cin, cout < 0: any; padding k / 2) with "<p>.bn" folded. */
+/* ConvNorm "<p>": "<p>.conv" (bias; cin, cout < 0: any; padding k / 2) with "<p>.bn" folded;
+ * a kxk conv on a token-major map (all but the stem's first) gets its weight tap-major. */
 static int get_conv_norm(vit_binder *b, vit_ef2_net *n, vit_conv2d *c, int cin, int cout,
                          int stride, int groups, const char *p)
 {
     int r = vit_mf_get_conv(b, c, cin, cout, stride, 0, groups, 1, "%s.conv", p);
     c->pad_h = c->pad_w = c->kh / 2;
-    return r < 0 ? r : vit_mf_fold_bn(b, &n->base.allocs, c, VIT_EF2_BN_EPS, "%s.bn", p);
+    if (r == 0)
+        r = vit_mf_fold_bn(b, &n->base.allocs, c, VIT_EF2_BN_EPS, "%s.bn", p);
+    return r < 0 || c == &n->stem1 ? r : vit_mf_conv_khwc(b, &n->base.allocs, c);
 }
 
 /* A depthwise ConvNorm of width C. */

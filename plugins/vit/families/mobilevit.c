@@ -58,13 +58,7 @@ static int get_conv_norm(vit_binder *b, vit_mv_net *n, vit_conv2d *c, int cin, i
     c->pad_h = c->pad_w = c->kh / 2;
     if (r == 0)
         r = vit_mf_fold_bn(b, &n->base.allocs, c, VIT_MV_BN_EPS, "%s.bn", p);
-    if (r < 0 || c->kh == 1 || vit_conv2d_is_depthwise(c) || c == &n->stem)
-        return r;
-    float *w = vit_mf_calloc(&n->base.allocs, vit_conv2d_weight_floats(c), sizeof(float));
-    if (!w)
-        return vit_errorf(b->err, -ENOMEM, "out of memory");
-    vit_conv2d_to_khwc(c, w);
-    return 0;
+    return r < 0 || c == &n->stem ? r : vit_mf_conv_khwc(b, &n->base.allocs, c);
 }
 
 static int build_bottle(vit_binder *b, vit_mv_net *n, vit_mv_bottle *bt, int cin, int stride,
