@@ -53,6 +53,8 @@ find "$root" -type f \( -perm -u+x -o -name '*.so' \) -print0 | while IFS= read 
 done
 find "$root" -type f -name '*.a' -exec "$strip" --strip-debug --enable-deterministic-archives {} +
 find "$root" -type f -name '*.so' -exec chmod 0644 {} + # loaded, not run
+# Manual pages compressed, as Debian ships them.
+find "$root/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9n {} +
 
 # Documentation Debian requires beside the README meson installs.
 doc=$root/usr/share/doc/vitd
