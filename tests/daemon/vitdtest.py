@@ -21,8 +21,10 @@ import unittest
 from gi.repository import Gio, GLib
 
 TIMEOUT_SCALE = float(os.environ.get("VITD_TEST_TIMEOUT_SCALE", "1"))
-# Liveness: a control call answers within a second (stretched like every wait for slow builds).
-ANSWER_BOUND_S = 1.0 * TIMEOUT_SCALE
+# Liveness: a control call answers within 2.5 s (stretched like every wait for slow builds). A
+# stalled main loop (a blocking open(), a join on a stuck thread) answers never or after many
+# seconds; 1 s was seen exceeded (1.14 s) by plain scheduling with 2 tests x 3 pipelines on 2 cores.
+ANSWER_BOUND_S = 2.5 * TIMEOUT_SCALE
 
 BUILD = os.environ.get("VITD_BUILD_ROOT", "")
 SOURCE = os.environ.get("VITD_SOURCE_ROOT", "")
