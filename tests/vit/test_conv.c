@@ -1,6 +1,7 @@
 /* test_conv.c — conv.c against a naive double-precision convolution: every path (im2col on
  * planar and token-major input, grouped, 1x1, direct depthwise with and without a channel
- * multiplier), the pixel-range split over a thread pool, and BatchNorm folding. */
+ * multiplier), each with PyTorch's and the tap-major weight order, the pixel-range split over
+ * a thread pool, and BatchNorm folding. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -68,13 +69,16 @@ static const conv_case cases[] = {
     {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},    /* depthwise on planar: im2col path */
     {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},  /* patchify on token-major */
     {12, 12, 9, 1, 4, 12, 9, 9, VIT_CONV_HWC, 1}, /* depthwise 9x9: too many taps, im2col */
+    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
+    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
+    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
 };
 
 START_TEST(test_conv_matches_naive)
 {
     const conv_case *cc = &cases[_i];
     vit_conv2d c = {cc->cin, cc->cout, cc->k,      cc->k, cc->stride, cc->stride,
-                    cc->pad, cc->pad,  cc->groups, NULL,  NULL};
+                    cc->pad, cc->pad,  cc->groups, NULL,  NULL,       0};
     float *w = vt_rand_array((size_t)cc->cout * (cc->cin / cc->groups) * cc->k * cc->k);
     float *b = vt_rand_array((size_t)cc->cout);
     c.weight = w;
@@ -91,16 +95,23 @@ START_TEST(test_conv_matches_naive)
         ck_assert_int_eq(vit_threadpool_new(cc->threads, &pool, NULL), 0);
     size_t sf = vit_conv2d_pool_scratch_floats(&c, cc->layout, cc->H, cc->W, cc->threads);
     float *scratch = malloc((sf ? sf : 1) * sizeof(float));
-    for (int p = 0; p < pixels; p++)
-        out[(size_t)p * ldo + cc->cout] = 42.0f;
-    vit_conv2d_run(pool, &c, xin, cc->layout, cc->H, cc->W, scratch, out, ldo);
-    double err = 0;
-    for (int p = 0; p < pixels; p++) {
-        for (int o = 0; o < cc->cout; o++)
-            err = fmax(err, fabs(out[(size_t)p * ldo + o] - want[(size_t)p * cc->cout + o]));
-        ck_assert_float_eq(out[(size_t)p * ldo + cc->cout], 42.0f);
+    /* PyTorch's weight order, then the same weights tap-major (vit_conv2d_to_khwc) */
+    float *wk = malloc(vit_conv2d_weight_floats(&c) * sizeof(float));
+    for (int khwc = 0; khwc < 2; khwc++) {
+        if (khwc)
+            vit_conv2d_to_khwc(&c, wk);
+        for (int p = 0; p < pixels; p++)
+            out[(size_t)p * ldo + cc->cout] = 42.0f;
+        vit_conv2d_run(pool, &c, xin, cc->layout, cc->H, cc->W, scratch, out, ldo);
+        double err = 0;
+        for (int p = 0; p < pixels; p++) {
+            for (int o = 0; o < cc->cout; o++)
+                err = fmax(err, fabs(out[(size_t)p * ldo + o] - want[(size_t)p * cc->cout + o]));
+            ck_assert_float_eq(out[(size_t)p * ldo + cc->cout], 42.0f);
+        }
+        ck_assert_msg(err < 1e-4, "case %d (khwc %d): max|diff| %g", _i, khwc, err);
     }
-    ck_assert_msg(err < 1e-4, "case %d: max|diff| %g", _i, err);
+    free(wk);
     vit_threadpool_free(pool);
     free(scratch);
     free(out);
@@ -120,9 +131,9 @@ START_TEST(test_out_size_and_checks)
     ck_assert_int_eq(vit_conv_out_size(7, 3, 2, 1), 4);
     ck_assert_int_eq(vit_conv_out_size(2, 5, 1, 0), 0);
     float w[4] = {0};
-    vit_conv2d bad = {6, 4, 1, 1, 1, 1, 0, 0, 4, w, NULL}; /* 4 groups do not divide 6 */
+    vit_conv2d bad = {6, 4, 1, 1, 1, 1, 0, 0, 4, w, NULL, 0}; /* 4 groups do not divide 6 */
     ck_assert_int_eq(vit_conv2d_check(&bad), -EINVAL);
-    vit_conv2d good = {8, 4, 3, 3, 2, 2, 1, 1, 4, w, NULL};
+    vit_conv2d good = {8, 4, 3, 3, 2, 2, 1, 1, 4, w, NULL, 0};
     ck_assert_int_eq(vit_conv2d_check(&good), 0);
     ck_assert_double_eq(vit_conv2d_macs(&good, 8, 8), 4.0 * 4 * 4 * 2 * 9);
 }
@@ -136,7 +147,7 @@ START_TEST(test_fold_bn_equals_conv_then_bn)
     float var[6];
     for (int o = 0; o < cout; o++)
         var[o] = 0.5f + 0.4f * vt_frand();
-    vit_conv2d c = {cin, cout, 3, 3, 1, 1, 1, 1, 1, w, b};
+    vit_conv2d c = {cin, cout, 3, 3, 1, 1, 1, 1, 1, w, b, 0};
     float *x = vt_rand_array((size_t)cin * H * W);
     int pixels;
     double *plain = naive_conv(&c, x, H, W, &pixels);

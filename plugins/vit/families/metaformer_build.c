@@ -191,6 +191,17 @@ int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, co
     return 0;
 }
 
+int vit_mf_conv_khwc(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c)
+{
+    if ((c->kh == 1 && c->kw == 1) || vit_conv2d_is_depthwise(c) || c->weight_khwc)
+        return 0;
+    float *w = vit_mf_calloc(a, vit_conv2d_weight_floats(c), sizeof(float));
+    if (!w)
+        return vit_errorf(b->err, -ENOMEM, "out of memory");
+    vit_conv2d_to_khwc(c, w);
+    return 0;
+}
+
 int vit_mf_alloc_blocks(vit_binder *b, vit_mf_allocs *a, const char *prefix, int stage,
                         vit_mf_block **ret, int *ret_depth)
 {
