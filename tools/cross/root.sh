@@ -9,21 +9,22 @@
 # -dev packages, Debian's cross toolchain (crossbuild-essential-ARCH), meson, dpkg-dev and
 # lintian, and python3-torch + numpy (the test fixtures are computed on the build machine).
 #
-# It is made once with mmdebstrap from this machine's apt sources (about 1.2 GB to download)
-# and cached as a tarball ($VITD_CROSS_CACHE, default /var/cache/vitd-test/bookworm-cross-ARCH.tar,
-# beside test-install.sh's root), then unpacked into /var/tmp/vitd-cross-ARCH (again whenever the
-# tarball is newer). Each run gets a mount namespace of its own (unshare), so nothing stays
-# mounted afterwards: /proc, /sys, /dev, an empty /tmp, this source tree and every --bind DIR at
-# their own paths (so meson build trees are valid inside and out), and this machine's
-# qemu-CPU-static, through which the cross file's exe_wrapper runs ARCH programs (no
-# binfmt_misc registration needed). COMMAND runs with a clean environment (PATH, HOME, LANG, and
-# any VITD_* variable passed on) in the current directory, or the source tree if it is not bound.
+# It is made once with mmdebstrap from this machine's apt sources (25 minutes on the shared
+# development VM; torch makes it big) and cached as a 2.3 GB tarball ($VITD_CROSS_CACHE, default
+# /var/cache/vitd-test/bookworm-cross-ARCH.tar, beside test-install.sh's root), then unpacked into
+# /var/tmp/vitd-cross-ARCH (again whenever the tarball is newer). Each run gets a mount
+# namespace of its own (unshare), so nothing stays mounted afterwards: /proc, /sys, /dev, an
+# empty /tmp, this source tree and every --bind DIR at their own paths (so meson build trees are
+# valid inside and out), and this machine's qemu-CPU-static, through which the cross file's
+# exe_wrapper runs ARCH programs (no binfmt_misc registration needed). COMMAND runs with a clean
+# environment (PATH, HOME, LANG, and any VITD_* variable passed on) in the current directory, or
+# the source tree if that is not bound.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "${1:-}" != --in-namespace ]; then
   [ "$(id -u)" = 0 ] || { echo "cross-root: must run as root (chroot, mounts)" >&2; exit 2; }
-  exec unshare --mount --propagation private -- "$0" --in-namespace "$@"
+  exec unshare --mount --propagation private -- bash "$src/tools/cross/root.sh" --in-namespace "$@"
 fi
 shift
 arch=${1:?usage: root.sh ARCH [--bind DIR]... -- COMMAND...}
@@ -40,7 +41,10 @@ done
 
 cpu=$(dpkg-architecture -a"$arch" -qDEB_HOST_GNU_CPU 2>/dev/null)
 qemu=/usr/bin/qemu-$cpu-static
-[ -x "$qemu" ] || { echo "cross-root: $qemu missing (apt-get install qemu-user-static)" >&2; exit 2; }
+if [ ! -x "$qemu" ]; then
+  echo "cross-root: $qemu missing (apt-get install qemu-user-static)" >&2
+  exit 2
+fi
 command -v mmdebstrap >/dev/null || { echo "cross-root: mmdebstrap missing" >&2; exit 2; }
 
 # What vitd links, as :ARCH -dev packages (tools/setup-debian.sh lists the native ones), plus the
@@ -52,8 +56,10 @@ build_pkgs=(crossbuild-essential-"$arch" gcc meson ninja-build pkgconf python3 p
   python3-torch dpkg-dev lintian file)
 
 cache=${VITD_CROSS_CACHE:-/var/cache/vitd-test/bookworm-cross-$arch.tar}
-if [ ! -s "$cache" ]; then
-  sources=/etc/apt/sources.list.d/debian.sources
+root=/var/tmp/vitd-cross-$arch
+
+make_cache() {
+  local sources=/etc/apt/sources.list.d/debian.sources include p
   [ -f "$sources" ] || sources=/etc/apt/sources.list
   include=$(IFS=,; echo "${build_pkgs[*]}")
   for p in "${target_pkgs[@]}"; do include+=",$p:$arch"; done
@@ -62,15 +68,29 @@ if [ ! -s "$cache" ]; then
   mmdebstrap --quiet --variant=apt --architectures="amd64,$arch" --include="$include" \
     bookworm "$cache.tmp" "$sources" >&2
   mv "$cache.tmp" "$cache"
-fi
+}
 
-root=/var/tmp/vitd-cross-$arch
-if [ ! -f "$root/.unpacked" ] || [ "$cache" -nt "$root/.unpacked" ]; then
+unpack() {
   echo "cross-root: unpacking $cache into $root" >&2
   rm -rf --one-file-system "$root"
   mkdir -p "$root"
   tar -C "$root" -xf "$cache"
   touch "$root/.unpacked"
+}
+
+stale() { [ ! -s "$cache" ] || [ ! -f "$root/.unpacked" ] || [ "$cache" -nt "$root/.unpacked" ]; }
+
+# Every run holds this lock shared until its command ends; making or unpacking the root takes it
+# alone, so no run unpacks a root under another.
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock -s 9
+if stale; then
+  flock -u 9
+  flock -x 9
+  [ -s "$cache" ] || make_cache
+  if stale; then unpack; fi
+  flock -s 9
 fi
 
 # This namespace's mounts; they go when the command ends.

@@ -6,7 +6,8 @@
 #   bash tools/cross/test.sh [arm64] [BUILDDIR]       (as root; BUILDDIR default build-arm64/)
 #
 # On a Debian 12 amd64 host this runs in the cached root of tools/cross/root.sh (see there;
-# made once, about 10 minutes); where the :arm64 -dev packages are installed it runs directly.
+# made once, 25 minutes on the development VM); where the :arm64 -dev packages are installed,
+# directly.
 # BUILDDIR is kept between runs. Suites: VITD_CROSS_SUITES (default "vit pipeline"; the
 # element tests are "gst"). Every timeout (meson's, Check's per test case, the test scripts'
 # for the programs they run) is multiplied by VITD_TIMEOUT_MULTIPLIER (default 10): qemu-user

@@ -7,9 +7,9 @@
 #
 # ARCH defaults to this machine's (amd64); `all` builds amd64, then arm64. arm64 is cross-built
 # with Debian's cross toolchain and tools/cross/arm64.ini. On a Debian 12 amd64 host that runs
-# in the cached root of tools/cross/root.sh (as root; made once, about 10 minutes), because
-# libgstreamer-plugins-base1.0-dev cannot be installed for amd64 and arm64 at once; where the
-# :arm64 -dev packages are installed (as in that root) it runs directly.
+# in the cached root of tools/cross/root.sh (as root; made once, 25 minutes on the development
+# VM), because libgstreamer-plugins-base1.0-dev cannot be installed for amd64 and arm64 at
+# once; where the :arm64 -dev packages are installed (as in that root) it runs directly.
 #
 # The build tree OUTDIR/ARCH/build is kept between runs (incremental); OUTDIR/ARCH/root is the
 # package's file tree, laid anew each run. Prints the .deb's path last.
@@ -23,8 +23,10 @@ build=$work/build
 root=$work/root
 
 # The changelog's date and commit, from git here (the cross root has no git).
-export VITD_SOURCE_DATE=${VITD_SOURCE_DATE:-$(git -C "$src" log -1 --format=%aD 2>/dev/null || date -R)}
-export VITD_SOURCE_COMMIT=${VITD_SOURCE_COMMIT:-$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo 'a source tree')}
+: "${VITD_SOURCE_DATE:=$(git -C "$src" log -1 --format=%aD 2>/dev/null || date -R)}"
+: "${VITD_SOURCE_COMMIT:=$(git -C "$src" rev-parse --short HEAD 2>/dev/null ||
+  echo 'a source tree')}"
+export VITD_SOURCE_DATE VITD_SOURCE_COMMIT
 
 if [ "$arch" = all ]; then
   bash "$0" "$(dpkg --print-architecture)" "$outdir"
@@ -70,7 +72,9 @@ fi
 
 # Strip ELF files (debug info stays in the build tree), with the target's strip.
 strip=strip
-[ "${#cross[@]}" -gt 0 ] && strip=$(dpkg-architecture -a"$arch" -qDEB_HOST_GNU_TYPE 2>/dev/null)-strip
+if [ "${#cross[@]}" -gt 0 ]; then
+  strip=$(dpkg-architecture -a"$arch" -qDEB_HOST_GNU_TYPE 2>/dev/null)-strip
+fi
 find "$root" -type f \( -perm -u+x -o -name '*.so' \) -print0 | while IFS= read -r -d '' f; do
   if head -c4 "$f" | grep -q ELF; then
     "$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$f"
