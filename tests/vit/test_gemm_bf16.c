@@ -123,7 +123,8 @@ START_TEST(test_weights_recorded_and_found)
     float *arena = vt_rand_array((size_t)M * K * 2), *W = vt_rand_array((size_t)N * K);
     float *C = malloc((size_t)M * N * 4), *fp32 = malloc((size_t)M * N * 4);
     float *pooled = malloc((size_t)M * N * 4), *direct = malloc((size_t)M * N * 4);
-    vit_gemm_weights *w = vit_gemm_weights_recorder(arena, (size_t)M * K * 2 * 4, NULL, 0);
+    vit_gemm_weights *w =
+        vit_gemm_weights_recorder(VIT_GEMM_FORMAT_BF16, arena, (size_t)M * K * 2 * 4, NULL, 0);
     ck_assert_ptr_nonnull(w);
     ck_assert_ptr_null(vit_gemm_use(w));
     vit_linear(M, N, K, arena, K, W, NULL, 0.0f, C, N);

@@ -233,7 +233,7 @@ int vit_model_open(const char *path, vit_model **ret_model, vit_error *err)
         return vit_errorf(err, -ENOMEM, "out of memory");
     }
     atomic_init(&m->refs, 1);
-    pthread_mutex_init(&m->bf16_lock, NULL);
+    pthread_mutex_init(&m->weights_lock, NULL);
     int r = model_load(m, path, err);
     if (r < 0) {
         vit_model_unref(m);
@@ -262,8 +262,9 @@ vit_model *vit_model_unref(vit_model *model)
     free(model->fallback_labels);
     vit_config_clear(&model->config);
     vit_safetensors_close(model->weights);
+    vit_gemm_weights_free(model->fp32);
     vit_gemm_weights_free(model->bf16);
-    pthread_mutex_destroy(&model->bf16_lock);
+    pthread_mutex_destroy(&model->weights_lock);
     free(model->path);
     free(model);
     return NULL;

@@ -80,16 +80,27 @@ void vit_split_range(int n, int parts, int i, int *r0, int *r1)
 
 static void gemm_blas(const vit_gemm_args *g);
 
-/* A product: in bf16 when the thread's weights hold a copy of B, else the fp32 backend. */
+/* A product: in bf16 when the thread's weights hold a bf16 copy of B, from the packed fp32
+ * copy when they hold that (and the AVX-512 kernel is still the one in use), else the fp32
+ * backend. */
 static void gemm_dispatch(const vit_gemm_args *g)
 {
-    const uint32_t *packed = vit_gemm_weights_lookup(vit_gemm_in_use(), g);
-    if (packed)
+    vit_gemm_weights *w = vit_gemm_in_use();
+    const void *packed = vit_gemm_weights_lookup(w, g);
+    if (packed && vit_gemm_weights_format(w) == VIT_GEMM_FORMAT_BF16)
         vit_gemm_bf16_run(g, packed);
+    else if (packed && gemm_isa == VIT_GEMM_AVX512)
+        vit_gemm_kernel_run_packed(g, packed);
     else if (gemm_isa == VIT_GEMM_BLAS)
         gemm_blas(g);
     else
         vit_gemm_kernel_run(gemm_isa, g);
+}
+
+int vit_gemm_fp32_packing(void)
+{
+    vit_gemm_init();
+    return gemm_isa == VIT_GEMM_AVX512;
 }
 
 int vit_gemm_bf16_available(void)

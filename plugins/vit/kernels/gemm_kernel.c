@@ -5,19 +5,51 @@
  * machine to them), which halves GEMM speed at ViT shapes; libvit's GEMMs are the whole cost.
  *
  * Blocking: K in blocks of KC; for each block, B is packed one panel of NR columns at a time
- * (KC x NR floats, L1-resident, zero-padded past N), then every MR-row strip of A is multiplied
- * against it straight from A (broadcast loads; A is never packed). The register tile is MR x NR
+ * (KC x NR floats, zero-padded past N), then every MR-row strip of A is multiplied against it
+ * straight from A (broadcast loads; A is never packed). The register tile is MR x NR
  * accumulators (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm). Ragged edges: rows past M
  * reuse the strip's first row and are not stored; columns past N are masked (AVX-512) or go
  * through a small tile (AVX2). The first K block writes (or accumulates into) C, later blocks add
  * to it; bias (and GELU, for fc1) are applied once, with the last block, while the tile is still
- * in registers. */
+ * in registers. KC is large (768: one block for every K of a ViT up to ViT-B's 768): each extra
+ * block stores and reloads all of C, which at ViT shapes (C of 0.3-1.2 MB) misses the L2 and
+ * cost more than a panel outgrowing the L1 does.
+ *
+ * Weights packed once (vit_f32_pack, AVX-512 only): a model's weights go through the same
+ * panels every frame, and transposing them per call cost 9-15% of a frame at one thread (more
+ * where few rows share a weight: the 49 tokens of a last stage, or each thread's half of the
+ * rows). vit_f32_pack lays a weight out as the panels pack_b would make, for all of K at once,
+ * and vit_gemm_kernel_run_packed reads them in place. */
 #include "kernels/gemm_kernel.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#define KC 256
+#define KC 768
+#define PACK_NR 32 /* the AVX-512 kernel's panel width */
+
+size_t vit_f32_packed_floats(int n, int k)
+{
+    return (size_t)((n + PACK_NR - 1) / PACK_NR) * PACK_NR * (size_t)k;
+}
+
+/* Once per model: each panel is zeroed, then filled one source row at a time (sequential
+ * reads; the panel's strided writes stay in the L2). */
+void vit_f32_pack(const float *b, int ldb, int trans_b, int n, int k, float *dst)
+{
+    for (int n0 = 0; n0 < n; n0 += PACK_NR, dst += (size_t)k * PACK_NR) {
+        int cols = n - n0 < PACK_NR ? n - n0 : PACK_NR;
+        if (cols < PACK_NR)
+            memset(dst, 0, (size_t)k * PACK_NR * sizeof(float));
+        for (int kk = 0; !trans_b && kk < k; kk++)
+            memcpy(dst + (size_t)kk * PACK_NR, b + (size_t)kk * ldb + n0, cols * sizeof(float));
+        for (int j = 0; trans_b && j < cols; j++) {
+            const float *src = b + (size_t)(n0 + j) * ldb;
+            for (int kk = 0; kk < k; kk++)
+                dst[(size_t)kk * PACK_NR + j] = src[kk];
+        }
+    }
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -105,17 +137,22 @@ typedef struct gemm_kernel {
 #define GEMM_MR_MAX 12
 #define GEMM_NR_MAX 32
 
-/* The blocking of the file comment with kernel kn (plain code calling kn's functions). */
-static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g)
+/* The blocking of the file comment with kernel kn (plain code calling kn's functions). With
+ * `packed` (vit_f32_pack's panels of B, nr wide), B is read from there instead of packed. */
+static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g, const float *packed)
 {
     const int mr = kn->mr, nr = 2 * kn->blk;
-    float bp[KC * GEMM_NR_MAX] __attribute__((aligned(64)));
+    float stack_bp[KC * GEMM_NR_MAX] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < g->K; k0 += KC) {
         int kc = g->K - k0 < KC ? g->K - k0 : KC;
         int last = k0 + kc == g->K;
         for (int n0 = 0; n0 < g->N; n0 += nr) {
             int cols = g->N - n0 < nr ? g->N - n0 : nr;
-            pack_b_blocks(g, k0, kc, n0, kn->blk, kn->transpose, bp);
+            const float *bp = stack_bp;
+            if (packed)
+                bp = packed + ((size_t)(n0 / nr) * g->K + k0) * nr;
+            else
+                pack_b_blocks(g, k0, kc, n0, kn->blk, kn->transpose, stack_bp);
             for (int m0 = 0; m0 < g->M; m0 += mr) {
                 int rows = g->M - m0 < mr ? g->M - m0 : mr;
                 const float *arow[GEMM_MR_MAX];
@@ -296,10 +333,23 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
     _Static_assert(NR512 <= GEMM_NR_MAX && NR256 <= GEMM_NR_MAX, "bp holds a panel");
     static const gemm_kernel avx512 = {MR512, NR512 / 2, transpose16_512, tile512_for};
     static const gemm_kernel avx2 = {MR256, NR256 / 2, transpose8_256, tile256_for};
-    gemm_blocked(isa == VIT_GEMM_AVX512 ? &avx512 : &avx2, g);
+    gemm_blocked(isa == VIT_GEMM_AVX512 ? &avx512 : &avx2, g, NULL);
+}
+
+void vit_gemm_kernel_run_packed(const vit_gemm_args *g, const float *packed)
+{
+    static const gemm_kernel avx512 = {MR512, NR512 / 2, transpose16_512, tile512_for};
+    if (g->M > 0 && g->N > 0 && g->K > 0)
+        gemm_blocked(&avx512, g, packed);
 }
 
 #else /* not x86-64: cblas only */
+
+void vit_gemm_kernel_run_packed(const vit_gemm_args *g, const float *packed)
+{
+    (void)g;
+    (void)packed;
+}
 
 vit_gemm_isa vit_gemm_kernel_detect(void)
 {

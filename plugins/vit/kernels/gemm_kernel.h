@@ -3,6 +3,8 @@
 #ifndef VIT_GEMM_KERNEL_H
 #define VIT_GEMM_KERNEL_H
 
+#include <stddef.h>
+
 typedef struct vit_gemm_args {
     int M, N, K;
     float alpha;
@@ -28,5 +30,15 @@ typedef enum vit_gemm_isa {
 vit_gemm_isa vit_gemm_kernel_detect(void);
 /* Runs on the calling thread; isa must be AVX2 or AVX512 and supported. */
 void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g);
+
+/* Floats of B [K, N] packed for the AVX-512 kernel: panels of 32 columns, each [K][32], zero
+ * past N. */
+size_t vit_f32_packed_floats(int n, int k);
+/* Packs B: trans_b: B is [n, k] (a Linear weight) with row stride ldb; else [k, n]. dst holds
+ * vit_f32_packed_floats(n, k) floats, 64-byte aligned. */
+void vit_f32_pack(const float *b, int ldb, int trans_b, int n, int k, float *dst);
+/* vit_gemm_kernel_run(VIT_GEMM_AVX512, g) with B read from `packed` (packed from a B of
+ * g->N x g->K; g->B is not read). Only where the AVX-512 kernel runs. */
+void vit_gemm_kernel_run_packed(const vit_gemm_args *g, const float *packed);
 
 #endif
