@@ -280,8 +280,14 @@ static void fc1_rows(block_job *j, int r0, int r1)
     vit_mf_state *s = j->s;
     if (j->norm)
         vit_mf_norm_rows(j->norm, j->norm_st, s->x, s->y, s->C, r0, r1);
-    vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, j->in + (size_t)r0 * s->C, s->C, m->fc1_w, s->C, 1,
-             m->fc1_b, 0, s->hidden + (size_t)r0 * m->hidden, m->hidden);
+    const float *in = j->in + (size_t)r0 * s->C;
+    float *h = s->hidden + (size_t)r0 * m->hidden;
+    if (m->act1 == VIT_MF_ACT_GELU) { /* GELU in the product's epilogue: one pass fewer */
+        vit_linear_gelu(r1 - r0, m->hidden, s->C, in, s->C, m->fc1_w, m->fc1_b, h, m->hidden);
+        return;
+    }
+    vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, in, s->C, m->fc1_w, s->C, 1, m->fc1_b, 0, h,
+             m->hidden);
     if (m->act1 == VIT_MF_ACT_STARRELU)
         star_relu_rows(s->hidden, m->hidden, m->hidden, m->act1_scale, m->act1_bias, r0, r1);
     else
