@@ -80,16 +80,20 @@ void vit_split_range(int n, int parts, int i, int *r0, int *r1)
 
 static void gemm_blas(const vit_gemm_args *g);
 
-/* A product: in bf16 when the thread's weights hold a bf16 copy of B, from the packed fp32
- * copy when they hold that (and the AVX-512 kernel is still the one in use), else the fp32
- * backend. */
+/* A product: in a bf16 session (the thread's weights are a bf16 table) in bf16, B from its
+ * packed copy or, for an activation (attention's keys and values), converted per call; else
+ * from the packed fp32 copy when the weights hold one (and the AVX-512 kernel is still the one
+ * in use), else the fp32 backend packing B per call. */
 static void gemm_dispatch(const vit_gemm_args *g)
 {
     vit_gemm_weights *w = vit_gemm_in_use();
     const void *packed = vit_gemm_weights_lookup(w, g);
-    if (packed && vit_gemm_weights_format(w) == VIT_GEMM_FORMAT_BF16)
-        vit_gemm_bf16_run(g, packed);
-    else if (packed && gemm_isa == VIT_GEMM_AVX512)
+    if (vit_gemm_weights_bf16_session(w) && g->K > 0) {
+        if (packed)
+            vit_gemm_bf16_run(g, packed);
+        else
+            vit_gemm_bf16_act(g);
+    } else if (packed && gemm_isa == VIT_GEMM_AVX512)
         vit_gemm_kernel_run_packed(g, packed);
     else if (gemm_isa == VIT_GEMM_BLAS)
         gemm_blas(g);

@@ -56,6 +56,7 @@ void vit_f32_pack(const float *b, int ldb, int trans_b, int n, int k, float *dst
 
 #include "kernels/fastmath.h"
 #include "kernels/tile512.h"
+#include "kernels/transpose512.h"
 
 vit_gemm_isa vit_gemm_kernel_detect(void)
 {
@@ -168,39 +169,13 @@ static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g, const fl
 
 /* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
 
-/* Transposes 16 rows x 16 k of a Linear weight into bp[k][j0 .. j0+15] (row stride 32).
- * Within 128-bit lanes: 32-bit then 64-bit unpacks turn each group of 4 rows into vectors
- * holding those rows at k = 4 * lane + e; two rounds of 128-bit lane shuffles then gather the
- * four groups' lane l into one vector per k. */
+/* Transposes 16 rows x 16 k of a Linear weight into bp[k][j0 .. j0+15] (row stride 32),
+ * prefetching the next block's lines (weights not packed at load stream from memory). */
 __attribute__((target("avx512f"))) static void transpose16_512(const float *w, int ldw, float *bp)
 {
-    __m512 s[4][4];
-    for (int j = 0; j < 16; j++) /* the next block's lines: weights stream from memory */
+    for (int j = 0; j < 16; j++)
         _mm_prefetch((const char *)(w + (size_t)j * ldw + 64), _MM_HINT_T0);
-    for (int g = 0; g < 4; g++) {
-        __m512 a = _mm512_loadu_ps(w + (size_t)(4 * g) * ldw);
-        __m512 b = _mm512_loadu_ps(w + (size_t)(4 * g + 1) * ldw);
-        __m512 c = _mm512_loadu_ps(w + (size_t)(4 * g + 2) * ldw);
-        __m512 d = _mm512_loadu_ps(w + (size_t)(4 * g + 3) * ldw);
-        __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a, b));
-        __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a, b));
-        __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(c, d));
-        __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(c, d));
-        s[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-        s[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-        s[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-        s[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-    }
-    for (int e = 0; e < 4; e++) {
-        __m512 x0 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0x44);
-        __m512 x1 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0x44);
-        __m512 x2 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0xee);
-        __m512 x3 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0xee);
-        _mm512_store_ps(bp + (size_t)e * 32, _mm512_shuffle_f32x4(x0, x1, 0x88));
-        _mm512_store_ps(bp + (size_t)(4 + e) * 32, _mm512_shuffle_f32x4(x0, x1, 0xdd));
-        _mm512_store_ps(bp + (size_t)(8 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0x88));
-        _mm512_store_ps(bp + (size_t)(12 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0xdd));
-    }
+    vit_transpose16x16_512(w, (size_t)ldw, bp, 32);
 }
 
 #define MR512 12

@@ -158,6 +158,11 @@ vit_gemm_format vit_gemm_weights_format(const vit_gemm_weights *w)
     return w->format;
 }
 
+int vit_gemm_weights_bf16_session(const vit_gemm_weights *w)
+{
+    return w && !w->recording && w->format == VIT_GEMM_FORMAT_BF16;
+}
+
 size_t vit_gemm_weights_bytes(const vit_gemm_weights *w, int *ret_count)
 {
     if (ret_count)

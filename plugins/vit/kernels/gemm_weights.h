@@ -11,5 +11,8 @@
  * when w (may be NULL) holds one for B's address and g's shape, else NULL. A recorder lists
  * g's B (when it is a weight) and returns NULL. */
 const void *vit_gemm_weights_lookup(vit_gemm_weights *w, const vit_gemm_args *g);
+/* 1 when w is a finished bf16 table: its session computes in bf16, products without a packed
+ * weight too (B converted per call). */
+int vit_gemm_weights_bf16_session(const vit_gemm_weights *w);
 
 #endif
