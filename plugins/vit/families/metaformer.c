@@ -255,8 +255,14 @@ static void fc2_rows(block_job *j, const float *src, int r0, int r1)
     const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
     int C = s->C;
-    vit_gemm(r1 - r0, C, m->hidden, 1.0f, src + (size_t)r0 * m->hidden, m->hidden, m->fc2_w,
-             m->hidden, 1, m->fc2_b, 0, s->t + (size_t)r0 * C, C);
+    const float *a = src + (size_t)r0 * m->hidden;
+    if (j->fuse_residual && !j->ls && !j->rs) { /* x += fc2(..): the product accumulates */
+        vit_gemm(r1 - r0, C, m->hidden, 1.0f, a, m->hidden, m->fc2_w, m->hidden, 1, m->fc2_b, 1,
+                 s->x + (size_t)r0 * C, C);
+        return;
+    }
+    vit_gemm(r1 - r0, C, m->hidden, 1.0f, a, m->hidden, m->fc2_w, m->hidden, 1, m->fc2_b, 0,
+             s->t + (size_t)r0 * C, C);
     if (j->fuse_residual)
         residual_task(j, r0, r1, 0);
 }
@@ -337,15 +343,16 @@ void vit_mf_block_mlp_run(const vit_mf_block *blk, vit_mf_state *s)
 {
     const vit_mf_mlp *m = &blk->mlp;
     int plain = blk->norm2.kind == VIT_MF_NORM_NONE;
-    block_job j = {m,
-                   plain ? NULL : &blk->norm2,
-                   s,
-                   plain ? s->x : s->y,
-                   blk->ls2,
-                   blk->rs2,
-                   s->t,
-                   m->post_norm.kind == VIT_MF_NORM_NONE,
-                   vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C)};
+    block_job j = {m,           plain ? NULL : &blk->norm2,
+                   s,           plain ? s->x : s->y,
+                   blk->ls2,    blk->rs2,
+                   s->t,        m->post_norm.kind == VIT_MF_NORM_NONE,
+                   {0.0f, 1.0f}};
+    if (s->x_stats && blk->norm2.kind == VIT_MF_NORM_GROUP1)
+        j.norm_st = vit_mf_stats_combine(s, vit_mf_parts(s, s->H * s->W), blk->norm2.eps);
+    else
+        j.norm_st = vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C);
+    s->x_stats = 0;
     chain_run(&j);
     if (!j.fuse_residual) {
         vit_mf_norm_run(&m->post_norm, s, s->t, s->t, s->C);
@@ -390,6 +397,7 @@ void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int
 
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s)
 {
+    s->x_stats = 0;
     s->norm1 = vit_mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
     if (!blk->mixer_norms) { /* mixers read s->y */
         norm_job j = {&blk->norm1, s, s->x, s->y, s->C, s->norm1};
@@ -476,6 +484,7 @@ void vit_mf_carve_state(vit_mf_carve *c, vit_mf_state *s, int threads, size_t ma
                         size_t work, size_t conv_scratch)
 {
     s->threads = threads;
+    s->x_stats = 0;
     s->x = vit_mf_take(c, max_nc);
     s->y = vit_mf_take(c, max_nc);
     s->t = vit_mf_take(c, max_nc);

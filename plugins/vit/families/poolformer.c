@@ -32,36 +32,26 @@ typedef struct pf_net {
 
 static const char *const pf_patterns[] = {"poolformer_*", NULL};
 
-typedef struct pool_job {
-    const vit_mf_block *blk;
-    vit_mf_state *s;
-} pool_job;
-
-/* New x rows [r0, r1) into s->y: x + ls1 * (AvgPool(y) - y) with y = GN1(x). The average's
- * weights sum to 1, so AvgPool(y) - y = gamma * inv * (AvgPool(x) - x): y is never formed. */
+/* New x rows [r0, r1) into s->y: x + ls1 * (AvgPool(y) - y) with y = GN1(x), in one pass
+ * (vit_pool_mixer_residual_rows, coefficients in s->work), then the new rows' GroupNorm
+ * partials for norm2 while they are in cache. */
 static void pool_mixer_task(void *ctx, int r0, int r1, int task)
 {
-    pool_job *j = ctx;
-    vit_mf_state *s = j->s;
-    int C = s->C;
-    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
-    const float *ls = j->blk->ls1, *g = j->blk->norm1.weight;
-    float inv = s->norm1.inv;
-    for (int r = r0; r < r1; r++) {
-        const float *x = s->x + (size_t)r * C, *t = s->t + (size_t)r * C;
-        float *out = s->y + (size_t)r * C;
-        for (int c = 0; c < C; c++)
-            out[c] = x[c] + (ls ? ls[c] : 1.0f) * g[c] * inv * t[c];
-    }
+    vit_mf_state *s = ctx;
+    vit_pool_mixer_residual_rows(s->x, s->H, s->W, s->C, r0, r1, s->work, s->y);
+    vit_mf_stats_rows(s, task, s->y, s->C, r0, r1);
 }
 
 static void pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
 {
-    pool_job j = {blk, s};
-    vit_mf_parallel(s, s->H * s->W, pool_mixer_task, &j);
+    const float *ls = blk->ls1, *g = blk->norm1.weight;
+    for (int c = 0; c < s->C; c++)
+        s->work[c] = s->norm1.inv * g[c] * (ls ? ls[c] : 1.0f);
+    vit_mf_parallel(s, s->H * s->W, pool_mixer_task, s);
     float *t = s->x; /* the new residual stream was written beside the old one */
     s->x = s->y;
     s->y = t;
+    s->x_stats = 1;
 }
 
 /* ---- building ---------------------------------------------------------------------------- */
@@ -223,9 +213,11 @@ static size_t pf_layout(const pf_net *n, int threads, char *base, vit_mf_state *
     size_t conv = vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->base.img_h,
                                                  n->base.img_w, threads);
     vit_mf_stages_extent(n->stages, n->num_stages, threads, &max_nc, &max_nh, &conv);
+    size_t work = 0; /* the head's two vectors, and a stage's mixer coefficients */
+    for (int i = 0; i < n->num_stages; i++)
+        work = 2 * (size_t)n->stages[i].dim > work ? 2 * (size_t)n->stages[i].dim : work;
     vit_mf_carve c = {base, 0};
-    vit_mf_carve_state(&c, s, threads, max_nc, max_nh, 2 * (size_t)n->stages[n->num_stages - 1].dim,
-                       conv);
+    vit_mf_carve_state(&c, s, threads, max_nc, max_nh, work, conv);
     return c.off;
 }
 

@@ -70,6 +70,21 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
     for (int p = p0; p < p1; p++) {
         int oy = p / OW, ox = p % OW;
         float *row = cols + (size_t)(p - p0) * K;
+        if (layout == VIT_CONV_CHW) { /* (c, ky, kx) is the order of both rows and planes */
+            for (int ci = 0; ci < cg; ci++) {
+                const float *plane = x + (size_t)(c0 + ci) * H * W;
+                for (int ky = 0; ky < c->kh; ky++, row += c->kw) {
+                    int iy = oy * c->stride_h - c->pad_h + ky;
+                    for (int kx = 0; kx < c->kw; kx++) {
+                        int ix = ox * c->stride_w - c->pad_w + kx;
+                        row[kx] = iy < 0 || iy >= H || ix < 0 || ix >= W
+                                      ? 0.0f
+                                      : plane[(size_t)iy * W + ix];
+                    }
+                }
+            }
+            continue;
+        }
         for (int ky = 0; ky < c->kh; ky++) {
             int iy = oy * c->stride_h - c->pad_h + ky;
             for (int kx = 0; kx < c->kw; kx++) {
@@ -78,14 +93,10 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
                 if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
                     for (int ci = 0; ci < cg; ci++)
                         dst[(size_t)ci * kk] = 0.0f;
-                } else if (layout == VIT_CONV_HWC) {
+                } else {
                     const float *src = x + ((size_t)iy * W + ix) * c->cin + c0;
                     for (int ci = 0; ci < cg; ci++)
                         dst[(size_t)ci * kk] = src[ci];
-                } else {
-                    const float *src = x + (size_t)c0 * H * W + (size_t)iy * W + ix;
-                    for (int ci = 0; ci < cg; ci++)
-                        dst[(size_t)ci * kk] = src[(size_t)ci * H * W];
                 }
             }
         }

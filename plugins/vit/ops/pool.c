@@ -54,6 +54,50 @@ VIT_HOT void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, in
     }
 }
 
+/* An interior pixel: all nine taps, constant count, so the loop over C vectorises. */
+static inline void mixer_pixel9(const float *x, int W, int C, int p, const float *coef, float *o)
+{
+    const float *m = x + (size_t)p * C, *u = m - (size_t)W * C, *d = m + (size_t)W * C;
+    for (int c = 0; c < C; c++) {
+        float sum =
+            u[c - C] + u[c] + u[c + C] + m[c - C] + m[c] + m[c + C] + d[c - C] + d[c] + d[c + C];
+        o[c] = m[c] + coef[c] * (sum * (1.0f / 9.0f) - m[c]);
+    }
+}
+
+/* A border pixel: the taps inside the map, averaged over their count. */
+static void mixer_pixel_border(const float *x, int H, int W, int C, int p, const float *coef,
+                               float *o)
+{
+    int py = p / W, px = p % W, y0 = py > 0 ? py - 1 : 0, x0 = px > 0 ? px - 1 : 0;
+    int y1 = py + 1 < H ? py + 1 : H - 1, x1 = px + 1 < W ? px + 1 : W - 1;
+    float inv = 1.0f / (float)((y1 - y0 + 1) * (x1 - x0 + 1));
+    const float *m = x + (size_t)p * C;
+    for (int c = 0; c < C; c++)
+        o[c] = 0.0f;
+    for (int iy = y0; iy <= y1; iy++)
+        for (int ix = x0; ix <= x1; ix++) {
+            const float *t = x + ((size_t)iy * W + ix) * C;
+            for (int c = 0; c < C; c++)
+                o[c] += t[c];
+        }
+    for (int c = 0; c < C; c++)
+        o[c] = m[c] + coef[c] * (o[c] * inv - m[c]);
+}
+
+VIT_HOT void vit_pool_mixer_residual_rows(const float *x, int H, int W, int C, int p0, int p1,
+                                          const float *coef, float *out)
+{
+    for (int p = p0; p < p1; p++) {
+        int py = p / W, px = p % W;
+        float *o = out + (size_t)p * C;
+        if (py > 0 && py + 1 < H && px > 0 && px + 1 < W)
+            mixer_pixel9(x, W, C, p, coef, o);
+        else
+            mixer_pixel_border(x, H, W, C, p, coef, o);
+    }
+}
+
 VIT_HOT void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out,
                                int ldo)
 {

@@ -13,6 +13,12 @@ void vit_avgpool_rows(const float *x, int H, int W, int C, int k, int s, int pad
 /* out = AvgPool3x3(x) - x with stride 1, padding 1, count_include_pad=False (the PoolFormer
  * token mixer), fused. */
 void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo);
+/* The PoolFormer mixer with its residual, one pass: out[p][c] = x[p][c] + coef[c] *
+ * (AvgPool3x3(x)[p][c] - x[p][c]) (stride 1, padding 1, count_include_pad=False; out != x).
+ * With coef = ls * gamma * inv of a GroupNorm(1) y = GN(x) this is x + ls * (AvgPool(y) - y),
+ * since the average's weights sum to 1. */
+void vit_pool_mixer_residual_rows(const float *x, int H, int W, int C, int p0, int p1,
+                                  const float *coef, float *out);
 
 /* 2x2 max pooling, stride 2, floor mode (output H/2 x W/2). */
 void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo);
