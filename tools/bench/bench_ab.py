@@ -5,10 +5,12 @@
                           [--runs N] [--rounds R] [--precision P] [--env NAME=VALUE]
 
 Each round runs `vit-infer MODEL_DIR --bench N --threads T --precision P` once per build,
-rotating which build goes first, and reads `median_ms` and `median_cpu_ms`. Printed per model:
-the median over rounds of each build's wall and CPU ms, and each build's ratio to the first
-(< 1: faster than the first build). On a shared machine the CPU-time ratio with --threads 1 is
-the steadier figure; `uptime` is printed before and after. MODEL_DIR is a folder vit-infer opens
+rotating which build goes first, and reads `median_ms`, `median_cpu_ms` and `min_cpu_ms`.
+Printed per model: the median over rounds of each build's wall and CPU ms, the fastest single
+run's CPU ms over all rounds, and each build's ratio to the first (< 1: faster than the first
+build). On a shared machine the CPU-time ratios with --threads 1 are the steadier figures (other
+load only ever adds to a run, so the fastest run is the least disturbed one); `uptime` is
+printed before and after. MODEL_DIR is a folder vit-infer opens
 (e.g. .bench/deit_small_patch16_224, written by bench_peer.py). A build is a build directory or
 BUILD_DIR:NAME=VALUE to run it with one environment variable set (VIT_GEMM=blas, ...).
 """
@@ -42,7 +44,8 @@ def time_once(exe, env, model, opts):
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
     wall = float(re.search(r"^median_ms:\s*(\S+)", p.stdout, re.M).group(1))
     cpu = float(re.search(r"^median_cpu_ms:\s*(\S+)", p.stdout, re.M).group(1))
-    return wall, cpu
+    low = re.search(r"^min_cpu_ms:\s*(\S+)", p.stdout, re.M)
+    return wall, cpu, float(low.group(1)) if low else cpu
 
 
 def main():
@@ -65,20 +68,24 @@ def main():
     for model in opts.models:
         walls = [[] for _ in builds]
         cpus = [[] for _ in builds]
+        lows = [[] for _ in builds]
         for r in range(opts.rounds):
             order = list(range(len(builds)))
             order = order[r % len(order):] + order[:r % len(order)]
             for i in order:
-                wall, cpu = time_once(builds[i][1], builds[i][2], model, opts)
+                wall, cpu, low = time_once(builds[i][1], builds[i][2], model, opts)
                 walls[i].append(wall)
                 cpus[i].append(cpu)
+                lows[i].append(low)
         name = os.path.basename(os.path.normpath(model))
         base_wall, base_cpu = statistics.median(walls[0]), statistics.median(cpus[0])
+        base_low = min(lows[0])
         for i, (label, _, _) in enumerate(builds):
-            wall, cpu = statistics.median(walls[i]), statistics.median(cpus[i])
-            print(f"{name:36s} {label:28s} wall {wall:9.3f} ms  cpu {cpu:9.3f} ms  "
-                  f"wall/base {wall / base_wall:6.3f}  cpu/base {cpu / base_cpu:6.3f}  "
-                  f"(cpu min {min(cpus[i]):.3f} max {max(cpus[i]):.3f})", flush=True)
+            wall, cpu, low = statistics.median(walls[i]), statistics.median(cpus[i]), min(lows[i])
+            print(f"{name:32s} {label:24s} wall {wall:8.3f} ms  cpu {cpu:8.3f} ms  "
+                  f"fastest run cpu {low:8.3f} ms  wall/base {wall / base_wall:6.3f}  "
+                  f"cpu/base {cpu / base_cpu:6.3f}  fastest/base {low / base_low:6.3f}",
+                  flush=True)
     print(f"after: {uptime()}")
     return 0
 
