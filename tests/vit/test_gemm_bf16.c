@@ -66,23 +66,29 @@ START_TEST(test_kernel_matches_fp32_on_rounded_operands)
             int ldb = trans ? K + 2 : N + 1;
             size_t na = (size_t)M * lda, nb = (size_t)(trans ? N : K) * ldb;
             float *A = vt_rand_array(na), *B = vt_rand_array(nb), *bias = vt_rand_array(N);
+            float *scales = vt_rand_array(2 * (size_t)N);
+            const float *ls = v == 1 || v == 2 ? scales : NULL, *rs = v == 1 ? scales + N : NULL;
             float *C = vt_rand_array((size_t)M * ldc), *ref = malloc((size_t)M * ldc * 4);
             memcpy(ref, C, (size_t)M * ldc * 4);
             float *Ar = rounded_copy(A, na), *Br = rounded_copy(B, nb);
             uint32_t *packed = packed_copy(B, ldb, trans, N, K);
             float *Cact = malloc((size_t)M * ldc * 4);
             memcpy(Cact, C, (size_t)M * ldc * 4);
-            vit_gemm_args g = {M, N, K, 0.5f, A, lda, NULL, ldb, trans, bias, acc, C, ldc, gelu};
+            vit_gemm_args g = {M,     N,    K,   0.5f, A,   lda,  NULL, ldb,
+                               trans, bias, acc, C,    ldc, gelu, ls,   rs};
             vit_gemm_bf16_run(&g, packed);
-            vit_gemm_args ga = {M, N, K, 0.5f, A, lda, B, ldb, trans, bias, acc, Cact, ldc, gelu};
+            vit_gemm_args ga = {M,     N,    K,   0.5f, A,   lda,  B,  ldb,
+                                trans, bias, acc, Cact, ldc, gelu, ls, rs};
             vit_gemm_bf16_act(&ga); /* B converted per call: the same bits as packed once */
-            vit_gemm_args r = {M, N, K, 0.5f, Ar, lda, Br, ldb, trans, bias, acc, ref, ldc, gelu};
+            vit_gemm_args r = {M,     N,    K,   0.5f, Ar,  lda,  Br, ldb,
+                               trans, bias, acc, ref,  ldc, gelu, ls, rs};
             vit_gemm_kernel_run(VIT_GEMM_AVX512, &r);
             double e = max_rel(C, ref, M, N, ldc);
             ck_assert_msg(e < 2e-5, "%dx%dx%d variant %d: relative error %g", M, N, K, v, e);
             ck_assert_msg(!memcmp(C, Cact, (size_t)M * ldc * 4), "%dx%dx%d variant %d: act differs",
                           M, N, K, v);
-            free(A), free(B), free(bias), free(C), free(ref), free(Ar), free(Br), free(packed);
+            free(A), free(B), free(bias), free(scales), free(C), free(ref), free(Ar), free(Br),
+                free(packed);
             free(Cact);
         }
     }
@@ -97,7 +103,7 @@ START_TEST(test_kernel_within_bf16_error_of_fp32)
     float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K);
     float *C = malloc((size_t)M * N * 4), *ref = malloc((size_t)M * N * 4);
     uint32_t *packed = packed_copy(W, K, 1, N, K);
-    vit_gemm_args g = {M, N, K, 1.0f, A, K, W, K, 1, NULL, 0, C, N, 0};
+    vit_gemm_args g = {M, N, K, 1.0f, A, K, W, K, 1, NULL, 0, C, N, 0, NULL, NULL};
     vit_gemm_bf16_run(&g, packed);
     vit_linear(M, N, K, A, K, W, NULL, 0.0f, ref, N);
     double e = max_rel(C, ref, M, N, N);
@@ -147,7 +153,7 @@ START_TEST(test_weights_recorded_and_found)
     ck_assert_int_eq(count, 1);
 
     uint32_t *packed = packed_copy(W, K, 1, N, K);
-    vit_gemm_args g = {M, N, K, 1.0f, arena, K, NULL, K, 1, NULL, 0, direct, N, 0};
+    vit_gemm_args g = {M, N, K, 1.0f, arena, K, NULL, K, 1, NULL, 0, direct, N, 0, NULL, NULL};
     vit_gemm_bf16_run(&g, packed);
     vit_linear(M, N, K, arena, K, W, NULL, 0.0f, fp32, N);
     vit_gemm_use(w);

@@ -32,16 +32,20 @@ START_TEST(test_packed_matches_per_call_packing)
             int ldb = trans ? K + 2 : N + 1;
             size_t na = (size_t)M * lda, nb = (size_t)(trans ? N : K) * ldb;
             float *A = vt_rand_array(na), *B = vt_rand_array(nb), *bias = vt_rand_array(N);
+            float *scales = vt_rand_array(2 * (size_t)N);
+            const float *ls = v == 1 || v == 2 ? scales : NULL, *rs = v == 1 ? scales + N : NULL;
             float *C = vt_rand_array((size_t)M * ldc), *ref = malloc((size_t)M * ldc * 4);
             memcpy(ref, C, (size_t)M * ldc * 4);
             float *packed = packed_copy(B, ldb, trans, N, K);
-            vit_gemm_args g = {M, N, K, 0.5f, A, lda, NULL, ldb, trans, bias, acc, C, ldc, gelu};
+            vit_gemm_args g = {M,     N,    K,   0.5f, A,   lda,  NULL, ldb,
+                               trans, bias, acc, C,    ldc, gelu, ls,   rs};
             vit_gemm_kernel_run_packed(&g, packed);
-            vit_gemm_args r = {M, N, K, 0.5f, A, lda, B, ldb, trans, bias, acc, ref, ldc, gelu};
+            vit_gemm_args r = {M,     N,    K,   0.5f, A,   lda,  B,  ldb,
+                               trans, bias, acc, ref,  ldc, gelu, ls, rs};
             vit_gemm_kernel_run(VIT_GEMM_AVX512, &r);
             ck_assert_msg(!memcmp(C, ref, (size_t)M * ldc * 4), "%dx%dx%d variant %d differs", M, N,
                           K, v);
-            free(A), free(B), free(bias), free(C), free(ref), free(packed);
+            free(A), free(B), free(bias), free(scales), free(C), free(ref), free(packed);
         }
     }
 }

@@ -104,6 +104,7 @@ static int build_meta4d(vit_binder *b, ef_net *n, vit_mf_stage *st, vit_mf_block
 {
     vit_conv2d fc1, fc2;
     blk->mixer_fn = vit_mf_pool_mixer;
+    blk->mixer_residual = 1;
     blk->mixer_norms = 1;
     blk->mlp.act1 = VIT_MF_ACT_GELU;
     int r = get_conv_bn(b, n, &fc1, st->dim, p, "mlp.fc1", "mlp.norm1");

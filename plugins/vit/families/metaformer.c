@@ -249,22 +249,20 @@ void vit_mf_residual(vit_mf_state *s, const float *ls, const float *t)
     residual_run(s, ls, NULL, t);
 }
 
-/* fc2 on rows [r0, r1) of src [.., hidden] into t, then (fused) the residual. */
+/* fc2 on rows [r0, r1) of src [.., hidden] into t, or (fused) straight into the residual. */
 static void fc2_rows(block_job *j, const float *src, int r0, int r1)
 {
     const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
     int C = s->C;
     const float *a = src + (size_t)r0 * m->hidden;
-    if (j->fuse_residual && !j->ls && !j->rs) { /* x += fc2(..): the product accumulates */
-        vit_gemm(r1 - r0, C, m->hidden, 1.0f, a, m->hidden, m->fc2_w, m->hidden, 1, m->fc2_b, 1,
-                 s->x + (size_t)r0 * C, C);
+    if (j->fuse_residual) { /* x = rs * x + ls * fc2(..) in the product's epilogue */
+        vit_linear_residual(r1 - r0, C, m->hidden, a, m->hidden, m->fc2_w, m->fc2_b, j->ls, j->rs,
+                            s->x + (size_t)r0 * C, C);
         return;
     }
     vit_gemm(r1 - r0, C, m->hidden, 1.0f, a, m->hidden, m->fc2_w, m->hidden, 1, m->fc2_b, 0,
              s->t + (size_t)r0 * C, C);
-    if (j->fuse_residual)
-        residual_task(j, r0, r1, 0);
 }
 
 static VIT_HOT void star_relu_rows(float *x, int ldx, int N, float scale, float bias, int r0,
@@ -371,23 +369,28 @@ typedef struct pool_job {
     vit_mf_state *s;
 } pool_job;
 
+/* New x rows [r0, r1) into s->y in one pass (vit_pool_mixer_residual_rows), then, for a
+ * GroupNorm norm2, the new rows' partial statistics while they are in cache. */
 static void pool_task(void *ctx, int r0, int r1, int task)
 {
-    pool_job *j = ctx;
+    const pool_job *j = ctx;
+    const vit_mf_block *blk = j->blk;
     vit_mf_state *s = j->s;
-    int C = s->C;
-    const float *g = j->blk->norm1.weight;
-    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
-    if (j->blk->norm1.kind != VIT_MF_NORM_NONE)
-        for (int r = r0; r < r1; r++)
-            for (int c = 0; c < C; c++)
-                s->t[(size_t)r * C + c] *= g[c] * s->norm1.inv;
+    const float *g = blk->norm1.kind == VIT_MF_NORM_NONE ? NULL : blk->norm1.weight;
+    vit_pool_mixer_residual_rows(s->x, s->H, s->W, s->C, r0, r1, s->norm1.inv, g, blk->ls1,
+                                 blk->rs1, s->y);
+    if (blk->norm2.kind == VIT_MF_NORM_GROUP1)
+        vit_mf_stats_rows(s, task, s->y, s->C, r0, r1);
 }
 
 void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
 {
     pool_job j = {blk, s};
     vit_mf_parallel(s, s->H * s->W, pool_task, &j);
+    float *t = s->x; /* the new residual stream was written beside the old one */
+    s->x = s->y;
+    s->y = t;
+    s->x_stats = blk->norm2.kind == VIT_MF_NORM_GROUP1;
 }
 
 void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int r0, int r1)

@@ -160,9 +160,12 @@ typedef struct vit_mf_block {
  * mixer_norms = 0). Its hidden width must fit the state's hidden maps. */
 void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s);
 
-/* The pooling mixer: s->t = AvgPool3x3(y) - y (count_include_pad=False) with y = norm1(x) for
- * norm1 NONE, GROUP1 or AFFINE (per-channel scale g: the pool's weights sum to 1, so this is
- * g * inv * (AvgPool(x) - x) and y is never formed). mixer_norms = 1, mixer_residual = 0. */
+/* The pooling mixer with its residual: x = rs1 * x + ls1 * (AvgPool3x3(y) - y)
+ * (count_include_pad=False) with y = norm1(x) for norm1 NONE, GROUP1 or AFFINE (per-channel
+ * scale g: the pool's weights sum to 1, so AvgPool(y) - y = g * inv * (AvgPool(x) - x) and y is
+ * never formed), in one pass (ops/pool.h); for a GroupNorm norm2 it also leaves the new x's
+ * statistics (x_stats). The new x is written to s->y and the two swap. mixer_norms = 1,
+ * mixer_residual = 1. */
 void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s);
 
 /* A stage's blocks "<prefix><j>.*", j = 0, 1, ...: *ret_depth (>= 1, else -EINVAL naming the

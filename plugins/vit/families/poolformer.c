@@ -32,28 +32,6 @@ typedef struct pf_net {
 
 static const char *const pf_patterns[] = {"poolformer_*", NULL};
 
-/* New x rows [r0, r1) into s->y: x + ls1 * (AvgPool(y) - y) with y = GN1(x), in one pass
- * (vit_pool_mixer_residual_rows, coefficients in s->work), then the new rows' GroupNorm
- * partials for norm2 while they are in cache. */
-static void pool_mixer_task(void *ctx, int r0, int r1, int task)
-{
-    vit_mf_state *s = ctx;
-    vit_pool_mixer_residual_rows(s->x, s->H, s->W, s->C, r0, r1, s->work, s->y);
-    vit_mf_stats_rows(s, task, s->y, s->C, r0, r1);
-}
-
-static void pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
-{
-    const float *ls = blk->ls1, *g = blk->norm1.weight;
-    for (int c = 0; c < s->C; c++)
-        s->work[c] = s->norm1.inv * g[c] * (ls ? ls[c] : 1.0f);
-    vit_mf_parallel(s, s->H * s->W, pool_mixer_task, s);
-    float *t = s->x; /* the new residual stream was written beside the old one */
-    s->x = s->y;
-    s->y = t;
-    s->x_stats = 1;
-}
-
 /* ---- building ---------------------------------------------------------------------------- */
 
 /* Key prefix of block j of stage i. */
@@ -83,7 +61,7 @@ static int build_block(vit_binder *b, pf_net *n, vit_mf_stage *st, int i, int j)
     st->hidden = (int)Hd;
     blk->norm1 = (vit_mf_norm){VIT_MF_NORM_GROUP1, NULL, NULL, PF_GN_EPS};
     blk->norm2 = blk->norm1;
-    blk->mixer_fn = pool_mixer;
+    blk->mixer_fn = vit_mf_pool_mixer;
     blk->mixer_residual = 1;
     blk->mixer_norms = 1; /* it never reads y */
     blk->mlp.hidden = (int)Hd;
@@ -213,11 +191,9 @@ static size_t pf_layout(const pf_net *n, int threads, char *base, vit_mf_state *
     size_t conv = vit_conv2d_pool_scratch_floats(&n->stem, VIT_CONV_CHW, n->base.img_h,
                                                  n->base.img_w, threads);
     vit_mf_stages_extent(n->stages, n->num_stages, threads, &max_nc, &max_nh, &conv);
-    size_t work = 0; /* the head's two vectors, and a stage's mixer coefficients */
-    for (int i = 0; i < n->num_stages; i++)
-        work = 2 * (size_t)n->stages[i].dim > work ? 2 * (size_t)n->stages[i].dim : work;
     vit_mf_carve c = {base, 0};
-    vit_mf_carve_state(&c, s, threads, max_nc, max_nh, work, conv);
+    vit_mf_carve_state(&c, s, threads, max_nc, max_nh, 2 * (size_t)n->stages[n->num_stages - 1].dim,
+                       conv);
     return c.off;
 }
 

@@ -113,8 +113,39 @@ int vit_gemm_bf16_available(void)
     return gemm_isa == VIT_GEMM_AVX512 && vit_cpu_has_avx512bf16();
 }
 
+/* The BLAS path of a product with a residual's scales: one row and up to 256 columns at a
+ * time through sgemv, then C = rs * C + ls * (that + bias). */
+static void gemm_blas_scaled(const vit_gemm_args *g)
+{
+    float tmp[256];
+    for (int r = 0; r < g->M; r++) {
+        const float *a = g->A + (size_t)r * g->lda;
+        float *c = g->C + (size_t)r * g->ldc;
+        for (int n0 = 0; n0 < g->N; n0 += 256) {
+            int nc = g->N - n0 < 256 ? g->N - n0 : 256;
+            if (g->trans_b)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, nc, g->K, g->alpha,
+                            g->B + (size_t)n0 * g->ldb, g->ldb, a, 1, 0.0f, tmp, 1);
+            else
+                cblas_sgemv(CblasRowMajor, CblasTrans, g->K, nc, g->alpha, g->B + n0, g->ldb, a, 1,
+                            0.0f, tmp, 1);
+            for (int j = 0; j < nc; j++) {
+                float v =
+                    (tmp[j] + (g->bias ? g->bias[n0 + j] : 0.0f)) * (g->ls ? g->ls[n0 + j] : 1.0f);
+                if (g->accumulate)
+                    v += c[n0 + j] * (g->rs ? g->rs[n0 + j] : 1.0f);
+                c[n0 + j] = g->gelu ? vit_gelu(v) : v;
+            }
+        }
+    }
+}
+
 static void gemm_blas(const vit_gemm_args *g)
 {
+    if (g->ls || g->rs) {
+        gemm_blas_scaled(g);
+        return;
+    }
     float beta = g->accumulate ? 1.0f : 0.0f;
     if (g->bias) {
         for (int r = 0; r < g->M; r++) {
@@ -137,7 +168,8 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M, N, K, alpha, A, lda, B, ldb, trans_b, bias, accumulate, C, ldc, 0};
+    vit_gemm_args g = {M,       N,    K,          alpha, A,   lda, B,    ldb,
+                       trans_b, bias, accumulate, C,     ldc, 0,   NULL, NULL};
     gemm_dispatch(&g);
 }
 
@@ -146,7 +178,16 @@ void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1};
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1, NULL, NULL};
+    gemm_dispatch(&g);
+}
+
+void vit_linear_residual(int M, int N, int K, const float *A, int lda, const float *W,
+                         const float *bias, const float *ls, const float *rs, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 1, C, ldc, 0, ls, rs};
     gemm_dispatch(&g);
 }
 

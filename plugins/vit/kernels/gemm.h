@@ -23,6 +23,11 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
 /* C[M,N] = beta * C + A[M,K] . W[N,K]^T (+ bias[N] when non-NULL); beta is 0 or 1. */
 void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,
                 float beta, float *C, int ldc);
+/* C[M,N] = rs[N] * C + ls[N] * (A[M,K] . W[N,K]^T + bias[N]), per column (ls, rs, bias may be
+ * NULL): a residual branch added to the stream with its layer and res scales in the product's
+ * epilogue, instead of a pass over the rows after it. */
+void vit_linear_residual(int M, int N, int K, const float *A, int lda, const float *W,
+                         const float *bias, const float *ls, const float *rs, float *C, int ldc);
 /* C[M,N] = GELU(A[M,K] . W[N,K]^T + bias[N]): an MLP's fc1 with its activation applied while
  * the result is still in registers (one pass over C fewer). */
 void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,

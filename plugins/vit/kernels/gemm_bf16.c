@@ -97,7 +97,7 @@ __attribute__((target("avx512f,avx512bf16"))) static void convert_row(const floa
 /* One MR x 32 tile over `pairs` k pairs, as tile512 in gemm_kernel.c. */
 __attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void
 tile_bf16(const int mr, int pairs, const uint32_t *const *arow, const uint32_t *bp, float *c,
-          int ldc, int rows, int cols, float alpha, int flags, const float *bias)
+          int ldc, int rows, int cols, const vit_tile_epilogue *ep)
 {
     __m512 acc[MRB][2];
 #pragma GCC unroll 12
@@ -113,19 +113,18 @@ tile_bf16(const int mr, int pairs, const uint32_t *const *arow, const uint32_t *
             acc[i][1] = _mm512_dpbf16_ps(acc[i][1], a, b1);
         }
     }
-    vit_tile512_store(mr, acc, c, ldc, rows, cols, alpha, flags, bias);
+    vit_tile512_store(mr, acc, c, ldc, rows, cols, ep);
 }
 
 typedef void (*tile_bf16_fn)(int pairs, const uint32_t *const *arow, const uint32_t *bp, float *c,
-                             int ldc, int rows, int cols, float alpha, int flags,
-                             const float *bias);
+                             int ldc, int rows, int cols, const vit_tile_epilogue *ep);
 
 #define TILE_BF16_WRAPPER(MR)                                                                      \
     __attribute__((target("avx512f,avx512bf16"))) static void tile_bf16_##MR(                      \
         int pairs, const uint32_t *const *arow, const uint32_t *bp, float *c, int ldc, int rows,   \
-        int cols, float alpha, int flags, const float *bias)                                       \
+        int cols, const vit_tile_epilogue *ep)                                                     \
     {                                                                                              \
-        tile_bf16(MR, pairs, arow, bp, c, ldc, rows, cols, alpha, flags, bias);                    \
+        tile_bf16(MR, pairs, arow, bp, c, ldc, rows, cols, ep);                                    \
     }
 TILE_BF16_WRAPPER(12)
 TILE_BF16_WRAPPER(8)
@@ -142,7 +141,6 @@ static void strips_times_panels(const vit_gemm_args *g, int k0, int kc, int n0, 
                                 const uint32_t *bp, size_t panel_words)
 {
     int last = k0 + kc == g->K;
-    int flags = (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0);
     uint32_t strip[MRB][KCB / 2] __attribute__((aligned(64)));
     for (int m0 = 0; m0 < g->M; m0 += MRB) {
         int rows = g->M - m0 < MRB ? g->M - m0 : MRB;
@@ -155,9 +153,9 @@ static void strips_times_panels(const vit_gemm_args *g, int k0, int kc, int n0, 
         tile_bf16_fn tile = tile_bf16_for(rows);
         for (int n = n0; n < n1; n += NRB) {
             int cols = g->N - n < NRB ? g->N - n : NRB;
+            vit_tile_epilogue ep = vit_tile_epilogue_at(g, k0, last, n);
             tile((kc + 1) / 2, arow, bp + (size_t)((n - n0) / NRB) * panel_words,
-                 g->C + (size_t)m0 * g->ldc + n, g->ldc, rows, cols, g->alpha, flags,
-                 last && g->bias ? g->bias + n : NULL);
+                 g->C + (size_t)m0 * g->ldc + n, g->ldc, rows, cols, &ep);
         }
     }
 }

@@ -116,15 +116,10 @@ static void pack_b_blocks(const vit_gemm_args *g, int k0, int kc, int n0, int bl
             bp[k * nr + j] = w[(size_t)j * g->ldb + k];
 }
 
-static inline int tile_flags(const vit_gemm_args *g, int k0, int last)
-{
-    return (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0);
-}
-
 /* One register tile: C rows [0, rows) x columns [0, cols) (at c, stride ldc) from the A rows
  * arow (k0 applied; mr of them, short strips repeating the first) and the packed panel bp. */
 typedef void (*tile_fn)(int kc, const float *const *arow, const float *bp, float *c, int ldc,
-                        int rows, int cols, float alpha, int flags, const float *bias);
+                        int rows, int cols, const vit_tile_epilogue *ep);
 
 /* An ISA's kernel: mr x (2 * blk) register tiles, its block transpose for packing, and the tile
  * for a strip of `rows` rows. Its functions carry the ISA's target attribute: only
@@ -154,14 +149,14 @@ static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g, const fl
                 bp = packed + ((size_t)(n0 / nr) * g->K + k0) * nr;
             else
                 pack_b_blocks(g, k0, kc, n0, kn->blk, kn->transpose, stack_bp);
+            vit_tile_epilogue ep = vit_tile_epilogue_at(g, k0, last, n0);
             for (int m0 = 0; m0 < g->M; m0 += mr) {
                 int rows = g->M - m0 < mr ? g->M - m0 : mr;
                 const float *arow[GEMM_MR_MAX];
                 for (int i = 0; i < mr; i++)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
                 kn->tile_for(rows)(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows,
-                                   cols, g->alpha, tile_flags(g, k0, last),
-                                   last && g->bias ? g->bias + n0 : NULL);
+                                   cols, &ep);
             }
         }
     }
@@ -185,7 +180,7 @@ __attribute__((target("avx512f"))) static void transpose16_512(const float *w, i
  * unrolls with a constant count and the accumulators stay in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc,
-        int rows, int cols, float alpha, int flags, const float *bias)
+        int rows, int cols, const vit_tile_epilogue *ep)
 {
     __m512 acc[MR512][2];
 #pragma GCC unroll 12
@@ -201,15 +196,15 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
     }
-    vit_tile512_store(mr, acc, c, ldc, rows, cols, alpha, flags, bias);
+    vit_tile512_store(mr, acc, c, ldc, rows, cols, ep);
 }
 
 #define TILE512_WRAPPER(MR)                                                                        \
     __attribute__((target("avx512f"))) static void tile512_##MR(                                   \
         int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,  \
-        float alpha, int flags, const float *bias)                                                 \
+        const vit_tile_epilogue *ep)                                                               \
     {                                                                                              \
-        tile512(MR, kc, arow, bp, c, ldc, rows, cols, alpha, flags, bias);                         \
+        tile512(MR, kc, arow, bp, c, ldc, rows, cols, ep);                                         \
     }
 TILE512_WRAPPER(12)
 TILE512_WRAPPER(8)
@@ -252,8 +247,8 @@ __attribute__((target("avx2,fma"))) static void transpose8_256(const float *w, i
 
 __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
                                                         const float *bp, float *c, int ldc,
-                                                        int rows, int cols, float alpha, int flags,
-                                                        const float *bias)
+                                                        int rows, int cols,
+                                                        const vit_tile_epilogue *ep)
 {
     __m256 acc[MR256][2];
     for (int i = 0; i < MR256; i++)
@@ -269,7 +264,7 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
         }
     }
     float tile[MR256][NR256] __attribute__((aligned(32)));
-    __m256 va = _mm256_set1_ps(alpha);
+    __m256 va = _mm256_set1_ps(ep->alpha);
 #pragma GCC unroll 6
     for (int i = 0; i < MR256; i++) { /* constant indices keep acc in registers */
         _mm256_store_ps(tile[i], _mm256_mul_ps(acc[i][0], va));
@@ -278,8 +273,11 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
     for (int i = 0; i < rows; i++) {
         float *ci = c + (size_t)i * ldc;
         for (int j = 0; j < cols; j++) {
-            float v = tile[i][j] + (bias ? bias[j] : 0.0f) + (flags & TILE_LOAD_C ? ci[j] : 0.0f);
-            ci[j] = flags & TILE_GELU ? vit_fast_gelu(v) : v;
+            float v =
+                (tile[i][j] + (ep->bias ? ep->bias[j] : 0.0f)) * (ep->scale ? ep->scale[j] : 1.0f);
+            if (ep->flags & TILE_LOAD_C)
+                v += ci[j] * (ep->flags & TILE_SCALE_C ? ep->c_scale[j] : 1.0f);
+            ci[j] = ep->flags & TILE_GELU ? vit_fast_gelu(v) : v;
         }
     }
 }
@@ -298,9 +296,10 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
         for (int i = 0; i < g->M; i++)
             for (int j = 0; j < g->N; j++) {
                 float *c = g->C + (size_t)i * g->ldc + j;
-                *c = (g->accumulate ? *c : 0.0f) + (g->bias ? g->bias[j] : 0.0f);
-                if (g->gelu)
-                    *c = vit_fast_gelu(*c);
+                float v = (g->bias ? g->bias[j] : 0.0f) * (g->ls ? g->ls[j] : 1.0f);
+                if (g->accumulate)
+                    v += *c * (g->rs ? g->rs[j] : 1.0f);
+                *c = g->gelu ? vit_fast_gelu(v) : v;
             }
         return;
     }

@@ -131,7 +131,7 @@ static void run_bf16(void *ctx, int iters)
     const product *p = ctx;
     const shape *s = &p->s;
     vit_gemm_args g = {s->M,       s->N, s->K, 1.0f, p->A, s->K, p->B, s->trans_b ? s->K : s->N,
-                       s->trans_b, NULL, 0,    p->C, s->N, 0};
+                       s->trans_b, NULL, 0,    p->C, s->N, 0,    NULL, NULL};
     for (int i = 0; i < iters; i++)
         vit_gemm_bf16_run(&g, p->packed);
 }
