@@ -1,6 +1,7 @@
 /* test_conv.c — conv.c against a naive double-precision convolution: every path (im2col on
  * planar and token-major input, grouped, 1x1, direct depthwise with and without a channel
- * multiplier), the pixel-range split over a thread pool, and BatchNorm folding. */
+ * multiplier), each with the weight as stored and reordered to taps (taps_major), the
+ * pixel-range split over a thread pool, and BatchNorm folding. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -74,7 +75,7 @@ START_TEST(test_conv_matches_naive)
 {
     const conv_case *cc = &cases[_i];
     vit_conv2d c = {cc->cin, cc->cout, cc->k,      cc->k, cc->stride, cc->stride,
-                    cc->pad, cc->pad,  cc->groups, NULL,  NULL};
+                    cc->pad, cc->pad,  cc->groups, NULL,  NULL,       0};
     float *w = vt_rand_array((size_t)cc->cout * (cc->cin / cc->groups) * cc->k * cc->k);
     float *b = vt_rand_array((size_t)cc->cout);
     c.weight = w;
@@ -101,6 +102,17 @@ START_TEST(test_conv_matches_naive)
         ck_assert_float_eq(out[(size_t)p * ldo + cc->cout], 42.0f);
     }
     ck_assert_msg(err < 1e-4, "case %d: max|diff| %g", _i, err);
+    /* the same conv with its weight reordered to (ky, kx, c) taps */
+    float *tw = malloc(vit_conv2d_weight_floats(&c) * sizeof(float));
+    vit_conv2d_to_taps_major(&c, tw);
+    ck_assert_int_eq(c.taps_major, 1);
+    vit_conv2d_run(pool, &c, xin, cc->layout, cc->H, cc->W, scratch, out, ldo);
+    err = 0;
+    for (int p = 0; p < pixels; p++)
+        for (int o = 0; o < cc->cout; o++)
+            err = fmax(err, fabs(out[(size_t)p * ldo + o] - want[(size_t)p * cc->cout + o]));
+    ck_assert_msg(err < 1e-4, "case %d, taps major: max|diff| %g", _i, err);
+    free(tw);
     vit_threadpool_free(pool);
     free(scratch);
     free(out);
@@ -120,9 +132,9 @@ START_TEST(test_out_size_and_checks)
     ck_assert_int_eq(vit_conv_out_size(7, 3, 2, 1), 4);
     ck_assert_int_eq(vit_conv_out_size(2, 5, 1, 0), 0);
     float w[4] = {0};
-    vit_conv2d bad = {6, 4, 1, 1, 1, 1, 0, 0, 4, w, NULL}; /* 4 groups do not divide 6 */
+    vit_conv2d bad = {6, 4, 1, 1, 1, 1, 0, 0, 4, w, NULL, 0}; /* 4 groups do not divide 6 */
     ck_assert_int_eq(vit_conv2d_check(&bad), -EINVAL);
-    vit_conv2d good = {8, 4, 3, 3, 2, 2, 1, 1, 4, w, NULL};
+    vit_conv2d good = {8, 4, 3, 3, 2, 2, 1, 1, 4, w, NULL, 0};
     ck_assert_int_eq(vit_conv2d_check(&good), 0);
     ck_assert_double_eq(vit_conv2d_macs(&good, 8, 8), 4.0 * 4 * 4 * 2 * 9);
 }
@@ -136,7 +148,7 @@ START_TEST(test_fold_bn_equals_conv_then_bn)
     float var[6];
     for (int o = 0; o < cout; o++)
         var[o] = 0.5f + 0.4f * vt_frand();
-    vit_conv2d c = {cin, cout, 3, 3, 1, 1, 1, 1, 1, w, b};
+    vit_conv2d c = {cin, cout, 3, 3, 1, 1, 1, 1, 1, w, b, 0};
     float *x = vt_rand_array((size_t)cin * H * W);
     int pixels;
     double *plain = naive_conv(&c, x, H, W, &pixels);

@@ -68,6 +68,12 @@ int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix);
 int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Reorders conv c's weight to (ky, kx, c) taps (vit_conv2d_to_taps_major) for a conv run by
+ * im2col on a token-major map: in place when `owned` (the weight is the net's own copy, e.g.
+ * BatchNorm-folded), else into a copy recorded in a. Depthwise and 1x1 convs are left as they
+ * are. */
+int vit_mf_conv_taps_major(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, int owned);
+
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */
 int vit_mf_config_int_list(const vit_model *m, const char *key, int *out, int max, int lo, int hi,

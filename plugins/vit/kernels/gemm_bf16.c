@@ -129,10 +129,16 @@ typedef void (*tile_bf16_fn)(int pairs, const uint32_t *const *arow, const uint3
 TILE_BF16_WRAPPER(12)
 TILE_BF16_WRAPPER(8)
 TILE_BF16_WRAPPER(4)
+TILE_BF16_WRAPPER(2)
+TILE_BF16_WRAPPER(1)
 
 static tile_bf16_fn tile_bf16_for(int rows)
 {
-    return rows > 8 ? tile_bf16_12 : rows > 4 ? tile_bf16_8 : tile_bf16_4;
+    return rows > 8   ? tile_bf16_12
+           : rows > 4 ? tile_bf16_8
+           : rows > 2 ? tile_bf16_4
+           : rows > 1 ? tile_bf16_2
+                      : tile_bf16_1;
 }
 
 /* C columns [n0, n1) for the K block [k0, k0 + kc): each strip of A is converted once and

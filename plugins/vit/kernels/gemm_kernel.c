@@ -209,11 +209,18 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
 TILE512_WRAPPER(12)
 TILE512_WRAPPER(8)
 TILE512_WRAPPER(4)
+TILE512_WRAPPER(2)
+TILE512_WRAPPER(1)
 
-/* Short last strips take a shorter tile rather than computing padding rows. */
+/* Short last strips take a shorter tile rather than computing padding rows (49 tokens: four
+ * strips of 12 and one row). */
 static tile_fn tile512_for(int rows)
 {
-    return rows > 8 ? tile512_12 : rows > 4 ? tile512_8 : tile512_4;
+    return rows > 8   ? tile512_12
+           : rows > 4 ? tile512_8
+           : rows > 2 ? tile512_4
+           : rows > 1 ? tile512_2
+                      : tile512_1;
 }
 
 /* ---- AVX2 + FMA: 6 x 16 ----------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* conv.c — 2-D convolution as im2col + vit_gemm per group, a direct depthwise kernel, and
- * BatchNorm folding (see conv.h for layouts and threading). */
+ * BatchNorm folding and tap-major weights (see conv.h for layouts and threading). */
 #include "ops/conv.h"
 
 #include <errno.h>
@@ -70,17 +70,32 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
     for (int p = p0; p < p1; p++) {
         int oy = p / OW, ox = p % OW;
         float *row = cols + (size_t)(p - p0) * K;
-        if (layout == VIT_CONV_CHW) { /* (c, ky, kx) is the order of both rows and planes */
+        if (layout == VIT_CONV_CHW) { /* (c, ky, kx) is the order of planes */
             for (int ci = 0; ci < cg; ci++) {
                 const float *plane = x + (size_t)(c0 + ci) * H * W;
-                for (int ky = 0; ky < c->kh; ky++, row += c->kw) {
+                for (int ky = 0; ky < c->kh; ky++) {
                     int iy = oy * c->stride_h - c->pad_h + ky;
                     for (int kx = 0; kx < c->kw; kx++) {
                         int ix = ox * c->stride_w - c->pad_w + kx;
-                        row[kx] = iy < 0 || iy >= H || ix < 0 || ix >= W
-                                      ? 0.0f
-                                      : plane[(size_t)iy * W + ix];
+                        int t = ky * c->kw + kx;
+                        row[c->taps_major ? (size_t)t * cg + ci : (size_t)ci * kk + t] =
+                            iy < 0 || iy >= H || ix < 0 || ix >= W ? 0.0f
+                                                                   : plane[(size_t)iy * W + ix];
                     }
+                }
+            }
+            continue;
+        }
+        if (c->taps_major) { /* (ky, kx, c): one run of channels per tap */
+            for (int ky = 0; ky < c->kh; ky++) {
+                int iy = oy * c->stride_h - c->pad_h + ky;
+                for (int kx = 0; kx < c->kw; kx++, row += cg) {
+                    int ix = ox * c->stride_w - c->pad_w + kx;
+                    if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                        memset(row, 0, (size_t)cg * sizeof(float));
+                    else
+                        memcpy(row, x + ((size_t)iy * W + ix) * c->cin + c0,
+                               (size_t)cg * sizeof(float));
                 }
             }
             continue;
@@ -239,6 +254,20 @@ void vit_conv2d_run(vit_threadpool *pool, const vit_conv2d *c, const float *x,
                     ldo,     vit_conv2d_scratch_floats(c, layout, (pixels + threads - 1) / threads),
                     scratch, out};
     vit_threadpool_run(pool, parts, conv_task, &job);
+}
+
+void vit_conv2d_to_taps_major(vit_conv2d *c, float *dst)
+{
+    int cg = c->cin / c->groups, kk = c->kh * c->kw;
+    for (int o = 0; o < c->cout; o++) {
+        const float *w = c->weight + (size_t)o * cg * kk;
+        float *d = dst + (size_t)o * cg * kk;
+        for (int ci = 0; ci < cg; ci++)
+            for (int t = 0; t < kk; t++)
+                d[(size_t)t * cg + ci] = w[(size_t)ci * kk + t];
+    }
+    c->weight = dst;
+    c->taps_major = 1;
 }
 
 void vit_conv2d_fold_bn(vit_conv2d *c, const float *gamma, const float *beta, const float *mean,

@@ -9,7 +9,9 @@
  *
  * Weights are PyTorch's [cout, cin/groups, kh, kw], used in place from the mapped file: im2col
  * orders each unfolded row (c, ky, kx), so a group's weight rows are a Linear weight
- * [cout/groups, (cin/groups)*kh*kw] and one vit_gemm per group does the work. A 1x1 stride-1
+ * [cout/groups, (cin/groups)*kh*kw] and one vit_gemm per group does the work. A builder may
+ * reorder a conv's weight (a copy it owns) to (ky, kx, c) (taps_major), which im2col of a
+ * token-major map fills with one copy per tap. A 1x1 stride-1
  * unpadded conv on a token-major map skips the unfold (it is a Linear).
  *
  * Depthwise convs (groups == cin, cout = m * cin for a channel multiplier m) take a direct kernel
@@ -33,8 +35,9 @@ typedef enum vit_conv_layout {
 
 typedef struct vit_conv2d {
     int cin, cout, kh, kw, stride_h, stride_w, pad_h, pad_w, groups;
-    const float *weight; /* [cout, cin/groups, kh, kw] */
+    const float *weight; /* [cout, cin/groups, kh, kw] ([cout, kh, kw, cin/groups]: taps_major) */
     const float *bias;   /* [cout], or NULL */
+    int taps_major;      /* im2col rows ordered (ky, kx, c): vit_conv2d_to_taps_major */
 } vit_conv2d;
 
 /* Output extent of one axis: (in + 2 pad - k) / stride + 1, or 0 when the kernel does not fit. */
@@ -74,6 +77,12 @@ void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0
  * model: the only copy of weights libvit makes), then points c at them. */
 void vit_conv2d_fold_bn(vit_conv2d *c, const float *gamma, const float *beta, const float *mean,
                         const float *var, float eps, float *dst_weight, float *dst_bias);
+
+/* Writes c's weight reordered to [cout, kh, kw, cin/groups] into dst (as many floats, not
+ * c->weight) and points c at it with taps_major set: im2col of a token-major map then copies
+ * each tap's channels as one contiguous run instead of scattering them kh*kw floats apart.
+ * Depthwise and 1x1 weights read the same either way. */
+void vit_conv2d_to_taps_major(vit_conv2d *c, float *dst);
 
 /* Number of weight floats of c: cout * (cin / groups) * kh * kw. */
 size_t vit_conv2d_weight_floats(const vit_conv2d *c);
