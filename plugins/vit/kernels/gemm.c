@@ -2,10 +2,12 @@
  *
  * Backends: libvit's own AVX-512 / AVX2 kernels (gemm_kernel.c) where the CPU has them, else
  * cblas_sgemm. VIT_GEMM=blas|avx2|avx512 in the environment overrides the choice (benchmarks,
- * tests). Weights are used in place from the mmapped file in both. OpenBLAS's own pool barely
- * helps at ViT-Tiny shapes and would oversubscribe next to the session's threads, so it is
- * pinned to one thread once per process; parallel work splits rows of A over the session's
- * pool, each part a single-threaded product. */
+ * tests). With the AVX-512 kernel, fp32 sessions read their weights from a copy packed once
+ * per model (gemm_weights.c); VIT_GEMM_PACK=0 uses them in place instead (one copy of the GEMM
+ * weights less in memory, B packed per call). OpenBLAS's own pool barely helps at ViT-Tiny
+ * shapes and would oversubscribe next to the session's threads, so it is pinned to one thread
+ * once per process; parallel work splits rows of A over the session's pool, each part a
+ * single-threaded product. */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,12 +25,14 @@ char *openblas_get_corename(void);
 
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
 static vit_gemm_isa gemm_isa = VIT_GEMM_BLAS;
+static int gemm_pack_fp32 = 1; /* VIT_GEMM_PACK=0: fp32 weights used in place, packed per call */
 
 static void gemm_init_once(void)
 {
     openblas_set_num_threads(1);
     vit_gemm_isa best = vit_gemm_kernel_detect();
-    const char *want = getenv("VIT_GEMM");
+    const char *want = getenv("VIT_GEMM"), *pack = getenv("VIT_GEMM_PACK");
+    gemm_pack_fp32 = !(pack && !strcmp(pack, "0"));
     gemm_isa = best;
     if (want && !strcmp(want, "blas"))
         gemm_isa = VIT_GEMM_BLAS;
@@ -104,7 +108,7 @@ static void gemm_dispatch(const vit_gemm_args *g)
 int vit_gemm_fp32_packing(void)
 {
     vit_gemm_init();
-    return gemm_isa == VIT_GEMM_AVX512;
+    return gemm_isa == VIT_GEMM_AVX512 && gemm_pack_fp32;
 }
 
 int vit_gemm_bf16_available(void)

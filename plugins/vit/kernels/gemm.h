@@ -48,7 +48,8 @@ typedef enum vit_gemm_format {
     VIT_GEMM_FORMAT_BF16, /* bf16 pairs for the AVX512-BF16 kernel (vit_gemm_bf16_available) */
 } vit_gemm_format;
 
-/* 1 when fp32 weights can be packed: the libvit AVX-512 backend is in use. */
+/* 1 when fp32 weights are packed: the libvit AVX-512 backend is in use and VIT_GEMM_PACK is
+ * not 0. */
 int vit_gemm_fp32_packing(void);
 /* 1 when bf16 products can run here: AVX512-BF16 and the libvit AVX-512 backend in use (so
  * VIT_GEMM=avx2|blas also turns bf16 off). */
