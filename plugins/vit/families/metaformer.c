@@ -98,6 +98,7 @@ void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_
 
 void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c)
 {
+    s->x_stats = 0;
     const float *in = norm ? vit_mf_norm_run(norm, s, s->x, s->y, s->C) : s->x;
     float *out = in == s->y ? s->x : s->y;
     vit_mf_conv(s, c, in, VIT_CONV_HWC, s->H, s->W, out, c->cout);
@@ -298,13 +299,21 @@ static void fc1_rows(block_job *j, int r0, int r1)
         vit_mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
 }
 
+/* Whether an MLP run leaves the new x's GroupNorm statistics (for the next block's norm1,
+ * GroupNorm like this block's norm2): its last pass writes x rows, then takes their partials. */
+static int mlp_takes_stats(const block_job *j)
+{
+    return j->fuse_residual && j->norm && j->norm->kind == VIT_MF_NORM_GROUP1 && !j->m->has_dw;
+}
+
 static void mlp_plain_task(void *ctx, int r0, int r1, int task)
 {
     block_job *j = ctx;
-    /* One product per weight and part: the GEMM packs its weight operand per call, which
-     * costs as much as the arithmetic of ~100 rows. */
+    /* One product per weight and part: fewer, taller products amortise the kernel's setup. */
     fc1_rows(j, r0, r1);
     fc2_rows(j, j->s->hidden, r0, r1);
+    if (mlp_takes_stats(j))
+        vit_mf_stats_rows(j->s, task, j->s->x, j->s->C, r0, r1);
 }
 
 static void mlp_fc1_task(void *ctx, int r0, int r1, int task)
@@ -352,6 +361,7 @@ void vit_mf_block_mlp_run(const vit_mf_block *blk, vit_mf_state *s)
         j.norm_st = vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C);
     s->x_stats = 0;
     chain_run(&j);
+    s->x_stats = mlp_takes_stats(&j);
     if (!j.fuse_residual) {
         vit_mf_norm_run(&m->post_norm, s, s->t, s->t, s->C);
         residual_run(s, blk->ls2, blk->rs2, s->t);
@@ -400,8 +410,11 @@ void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int
 
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s)
 {
+    if (s->x_stats && blk->norm1.kind == VIT_MF_NORM_GROUP1) /* the last block's MLP took them */
+        s->norm1 = vit_mf_stats_combine(s, vit_mf_parts(s, s->H * s->W), blk->norm1.eps);
+    else
+        s->norm1 = vit_mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
     s->x_stats = 0;
-    s->norm1 = vit_mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
     if (!blk->mixer_norms) { /* mixers read s->y */
         norm_job j = {&blk->norm1, s, s->x, s->y, s->C, s->norm1};
         vit_mf_parallel(s, s->H * s->W, norm_rows_task, &j);
@@ -527,6 +540,7 @@ void vit_mf_stem_run(vit_mf_state *s, vit_threadpool *pool, const vit_conv2d *st
                      const float *chw, int H, int W)
 {
     s->pool = pool;
+    s->x_stats = 0;
     s->H = vit_conv_out_size(H, stem->kh, stem->stride_h, stem->pad_h);
     s->W = vit_conv_out_size(W, stem->kw, stem->stride_w, stem->pad_w);
     s->C = stem->cout;

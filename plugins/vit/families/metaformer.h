@@ -138,8 +138,10 @@ typedef struct vit_mf_state {
     float *x, *y, *t;        /* [H*W, C]: residual stream, normed input, branch output */
     float *hidden, *hidden2; /* [H*W, hidden] */
     double *partials;        /* [3 * threads]: GroupNorm partial statistics */
-    int x_stats;             /* 1: partials hold x's, from the mixer that wrote x (the MLP's
-                                GroupNorm uses them instead of its own statistics run) */
+    int x_stats;             /* 1: partials hold x's GroupNorm statistics, taken by the pass
+                                that last wrote x (a pooling mixer for the MLP's norm2, an MLP
+                                for the next block's norm1), so no statistics run is needed;
+                                whatever else writes x clears it */
     vit_mf_norm_stats norm1; /* the current block's norm1 statistics (GroupNorm) */
     float *work;             /* the family's mixer scratch */
     float *conv_scratch;     /* vit_conv2d_pool_scratch_floats of the largest conv */
