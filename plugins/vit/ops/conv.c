@@ -59,6 +59,35 @@ double vit_conv2d_macs(const vit_conv2d *c, int H, int W)
     return oh * ow * c->cout * (double)(c->cin / c->groups) * c->kh * c->kw;
 }
 
+/* One output pixel's row from a planar input, (c, ky, kx) or, taps_major, (ky, kx, c); the
+ * conv's sizes in locals (stores to row would otherwise make the compiler reload them). */
+static void im2col_chw_pixel(const vit_conv2d *c, const float *x, int H, int W, int c0, int cg,
+                             int oy, int ox, float *row)
+{
+    const int kh = c->kh, kw = c->kw, kk = kh * kw, taps = c->taps_major;
+    const int iy0 = oy * c->stride_h - c->pad_h, ix0 = ox * c->stride_w - c->pad_w;
+    const int inside_x = ix0 >= 0 && ix0 + kw <= W;
+    for (int ci = 0; ci < cg; ci++) {
+        const float *plane = x + (size_t)(c0 + ci) * H * W;
+        for (int ky = 0; ky < kh; ky++) {
+            int iy = iy0 + ky;
+            float *dst = taps ? row + (size_t)ky * kw * cg + ci : row + (size_t)ci * kk + ky * kw;
+            size_t step = taps ? (size_t)cg : 1;
+            const float *src = plane + (size_t)iy * W + ix0;
+            if (iy < 0 || iy >= H) {
+                for (int kx = 0; kx < kw; kx++)
+                    dst[kx * step] = 0.0f;
+            } else if (inside_x) {
+                for (int kx = 0; kx < kw; kx++)
+                    dst[kx * step] = src[kx];
+            } else {
+                for (int kx = 0; kx < kw; kx++)
+                    dst[kx * step] = ix0 + kx < 0 || ix0 + kx >= W ? 0.0f : src[kx];
+            }
+        }
+    }
+}
+
 /* Unfolds output pixels [p0, p1) for input channels [c0, c0 + cg) into rows of cg*kh*kw values
  * ordered (c, ky, kx); taps outside the image are 0. */
 static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, int H, int W,
@@ -71,19 +100,7 @@ static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, 
         int oy = p / OW, ox = p % OW;
         float *row = cols + (size_t)(p - p0) * K;
         if (layout == VIT_CONV_CHW) { /* (c, ky, kx) is the order of planes */
-            for (int ci = 0; ci < cg; ci++) {
-                const float *plane = x + (size_t)(c0 + ci) * H * W;
-                for (int ky = 0; ky < c->kh; ky++) {
-                    int iy = oy * c->stride_h - c->pad_h + ky;
-                    for (int kx = 0; kx < c->kw; kx++) {
-                        int ix = ox * c->stride_w - c->pad_w + kx;
-                        int t = ky * c->kw + kx;
-                        row[c->taps_major ? (size_t)t * cg + ci : (size_t)ci * kk + t] =
-                            iy < 0 || iy >= H || ix < 0 || ix >= W ? 0.0f
-                                                                   : plane[(size_t)iy * W + ix];
-                    }
-                }
-            }
+            im2col_chw_pixel(c, x, H, W, c0, cg, oy, ox, row);
             continue;
         }
         if (c->taps_major) { /* (ky, kx, c): one run of channels per tap */
