@@ -127,7 +127,7 @@ typedef void (*tile_fn)(int kc, const float *const *arow, const float *bp, float
 typedef struct gemm_kernel {
     int mr, blk;
     transpose_fn transpose;
-    tile_fn (*tile_for)(int rows);
+    tile_fn (*tile_for)(int rows, int cols);
 } gemm_kernel;
 
 #define GEMM_MR_MAX 12
@@ -155,8 +155,8 @@ static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g, const fl
                 const float *arow[GEMM_MR_MAX];
                 for (int i = 0; i < mr; i++)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
-                kn->tile_for(rows)(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows,
-                                   cols, &ep);
+                kn->tile_for(rows, cols)(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc,
+                                         rows, cols, &ep);
             }
         }
     }
@@ -176,11 +176,12 @@ __attribute__((target("avx512f"))) static void transpose16_512(const float *w, i
 #define MR512 12
 #define NR512 32
 
-/* One MR x 32 tile for mr in {4, 8, 12}: inlined into a wrapper per mr so every loop over rows
- * unrolls with a constant count and the accumulators stay in registers. */
+/* One MR x (16 * nv) tile for mr in {1, 2, 4, 8, 12} and nv in {1, 2} (a last panel of at most
+ * 16 columns computes only its first vector): inlined into a wrapper per (mr, nv) so every loop
+ * over rows unrolls with a constant count and the accumulators stay in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc,
-        int rows, int cols, const vit_tile_epilogue *ep)
+tile512(const int mr, const int nv, int kc, const float *const *arow, const float *bp, float *c,
+        int ldc, int rows, int cols, const vit_tile_epilogue *ep)
 {
     __m512 acc[MR512][2];
 #pragma GCC unroll 12
@@ -188,39 +189,47 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp + k * NR512);
-        __m512 b1 = _mm512_load_ps(bp + k * NR512 + 16);
+        __m512 b1 = nv == 2 ? _mm512_load_ps(bp + k * NR512 + 16) : b0;
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
             __m512 a = _mm512_set1_ps(arow[i][k]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+            if (nv == 2)
+                acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
     }
     vit_tile512_store(mr, acc, c, ldc, rows, cols, ep);
 }
 
-#define TILE512_WRAPPER(MR)                                                                        \
-    __attribute__((target("avx512f"))) static void tile512_##MR(                                   \
+#define TILE512_WRAPPER(MR, NV)                                                                    \
+    __attribute__((target("avx512f"))) static void tile512_##MR##x##NV(                            \
         int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,  \
         const vit_tile_epilogue *ep)                                                               \
     {                                                                                              \
-        tile512(MR, kc, arow, bp, c, ldc, rows, cols, ep);                                         \
+        tile512(MR, NV, kc, arow, bp, c, ldc, rows, cols, ep);                                     \
     }
-TILE512_WRAPPER(12)
-TILE512_WRAPPER(8)
-TILE512_WRAPPER(4)
-TILE512_WRAPPER(2)
-TILE512_WRAPPER(1)
+TILE512_WRAPPER(12, 2)
+TILE512_WRAPPER(8, 2)
+TILE512_WRAPPER(4, 2)
+TILE512_WRAPPER(2, 2)
+TILE512_WRAPPER(1, 2)
+TILE512_WRAPPER(12, 1)
+TILE512_WRAPPER(8, 1)
+TILE512_WRAPPER(4, 1)
+TILE512_WRAPPER(2, 1)
+TILE512_WRAPPER(1, 1)
 
 /* Short last strips take a shorter tile rather than computing padding rows (49 tokens: four
- * strips of 12 and one row). */
-static tile_fn tile512_for(int rows)
+ * strips of 12 and one row), and a last panel of at most 16 columns a half-width one (N = 48:
+ * 32 + 16 columns of work, not 64). */
+static tile_fn tile512_for(int rows, int cols)
 {
-    return rows > 8   ? tile512_12
-           : rows > 4 ? tile512_8
-           : rows > 2 ? tile512_4
-           : rows > 1 ? tile512_2
-                      : tile512_1;
+    static const tile_fn full[] = {tile512_1x2, tile512_2x2, tile512_4x2, tile512_8x2,
+                                   tile512_12x2};
+    static const tile_fn half[] = {tile512_1x1, tile512_2x1, tile512_4x1, tile512_8x1,
+                                   tile512_12x1};
+    int i = rows > 8 ? 4 : rows > 4 ? 3 : rows > 2 ? 2 : rows > 1 ? 1 : 0;
+    return cols > 16 ? full[i] : half[i];
 }
 
 /* ---- AVX2 + FMA: 6 x 16 ----------------------------------------------------------------- */
@@ -289,9 +298,10 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
     }
 }
 
-static tile_fn tile256_for(int rows)
+static tile_fn tile256_for(int rows, int cols)
 {
     (void)rows;
+    (void)cols;
     return tile256;
 }
 
