@@ -1,10 +1,17 @@
 /* vitd-state-thread.c — PLAYING and NULL for pipelines, each in a thread of its own.
  *
- * A PLAYING job is shared by its thread and its owner (two references). The thread reports on
- * the main context through g_main_context_invoke; the owner may abandon the job before that,
- * after which the thread itself stops and drops the pipeline. `abandoned` is the only field both
- * sides touch, under the job's lock. A thread stuck for ever just stays (counted in
- * jobs_pending, so main() does not deinitialise GStreamer under it). */
+ * A PLAYING job is shared by its thread and its owner (two references). When the state change
+ * returns, the thread hands its reference to an idle source on the default main context, whose
+ * job_report() tells the owner; the owner may abandon the job before that. `abandoned` and
+ * `returned` are the only fields both sides touch, under the job's lock, and they decide who
+ * takes the pipeline to NULL: the thread, if it returns after the owner gave up; the owner, if
+ * it gives up after the thread returned. A thread stuck for ever just stays (counted in
+ * jobs_pending, so main() does not deinitialise GStreamer under it).
+ *
+ * The report is an idle source, never g_main_context_invoke(): that calls the function at once
+ * in the calling thread whenever no g_main_loop_run() holds the context, as while vitd starts its
+ * pipelines (before its loop runs). The owner's callback then ran in the start thread, and could
+ * report (and free) a job before vitd_state_play() had returned it to the owner. */
 #include "vitd-state-thread.h"
 
 #include "vitd-validate.h"
@@ -12,7 +19,8 @@
 struct _VitdStateJob {
     gint ref;
     GMutex lock;
-    gboolean abandoned;
+    gboolean abandoned; /* the owner gave the job up */
+    gboolean returned;  /* the state change returned */
     GstElement *pipeline;
     GstStateChangeReturn ret;
     char *model, *labels, *stamp; /* the run's files, and their identity before PLAYING */
@@ -54,19 +62,16 @@ static gboolean job_is_abandoned(VitdStateJob *job)
     return abandoned;
 }
 
-/* On the main context: the state change returned. */
+/* On the main context: the state change returned. Owner and report both run here, so an owner
+ * that abandoned the job did so before this ran (and stopped the pipeline, see abandon). */
 static gboolean job_report(gpointer data)
 {
     VitdStateJob *job = data;
-    if (job_is_abandoned(job)) {
-        /* Abandoned after the thread looked (the bus watch saw the element's error first): the
-         * pipeline was left where PLAYING failed, so it still has to go to NULL, off this loop. */
-        vitd_state_stop(gst_object_ref(job->pipeline));
-    } else {
+    if (!job_is_abandoned(job)) {
         job->done(job->ret, job->stamp, job->user_data);
         job_unref(job); /* the owner's reference: the job is gone for the owner now */
     }
-    job_unref(job);
+    job_unref(job); /* the thread's, which it handed to this source */
     return G_SOURCE_REMOVE;
 }
 
@@ -76,11 +81,15 @@ static gpointer job_run(gpointer data)
     /* Before the element opens the files: a change after this shows at the next reload. */
     job->stamp = vitd_validate_files_stamp(job->model, job->labels);
     job->ret = gst_element_set_state(job->pipeline, GST_STATE_PLAYING);
-    if (job_is_abandoned(job)) {
+    g_mutex_lock(&job->lock);
+    job->returned = TRUE;
+    gboolean abandoned = job->abandoned;
+    g_mutex_unlock(&job->lock);
+    if (abandoned) {
         gst_element_set_state(job->pipeline, GST_STATE_NULL);
         job_unref(job);
     } else {
-        g_main_context_invoke(NULL, job_report, job);
+        g_idle_add_full(G_PRIORITY_DEFAULT, job_report, job, NULL);
     }
     g_atomic_int_dec_and_test(&jobs_pending);
     return NULL;
@@ -113,7 +122,12 @@ void vitd_state_abandon(VitdStateJob *job)
 {
     g_mutex_lock(&job->lock);
     job->abandoned = TRUE;
+    gboolean returned = job->returned;
     g_mutex_unlock(&job->lock);
+    /* Returned, its report not yet run: the pipeline reached (or failed) PLAYING and nobody
+     * else will take it to NULL. */
+    if (returned)
+        vitd_state_stop(gst_object_ref(job->pipeline));
     job_unref(job);
 }
 

@@ -15,13 +15,16 @@ typedef struct _VitdStateJob VitdStateJob;
 typedef void (*VitdStateDone)(GstStateChangeReturn ret, const char *stamp, gpointer user_data);
 
 /* Sets PIPELINE (a reference is taken) to PLAYING in a new thread, after taking the stamp of
- * MODEL and LABELS (either may be NULL) there; DONE(ret, stamp, USER_DATA) runs on the default
- * main context when that returns, unless the job was abandoned first. The job is gone once DONE
- * has run. Returns NULL when no thread could be started. */
+ * MODEL and LABELS (either may be NULL) there; DONE(ret, stamp, USER_DATA) runs when that returns,
+ * unless the job was abandoned first, from an idle source on the default main context: in the
+ * thread that runs that context's loop, never within this call nor in the start thread, even when
+ * no loop runs yet. The job is gone once DONE has run. Returns NULL when no thread could be
+ * started. */
 VitdStateJob *vitd_state_play(GstElement *pipeline, const char *model, const char *labels,
                               VitdStateDone done, gpointer user_data);
-/* Gives JOB up (on the main context, before its DONE ran): DONE is never called, and the thread
- * sets the pipeline to NULL and drops it when (if ever) its state change returns. */
+/* Gives JOB up (on the main context, before its DONE ran): DONE is never called, and the
+ * pipeline goes to NULL in a thread, now if its state change returned, else when (if ever) it
+ * does. */
 void vitd_state_abandon(VitdStateJob *job);
 /* Sets PIPELINE to NULL and drops the caller's reference, in a new thread. */
 void vitd_state_stop(GstElement *pipeline);

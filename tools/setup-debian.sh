@@ -17,6 +17,7 @@ PACKAGES=(
   libmosquitto-dev mosquitto mosquitto-clients openssl python3-paho-mqtt
   gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good   # tests/faults: a real RTSP server
   mmdebstrap systemd-container                           # tools/boot/boot-test.sh
+  qemu-user-static                                       # tools/cross: arm64 tests under qemu-user
 )
 
 missing=()

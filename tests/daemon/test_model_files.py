@@ -3,7 +3,7 @@
 
   - truncated in place (`: > model.safetensors`) or overwritten in place (`cp` of another model)
     while their pipelines run: vitd stays up, every pipeline keeps streaming with a gapless seq
-    (the weights are a private copy), D-Bus answers within a second;
+    (the weights are a private copy), D-Bus answers promptly (ANSWER_BOUND_S);
   - replaced atomically (rename) by a valid new model: Reload() restarts exactly the pipeline on
     it (Restarts +1 for it only) and it then classifies with the new weights;
   - replaced by an invalid model: Reload() is refused naming the model key's FILE:LINE:COL and
@@ -61,7 +61,8 @@ class ModelFiles(VitdTestCase):
     def timed(self, what, fn, *args):
         start = time.monotonic()
         result = fn(*args)
-        self.assertLess(time.monotonic() - start, ANSWER_BOUND_S, what + " took over a second")
+        elapsed = time.monotonic() - start
+        self.assertLess(elapsed, ANSWER_BOUND_S, "%s took %.2f s: the main loop is stalled" % (what, elapsed))
         return result
 
     def assert_streaming_gapless(self, names, more=5):

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A model file that never opens must not stall vitd: with labels.txt a FIFO in the model folder
 of one pipeline (libvit refuses it without opening it; before it did, the element blocked in
-open()), D-Bus keeps answering within a second, the
+open()), D-Bus keeps answering promptly (ANSWER_BOUND_S), the
 other pipeline keeps streaming without a gap in seq, a restart of the stuck pipeline and a
 reload return promptly, and SIGTERM exits well within the unit's TimeoutStopSec (20 s)."""
 import json

@@ -1,6 +1,7 @@
-/* fuzz-safetensors.c — any bytes as model.safetensors, opened through vit_model_open() twice:
- * as a folder's weights beside the tiny ViT's valid config.json, and as a single .safetensors
- * file (whose __metadata__ must then carry the config). Seeds: corpus/safetensors. */
+/* fuzz-safetensors.c — any bytes as model.safetensors, opened twice (fuzz-vit-open.c): as a
+ * folder's weights beside the tiny ViT's valid config.json, and as a single .safetensors file
+ * with no config.json beside it (its __metadata__ must then carry the config). Seeds:
+ * corpus/safetensors. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,15 +9,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char folder[4096];
+    static char folder[4096], single[sizeof(folder) + 32];
 
     if (!folder[0]) {
-        fuzz_write("model/config.json", (const uint8_t *)fuzz_tiny_config_json,
-                   strlen(fuzz_tiny_config_json));
         snprintf(folder, sizeof(folder), "%s/model", fuzz_scratch_dir());
+        snprintf(single, sizeof(single), "%s/model.safetensors", folder);
     }
-    fuzz_write("model/model.safetensors", data, size);
-    fuzz_check_model_open(folder);
-    fuzz_check_model_open(fuzz_write("single.safetensors", data, size));
+    fuzz_check_model_open(&(fuzz_model_files){.path = folder,
+                                              .is_dir = 1,
+                                              .weights = data,
+                                              .weights_size = size,
+                                              .config_json = fuzz_tiny_config_json,
+                                              .config_len = strlen(fuzz_tiny_config_json)});
+    fuzz_check_model_open(
+        &(fuzz_model_files){.path = single, .is_dir = 0, .weights = data, .weights_size = size});
     return 0;
 }

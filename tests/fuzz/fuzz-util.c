@@ -1,5 +1,7 @@
 /* fuzz-util.c — the scratch folder of a fuzz target (see fuzz.h). Plain POSIX, so the libvit
  * targets need nothing beyond libvit. */
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+
+int fuzz_replaying;
 
 static char scratch[PATH_MAX];
 
@@ -36,10 +40,10 @@ const char *fuzz_scratch_dir(void)
     return scratch;
 }
 
-const char *fuzz_write(const char *name, const uint8_t *data, size_t size)
+/* Creates the folders of scratch/NAME (it is about to be written). */
+static void make_folders(const char *name)
 {
-    static char path[PATH_MAX];
-    FILE *f;
+    char path[PATH_MAX];
 
     for (const char *slash = strchr(name, '/'); slash; slash = strchr(slash + 1, '/')) {
         if (snprintf(path, sizeof(path), "%s/%.*s", fuzz_scratch_dir(), (int)(slash - name),
@@ -47,10 +51,33 @@ const char *fuzz_write(const char *name, const uint8_t *data, size_t size)
             abort();
         mkdir(path, 0700);
     }
+}
+
+/* Plain open/write/close, no stdio: a FILE's buffer is one more allocation per input, and the
+ * folders are made only when the file cannot be created without them. */
+const char *fuzz_write(const char *name, const uint8_t *data, size_t size)
+{
+    static char path[PATH_MAX];
+    int fd;
+
     if (snprintf(path, sizeof(path), "%s/%s", fuzz_scratch_dir(), name) >= (int)sizeof(path))
         abort();
-    f = fopen(path, "wb");
-    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        make_folders(name);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    }
+    if (fd < 0)
+        abort();
+    for (size_t done = 0; done < size;) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            abort();
+        done += (size_t)n;
+    }
+    if (close(fd) != 0)
         abort();
     return path;
 }

@@ -70,6 +70,7 @@ static void replay_path(const char *path)
 
 int main(int argc, char **argv)
 {
+    fuzz_replaying = 1;
     for (int i = 1; i < argc; i++)
         replay_path(argv[i]);
     printf("replayed %d inputs\n", replayed);

@@ -24,7 +24,9 @@ for f in usr/bin/vitd usr/bin/vitctl usr/bin/vit-infer \
          usr/share/doc/vitd/README.md usr/share/doc/vitd/copyright \
          usr/share/doc/vitd/changelog.Debian.gz usr/include/vitd/gstvitclassification.h \
          usr/lib/$multiarch/pkgconfig/vitd.pc usr/share/vitd/models/fmnist-vit-tiny/model.safetensors \
-         usr/share/vitd/demo/run.sh etc/vitd/vitd.yaml; do
+         usr/share/vitd/demo/run.sh etc/vitd/vitd.yaml usr/share/man/man8/vitd.8.gz \
+         usr/share/man/man1/vitctl.1.gz usr/share/man/man1/vit-infer.1.gz \
+         usr/share/man/man1/vit-eval.1.gz; do
   check "ships /$f" grep -qx "./$f" <<<"$contents"
 done
 check "the unit's Documentation= is shipped" \

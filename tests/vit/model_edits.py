@@ -9,12 +9,16 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from ref import safetensors_io  # noqa: E402
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 
 def run_model(vit_infer, folder):
     """Runs vit-infer on folder/input.npy; returns (exit code, stderr stripped, logits path)."""
     out = os.path.join(folder, "out.npy")
     p = subprocess.run([vit_infer, folder, os.path.join(folder, "input.npy"), "--logits", out],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60 * SLOW)
     return p.returncode, p.stderr.strip(), out
 
 

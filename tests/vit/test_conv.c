@@ -1,7 +1,7 @@
 /* test_conv.c — conv.c against a naive double-precision convolution: every path (im2col on
  * planar and token-major input, grouped, 1x1, direct depthwise with and without a channel
- * multiplier), each with the weight as stored and reordered to taps (taps_major), the
- * pixel-range split over a thread pool, and BatchNorm folding. */
+ * multiplier), each with PyTorch's and the tap-major weight order, the pixel-range split over
+ * a thread pool, and BatchNorm folding. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -69,6 +69,12 @@ static const conv_case cases[] = {
     {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},    /* depthwise on planar: im2col path */
     {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},  /* patchify on token-major */
     {12, 12, 9, 1, 4, 12, 9, 9, VIT_CONV_HWC, 1}, /* depthwise 9x9: too many taps, im2col */
+    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
+    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
+    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
+    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
+    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
+    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
 };
 
 START_TEST(test_conv_matches_naive)
@@ -92,27 +98,23 @@ START_TEST(test_conv_matches_naive)
         ck_assert_int_eq(vit_threadpool_new(cc->threads, &pool, NULL), 0);
     size_t sf = vit_conv2d_pool_scratch_floats(&c, cc->layout, cc->H, cc->W, cc->threads);
     float *scratch = malloc((sf ? sf : 1) * sizeof(float));
-    for (int p = 0; p < pixels; p++)
-        out[(size_t)p * ldo + cc->cout] = 42.0f;
-    vit_conv2d_run(pool, &c, xin, cc->layout, cc->H, cc->W, scratch, out, ldo);
-    double err = 0;
-    for (int p = 0; p < pixels; p++) {
-        for (int o = 0; o < cc->cout; o++)
-            err = fmax(err, fabs(out[(size_t)p * ldo + o] - want[(size_t)p * cc->cout + o]));
-        ck_assert_float_eq(out[(size_t)p * ldo + cc->cout], 42.0f);
+    /* PyTorch's weight order, then the same weights tap-major (vit_conv2d_to_khwc) */
+    float *wk = malloc(vit_conv2d_weight_floats(&c) * sizeof(float));
+    for (int khwc = 0; khwc < 2; khwc++) {
+        if (khwc)
+            vit_conv2d_to_khwc(&c, wk);
+        for (int p = 0; p < pixels; p++)
+            out[(size_t)p * ldo + cc->cout] = 42.0f;
+        vit_conv2d_run(pool, &c, xin, cc->layout, cc->H, cc->W, scratch, out, ldo);
+        double err = 0;
+        for (int p = 0; p < pixels; p++) {
+            for (int o = 0; o < cc->cout; o++)
+                err = fmax(err, fabs(out[(size_t)p * ldo + o] - want[(size_t)p * cc->cout + o]));
+            ck_assert_float_eq(out[(size_t)p * ldo + cc->cout], 42.0f);
+        }
+        ck_assert_msg(err < 1e-4, "case %d (khwc %d): max|diff| %g", _i, khwc, err);
     }
-    ck_assert_msg(err < 1e-4, "case %d: max|diff| %g", _i, err);
-    /* the same conv with its weight reordered to (ky, kx, c) taps */
-    float *tw = malloc(vit_conv2d_weight_floats(&c) * sizeof(float));
-    vit_conv2d_to_taps_major(&c, tw);
-    ck_assert_int_eq(c.taps_major, 1);
-    vit_conv2d_run(pool, &c, xin, cc->layout, cc->H, cc->W, scratch, out, ldo);
-    err = 0;
-    for (int p = 0; p < pixels; p++)
-        for (int o = 0; o < cc->cout; o++)
-            err = fmax(err, fabs(out[(size_t)p * ldo + o] - want[(size_t)p * cc->cout + o]));
-    ck_assert_msg(err < 1e-4, "case %d, taps major: max|diff| %g", _i, err);
-    free(tw);
+    free(wk);
     vit_threadpool_free(pool);
     free(scratch);
     free(out);

@@ -23,6 +23,10 @@ import tempfile
 
 import numpy as np
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 FIXTURE = "dvt_cascade_fmnist_shape"
 
 
@@ -83,7 +87,8 @@ def safe_threshold(conf, t):
 
 def run_eval(vit_eval, model, images, labels, *extra):
     proc = subprocess.run([vit_eval, model, "--images", images, "--labels", labels, "--json",
-                           "--threads", "2", *extra], capture_output=True, text=True, timeout=120)
+                           "--threads", "2", *extra], capture_output=True, text=True,
+                          timeout=120 * SLOW)
     if proc.returncode != 0:
         raise AssertionError(f"vit-eval {' '.join(extra)} exit {proc.returncode}: {proc.stderr}")
     return json.loads(proc.stdout)
@@ -189,7 +194,7 @@ def error_checks(vit_eval, fixtures, paths, tmp, failures):
         ([os.path.join(tmp, "nowhere"), "--images", images, "--labels", labels], 1, "nowhere"),
     ]
     for args, status, word in cases:
-        proc = subprocess.run([vit_eval, *args], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([vit_eval, *args], capture_output=True, text=True, timeout=60 * SLOW)
         lines = proc.stderr.strip().splitlines()
         ok = proc.returncode == status and lines and word in lines[0] and not proc.stdout
         print(f"{'ok' if ok else 'FAIL'} error {word}: exit {proc.returncode}: {proc.stderr.strip()}")
@@ -231,7 +236,7 @@ def odd_grid_checks(vit_infer, tools, tmp, failures):
             out = os.path.join(tmp, "odd-logits.npy")
             proc = subprocess.run([vit_infer, folder, os.path.join(tmp, "odd-input.npy"),
                                    "--logits", out, "--threads", threads],
-                                  capture_output=True, text=True, timeout=60)
+                                  capture_output=True, text=True, timeout=60 * SLOW)
             if proc.returncode != 0:
                 failures.append(f"odd grids exit {k}: vit-infer: {proc.stderr.strip()}")
                 continue

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The hierarchical families (PoolFormer, PVT v2, Swin, HAT-Net, TransCNN) refuse a model that
-does not match its description, with one line naming the file and the tensor or config key:
+"""The hierarchical families (PoolFormer, PVT v2, Swin, HAT-Net, TransCNN, MobileViT,
+EfficientFormerV2) refuse a model that does not match its description, with one line naming the
+file and the tensor or config key:
 a missing tensor, a tensor the family would not use (exit 3, an unsupported variant), a tensor of the wrong shape, model_args
 depths that disagree with the weights; and a stored Swin relative_position_index is ignored
 (not an unused-tensor error).
@@ -27,6 +28,8 @@ CASES = {
     "swin_test": "layers.1.downsample.reduction.weight",
     "hat_net_test": "blocks.1.0.attn.grid_norm.weight",
     "transcnn_test": "ds2.norm2.running_var",
+    "mobilevit_test": "stages.2.1.transformer.0.attn.qkv.bias",
+    "efficientformerv2_test": "stages.3.downsample.attn.v_local.bn.running_var",
 }
 
 failures = []

@@ -19,6 +19,10 @@ import tempfile
 
 import numpy as np
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 UNSUPPORTED_EXIT = 3
 
 
@@ -67,7 +71,7 @@ def main():
             out = os.path.join(tmp, name + ".npy")
             proc = subprocess.run([vit_infer, fixture_model(path), os.path.join(path, "input.npy"),
                                    "--logits", out, "--threads", "2"],
-                                  capture_output=True, text=True, timeout=120)
+                                  capture_output=True, text=True, timeout=120 * SLOW)
             arch = architecture(path)
             if proc.returncode == UNSUPPORTED_EXIT and not arch.startswith(("vit_", "deit_")):
                 skipped.append(f"{name} ({arch})")

@@ -19,6 +19,10 @@ import time
 
 import numpy as np
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 failures = []
 
 
@@ -34,18 +38,24 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_while(model, out, disturb):
-    """vit-infer --bench on MODEL; once it has computed for 0.3 s of CPU, DISTURB(model);
+def bench_runs(median_ms):
+    """Runs for a bench that outlasts the disturbance: 20000 (a few seconds on the host), fewer
+    where one run is slower (a loaded machine, or qemu-user in a cross build: tools/cross/)."""
+    return int(min(20000, max(200, 4000 / max(median_ms, 1e-3))))
+
+
+def bench_while(model, out, disturb, runs):
+    """vit-infer --bench RUNS on MODEL; once it has computed for 0.3 s of CPU, DISTURB(model);
     returns (exit status, True when it was still running then, stderr)."""
-    p = subprocess.Popen([VIT_INFER, model, "--bench", "20000", "--logits", out],
+    p = subprocess.Popen([VIT_INFER, model, "--bench", str(runs), "--logits", out],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 * SLOW
     while p.poll() is None and cpu_seconds(p.pid) < 0.3 and time.monotonic() < deadline:
         time.sleep(0.02)
     running = p.poll() is None
     disturb(model)
     try:
-        _, err = p.communicate(timeout=600)
+        _, err = p.communicate(timeout=600 * SLOW)
     except subprocess.TimeoutExpired:
         p.kill()
         _, err = p.communicate()
@@ -53,7 +63,7 @@ def bench_while(model, out, disturb):
 
 
 def run(*args):
-    return subprocess.run([VIT_INFER, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([VIT_INFER, *args], capture_output=True, text=True, timeout=60 * SLOW)
 
 
 def truncation(tmp):
@@ -64,6 +74,7 @@ def truncation(tmp):
     ref = os.path.join(tmp, "ref.npy")
     p = run(model, "--bench", "3", "--logits", ref)
     check(p.returncode == 0, "reference run")
+    runs = bench_runs(float(p.stdout.rsplit("median_ms:", 1)[-1]) if p.returncode == 0 else 0)
 
     def truncate(m):
         open(os.path.join(m, "model.safetensors"), "w").close()
@@ -76,7 +87,7 @@ def truncation(tmp):
     for name, disturb in (("truncated", truncate), ("overwritten in place", overwrite)):
         shutil.copy(os.path.join(src, "model.safetensors"), os.path.join(model, "model.safetensors"))
         out = os.path.join(tmp, "out.npy")
-        rc, running, err = bench_while(model, out, disturb)
+        rc, running, err = bench_while(model, out, disturb, runs)
         check(running, f"{name}: vit-infer was still benchmarking when the file changed")
         check(rc == 0, f"{name} mid-bench: exit 0 (got {rc}: {err.strip()[:200]})")
         same = rc == 0 and np.array_equal(np.load(out), np.load(ref))

@@ -85,7 +85,7 @@ START_TEST(test_valid_file_f32_f16_bf16)
     ck_assert_int_eq(vit_safetensors_get_f32(st, "c.brain", 1, (int64_t[]){2}, &p, NULL, &err), 0);
     ck_assert_float_eq(p[1], -5.0f);
     ck_assert_str_eq(vit_safetensors_metadata(st, "config"), "{\"x\": 1}");
-    vit_safetensors_close(st);
+    vit_safetensors_unref(st);
 }
 END_TEST
 
@@ -118,7 +118,7 @@ START_TEST(test_lookup_errors_name_tensor)
         -ENOENT);
     ck_assert_msg(strstr(err.message, "model.safetensors") && strstr(err.message, "head.weight"),
                   "%s", err.message);
-    vit_safetensors_close(st);
+    vit_safetensors_unref(st);
 }
 END_TEST
 
@@ -238,6 +238,50 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* The bytes of a file, opened from memory, give what the file gives; a reference keeps them
+ * alive after the opener lets go; a refusal names the same thing. */
+START_TEST(test_open_memory_matches_file)
+{
+    float f32[3] = {1.5f, -2.0f, 3.25f};
+    uint16_t bf16[2] = {0x3f80, 0xc0a0};
+    tw_tensor t[] = {
+        {"a.weight", "F32", 1, {3}, f32, sizeof(f32)},
+        {"c.brain", "BF16", 1, {2}, bf16, sizeof(bf16)},
+    };
+    ck_assert_int_eq(tw_write(model_path(), t, 2, "{\"x\": 1}"), 0);
+    FILE *f = fopen(model_path(), "rb");
+    unsigned char bytes[4096];
+    size_t n = fread(bytes, 1, sizeof(bytes), f);
+    fclose(f);
+
+    vit_safetensors *st, *held;
+    vit_error err;
+    ck_assert_int_eq(vit_safetensors_open_memory("mem/model.safetensors", bytes, n, &st, &err), 0);
+    memset(bytes, 0, n); /* the bytes were copied */
+    ck_assert_str_eq(st->path, "mem/model.safetensors");
+    ck_assert_uint_eq(st->num_tensors, 2);
+    ck_assert_str_eq(vit_safetensors_metadata(st, "config"), "{\"x\": 1}");
+    held = vit_safetensors_ref(st);
+    ck_assert_ptr_null(vit_safetensors_unref(st));
+    const float *p;
+    ck_assert_int_eq(vit_safetensors_get_f32(held, "a.weight", 1, (int64_t[]){3}, &p, NULL, &err),
+                     0);
+    ck_assert_float_eq(p[2], 3.25f);
+    ck_assert_int_eq(vit_safetensors_get_f32(held, "c.brain", 1, (int64_t[]){2}, &p, NULL, &err),
+                     0);
+    ck_assert_float_eq(p[1], -5.0f);
+    ck_assert_ptr_null(vit_safetensors_unref(held));
+
+    st = NULL;
+    ck_assert_int_eq(
+        vit_safetensors_open_memory("mem/model.safetensors", "\x10\x00\x00", 3, &st, &err),
+        -EINVAL);
+    ck_assert_ptr_null(st);
+    ck_assert_msg(strstr(err.message, "mem/model.safetensors: truncated file (3 bytes"), "%s",
+                  err.message);
+}
+END_TEST
+
 /* Mutates a valid file at random (header bytes flipped, digits changed, truncation) many times:
  * every open either fails with a message or yields tensors whose data lie inside the file. */
 START_TEST(test_mutated_files_never_crash)
@@ -289,7 +333,7 @@ START_TEST(test_mutated_files_never_crash)
                 sink += tt->f32[k];
             (void)sink;
         }
-        vit_safetensors_close(st);
+        vit_safetensors_unref(st);
     }
     ck_assert_int_gt(opened, 0); /* some mutations (e.g. in padding) still load */
 }
@@ -314,6 +358,7 @@ static Suite *st_suite(void)
     tcase_add_test(tc, test_reject_misaligned_f32);
     tcase_add_test(tc, test_reject_malformed_entries);
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_open_memory_matches_file);
     tcase_add_test(tc, test_mutated_files_never_crash);
     suite_add_tcase(s, tc);
     return s;

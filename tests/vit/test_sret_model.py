@@ -20,15 +20,19 @@ import tempfile
 
 import numpy as np
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 
 def run(vit_infer, model, x, out, threads=1):
     return subprocess.run([vit_infer, model, x, "--logits", out, "--threads", str(threads)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60 * SLOW)
 
 
 def gflops(vit_infer, model):
     p = subprocess.run([vit_infer, model, "--bench", "1"], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120 * SLOW)
     for line in p.stdout.splitlines():
         if line.startswith("gflops:"):
             return float(line.split()[1])

@@ -68,6 +68,8 @@ def main():
              ("unknown architecture", "poolformr_s12", "poolformer_*", "--list-architectures")),
             ("eva02", None, set_key("architecture", "eva02_base_patch14_224"), 3,
              ("EVA-02", "not supported")),
+            ("mobilevitv2", None, set_key("architecture", "mobilevitv2_050"), 3,
+             ("MobileViT v2", "not supported")),
             ("rope_name", None, set_key("architecture", "vit_base_patch16_rope_reg1_gap_256"), 3,
              ("RoPE", "not supported")),
             ("depht", None, set_arg("depht", 2), 1,

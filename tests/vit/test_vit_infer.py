@@ -17,6 +17,10 @@ import tempfile
 
 import numpy as np
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 failures = []
 
 
@@ -27,7 +31,7 @@ def check(cond, what):
 
 
 def run(*args, env=None):
-    return subprocess.run([VIT_INFER, *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([VIT_INFER, *args], capture_output=True, text=True, timeout=60 * SLOW,
                           env=env)
 
 

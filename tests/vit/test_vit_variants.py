@@ -20,6 +20,10 @@ import tempfile
 
 import numpy as np
 
+# Subprocess timeouts are multiplied by VITD_TIMEOUT_MULTIPLIER (tools/cross/test.sh sets it:
+# under qemu-user the programs run many times slower).
+SLOW = float(os.environ.get("VITD_TIMEOUT_MULTIPLIER", "1"))
+
 try:
     import torch
     import torch.nn.functional as F
@@ -163,7 +167,7 @@ def main():
             np.save(os.path.join(folder, "input.npy"), img.numpy().astype(np.float32))
             out = os.path.join(folder, "out.npy")
             p = subprocess.run([vit_infer, folder, os.path.join(folder, "input.npy"), "--logits",
-                                out], capture_output=True, text=True, timeout=60)
+                                out], capture_output=True, text=True, timeout=60 * SLOW)
             if p.returncode != 0:
                 failures.append(f"{name}: vit-infer failed: {p.stderr.strip()}")
                 print("FAIL", failures[-1])

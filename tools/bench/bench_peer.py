@@ -46,7 +46,7 @@ from ref import common, registry  # noqa: E402
 REAL = ["deit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "poolformer_s12",
         "pvt_v2_b0", "swin_tiny_patch4_window7_224", "sret_tiny", "hat_net_tiny",
         "transcnn_tiny", "poolformerv2_s12", "convformer_s18", "caformer_s18",
-        "efficientformer_l1", "levit_128s"]
+        "efficientformer_l1", "levit_128s", "mobilevit_xxs", "efficientformerv2_s0"]
 
 
 def resolve(name, model_args):

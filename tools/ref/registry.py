@@ -15,7 +15,7 @@ _PREFIXES = [
     ("swin_", "swin"), ("sret_", "sret"), ("hat_net_", "hat_net"), ("transcnn_", "transcnn"),
     ("poolformerv2_", "metaformer_v2"), ("convformer_", "metaformer_v2"),
     ("caformer_", "metaformer_v2"), ("efficientformer_", "efficientformer"),
-    ("levit_", "levit"),
+    ("levit_", "levit"), ("mobilevit_", "mobilevit"), ("efficientformerv2_", "efficientformer_v2"),
 ]
 
 
@@ -215,4 +215,20 @@ FIXTURES = [
             dict(embed_dim=[32, 48, 64], key_dim=8, num_heads=[2, 3, 4], depth=[1, 1, 2],
                  img_size=112), label_names=_TEN),
     Fixture("levit_128s", "levit", "levit_128s", 1000, on_demand=True),
+    # MobileViT: 96 input -> maps 48, 24, 12, 6, 3; the 3x3 one is stretched to 4x4 for the
+    # transformer and back (bilinear); bottles with and without the residual
+    Fixture("mobilevit_test", "mobilevit", "mobilevit_test", 10,
+            dict(stem_chs=8, channels=[8, 16, 24, 32, 40], depths=[1, 2, 2, 2, 2],
+                 expansion=2.0, transformer_dims=[0, 0, 16, 24, 32],
+                 transformer_depths=[0, 0, 1, 2, 1], num_features=64, img_size=96),
+            label_names=_TEN),
+    Fixture("mobilevit_xxs", "mobilevit", "mobilevit_xxs", 1000, on_demand=True),
+    # EfficientFormerV2: 128 input -> maps 32, 16, 8 (its mixer attends on the 4x4 stride-2 grid
+    # and is upsampled back), 4 (downsample attention: 4x4 queries on 8x8 keys; mixer on 4x4)
+    Fixture("efficientformerv2_test", "efficientformer_v2", "efficientformerv2_test", 10,
+            dict(depths=[1, 1, 2, 2], embed_dims=[16, 24, 32, 48], num_vit=1,
+                 mlp_ratios=[[4], [4], [4, 3], [3, 4]], img_size=128),
+            label_names=_TEN),
+    Fixture("efficientformerv2_s0", "efficientformer_v2", "efficientformerv2_s0", 1000,
+            on_demand=True),
 ]

@@ -14,7 +14,7 @@ static const vit_family *const families[] = {
     &vit_family_vit,   &vit_family_poolformer,    &vit_family_dvt,
     &vit_family_pvt,   &vit_family_swin,          &vit_family_hatnet,
     &vit_family_sret,  &vit_family_metaformer_v2, &vit_family_efficientformer,
-    &vit_family_levit,
+    &vit_family_levit, &vit_family_mobilevit,     &vit_family_efficientformer_v2,
 };
 
 #define NUM_FAMILIES (sizeof(families) / sizeof(families[0]))
@@ -28,6 +28,7 @@ static const struct {
     {"aimv2_*", "AIMv2 (RmsNorm, SwiGLU MLP)"},
     {"beit*", "BEiT (relative position bias)"},
     {"swinv2_*", "Swin v2 (cosine attention, log-spaced position bias)"},
+    {"mobilevitv2_*", "MobileViT v2 (separable linear self-attention, GroupNorm transformers)"},
 };
 
 static int matches(const vit_family *f, const char *architecture)

@@ -65,5 +65,7 @@ extern const vit_family vit_family_sret;
 extern const vit_family vit_family_metaformer_v2;
 extern const vit_family vit_family_efficientformer;
 extern const vit_family vit_family_levit;
+extern const vit_family vit_family_mobilevit;
+extern const vit_family vit_family_efficientformer_v2;
 
 #endif

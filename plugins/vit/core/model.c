@@ -1,5 +1,7 @@
 /* model.c — vit_model: find the files of a model, parse its config, hand the weights to the
- * family that knows the architecture, and share the result by reference count. */
+ * family that knows the architecture, and share the result by reference count.
+ * vit_model_open_memory (core/model.h) runs the same steps on parts already in memory, for the
+ * fuzz targets. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -83,26 +85,37 @@ static int config_from_metadata(vit_model *m, const char *meta, vit_error *err)
     return vit_config_parse(meta, strlen(meta), source, &m->config, err);
 }
 
-/* Loads the config: a single file prefers its __metadata__["config"], a folder its
- * config.json; each falls back to the other. */
-static int load_config(vit_model *m, const char *dir, int is_dir, vit_error *err)
+/* Parses the config: a single file prefers its __metadata__["config"], a folder config.json
+ * (TEXT of LEN bytes, read from CFG_PATH; NULL when there is none); each falls back to the
+ * other. */
+static int parse_config(vit_model *m, int is_dir, const char *cfg_path, const char *text,
+                        size_t len, vit_error *err)
 {
     const char *meta = vit_safetensors_metadata(m->weights, "config");
-    if (meta && !is_dir)
+    if (meta && (!is_dir || !text))
         return config_from_metadata(m, meta, err);
+    if (!text)
+        return vit_errorf(err, -ENOENT, "%s: missing, and %s has no \"config\" in __metadata__",
+                          cfg_path, m->weights->path);
+    if (len > MAX_CONFIG_BYTES) /* as read_text_file refuses it, for text from memory */
+        return vit_errorf(err, -EINVAL, "%s: not a regular file of at most %u bytes", cfg_path,
+                          MAX_CONFIG_BYTES);
+    return vit_config_parse(text, len, cfg_path, &m->config, err);
+}
+
+/* Reads DIR/config.json unless a single file's __metadata__ has the config, and parses it. */
+static int load_config(vit_model *m, const char *dir, int is_dir, vit_error *err)
+{
+    if (vit_safetensors_metadata(m->weights, "config") && !is_dir)
+        return parse_config(m, is_dir, NULL, NULL, 0, err);
     char *cfg_path = path_join(dir, "config.json");
     if (!cfg_path)
         return vit_errorf(err, -ENOMEM, "out of memory");
     char *text = NULL;
     size_t len = 0;
     int r = read_text_file(cfg_path, &text, &len, err);
-    if (r == -ENOENT && meta)
-        r = config_from_metadata(m, meta, err);
-    else if (r == -ENOENT)
-        r = vit_errorf(err, -ENOENT, "%s: missing, and %s has no \"config\" in __metadata__",
-                       cfg_path, m->weights->path);
-    else if (r == 0)
-        r = vit_config_parse(text, len, cfg_path, &m->config, err);
+    if (r == 0 || r == -ENOENT)
+        r = parse_config(m, is_dir, cfg_path, text, len, err);
     free(text);
     free(cfg_path);
     return r;
@@ -140,6 +153,18 @@ static int check_labels(vit_model *m, vit_error *err)
     return 0;
 }
 
+/* What both opens share once the weights and the config are in: the family's build. */
+static int model_build(vit_model *m, vit_error *err)
+{
+    m->family = vit_family_find(m->config.architecture);
+    if (!m->family)
+        return vit_family_unknown(m->config.architecture, m->config.source, err);
+    int r = m->family->build(m, err);
+    if (r == 0)
+        r = check_labels(m, err);
+    return r;
+}
+
 static int model_load(vit_model *m, const char *path, vit_error *err)
 {
     struct stat sb;
@@ -157,17 +182,26 @@ static int model_load(vit_model *m, const char *path, vit_error *err)
         r = load_config(m, dir, is_dir, err);
     if (r == 0)
         r = load_labels_file(m, dir, err);
-    if (r == 0) {
-        m->family = vit_family_find(m->config.architecture);
-        if (!m->family)
-            r = vit_family_unknown(m->config.architecture, m->config.source, err);
-    }
     if (r == 0)
-        r = m->family->build(m, err);
-    if (r == 0)
-        r = check_labels(m, err);
+        r = model_build(m, err);
     free(dir);
     free(weights);
+    return r;
+}
+
+/* model_load on parts in memory: the same steps after the weights, no file system. */
+static int model_load_memory(vit_model *m, const vit_model_memory *parts, vit_error *err)
+{
+    char *dir = parts->is_dir ? strdup(parts->path) : path_dirname(parts->path);
+    char *cfg_path = dir ? path_join(dir, "config.json") : NULL;
+    int r = cfg_path ? 0 : vit_errorf(err, -ENOMEM, "out of memory");
+    m->weights = vit_safetensors_ref(parts->weights);
+    if (r == 0)
+        r = parse_config(m, parts->is_dir, cfg_path, parts->config_json, parts->config_len, err);
+    if (r == 0)
+        r = model_build(m, err);
+    free(dir);
+    free(cfg_path);
     return r;
 }
 
@@ -224,17 +258,40 @@ int vit_model_stamp(const char *path, char **ret_stamp, vit_error *err)
     return 0;
 }
 
-int vit_model_open(const char *path, vit_model **ret_model, vit_error *err)
+/* A model with one reference and nothing loaded yet, named PATH. */
+static vit_model *model_new(const char *path)
 {
     vit_gemm_init();
     vit_model *m = calloc(1, sizeof(*m));
     if (!m || !(m->path = strdup(path))) {
         free(m);
-        return vit_errorf(err, -ENOMEM, "out of memory");
+        return NULL;
     }
     atomic_init(&m->refs, 1);
     pthread_mutex_init(&m->weights_lock, NULL);
+    return m;
+}
+
+int vit_model_open(const char *path, vit_model **ret_model, vit_error *err)
+{
+    vit_model *m = model_new(path);
+    if (!m)
+        return vit_errorf(err, -ENOMEM, "out of memory");
     int r = model_load(m, path, err);
+    if (r < 0) {
+        vit_model_unref(m);
+        return r;
+    }
+    *ret_model = m;
+    return 0;
+}
+
+int vit_model_open_memory(const vit_model_memory *parts, vit_model **ret_model, vit_error *err)
+{
+    vit_model *m = model_new(parts->path);
+    if (!m)
+        return vit_errorf(err, -ENOMEM, "out of memory");
+    int r = model_load_memory(m, parts, err);
     if (r < 0) {
         vit_model_unref(m);
         return r;
@@ -261,7 +318,7 @@ vit_model *vit_model_unref(vit_model *model)
             free(model->fallback_labels[i]);
     free(model->fallback_labels);
     vit_config_clear(&model->config);
-    vit_safetensors_close(model->weights);
+    vit_safetensors_unref(model->weights);
     vit_gemm_weights_free(model->fp32);
     vit_gemm_weights_free(model->bf16);
     pthread_mutex_destroy(&model->weights_lock);

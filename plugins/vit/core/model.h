@@ -43,4 +43,21 @@ struct vit_model {
     struct vit_gemm_weights *fp32, *bf16;
 };
 
+/* A model's parts already in memory, for vit_model_open_memory. */
+typedef struct vit_model_memory {
+    const char *path; /* as vit_model_open's PATH: vit_model_path() and messages name it */
+    int is_dir;       /* PATH is a folder (config.json wins) or a single file (__metadata__ wins) */
+    /* The weights, parsed (vit_safetensors_open_memory) under the name vit_model_open would
+     * read them from: PATH/model.safetensors, or PATH. The model takes a reference. */
+    vit_safetensors *weights;
+    const char *config_json; /* config.json (in the folder, or beside the file); NULL: none */
+    size_t config_len;
+} vit_model_memory;
+
+/* vit_model_open() of parts in memory: the same config choice, parsing and family build, and
+ * the same messages, without touching the file system (no labels.txt). Internal, for the fuzz
+ * targets (tests/fuzz), which open a model hundreds of thousands of times a minute and share
+ * one parse of weights that do not change; everything else opens files. */
+int vit_model_open_memory(const vit_model_memory *parts, vit_model **ret_model, vit_error *err);
+
 #endif

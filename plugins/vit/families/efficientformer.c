@@ -187,7 +187,7 @@ static int build_stage(vit_binder *b, ef_net *n, int i, int cin)
             r = vit_mf_fold_bn(b, &n->base.allocs, &st->down, EF_BN_EPS,
                                "stages.%d.downsample.norm", i);
         if (r == 0) /* on the token-major map: im2col copies whole taps */
-            r = vit_mf_conv_taps_major(b, &n->base.allocs, &st->down, 1);
+            r = vit_mf_conv_khwc(b, &n->base.allocs, &st->down);
         if (r < 0)
             return r;
         st->dim = st->down.cout;
@@ -267,7 +267,7 @@ static int build_net(vit_binder *b, void *net)
     if (r == 0)
         r = vit_mf_fold_bn(b, &n->base.allocs, &n->stem2, EF_BN_EPS, "stem.norm2");
     if (r == 0)
-        r = vit_mf_conv_taps_major(b, &n->base.allocs, &n->stem2, 1);
+        r = vit_mf_conv_khwc(b, &n->base.allocs, &n->stem2);
     if (r == 0 && (n->stem1.kh != 3 || n->stem2.kh != 3))
         return vit_errorf(b->err, -ENOTSUP, "%s: the stem convs must be 3x3",
                           b->model->weights->path);

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/fastmath.h"
 #include "ops/norm2d.h"
 #include "ops/ops.h"
 #include "ops/pool.h"
@@ -48,15 +47,6 @@ void vit_mf_parallel(vit_mf_state *s, int rows, vit_mf_rows_fn fn, void *ctx)
         vit_threadpool_run(s->pool, parts, par_task, &j);
 }
 
-static VIT_HOT void silu_rows(float *x, int ldx, int N, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++) {
-        float *xr = x + (size_t)r * ldx;
-        for (int j = 0; j < N; j++)
-            xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
-    }
-}
-
 static VIT_HOT void relu_rows(float *x, int ldx, int N, int r0, int r1)
 {
     for (int r = r0; r < r1; r++) {
@@ -85,7 +75,7 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1)
     if (act == VIT_MF_ACT_GELU)
         vit_bias_gelu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx, NULL);
     else if (act == VIT_MF_ACT_SILU)
-        silu_rows(x, ldx, N, r0, r1);
+        vit_silu_rows(r1 - r0, N, x + (size_t)r0 * ldx, ldx);
     else if (act == VIT_MF_ACT_RELU)
         relu_rows(x, ldx, N, r0, r1);
 }
@@ -94,6 +84,41 @@ void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_
                  int H, int W, float *out, int ldo)
 {
     vit_conv2d_run(s->pool, c, x, layout, H, W, s->conv_scratch, out, ldo);
+}
+
+typedef struct conv_act_job {
+    vit_mf_state *s;
+    const vit_conv2d *c;
+    const float *x;
+    vit_conv_layout layout;
+    int H, W, ldo;
+    float *out;
+    size_t scratch_per_task;
+    vit_mf_act act;
+} conv_act_job;
+
+static void conv_act_task(void *ctx, int r0, int r1, int task)
+{
+    conv_act_job *j = ctx;
+    for (int c0 = r0; c0 < r1; c0 += 256) {
+        int c1 = c0 + 256 < r1 ? c0 + 256 : r1;
+        vit_conv2d_rows(j->c, j->x, j->layout, j->H, j->W, c0, c1,
+                        j->s->conv_scratch + (size_t)task * j->scratch_per_task, j->out, j->ldo);
+        vit_mf_act_rows(j->act, j->out, j->ldo, j->c->cout, c0, c1);
+    }
+}
+
+void vit_mf_conv_act(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
+                     int H, int W, float *out, int ldo, vit_mf_act act)
+{
+    int OH = vit_conv_out_size(H, c->kh, c->stride_h, c->pad_h);
+    int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w), P = OH * OW;
+    conv_act_job j = {
+        s,      c,   x,
+        layout, H,   W,
+        ldo,    out, vit_conv2d_scratch_floats(c, layout, (P + s->threads - 1) / s->threads),
+        act};
+    vit_mf_parallel(s, P, conv_act_task, &j);
 }
 
 void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c)

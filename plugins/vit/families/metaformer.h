@@ -68,11 +68,9 @@ int vit_mf_get_bn(vit_binder *b, vit_mf_bn *bn, int C, const char *prefix);
 int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Reorders conv c's weight to (ky, kx, c) taps (vit_conv2d_to_taps_major) for a conv run by
- * im2col on a token-major map: in place when `owned` (the weight is the net's own copy, e.g.
- * BatchNorm-folded), else into a copy recorded in a. Depthwise and 1x1 convs are left as they
- * are. */
-int vit_mf_conv_taps_major(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, int owned);
+/* A model-owned tap-major copy of c's weight (vit_conv2d_to_khwc), recorded in a, for a kxk conv
+ * that unfolds token-major maps; 1x1 and depthwise convs (same order either way) are left alone. */
+int vit_mf_conv_khwc(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c);
 
 /* model_args list of ints (e.g. "depths"): 0 with *ret_n set, -ENOENT when absent, -EINVAL when
  * not a list of at most max ints in [lo, hi]. */
@@ -217,6 +215,10 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1);
 /* A conv over the pool into out (stride ldo), using s->conv_scratch. */
 void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
                  int H, int W, float *out, int ldo);
+/* The same followed by act, each part a chunk of rows at a time (act on cache-hot rows). The
+ * scratch is vit_mf_conv's (vit_conv2d_pool_scratch_floats for s->threads). */
+void vit_mf_conv_act(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
+                     int H, int W, float *out, int ldo, vit_mf_act act);
 
 /* A stage's downsampling on the map in s->x: x = c(norm(x)) (norm NULL or NONE: no norm), with
  * s->H, s->W, s->C set to the conv's output (s->y is scratch). */

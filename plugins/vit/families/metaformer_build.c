@@ -191,21 +191,14 @@ int vit_mf_fold_bn(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, float eps, co
     return 0;
 }
 
-int vit_mf_conv_taps_major(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c, int owned)
+int vit_mf_conv_khwc(vit_binder *b, vit_mf_allocs *a, vit_conv2d *c)
 {
-    if (c->taps_major || c->kh * c->kw == 1 || vit_conv2d_is_depthwise(c))
-        return 0; /* nothing for im2col to gain */
-    size_t bytes = vit_conv2d_weight_floats(c) * sizeof(float);
-    float *dst = owned ? (float *)c->weight : vit_mf_calloc(a, bytes, 1);
-    float *src = owned ? malloc(bytes) : NULL;
-    if (!dst || (owned && !src))
+    if ((c->kh == 1 && c->kw == 1) || vit_conv2d_is_depthwise(c) || c->weight_khwc)
+        return 0;
+    float *w = vit_mf_calloc(a, vit_conv2d_weight_floats(c), sizeof(float));
+    if (!w)
         return vit_errorf(b->err, -ENOMEM, "out of memory");
-    if (owned) {
-        memcpy(src, c->weight, bytes);
-        c->weight = src;
-    }
-    vit_conv2d_to_taps_major(c, dst);
-    free(src);
+    vit_conv2d_to_khwc(c, w);
     return 0;
 }
 

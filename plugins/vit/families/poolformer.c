@@ -101,7 +101,7 @@ static int build_stage(vit_binder *b, pf_net *n, int i, int cin)
                 : vit_mf_get_conv(b, &st->down, cin, -1, 2, 1, 1, 1, "stages.%d.downsample.conv",
                                   i);
         if (r == 0) /* on the token-major map: im2col copies whole taps (a reordered copy) */
-            r = vit_mf_conv_taps_major(b, &n->base.allocs, &st->down, 0);
+            r = vit_mf_conv_khwc(b, &n->base.allocs, &st->down);
         if (r < 0)
             return r;
         st->dim = st->down.cout;

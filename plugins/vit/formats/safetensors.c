@@ -334,21 +334,28 @@ const char *vit_file_kind(mode_t mode)
                             : "not a plain file";
 }
 
-/* Checks what fstat says of the file before anything is read: a regular file, no smaller than
- * the header length field, no larger than VIT_ST_MAX_FILE_BYTES. */
+/* A file of SIZE bytes is no smaller than the header length field and no larger than
+ * VIT_ST_MAX_FILE_BYTES. */
+static int check_size(const char *path, uint64_t size, vit_error *err)
+{
+    if (size < 8)
+        return vit_errorf(err, -EINVAL,
+                          "%s: truncated file (%llu bytes; the header length alone needs 8)", path,
+                          (unsigned long long)size);
+    if (size > VIT_ST_MAX_FILE_BYTES || size > SIZE_MAX / 2)
+        return vit_errorf(err, -EFBIG, "%s: %llu bytes, larger than the %llu-byte limit", path,
+                          (unsigned long long)size, (unsigned long long)VIT_ST_MAX_FILE_BYTES);
+    return 0;
+}
+
+/* Checks what fstat says of the file before anything is read: a regular file of a size
+ * check_size accepts. */
 static int check_file(const char *path, const struct stat *sb, vit_error *err)
 {
     if (!S_ISREG(sb->st_mode))
         return vit_errorf(err, -EINVAL, "%s: not a regular file (%s)", path,
                           vit_file_kind(sb->st_mode));
-    if (sb->st_size < 8)
-        return vit_errorf(err, -EINVAL,
-                          "%s: truncated file (%lld bytes; the header length alone needs 8)", path,
-                          (long long)sb->st_size);
-    if ((uint64_t)sb->st_size > VIT_ST_MAX_FILE_BYTES || (uint64_t)sb->st_size > SIZE_MAX / 2)
-        return vit_errorf(err, -EFBIG, "%s: %lld bytes, larger than the %llu-byte limit", path,
-                          (long long)sb->st_size, (unsigned long long)VIT_ST_MAX_FILE_BYTES);
-    return 0;
+    return check_size(path, sb->st_size < 0 ? 0 : (uint64_t)sb->st_size, err);
 }
 
 /* Reads all SIZE bytes of FD into BUF; a file that shrank or changed meanwhile is an error
@@ -413,29 +420,71 @@ static int load_file(vit_safetensors *st, vit_error *err)
     return r;
 }
 
-int vit_safetensors_open(const char *path, vit_safetensors **ret_st, vit_error *err)
+/* The copy of vit_safetensors_open_memory: on the heap, exactly SIZE bytes, so that under
+ * AddressSanitizer a read past the end of the data is caught. */
+static int load_memory(vit_safetensors *st, const void *data, size_t size, vit_error *err)
+{
+    int r = check_size(st->path, size, err);
+    if (r < 0)
+        return r;
+    uint8_t *copy = malloc(size);
+    if (!copy)
+        return vit_errorf(err, -ENOMEM, "%s: cannot allocate %zu bytes for the weights", st->path,
+                          size);
+    memcpy(copy, data, size);
+    st->map = copy;
+    st->size = size;
+    st->map_on_heap = 1;
+    return 0;
+}
+
+/* Both opens: the bytes from the file at PATH, or from DATA when it is not NULL. */
+static int safetensors_open(const char *path, const void *data, size_t size,
+                            vit_safetensors **ret_st, vit_error *err)
 {
     vit_safetensors *st = calloc(1, sizeof(*st));
     if (!st || !(st->path = strdup(path))) {
         free(st);
         return vit_errorf(err, -ENOMEM, "%s: out of memory", path);
     }
-    int r = load_file(st, err);
+    atomic_init(&st->refs, 1);
+    int r = data ? load_memory(st, data, size, err) : load_file(st, err);
     if (r == 0)
         r = parse_header(st, err);
     if (r < 0) {
-        vit_safetensors_close(st);
+        vit_safetensors_unref(st);
         return r;
     }
     *ret_st = st;
     return 0;
 }
 
-vit_safetensors *vit_safetensors_close(vit_safetensors *st)
+int vit_safetensors_open(const char *path, vit_safetensors **ret_st, vit_error *err)
 {
-    if (!st)
+    return safetensors_open(path, NULL, 0, ret_st, err);
+}
+
+int vit_safetensors_open_memory(const char *path, const void *data, size_t size,
+                                vit_safetensors **ret_st, vit_error *err)
+{
+    static const uint8_t empty[1];
+    return safetensors_open(path, data ? data : empty, data ? size : 0, ret_st, err);
+}
+
+vit_safetensors *vit_safetensors_ref(vit_safetensors *st)
+{
+    if (st)
+        atomic_fetch_add(&st->refs, 1);
+    return st;
+}
+
+vit_safetensors *vit_safetensors_unref(vit_safetensors *st)
+{
+    if (!st || atomic_fetch_sub(&st->refs, 1) != 1)
         return NULL;
-    if (st->map)
+    if (st->map && st->map_on_heap)
+        free((void *)st->map);
+    else if (st->map)
         munmap((void *)st->map, st->size);
     for (size_t i = 0; i < st->num_tensors; i++)
         free(st->tensors[i].name);

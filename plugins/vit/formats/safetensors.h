@@ -8,6 +8,7 @@
 #ifndef VIT_SAFETENSORS_H
 #define VIT_SAFETENSORS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -47,9 +48,11 @@ typedef struct vit_st_tensor {
 } vit_st_tensor;
 
 typedef struct vit_safetensors {
+    atomic_int refs; /* immutable after open, so shareable: a model holds one reference */
     char *path;
     const uint8_t *map; /* the file's bytes: a private, read-only copy */
     size_t size;
+    int map_on_heap;        /* map is malloc'd (vit_safetensors_open_memory), not mapped */
     vit_st_tensor *tensors; /* sorted by name */
     size_t num_tensors;
     float *converted; /* owned storage for F16/BF16 tensors */
@@ -57,9 +60,15 @@ typedef struct vit_safetensors {
     size_t num_meta;
 } vit_safetensors;
 
+/* Opens with one reference. */
 int vit_safetensors_open(const char *path, vit_safetensors **ret_st, vit_error *err);
-/* Accepts NULL; always returns NULL. */
-vit_safetensors *vit_safetensors_close(vit_safetensors *st);
+/* The same checks on SIZE bytes at DATA, which are copied (to the heap, not read-only); PATH
+ * only names them in errors. For vit_model_open_memory (core/model.h). */
+int vit_safetensors_open_memory(const char *path, const void *data, size_t size,
+                                vit_safetensors **ret_st, vit_error *err);
+vit_safetensors *vit_safetensors_ref(vit_safetensors *st);
+/* Drops a reference and frees at the last. Accepts NULL; always returns NULL. */
+vit_safetensors *vit_safetensors_unref(vit_safetensors *st);
 
 const char *vit_st_dtype_name(vit_st_dtype dtype);
 const vit_st_tensor *vit_safetensors_find(const vit_safetensors *st, const char *name);

@@ -1,5 +1,6 @@
-/* fastmath512.h — AVX-512 forms of fastmath.h's exp, for loops the compiler would not
- * vectorise as well (scalef for 2^k, masked tails). x86-64 with GCC/Clang only. */
+/* fastmath512.h — AVX-512 forms of fastmath.h's exp (and the GELU and SiLU built on it), for
+ * loops the compiler would not vectorise as well (scalef for 2^k, reciprocals without a
+ * division, masked tails). x86-64 with GCC/Clang only. */
 #ifndef VIT_FASTMATH512_H
 #define VIT_FASTMATH512_H
 
@@ -48,6 +49,18 @@ __attribute__((target("avx512f"))) static inline __m512 vit_gelu512(__m512 v)
     __m512 erf = _mm512_mul_ps(_mm512_mul_ps(z, p), t);
     __m512 half_v = _mm512_mul_ps(_mm512_set1_ps(0.5f), v);
     return _mm512_fmadd_ps(half_v, erf, half_v);
+}
+
+/* SiLU x / (1 + e^-x) with a Newton-refined reciprocal instead of a division; e^-x is taken at
+ * most e^80, so very negative x give x * ~0 rather than x / inf. */
+__attribute__((target("avx512f"))) static inline __m512 vit_silu512(__m512 v)
+{
+    __m512 e =
+        vit_exp512(_mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), v), _mm512_set1_ps(80.0f)));
+    __m512 d = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
+    __m512 t = _mm512_rcp14_ps(d);
+    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
+    return _mm512_mul_ps(v, t);
 }
 
 /* Whether this CPU runs AVX-512F (checked once). */

@@ -33,7 +33,33 @@ __attribute__((target("avx512f"))) static void bias_gelu_512(int rows, int N, fl
     }
 }
 
+__attribute__((target("avx512f"))) static void silu_512(int rows, int N, float *x, int ldx)
+{
+    for (int r = 0; r < rows; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int j = 0; j < N; j += 16) {
+            __mmask16 m = N - j >= 16 ? 0xffff : (__mmask16)((1u << (N - j)) - 1);
+            _mm512_mask_storeu_ps(xr + j, m, vit_silu512(_mm512_maskz_loadu_ps(m, xr + j)));
+        }
+    }
+}
+
 #endif
+
+VIT_HOT void vit_silu_rows(int rows, int N, float *x, int ldx)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (vit_have_avx512()) {
+        silu_512(rows, N, x, ldx);
+        return;
+    }
+#endif
+    for (int r = 0; r < rows; r++) {
+        float *xr = x + (size_t)r * ldx;
+        for (int j = 0; j < N; j++)
+            xr[j] = xr[j] / (1.0f + vit_fast_expf(-xr[j]));
+    }
+}
 
 VIT_HOT void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias)
 {

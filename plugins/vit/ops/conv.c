@@ -1,5 +1,5 @@
 /* conv.c — 2-D convolution as im2col + vit_gemm per group, a direct depthwise kernel, and
- * BatchNorm folding and tap-major weights (see conv.h for layouts and threading). */
+ * BatchNorm folding (see conv.h for layouts and threading). */
 #include "ops/conv.h"
 
 #include <errno.h>
@@ -59,80 +59,97 @@ double vit_conv2d_macs(const vit_conv2d *c, int H, int W)
     return oh * ow * c->cout * (double)(c->cin / c->groups) * c->kh * c->kw;
 }
 
-/* One output pixel's row from a planar input, (c, ky, kx) or, taps_major, (ky, kx, c); the
- * conv's sizes in locals (stores to row would otherwise make the compiler reload them). */
-static void im2col_chw_pixel(const vit_conv2d *c, const float *x, int H, int W, int c0, int cg,
-                             int oy, int ox, float *row)
+/* The source pixel of tap (ky, kx) for output pixel (oy, ox), or -1 outside the image. */
+static inline long tap_pixel(const vit_conv2d *c, int H, int W, int oy, int ox, int ky, int kx)
 {
-    const int kh = c->kh, kw = c->kw, kk = kh * kw, taps = c->taps_major;
-    const int iy0 = oy * c->stride_h - c->pad_h, ix0 = ox * c->stride_w - c->pad_w;
-    const int inside_x = ix0 >= 0 && ix0 + kw <= W;
-    for (int ci = 0; ci < cg; ci++) {
-        const float *plane = x + (size_t)(c0 + ci) * H * W;
-        for (int ky = 0; ky < kh; ky++) {
-            int iy = iy0 + ky;
-            float *dst = taps ? row + (size_t)ky * kw * cg + ci : row + (size_t)ci * kk + ky * kw;
-            size_t step = taps ? (size_t)cg : 1;
-            const float *src = plane + (size_t)iy * W + ix0;
-            if (iy < 0 || iy >= H) {
-                for (int kx = 0; kx < kw; kx++)
-                    dst[kx * step] = 0.0f;
-            } else if (inside_x) {
-                for (int kx = 0; kx < kw; kx++)
-                    dst[kx * step] = src[kx];
-            } else {
-                for (int kx = 0; kx < kw; kx++)
-                    dst[kx * step] = ix0 + kx < 0 || ix0 + kx >= W ? 0.0f : src[kx];
+    int iy = oy * c->stride_h - c->pad_h + ky, ix = ox * c->stride_w - c->pad_w + kx;
+    return iy >= 0 && iy < H && ix >= 0 && ix < W ? (long)iy * W + ix : -1;
+}
+
+/* Token-major input, tap-major weights (vit_conv2d_to_khwc): a row is (ky, kx, c), so each tap
+ * is a contiguous copy of cg channels, and with all channels a whole kernel row inside the
+ * image is one copy of kw * cin floats. */
+static void im2col_hwc_khwc(const vit_conv2d *c, const float *x, int H, int W, int c0, int cg,
+                            int p0, int p1, float *cols)
+{
+    int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
+    size_t K = (size_t)cg * c->kh * c->kw, seg = (size_t)c->kw * cg;
+    for (int p = p0; p < p1; p++) {
+        int oy = p / OW, ox = p % OW, ix0 = ox * c->stride_w - c->pad_w;
+        float *row = cols + (size_t)(p - p0) * K;
+        for (int ky = 0; ky < c->kh; ky++, row += seg) {
+            int iy = oy * c->stride_h - c->pad_h + ky;
+            if (cg == c->cin && iy >= 0 && iy < H && ix0 >= 0 && ix0 + c->kw <= W) {
+                memcpy(row, x + ((size_t)iy * W + ix0) * c->cin, seg * sizeof(float));
+                continue;
+            }
+            for (int kx = 0; kx < c->kw; kx++) {
+                long q = tap_pixel(c, H, W, oy, ox, ky, kx);
+                if (q < 0)
+                    memset(row + (size_t)kx * cg, 0, (size_t)cg * sizeof(float));
+                else
+                    memcpy(row + (size_t)kx * cg, x + (size_t)q * c->cin + c0,
+                           (size_t)cg * sizeof(float));
             }
         }
     }
 }
 
+/* Rows in PyTorch's (c, ky, kx) order, or (ky, kx, c) for tap-major weights on planar input.
+ * Up to IM2COL_MAX_TAPS taps, each pixel's source pixels are found once and the row is written
+ * in order (token-major input: a transpose of the taps' channel vectors; planar input: each
+ * plane read at the taps); past that, tap by tap. */
+#define IM2COL_MAX_TAPS 64
+static void im2col_rows(const vit_conv2d *c, const float *x, vit_conv_layout layout, int H, int W,
+                        int c0, int cg, int p0, int p1, float *cols)
+{
+    int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
+    int kk = c->kh * c->kw, planar = layout == VIT_CONV_CHW;
+    /* where channel ci's value of tap t goes in a row, and where it comes from */
+    size_t cs = c->weight_khwc ? 1 : (size_t)kk, ts = c->weight_khwc ? (size_t)cg : 1;
+    size_t xc = planar ? (size_t)H * W : 1, xp = planar ? 1 : (size_t)c->cin;
+    const float *base = x + c0 * xc;
+    long q[IM2COL_MAX_TAPS];
+    for (int p = p0; p < p1; p++) {
+        int oy = p / OW, ox = p % OW;
+        float *row = cols + (size_t)(p - p0) * cg * kk;
+        if (kk > IM2COL_MAX_TAPS) {
+            for (int t = 0; t < kk; t++) {
+                long qt = tap_pixel(c, H, W, oy, ox, t / c->kw, t % c->kw);
+                for (int ci = 0; ci < cg; ci++)
+                    row[ci * cs + t * ts] = qt < 0 ? 0.0f : base[(size_t)qt * xp + ci * xc];
+            }
+            continue;
+        }
+        int iy0 = oy * c->stride_h - c->pad_h, ix0 = ox * c->stride_w - c->pad_w;
+        if (planar && !c->weight_khwc && iy0 >= 0 && iy0 + c->kh <= H && ix0 >= 0 &&
+            ix0 + c->kw <= W) { /* inside the image: kw neighbours per plane and kernel row */
+            for (int ci = 0; ci < cg; ci++)
+                for (int ky = 0; ky < c->kh; ky++, row += c->kw) {
+                    const float *src = base + ci * xc + (size_t)(iy0 + ky) * W + ix0;
+                    for (int kx = 0; kx < c->kw; kx++)
+                        row[kx] = src[kx];
+                }
+            continue;
+        }
+        for (int t = 0; t < kk; t++)
+            q[t] = tap_pixel(c, H, W, oy, ox, t / c->kw, t % c->kw);
+        for (int ci = 0; ci < cg; ci++)
+            for (int t = 0; t < kk; t++)
+                row[ci * cs + t * ts] = q[t] < 0 ? 0.0f : base[(size_t)q[t] * xp + ci * xc];
+    }
+}
+
 /* Unfolds output pixels [p0, p1) for input channels [c0, c0 + cg) into rows of cg*kh*kw values
- * ordered (c, ky, kx); taps outside the image are 0. */
+ * in the weight's order ((c, ky, kx), or (ky, kx, c) when weight_khwc); taps outside the image
+ * are 0. */
 static void im2col(const vit_conv2d *c, const float *x, vit_conv_layout layout, int H, int W,
                    int c0, int cg, int p0, int p1, float *cols)
 {
-    int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
-    int kk = c->kh * c->kw;
-    size_t K = (size_t)cg * kk;
-    for (int p = p0; p < p1; p++) {
-        int oy = p / OW, ox = p % OW;
-        float *row = cols + (size_t)(p - p0) * K;
-        if (layout == VIT_CONV_CHW) { /* (c, ky, kx) is the order of planes */
-            im2col_chw_pixel(c, x, H, W, c0, cg, oy, ox, row);
-            continue;
-        }
-        if (c->taps_major) { /* (ky, kx, c): one run of channels per tap */
-            for (int ky = 0; ky < c->kh; ky++) {
-                int iy = oy * c->stride_h - c->pad_h + ky;
-                for (int kx = 0; kx < c->kw; kx++, row += cg) {
-                    int ix = ox * c->stride_w - c->pad_w + kx;
-                    if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-                        memset(row, 0, (size_t)cg * sizeof(float));
-                    else
-                        memcpy(row, x + ((size_t)iy * W + ix) * c->cin + c0,
-                               (size_t)cg * sizeof(float));
-                }
-            }
-            continue;
-        }
-        for (int ky = 0; ky < c->kh; ky++) {
-            int iy = oy * c->stride_h - c->pad_h + ky;
-            for (int kx = 0; kx < c->kw; kx++) {
-                int ix = ox * c->stride_w - c->pad_w + kx;
-                float *dst = row + ky * c->kw + kx;
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
-                    for (int ci = 0; ci < cg; ci++)
-                        dst[(size_t)ci * kk] = 0.0f;
-                } else {
-                    const float *src = x + ((size_t)iy * W + ix) * c->cin + c0;
-                    for (int ci = 0; ci < cg; ci++)
-                        dst[(size_t)ci * kk] = src[ci];
-                }
-            }
-        }
-    }
+    if (layout == VIT_CONV_HWC && c->weight_khwc)
+        im2col_hwc_khwc(c, x, H, W, c0, cg, p0, p1, cols);
+    else
+        im2col_rows(c, x, layout, H, W, c0, cg, p0, p1, cols);
 }
 
 /* One output pixel, output channels o0 .. o0 + nb - 1 with channel multiplier mult: out[j] =
@@ -161,38 +178,65 @@ __attribute__((always_inline)) static inline void dw_pixel(const vit_conv2d *c, 
     }
 }
 
-/* A full tile of DW_BLOCK channels, multiplier 1: constant trip counts keep the accumulators in
- * vector registers. */
-static inline void dw_pixel_full(const vit_conv2d *c, const float *x, int H, int W, int oy, int ox,
-                                 int o0, const float *wt, float *out)
+/* A tile of nb channels, multiplier 1. Called with a constant nb (64, 48, 32, 16): constant trip
+ * counts keep the accumulators in vector registers. */
+__attribute__((always_inline)) static inline void dw_pixel_tile(const vit_conv2d *c, const float *x,
+                                                                int H, int W, int oy, int ox,
+                                                                int o0, int nb, const float *wt,
+                                                                float *out)
 {
     float acc[DW_BLOCK];
-    dw_pixel(c, x, H, W, oy, ox, o0, DW_BLOCK, 1, wt, acc);
-    for (int j = 0; j < DW_BLOCK; j++)
+    dw_pixel(c, x, H, W, oy, ox, o0, nb, 1, wt, acc);
+    for (int j = 0; j < nb; j++)
         out[j] = acc[j];
 }
 
-/* Any tile width and channel multiplier. */
+/* Multiplier 1, nb a multiple of 16 (MobileNet-style widths: 32, 48, 96, ...). */
+static void dw_pixel_16s(const vit_conv2d *c, const float *x, int H, int W, int oy, int ox, int o0,
+                         int nb, const float *wt, float *out)
+{
+    switch (nb) {
+    case 64:
+        dw_pixel_tile(c, x, H, W, oy, ox, o0, 64, wt, out);
+        break;
+    case 48:
+        dw_pixel_tile(c, x, H, W, oy, ox, o0, 48, wt, out);
+        break;
+    case 32:
+        dw_pixel_tile(c, x, H, W, oy, ox, o0, 32, wt, out);
+        break;
+    default:
+        dw_pixel_tile(c, x, H, W, oy, ox, o0, 16, wt, out);
+        break;
+    }
+}
+
+/* Any tile width and channel multiplier (the multiplier 1 case without its division). */
 static void dw_pixel_any(const vit_conv2d *c, const float *x, int H, int W, int oy, int ox, int o0,
                          int nb, const float *wt, float *out)
 {
-    dw_pixel(c, x, H, W, oy, ox, o0, nb, c->cout / c->cin, wt, out);
+    if (c->cout == c->cin)
+        dw_pixel(c, x, H, W, oy, ox, o0, nb, 1, wt, out);
+    else
+        dw_pixel(c, x, H, W, oy, ox, o0, nb, c->cout / c->cin, wt, out);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "kernels/fastmath512.h"
 
-/* dw_pixel_full over output pixels [p0, p1) in four zmm accumulators, written out: the portable
- * build's x86-64-v4 clone of the plain loop ran 20-40% slower than -march=native's. */
-__attribute__((target("avx512f"))) static void dw_rows_full_512(const vit_conv2d *c, const float *x,
-                                                                int H, int W, int OW, int o0,
-                                                                int p0, int p1, const float *wt,
-                                                                float *out, int ldo)
+/* dw_pixel_16s over output pixels [p0, p1) for a block of nb (a multiple of 16, at most
+ * DW_BLOCK) channels in explicit zmm accumulators: the portable build's x86-64-v4 clone of the
+ * plain loop ran 20-40% slower than -march=native's. */
+__attribute__((target("avx512f"))) static void dw_rows_512(const vit_conv2d *c, const float *x,
+                                                           int H, int W, int OW, int o0, int nb,
+                                                           int p0, int p1, const float *wt,
+                                                           float *out, int ldo)
 {
+    const int nv = nb / 16;
     for (int p = p0; p < p1; p++) {
         int oy = p / OW, ox = p % OW;
         __m512 acc[DW_BLOCK / 16];
-        for (int j = 0; j < DW_BLOCK / 16; j++)
+        for (int j = 0; j < nv; j++)
             acc[j] = c->bias ? _mm512_loadu_ps(c->bias + o0 + 16 * j) : _mm512_setzero_ps();
         for (int ky = 0; ky < c->kh; ky++) {
             int iy = oy * c->stride_h - c->pad_h + ky;
@@ -204,12 +248,12 @@ __attribute__((target("avx512f"))) static void dw_rows_full_512(const vit_conv2d
                     continue;
                 const float *xi = x + ((size_t)iy * W + ix) * c->cin + o0;
                 const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
-                for (int j = 0; j < DW_BLOCK / 16; j++)
+                for (int j = 0; j < nv; j++)
                     acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(xi + 16 * j),
                                              _mm512_load_ps(w + 16 * j), acc[j]);
             }
         }
-        for (int j = 0; j < DW_BLOCK / 16; j++)
+        for (int j = 0; j < nv; j++)
             _mm512_storeu_ps(out + (size_t)p * ldo + o0 + 16 * j, acc[j]);
     }
 }
@@ -226,16 +270,17 @@ VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W
         for (int t = 0; t < kk; t++)
             for (int j = 0; j < nb; j++)
                 wt[t * DW_BLOCK + j] = c->weight[(size_t)(o0 + j) * kk + t];
+        int tiled = full_ok && nb % 16 == 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (full_ok && nb == DW_BLOCK && vit_have_avx512()) {
-            dw_rows_full_512(c, x, H, W, OW, o0, p0, p1, wt, out, ldo);
+        if (tiled && vit_have_avx512()) {
+            dw_rows_512(c, x, H, W, OW, o0, nb, p0, p1, wt, out, ldo);
             continue;
         }
 #endif
         for (int p = p0; p < p1; p++) {
             float *o = out + (size_t)p * ldo + o0;
-            if (full_ok && nb == DW_BLOCK)
-                dw_pixel_full(c, x, H, W, p / OW, p % OW, o0, wt, o);
+            if (tiled)
+                dw_pixel_16s(c, x, H, W, p / OW, p % OW, o0, nb, wt, o);
             else
                 dw_pixel_any(c, x, H, W, p / OW, p % OW, o0, nb, wt, o);
         }
@@ -315,20 +360,6 @@ void vit_conv2d_run(vit_threadpool *pool, const vit_conv2d *c, const float *x,
     vit_threadpool_run(pool, parts, conv_task, &job);
 }
 
-void vit_conv2d_to_taps_major(vit_conv2d *c, float *dst)
-{
-    int cg = c->cin / c->groups, kk = c->kh * c->kw;
-    for (int o = 0; o < c->cout; o++) {
-        const float *w = c->weight + (size_t)o * cg * kk;
-        float *d = dst + (size_t)o * cg * kk;
-        for (int ci = 0; ci < cg; ci++)
-            for (int t = 0; t < kk; t++)
-                d[(size_t)t * cg + ci] = w[(size_t)ci * kk + t];
-    }
-    c->weight = dst;
-    c->taps_major = 1;
-}
-
 void vit_conv2d_fold_bn(vit_conv2d *c, const float *gamma, const float *beta, const float *mean,
                         const float *var, float eps, float *dst_weight, float *dst_bias)
 {
@@ -341,4 +372,15 @@ void vit_conv2d_fold_bn(vit_conv2d *c, const float *gamma, const float *beta, co
     }
     c->weight = dst_weight;
     c->bias = dst_bias;
+}
+
+void vit_conv2d_to_khwc(vit_conv2d *c, float *dst)
+{
+    int cg = c->cin / c->groups, kk = c->kh * c->kw;
+    for (int o = 0; o < c->cout; o++)
+        for (int ci = 0; ci < cg; ci++)
+            for (int t = 0; t < kk; t++)
+                dst[((size_t)o * kk + t) * cg + ci] = c->weight[((size_t)o * cg + ci) * kk + t];
+    c->weight = dst;
+    c->weight_khwc = 1;
 }

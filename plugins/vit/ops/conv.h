@@ -9,10 +9,10 @@
  *
  * Weights are PyTorch's [cout, cin/groups, kh, kw], used in place from the mapped file: im2col
  * orders each unfolded row (c, ky, kx), so a group's weight rows are a Linear weight
- * [cout/groups, (cin/groups)*kh*kw] and one vit_gemm per group does the work. A builder may
- * reorder a conv's weight (a copy it owns) to (ky, kx, c) (taps_major), which im2col of a
- * token-major map fills with one copy per tap. A 1x1 stride-1
- * unpadded conv on a token-major map skips the unfold (it is a Linear).
+ * [cout/groups, (cin/groups)*kh*kw] and one vit_gemm per group does the work. A family may
+ * reorder a conv's weight tap-major, [cout, kh, kw, cin/groups] (vit_conv2d_to_khwc); rows are
+ * then (ky, kx, c), which on a token-major map are plain copies of channel vectors. A 1x1
+ * stride-1 unpadded conv on a token-major map skips the unfold (it is a Linear).
  *
  * Depthwise convs (groups == cin, cout = m * cin for a channel multiplier m) take a direct kernel
  * instead: per block of output channels, the taps are gathered into a small stack tile
@@ -35,9 +35,10 @@ typedef enum vit_conv_layout {
 
 typedef struct vit_conv2d {
     int cin, cout, kh, kw, stride_h, stride_w, pad_h, pad_w, groups;
-    const float *weight; /* [cout, cin/groups, kh, kw] ([cout, kh, kw, cin/groups]: taps_major) */
+    const float *weight; /* [cout, cin/groups, kh, kw], or with weight_khwc [cout, kh, kw,
+                            cin/groups] (vit_conv2d_to_khwc) */
     const float *bias;   /* [cout], or NULL */
-    int taps_major;      /* im2col rows ordered (ky, kx, c): vit_conv2d_to_taps_major */
+    int weight_khwc;
 } vit_conv2d;
 
 /* Output extent of one axis: (in + 2 pad - k) / stride + 1, or 0 when the kernel does not fit. */
@@ -78,11 +79,12 @@ void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0
 void vit_conv2d_fold_bn(vit_conv2d *c, const float *gamma, const float *beta, const float *mean,
                         const float *var, float eps, float *dst_weight, float *dst_bias);
 
-/* Writes c's weight reordered to [cout, kh, kw, cin/groups] into dst (as many floats, not
- * c->weight) and points c at it with taps_major set: im2col of a token-major map then copies
- * each tap's channels as one contiguous run instead of scattering them kh*kw floats apart.
- * Depthwise and 1x1 weights read the same either way. */
-void vit_conv2d_to_taps_major(vit_conv2d *c, float *dst);
+/* Reorders the weight tap-major, [cout, kh, kw, cin/groups], into dst (as many floats as
+ * c->weight; storage owned by the model), points c at it and sets weight_khwc. im2col of a
+ * token-major map then copies whole channel vectors (a kernel row at a time inside the image)
+ * instead of transposing them: worth it for kxk convs on token-major maps. (Depthwise and 1x1
+ * weights read the same in both orders.) */
+void vit_conv2d_to_khwc(vit_conv2d *c, float *dst);
 
 /* Number of weight floats of c: cout * (cin / groups) * kh * kw. */
 size_t vit_conv2d_weight_floats(const vit_conv2d *c);

@@ -33,6 +33,8 @@ void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias);
  * QuickGELU x * sigmoid(1.702x) (OpenAI CLIP). */
 void vit_gelu_tanh_rows(int rows, int N, float *x, int ldx);
 void vit_quick_gelu_rows(int rows, int N, float *x, int ldx);
+/* In place: SiLU x * sigmoid(x) = x / (1 + e^-x). */
+void vit_silu_rows(int rows, int N, float *x, int ldx);
 /* x[r][j] += bias[j]. */
 void vit_add_bias_rows(int rows, int N, float *x, int ldx, const float *bias);
 
