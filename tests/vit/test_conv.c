@@ -72,6 +72,9 @@ static const conv_case cases[] = {
     {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
     {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
     {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
+    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
+    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
+    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
 };
 
 START_TEST(test_conv_matches_naive)

@@ -1,5 +1,6 @@
 /* test_ops.c — every numeric op of libvit against a naive double-precision reference:
- * the GEMM wrapper (bias, accumulate, row split over threads), LayerNorm, softmax, GELU,
+ * the GEMM wrapper (bias, accumulate, residual scales, row split over threads), LayerNorm,
+ * softmax, GELU,
  * attention on the fused qkv layout, the patch-embedding unfold, and the thread pool. */
 #include <check.h>
 #include <math.h>
@@ -233,6 +234,35 @@ START_TEST(test_linear_gelu_fused)
 }
 END_TEST
 
+START_TEST(test_linear_residual_scales)
+{
+    if (!use_backend(_i))
+        return;
+    /* K = 1600 spans three K blocks: rs scales the old C once, ls every block's part */
+    static const int dims[][3] = {{29, 70, 300}, {13, 33, 1600}, {1, 5, 7}};
+    for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++) {
+        int M = dims[t][0], N = dims[t][1], K = dims[t][2];
+        float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K);
+        float *b = vt_rand_array(N), *ls = vt_rand_array(N), *rs = vt_rand_array(N);
+        float *C = vt_rand_array((size_t)M * N);
+        double *ref = malloc(sizeof(double) * M * N);
+        naive_linear(M, N, K, A, W, b, ref);
+        for (int i = 0; i < M * N; i++)
+            ref[i] = (double)rs[i % N] * C[i] + (double)ls[i % N] * ref[i];
+        vit_linear_residual(M, N, K, A, K, W, b, ls, rs, C, N);
+        double e = max_abs_diff(C, ref, (size_t)M * N);
+        ck_assert_msg(e < 1e-4, "%s %dx%dx%d: error %g", backends[_i], M, N, K, e);
+        naive_linear(M, N, K, A, W, NULL, ref); /* layer scale alone, C = C + ls * (A W^T) */
+        for (int i = 0; i < M * N; i++)
+            ref[i] = C[i] + (double)ls[i % N] * ref[i];
+        vit_linear_residual(M, N, K, A, K, W, NULL, ls, NULL, C, N);
+        e = max_abs_diff(C, ref, (size_t)M * N);
+        ck_assert_msg(e < 1e-4, "%s %dx%dx%d, ls only: error %g", backends[_i], M, N, K, e);
+        free(A), free(W), free(b), free(ls), free(rs), free(C), free(ref);
+    }
+}
+END_TEST
+
 START_TEST(test_attention_fused_qkv)
 {
     int N = 11, C = 12, heads = 3, d = C / heads;
@@ -337,6 +367,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(tc, test_linear_rows_threaded_split, 0, 3);
     tcase_add_loop_test(tc, test_gemm_shapes_and_layouts, 0, 3);
     tcase_add_loop_test(tc, test_linear_gelu_fused, 0, 3);
+    tcase_add_loop_test(tc, test_linear_residual_scales, 0, 3);
     tcase_add_test(tc, test_split_range_covers_everything);
     tcase_add_test(tc, test_layernorm);
     tcase_add_test(tc, test_softmax);

@@ -1,7 +1,8 @@
-/* test_pool.c — pool.c against naive loops: PoolFormer's 3x3 average with count_include_pad
- * False (border cells divide by the cells inside), strided k x k averages, 2x2 max, adaptive
- * average bins (PyTorch's floor/ceil edges, overlapping when the size does not divide), and the
- * token mean. Maps are token-major [H*W, C]. */
+/* test_pool.c — pool.c against naive loops: PoolFormer's mixer (3x3 average with
+ * count_include_pad False, border cells dividing by the cells inside; with its residual and
+ * scales), strided k x k averages, 2x2 max, adaptive average bins (PyTorch's floor/ceil edges,
+ * overlapping when the size does not divide), and the token mean. Maps are token-major
+ * [H*W, C]. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -19,11 +20,13 @@ static float *ramp_map(int H, int W, int C)
 
 #define AT(x, W, C, y, xx, c) (x)[((size_t)(y) * (W) + (xx)) * (C) + (c)]
 
+/* out = rs * x + scale * g * ls * (AvgPool3x3(x) - x); C = 70 spans two channel blocks */
 START_TEST(test_pool_mixer_excludes_padding)
 {
-    int H = 5, W = 4, C = 3;
+    int H = 5, W = 4, C = 70;
     float *x = ramp_map(H, W, C), *out = calloc((size_t)H * W * C, sizeof(float));
-    vit_pool_mixer_rows(x, H, W, C, 0, H * W, out, C);
+    float *g = ramp_map(1, 1, C), *ls = ramp_map(1, 2, C), *rs = ls + C, scale = 0.7f;
+    vit_pool_mixer_residual_rows(x, H, W, C, 0, H * W, scale, g, ls, rs, out);
     for (int y = 0; y < H; y++)
         for (int xx = 0; xx < W; xx++)
             for (int c = 0; c < C; c++) {
@@ -35,17 +38,17 @@ START_TEST(test_pool_mixer_excludes_padding)
                             s += AT(x, W, C, y + dy, xx + dx, c);
                             n++;
                         }
-                double want = s / n - AT(x, W, C, y, xx, c);
-                ck_assert_double_eq_tol(AT(out, W, C, y, xx, c), want, 1e-6);
+                double v = AT(x, W, C, y, xx, c);
+                double want = rs[c] * v + (double)scale * g[c] * ls[c] * (s / n - v);
+                ck_assert_double_eq_tol(AT(out, W, C, y, xx, c), want, 1e-5);
             }
-    /* corner: 4 cells, not 9 */
+    /* corner: 4 cells, not 9; no vectors: plain x + (AvgPool(x) - x) */
+    vit_pool_mixer_residual_rows(x, H, W, C, 0, H * W, 1.0f, NULL, NULL, NULL, out);
     double corner = (AT(x, W, C, 0, 0, 0) + AT(x, W, C, 0, 1, 0) + AT(x, W, C, 1, 0, 0) +
                      AT(x, W, C, 1, 1, 0)) /
-                        4.0 -
-                    AT(x, W, C, 0, 0, 0);
+                    4.0;
     ck_assert_double_eq_tol(out[0], corner, 1e-6);
-    free(x);
-    free(out);
+    free(x), free(out), free(g), free(ls);
 }
 END_TEST
 

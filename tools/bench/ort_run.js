@@ -10,7 +10,8 @@
 // session.run() alone, in wall time and in process CPU time (user+system, all threads: with
 // --threads 1 the steadier measure on a loaded machine, as preemption does not count; with
 // more threads it includes ORT's spinning workers). The last line is `median_ms: X` like
-// vit-infer --bench prints; `median_cpu_ms: X` comes just before it.
+// vit-infer --bench prints; `median_cpu_ms: X` comes just before it, `min_cpu_ms: X` (the
+// least disturbed run) before that.
 // --logits writes the first output of one run as a float32 .npy (to check the export).
 'use strict';
 
@@ -125,6 +126,7 @@ async function main() {
   }
   console.log(`ort ${opts.model} threads=${opts.threads} runs=${opts.runs} ` +
     `min_ms: ${Math.min(...times).toFixed(3)}`);
+  console.log(`min_cpu_ms: ${Math.min(...cpu).toFixed(3)}`);
   console.log(`median_cpu_ms: ${median(cpu).toFixed(3)}`);
   console.log(`median_ms: ${median(times).toFixed(3)}`);
 }

@@ -268,7 +268,7 @@ static vit_model *model_new(const char *path)
         return NULL;
     }
     atomic_init(&m->refs, 1);
-    pthread_mutex_init(&m->bf16_lock, NULL);
+    pthread_mutex_init(&m->weights_lock, NULL);
     return m;
 }
 
@@ -319,8 +319,9 @@ vit_model *vit_model_unref(vit_model *model)
     free(model->fallback_labels);
     vit_config_clear(&model->config);
     vit_safetensors_unref(model->weights);
+    vit_gemm_weights_free(model->fp32);
     vit_gemm_weights_free(model->bf16);
-    pthread_mutex_destroy(&model->bf16_lock);
+    pthread_mutex_destroy(&model->weights_lock);
     free(model->path);
     free(model);
     return NULL;

@@ -37,10 +37,10 @@ struct vit_model {
     int num_budgets;
     vit_budget budgets[VIT_MAX_BUDGETS];
     char **fallback_labels; /* "class N", when the config names none */
-    /* bf16 copies of the GEMM weights (kernels/gemm.h), made by the first bf16 session under
-     * bf16_lock and never changed after; NULL until then. */
-    pthread_mutex_t bf16_lock;
-    struct vit_gemm_weights *bf16;
+    /* Packed copies of the GEMM weights (kernels/gemm.h), fp32 and bf16, each made by the first
+     * session in that precision under weights_lock and never changed after; NULL until then. */
+    pthread_mutex_t weights_lock;
+    struct vit_gemm_weights *fp32, *bf16;
 };
 
 /* A model's parts already in memory, for vit_model_open_memory. */

@@ -20,7 +20,8 @@ struct vit_session {
     float *probs;
     vit_preprocess *pre;
     size_t arena_bytes;
-    vit_gemm_weights *bf16; /* the model's bf16 weights, or NULL: fp32 */
+    vit_precision precision;   /* FP32 or BF16 */
+    vit_gemm_weights *weights; /* the model's packed weights in that precision, or NULL */
 };
 
 static uint64_t now_us(void)
@@ -57,13 +58,16 @@ static int create_preprocess(vit_session *s, vit_error *err)
 
 /* Lists the model's GEMM weights with one run on the zero input, every exit answering late so
  * that a cascade runs them all, on this thread alone (gemm_weights.c), then packs them. */
-static int record_bf16_weights(vit_session *s, vit_gemm_weights **ret, vit_error *err)
+static int record_weights(vit_session *s, vit_gemm_format format, vit_gemm_weights **ret,
+                          vit_error *err)
 {
     vit_model *m = s->model;
+    const char *what = format == VIT_GEMM_FORMAT_BF16 ? "bf16" : "fp32";
     size_t in = (size_t)m->input_c * m->input_h * m->input_w * sizeof(float);
-    vit_gemm_weights *w = vit_gemm_weights_recorder(s->run.arena, s->arena_bytes, s->input, in);
+    vit_gemm_weights *w =
+        vit_gemm_weights_recorder(format, s->run.arena, s->arena_bytes, s->input, in);
     if (!w)
-        return vit_errorf(err, -ENOMEM, "%s: out of memory for bf16 weights", m->path);
+        return vit_errorf(err, -ENOMEM, "%s: out of memory for %s weights", m->path, what);
     vit_run run = s->run;
     run.pool = NULL;
     run.exit_threshold = 2.0f;
@@ -76,31 +80,41 @@ static int record_bf16_weights(vit_session *s, vit_gemm_weights **ret, vit_error
         r = vit_gemm_weights_finish(w);
     if (r < 0) {
         vit_gemm_weights_free(w);
-        return vit_errorf(err, r, "%s: cannot make the bf16 weights", m->path);
+        return vit_errorf(err, r, "%s: cannot make the packed %s weights", m->path, what);
     }
     *ret = w;
     return 0;
+}
+
+/* The model's packed weights in `format`, made under its lock by the first session to ask. */
+static int share_weights(vit_session *s, vit_gemm_format format, vit_error *err)
+{
+    vit_model *m = s->model;
+    vit_gemm_weights **slot = format == VIT_GEMM_FORMAT_BF16 ? &m->bf16 : &m->fp32;
+    int r = 0;
+    pthread_mutex_lock(&m->weights_lock);
+    if (!*slot)
+        r = record_weights(s, format, slot, err);
+    s->weights = *slot;
+    pthread_mutex_unlock(&m->weights_lock);
+    return r;
 }
 
 static int session_set_precision(vit_session *s, vit_precision want, vit_error *err)
 {
     if (want != VIT_PRECISION_FP32 && want != VIT_PRECISION_BF16 && want != VIT_PRECISION_AUTO)
         return vit_errorf(err, -EINVAL, "precision must be fp32, bf16 or auto, not %d", (int)want);
-    if (want == VIT_PRECISION_FP32 || (want == VIT_PRECISION_AUTO && !vit_cpu_has_bf16()))
-        return 0;
+    if (want == VIT_PRECISION_FP32 || (want == VIT_PRECISION_AUTO && !vit_cpu_has_bf16())) {
+        s->precision = VIT_PRECISION_FP32;
+        return vit_gemm_fp32_packing() ? share_weights(s, VIT_GEMM_FORMAT_FP32, err) : 0;
+    }
     if (!vit_cpu_has_bf16())
         return vit_errorf(err, -ENODEV,
                           "%s: precision bf16 needs the CPU feature AVX512-BF16 (avx512_bf16), "
                           "which this CPU lacks or VIT_GEMM turned off; use fp32 or auto",
                           s->model->path);
-    vit_model *m = s->model;
-    int r = 0;
-    pthread_mutex_lock(&m->bf16_lock);
-    if (!m->bf16)
-        r = record_bf16_weights(s, &m->bf16, err);
-    s->bf16 = m->bf16;
-    pthread_mutex_unlock(&m->bf16_lock);
-    return r;
+    s->precision = VIT_PRECISION_BF16;
+    return share_weights(s, VIT_GEMM_FORMAT_BF16, err);
 }
 
 int vit_precision_from_string(const char *name, vit_precision *ret)
@@ -128,7 +142,7 @@ int vit_cpu_has_bf16(void)
 
 vit_precision vit_session_precision(const vit_session *session)
 {
-    return session->bf16 ? VIT_PRECISION_BF16 : VIT_PRECISION_FP32;
+    return session->precision;
 }
 
 int vit_session_new(vit_model *model, const vit_session_options *opts, vit_session **ret_session,
@@ -239,7 +253,7 @@ int vit_session_set_budget(vit_session *session, double gflops, vit_error *err)
 static int run_network(vit_session *s, const float *chw, uint64_t t0, vit_result *ret)
 {
     const vit_model *m = s->model;
-    vit_gemm_weights *old = vit_gemm_use(s->bf16);
+    vit_gemm_weights *old = vit_gemm_use(s->weights);
     int exit_index = m->family->run(m, &s->run, chw);
     vit_gemm_use(old);
     if (exit_index < 0)

@@ -30,7 +30,7 @@ struct vit_threadpool {
     int num_tasks;
     vit_task_fn fn;
     void *ctx;
-    vit_gemm_weights *gemm; /* the caller's bf16 weights (gemm.h), used by the workers too */
+    vit_gemm_weights *gemm; /* the caller's packed weights (gemm.h), used by the workers too */
     int stop;
 };
 

@@ -150,8 +150,7 @@ static void context_rows(const vit_dvt_pass *p, int r0, int r1)
     float *xn = p->a.ctx_norm + (size_t)r0 * Du, *hid = p->a.ctx_hid + (size_t)r0 * CH;
     vit_layernorm_rows(rows, Du, p->x_up + (size_t)r0 * up->ld, up->ld, e->fr_norm_w, e->fr_norm_b,
                        p->n->eps, xn, Du);
-    vit_linear(rows, CH, Du, xn, Du, e->fr_fc1_w, NULL, 0.0f, hid, CH);
-    vit_bias_gelu_rows(rows, CH, hid, CH, e->fr_fc1_b);
+    vit_linear_gelu(rows, CH, Du, xn, Du, e->fr_fc1_w, e->fr_fc1_b, hid, CH);
     vit_linear(rows, CD, CH, hid, CH, e->fr_fc2_w, e->fr_fc2_b, 0.0f, p->a.ctx_up + (size_t)r0 * CD,
                CD);
 }
@@ -308,8 +307,7 @@ static void block_task(void *ctx, int task, int num_tasks)
     attention_rows(p, p->layer, r0, r1);
     vit_linear(rows, D, D, p->a.attn + (size_t)r0 * D, D, blk->proj_w, blk->proj_b, 1.0f, x, ld);
     vit_layernorm_rows(rows, ld, x, ld, blk->norm2_w, blk->norm2_b, p->n->eps, xn, ld);
-    vit_linear(rows, Hd, ld, xn, ld, blk->fc1_w, NULL, 0.0f, h, Hd);
-    vit_bias_gelu_rows(rows, Hd, h, Hd, blk->fc1_b);
+    vit_linear_gelu(rows, Hd, ld, xn, ld, blk->fc1_w, blk->fc1_b, h, Hd);
     vit_linear(rows, D, Hd, h, Hd, blk->fc2_w, blk->fc2_b, 1.0f, x, ld);
     if (p->layer + 1 < e->depth)
         qkv_rows(p, p->layer + 1, r0, r1);

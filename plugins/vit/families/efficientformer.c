@@ -104,6 +104,7 @@ static int build_meta4d(vit_binder *b, ef_net *n, vit_mf_stage *st, vit_mf_block
 {
     vit_conv2d fc1, fc2;
     blk->mixer_fn = vit_mf_pool_mixer;
+    blk->mixer_residual = 1;
     blk->mixer_norms = 1;
     blk->mlp.act1 = VIT_MF_ACT_GELU;
     int r = get_conv_bn(b, n, &fc1, st->dim, p, "mlp.fc1", "mlp.norm1");
@@ -185,6 +186,8 @@ static int build_stage(vit_binder *b, ef_net *n, int i, int cin)
         if (r == 0)
             r = vit_mf_fold_bn(b, &n->base.allocs, &st->down, EF_BN_EPS,
                                "stages.%d.downsample.norm", i);
+        if (r == 0) /* on the token-major map: im2col copies whole taps */
+            r = vit_mf_conv_khwc(b, &n->base.allocs, &st->down);
         if (r < 0)
             return r;
         st->dim = st->down.cout;
@@ -263,6 +266,8 @@ static int build_net(vit_binder *b, void *net)
         r = vit_mf_get_conv(b, &n->stem2, n->stem1.cout, -1, 2, 1, 1, 1, "stem.conv2");
     if (r == 0)
         r = vit_mf_fold_bn(b, &n->base.allocs, &n->stem2, EF_BN_EPS, "stem.norm2");
+    if (r == 0)
+        r = vit_mf_conv_khwc(b, &n->base.allocs, &n->stem2);
     if (r == 0 && (n->stem1.kh != 3 || n->stem2.kh != 3))
         return vit_errorf(b->err, -ENOTSUP, "%s: the stem convs must be 3x3",
                           b->model->weights->path);

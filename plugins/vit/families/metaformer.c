@@ -123,6 +123,7 @@ void vit_mf_conv_act(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_c
 
 void vit_mf_downsample(vit_mf_state *s, const vit_mf_norm *norm, const vit_conv2d *c)
 {
+    s->x_stats = 0;
     const float *in = norm ? vit_mf_norm_run(norm, s, s->x, s->y, s->C) : s->x;
     float *out = in == s->y ? s->x : s->y;
     vit_mf_conv(s, c, in, VIT_CONV_HWC, s->H, s->W, out, c->cout);
@@ -274,16 +275,20 @@ void vit_mf_residual(vit_mf_state *s, const float *ls, const float *t)
     residual_run(s, ls, NULL, t);
 }
 
-/* fc2 on rows [r0, r1) of src [.., hidden] into t, then (fused) the residual. */
+/* fc2 on rows [r0, r1) of src [.., hidden] into t, or (fused) straight into the residual. */
 static void fc2_rows(block_job *j, const float *src, int r0, int r1)
 {
     const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
     int C = s->C;
-    vit_gemm(r1 - r0, C, m->hidden, 1.0f, src + (size_t)r0 * m->hidden, m->hidden, m->fc2_w,
-             m->hidden, 1, m->fc2_b, 0, s->t + (size_t)r0 * C, C);
-    if (j->fuse_residual)
-        residual_task(j, r0, r1, 0);
+    const float *a = src + (size_t)r0 * m->hidden;
+    if (j->fuse_residual) { /* x = rs * x + ls * fc2(..) in the product's epilogue */
+        vit_linear_residual(r1 - r0, C, m->hidden, a, m->hidden, m->fc2_w, m->fc2_b, j->ls, j->rs,
+                            s->x + (size_t)r0 * C, C);
+        return;
+    }
+    vit_gemm(r1 - r0, C, m->hidden, 1.0f, a, m->hidden, m->fc2_w, m->hidden, 1, m->fc2_b, 0,
+             s->t + (size_t)r0 * C, C);
 }
 
 static VIT_HOT void star_relu_rows(float *x, int ldx, int N, float scale, float bias, int r0,
@@ -305,21 +310,35 @@ static void fc1_rows(block_job *j, int r0, int r1)
     vit_mf_state *s = j->s;
     if (j->norm)
         vit_mf_norm_rows(j->norm, j->norm_st, s->x, s->y, s->C, r0, r1);
-    vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, j->in + (size_t)r0 * s->C, s->C, m->fc1_w, s->C, 1,
-             m->fc1_b, 0, s->hidden + (size_t)r0 * m->hidden, m->hidden);
+    const float *in = j->in + (size_t)r0 * s->C;
+    float *h = s->hidden + (size_t)r0 * m->hidden;
+    if (m->act1 == VIT_MF_ACT_GELU) { /* GELU in the product's epilogue: one pass fewer */
+        vit_linear_gelu(r1 - r0, m->hidden, s->C, in, s->C, m->fc1_w, m->fc1_b, h, m->hidden);
+        return;
+    }
+    vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, in, s->C, m->fc1_w, s->C, 1, m->fc1_b, 0, h,
+             m->hidden);
     if (m->act1 == VIT_MF_ACT_STARRELU)
         star_relu_rows(s->hidden, m->hidden, m->hidden, m->act1_scale, m->act1_bias, r0, r1);
     else
         vit_mf_act_rows(m->act1, s->hidden, m->hidden, m->hidden, r0, r1);
 }
 
+/* Whether an MLP run leaves the new x's GroupNorm statistics (for the next block's norm1,
+ * GroupNorm like this block's norm2): its last pass writes x rows, then takes their partials. */
+static int mlp_takes_stats(const block_job *j)
+{
+    return j->fuse_residual && j->norm && j->norm->kind == VIT_MF_NORM_GROUP1 && !j->m->has_dw;
+}
+
 static void mlp_plain_task(void *ctx, int r0, int r1, int task)
 {
     block_job *j = ctx;
-    /* One product per weight and part: the GEMM packs its weight operand per call, which
-     * costs as much as the arithmetic of ~100 rows. */
+    /* One product per weight and part: fewer, taller products amortise the kernel's setup. */
     fc1_rows(j, r0, r1);
     fc2_rows(j, j->s->hidden, r0, r1);
+    if (mlp_takes_stats(j))
+        vit_mf_stats_rows(j->s, task, j->s->x, j->s->C, r0, r1);
 }
 
 static void mlp_fc1_task(void *ctx, int r0, int r1, int task)
@@ -356,16 +375,18 @@ void vit_mf_block_mlp_run(const vit_mf_block *blk, vit_mf_state *s)
 {
     const vit_mf_mlp *m = &blk->mlp;
     int plain = blk->norm2.kind == VIT_MF_NORM_NONE;
-    block_job j = {m,
-                   plain ? NULL : &blk->norm2,
-                   s,
-                   plain ? s->x : s->y,
-                   blk->ls2,
-                   blk->rs2,
-                   s->t,
-                   m->post_norm.kind == VIT_MF_NORM_NONE,
-                   vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C)};
+    block_job j = {m,           plain ? NULL : &blk->norm2,
+                   s,           plain ? s->x : s->y,
+                   blk->ls2,    blk->rs2,
+                   s->t,        m->post_norm.kind == VIT_MF_NORM_NONE,
+                   {0.0f, 1.0f}};
+    if (s->x_stats && blk->norm2.kind == VIT_MF_NORM_GROUP1)
+        j.norm_st = vit_mf_stats_combine(s, vit_mf_parts(s, s->H * s->W), blk->norm2.eps);
+    else
+        j.norm_st = vit_mf_norm_stats_run(&blk->norm2, s, s->x, s->C);
+    s->x_stats = 0;
     chain_run(&j);
+    s->x_stats = mlp_takes_stats(&j);
     if (!j.fuse_residual) {
         vit_mf_norm_run(&m->post_norm, s, s->t, s->t, s->C);
         residual_run(s, blk->ls2, blk->rs2, s->t);
@@ -383,23 +404,28 @@ typedef struct pool_job {
     vit_mf_state *s;
 } pool_job;
 
+/* New x rows [r0, r1) into s->y in one pass (vit_pool_mixer_residual_rows), then, for a
+ * GroupNorm norm2, the new rows' partial statistics while they are in cache. */
 static void pool_task(void *ctx, int r0, int r1, int task)
 {
-    pool_job *j = ctx;
+    const pool_job *j = ctx;
+    const vit_mf_block *blk = j->blk;
     vit_mf_state *s = j->s;
-    int C = s->C;
-    const float *g = j->blk->norm1.weight;
-    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
-    if (j->blk->norm1.kind != VIT_MF_NORM_NONE)
-        for (int r = r0; r < r1; r++)
-            for (int c = 0; c < C; c++)
-                s->t[(size_t)r * C + c] *= g[c] * s->norm1.inv;
+    const float *g = blk->norm1.kind == VIT_MF_NORM_NONE ? NULL : blk->norm1.weight;
+    vit_pool_mixer_residual_rows(s->x, s->H, s->W, s->C, r0, r1, s->norm1.inv, g, blk->ls1,
+                                 blk->rs1, s->y);
+    if (blk->norm2.kind == VIT_MF_NORM_GROUP1)
+        vit_mf_stats_rows(s, task, s->y, s->C, r0, r1);
 }
 
 void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
 {
     pool_job j = {blk, s};
     vit_mf_parallel(s, s->H * s->W, pool_task, &j);
+    float *t = s->x; /* the new residual stream was written beside the old one */
+    s->x = s->y;
+    s->y = t;
+    s->x_stats = blk->norm2.kind == VIT_MF_NORM_GROUP1;
 }
 
 void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int r0, int r1)
@@ -409,7 +435,11 @@ void vit_mf_block_norm1_rows(const vit_mf_block *blk, const vit_mf_state *s, int
 
 void vit_mf_block_run(const vit_mf_block *blk, vit_mf_state *s)
 {
-    s->norm1 = vit_mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
+    if (s->x_stats && blk->norm1.kind == VIT_MF_NORM_GROUP1) /* the last block's MLP took them */
+        s->norm1 = vit_mf_stats_combine(s, vit_mf_parts(s, s->H * s->W), blk->norm1.eps);
+    else
+        s->norm1 = vit_mf_norm_stats_run(&blk->norm1, s, s->x, s->C);
+    s->x_stats = 0;
     if (!blk->mixer_norms) { /* mixers read s->y */
         norm_job j = {&blk->norm1, s, s->x, s->y, s->C, s->norm1};
         vit_mf_parallel(s, s->H * s->W, norm_rows_task, &j);
@@ -495,6 +525,7 @@ void vit_mf_carve_state(vit_mf_carve *c, vit_mf_state *s, int threads, size_t ma
                         size_t work, size_t conv_scratch)
 {
     s->threads = threads;
+    s->x_stats = 0;
     s->x = vit_mf_take(c, max_nc);
     s->y = vit_mf_take(c, max_nc);
     s->t = vit_mf_take(c, max_nc);
@@ -534,6 +565,7 @@ void vit_mf_stem_run(vit_mf_state *s, vit_threadpool *pool, const vit_conv2d *st
                      const float *chw, int H, int W)
 {
     s->pool = pool;
+    s->x_stats = 0;
     s->H = vit_conv_out_size(H, stem->kh, stem->stride_h, stem->pad_h);
     s->W = vit_conv_out_size(W, stem->kw, stem->stride_w, stem->pad_w);
     s->C = stem->cout;

@@ -136,6 +136,10 @@ typedef struct vit_mf_state {
     float *x, *y, *t;        /* [H*W, C]: residual stream, normed input, branch output */
     float *hidden, *hidden2; /* [H*W, hidden] */
     double *partials;        /* [3 * threads]: GroupNorm partial statistics */
+    int x_stats;             /* 1: partials hold x's GroupNorm statistics, taken by the pass
+                                that last wrote x (a pooling mixer for the MLP's norm2, an MLP
+                                for the next block's norm1), so no statistics run is needed;
+                                whatever else writes x clears it */
     vit_mf_norm_stats norm1; /* the current block's norm1 statistics (GroupNorm) */
     float *work;             /* the family's mixer scratch */
     float *conv_scratch;     /* vit_conv2d_pool_scratch_floats of the largest conv */
@@ -162,9 +166,12 @@ typedef struct vit_mf_block {
  * mixer_norms = 0). Its hidden width must fit the state's hidden maps. */
 void vit_mf_sepconv_mixer(const vit_mf_block *blk, vit_mf_state *s);
 
-/* The pooling mixer: s->t = AvgPool3x3(y) - y (count_include_pad=False) with y = norm1(x) for
- * norm1 NONE, GROUP1 or AFFINE (per-channel scale g: the pool's weights sum to 1, so this is
- * g * inv * (AvgPool(x) - x) and y is never formed). mixer_norms = 1, mixer_residual = 0. */
+/* The pooling mixer with its residual: x = rs1 * x + ls1 * (AvgPool3x3(y) - y)
+ * (count_include_pad=False) with y = norm1(x) for norm1 NONE, GROUP1 or AFFINE (per-channel
+ * scale g: the pool's weights sum to 1, so AvgPool(y) - y = g * inv * (AvgPool(x) - x) and y is
+ * never formed), in one pass (ops/pool.h); for a GroupNorm norm2 it also leaves the new x's
+ * statistics (x_stats). The new x is written to s->y and the two swap. mixer_norms = 1,
+ * mixer_residual = 1. */
 void vit_mf_pool_mixer(const vit_mf_block *blk, vit_mf_state *s);
 
 /* A stage's blocks "<prefix><j>.*", j = 0, 1, ...: *ret_depth (>= 1, else -EINVAL naming the

@@ -200,6 +200,7 @@ static int build_block(vit_binder *b, mf2_net *n, vit_mf_stage *st, int i, int j
         r = build_sepconv(b, n, st, blk, p);
     else if (poolv2) {
         blk->mixer_fn = vit_mf_pool_mixer;
+        blk->mixer_residual = 1;
         blk->mixer_norms = 1; /* it never reads y */
     } else
         return vit_errorf(b->err, -ENOTSUP, "%s: block %s has no token mixer (qkv or pwconv1)",

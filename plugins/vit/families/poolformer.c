@@ -32,38 +32,6 @@ typedef struct pf_net {
 
 static const char *const pf_patterns[] = {"poolformer_*", NULL};
 
-typedef struct pool_job {
-    const vit_mf_block *blk;
-    vit_mf_state *s;
-} pool_job;
-
-/* New x rows [r0, r1) into s->y: x + ls1 * (AvgPool(y) - y) with y = GN1(x). The average's
- * weights sum to 1, so AvgPool(y) - y = gamma * inv * (AvgPool(x) - x): y is never formed. */
-static void pool_mixer_task(void *ctx, int r0, int r1, int task)
-{
-    pool_job *j = ctx;
-    vit_mf_state *s = j->s;
-    int C = s->C;
-    vit_pool_mixer_rows(s->x, s->H, s->W, C, r0, r1, s->t, C);
-    const float *ls = j->blk->ls1, *g = j->blk->norm1.weight;
-    float inv = s->norm1.inv;
-    for (int r = r0; r < r1; r++) {
-        const float *x = s->x + (size_t)r * C, *t = s->t + (size_t)r * C;
-        float *out = s->y + (size_t)r * C;
-        for (int c = 0; c < C; c++)
-            out[c] = x[c] + (ls ? ls[c] : 1.0f) * g[c] * inv * t[c];
-    }
-}
-
-static void pool_mixer(const vit_mf_block *blk, vit_mf_state *s)
-{
-    pool_job j = {blk, s};
-    vit_mf_parallel(s, s->H * s->W, pool_mixer_task, &j);
-    float *t = s->x; /* the new residual stream was written beside the old one */
-    s->x = s->y;
-    s->y = t;
-}
-
 /* ---- building ---------------------------------------------------------------------------- */
 
 /* Key prefix of block j of stage i. */
@@ -93,7 +61,7 @@ static int build_block(vit_binder *b, pf_net *n, vit_mf_stage *st, int i, int j)
     st->hidden = (int)Hd;
     blk->norm1 = (vit_mf_norm){VIT_MF_NORM_GROUP1, NULL, NULL, PF_GN_EPS};
     blk->norm2 = blk->norm1;
-    blk->mixer_fn = pool_mixer;
+    blk->mixer_fn = vit_mf_pool_mixer;
     blk->mixer_residual = 1;
     blk->mixer_norms = 1; /* it never reads y */
     blk->mlp.hidden = (int)Hd;
@@ -132,6 +100,8 @@ static int build_stage(vit_binder *b, pf_net *n, int i, int cin)
                 ? vit_mf_get_conv(b, &st->down, cin, -1, 2, 1, 1, 1, "network.%d.proj", 2 * i - 1)
                 : vit_mf_get_conv(b, &st->down, cin, -1, 2, 1, 1, 1, "stages.%d.downsample.conv",
                                   i);
+        if (r == 0) /* on the token-major map: im2col copies whole taps (a reordered copy) */
+            r = vit_mf_conv_khwc(b, &n->base.allocs, &st->down);
         if (r < 0)
             return r;
         st->dim = st->down.cout;

@@ -141,8 +141,7 @@ static void mlp_rows(const vit_sret_pass *p, const vit_sret_mlp *m, int r0, int 
     /* rows at the stage's widest stride, so the two MLPs of a fused pass never overlap */
     float *h = p->a.work + (size_t)p->stage->N * C + (size_t)r0 * p->stage->max_hidden;
     vit_layernorm_rows(rows, C, x, C, m->norm_w, m->norm_b, 1e-6f, xn, C);
-    vit_linear(rows, Hd, C, xn, C, m->fc1_w, NULL, 0.0f, h, Hd);
-    vit_bias_gelu_rows(rows, Hd, h, Hd, m->fc1_b);
+    vit_linear_gelu(rows, Hd, C, xn, C, m->fc1_w, m->fc1_b, h, Hd);
     if (m->a == 1.0f && m->b == 1.0f) {
         vit_linear(rows, C, Hd, h, Hd, m->fc2_w, m->fc2_b, 1.0f, x, C);
         return;

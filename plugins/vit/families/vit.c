@@ -36,7 +36,7 @@ static int vit_build(vit_model *m, vit_error *err)
 /* ---- running ----------------------------------------------------------------------------- */
 
 typedef struct vit_arena {
-    float *x, *qkv[2], *xn, *attn, *hidden, *tmp, *scores, *patches, *feat, *feat_norm, *logits2;
+    float *x, *qkv[2], *xn, *attn, *hidden, *scores, *patches, *feat, *feat_norm, *logits2;
     float *stem_map;    /* the conv stem's output [H*W, S] */
     float *pool_hidden; /* the attention pool's MLP */
 } vit_arena;
@@ -57,7 +57,6 @@ static size_t vit_layout(const vit_net *n, float *base, vit_arena *a)
         N * D,
         N * D,
         N * (size_t)n->hidden,
-        N * D,
         N * N,
         vit_patch_embed_cols_floats(&n->pe, n->num_patches),
         2 * D,
@@ -66,9 +65,9 @@ static size_t vit_layout(const vit_net *n, float *base, vit_arena *a)
         vit_patch_embed_map_floats(&n->pe),
         (size_t)n->map.hidden,
     };
-    float **slots[] = {&a->x,         &a->qkv[0],  &a->qkv[1],   &a->xn,         &a->attn,
-                       &a->hidden,    &a->tmp,     &a->scores,   &a->patches,    &a->feat,
-                       &a->feat_norm, &a->logits2, &a->stem_map, &a->pool_hidden};
+    float **slots[] = {&a->x,       &a->qkv[0],   &a->qkv[1],     &a->xn,   &a->attn,
+                       &a->hidden,  &a->scores,   &a->patches,    &a->feat, &a->feat_norm,
+                       &a->logits2, &a->stem_map, &a->pool_hidden};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         if (base)
             *slots[i] = base + off;
@@ -159,18 +158,11 @@ static void embed_task(void *ctx, int task, int num_tasks)
     qkv_rows(p, 0, r0, r1);
 }
 
-/* x += ls * (y + bias) when there is a layer scale, else the Linear accumulates into x. */
+/* x += ls * (y + bias) (ls NULL: no layer scale), in the product's epilogue. */
 static void residual_linear(int rows, int N, int K, const float *A, int lda, const float *W,
-                            const float *bias, const float *ls, float *x, float *tmp)
+                            const float *bias, const float *ls, float *x)
 {
-    if (!ls) {
-        vit_linear(rows, N, K, A, lda, W, bias, 1.0f, x, N);
-        return;
-    }
-    vit_linear(rows, N, K, A, lda, W, bias, 0.0f, tmp, N);
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < N; j++)
-            x[(size_t)r * N + j] += ls[j] * tmp[(size_t)r * N + j];
+    vit_linear_residual(rows, N, K, A, lda, W, bias, ls, NULL, x, N);
 }
 
 /* h[rows, H] = act(A . W^T + bias). */
@@ -201,12 +193,11 @@ static void block_task(void *ctx, int task, int num_tasks)
     size_t o = (size_t)r0 * D;
     vit_attention_rows(N, D, n->heads, p->a.qkv[l & 1], r0, r1, p->a.scores + (size_t)r0 * N,
                        p->a.attn, D);
-    residual_linear(rows, D, D, p->a.attn + o, D, blk->proj_w, blk->proj_b, blk->ls1, p->a.x + o,
-                    p->a.tmp + o);
+    residual_linear(rows, D, D, p->a.attn + o, D, blk->proj_w, blk->proj_b, blk->ls1, p->a.x + o);
     vit_layernorm_rows(rows, D, p->a.x + o, D, blk->norm2_w, blk->norm2_b, n->eps, p->a.xn + o, D);
     float *h = p->a.hidden + (size_t)r0 * H;
     linear_act(n, rows, H, D, p->a.xn + o, blk->fc1_w, blk->fc1_b, h);
-    residual_linear(rows, D, H, h, H, blk->fc2_w, blk->fc2_b, blk->ls2, p->a.x + o, p->a.tmp + o);
+    residual_linear(rows, D, H, h, H, blk->fc2_w, blk->fc2_b, blk->ls2, p->a.x + o);
     if (l + 1 < n->depth)
         qkv_rows(p, l + 1, r0, r1);
 }

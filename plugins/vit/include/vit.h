@@ -126,9 +126,11 @@ typedef struct vit_session_options {
     vit_precision precision; /* FP32 (zero) unless asked */
 } vit_session_options;
 
-/* opts may be NULL for the defaults. The session holds a reference on model. The first bf16
- * session of a model makes the model's bf16 weights (one run of the network at creation, then
- * a conversion; later sessions share them). -ENODEV: bf16 asked on a CPU without AVX512-BF16. */
+/* opts may be NULL for the defaults. The session holds a reference on model. The first session
+ * of a model in a precision makes the model's packed weights for it (one run of the network at
+ * creation, then a copy of every GEMM weight in the kernel's layout: bf16, or fp32 where the
+ * AVX-512 kernel runs; later sessions share it). -ENODEV: bf16 asked on a CPU without
+ * AVX512-BF16. */
 int vit_session_new(vit_model *model, const vit_session_options *opts, vit_session **ret_session,
                     vit_error *err);
 vit_session *vit_session_free(vit_session *session);

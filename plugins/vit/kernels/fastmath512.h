@@ -25,30 +25,30 @@ __attribute__((target("avx512f"))) static inline __m512 vit_exp512(__m512 x)
     return _mm512_scalef_ps(p, k);
 }
 
-/* GELU, exact erf form, as vit_fast_gelu: Abramowitz & Stegun 7.1.26 with a Newton-refined
- * reciprocal instead of a division. */
+/* GELU, exact erf form, as vit_fast_gelu: erf by the rational function of vit_fast_erff, its
+ * division a Newton-refined reciprocal. */
 __attribute__((target("avx512f"))) static inline __m512 vit_gelu512(__m512 v)
 {
-    const __m512 sign = _mm512_set1_ps(-0.0f), one = _mm512_set1_ps(1.0f);
     __m512 z = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
-    __m512 az =
-        _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(z)));
-    __m512 d = _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), one);
-    __m512 t = _mm512_rcp14_ps(d);
-    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
-    __m512 poly = _mm512_set1_ps(1.061405429f);
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-1.453152027f));
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(1.421413741f));
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-0.284496736f));
-    poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(0.254829592f));
-    poly = _mm512_mul_ps(poly, t);
-    __m512 e = vit_exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
-    __m512 erf_abs = _mm512_fnmadd_ps(poly, e, one);
-    __m512 erf = _mm512_castsi512_ps(
-        _mm512_or_si512(_mm512_castps_si512(erf_abs),
-                        _mm512_and_si512(_mm512_castps_si512(z), _mm512_castps_si512(sign))));
-    __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(one, erf));
-    return y;
+    z = _mm512_max_ps(_mm512_min_ps(z, _mm512_set1_ps(4.0f)), _mm512_set1_ps(-4.0f));
+    __m512 z2 = _mm512_mul_ps(z, z);
+    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(2.77068142495902e-08f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-2.10102402082508e-06f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-5.69250639462346e-05f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-7.34990630326855e-04f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-2.95459980854025e-03f));
+    p = _mm512_fmadd_ps(p, z2, _mm512_set1_ps(-1.60960333262415e-02f));
+    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-2.13374055278905e-04f));
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-1.68282697438203e-03f));
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-7.37332916720468e-03f));
+    q = _mm512_fmadd_ps(q, z2, _mm512_set1_ps(-1.42647390514189e-02f));
+    __m512 t = _mm512_rcp14_ps(q);
+    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(q, t, _mm512_set1_ps(2.0f)));
+    __m512 erf = _mm512_mul_ps(_mm512_mul_ps(z, p), t);
+    __m512 half_v = _mm512_mul_ps(_mm512_set1_ps(0.5f), v);
+    return _mm512_fmadd_ps(half_v, erf, half_v);
 }
 
 /* SiLU x / (1 + e^-x) with a Newton-refined reciprocal instead of a division; e^-x is taken at

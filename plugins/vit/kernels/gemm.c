@@ -2,10 +2,12 @@
  *
  * Backends: libvit's own AVX-512 / AVX2 kernels (gemm_kernel.c) where the CPU has them, else
  * cblas_sgemm. VIT_GEMM=blas|avx2|avx512 in the environment overrides the choice (benchmarks,
- * tests). Weights are used in place from the mmapped file in both. OpenBLAS's own pool barely
- * helps at ViT-Tiny shapes and would oversubscribe next to the session's threads, so it is
- * pinned to one thread once per process; parallel work splits rows of A over the session's
- * pool, each part a single-threaded product. */
+ * tests). With the AVX-512 kernel, fp32 sessions read their weights from a copy packed once
+ * per model (gemm_weights.c); VIT_GEMM_PACK=0 uses them in place instead (one copy of the GEMM
+ * weights less in memory, B packed per call). OpenBLAS's own pool barely helps at ViT-Tiny
+ * shapes and would oversubscribe next to the session's threads, so it is pinned to one thread
+ * once per process; parallel work splits rows of A over the session's pool, each part a
+ * single-threaded product. */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,12 +25,14 @@ char *openblas_get_corename(void);
 
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
 static vit_gemm_isa gemm_isa = VIT_GEMM_BLAS;
+static int gemm_pack_fp32 = 1; /* VIT_GEMM_PACK=0: fp32 weights used in place, packed per call */
 
 static void gemm_init_once(void)
 {
     openblas_set_num_threads(1);
     vit_gemm_isa best = vit_gemm_kernel_detect();
-    const char *want = getenv("VIT_GEMM");
+    const char *want = getenv("VIT_GEMM"), *pack = getenv("VIT_GEMM_PACK");
+    gemm_pack_fp32 = !(pack && !strcmp(pack, "0"));
     gemm_isa = best;
     if (want && !strcmp(want, "blas"))
         gemm_isa = VIT_GEMM_BLAS;
@@ -80,16 +84,31 @@ void vit_split_range(int n, int parts, int i, int *r0, int *r1)
 
 static void gemm_blas(const vit_gemm_args *g);
 
-/* A product: in bf16 when the thread's weights hold a copy of B, else the fp32 backend. */
+/* A product: in a bf16 session (the thread's weights are a bf16 table) in bf16, B from its
+ * packed copy or, for an activation (attention's keys and values), converted per call; else
+ * from the packed fp32 copy when the weights hold one (and the AVX-512 kernel is still the one
+ * in use), else the fp32 backend packing B per call. */
 static void gemm_dispatch(const vit_gemm_args *g)
 {
-    const uint32_t *packed = vit_gemm_weights_lookup(vit_gemm_in_use(), g);
-    if (packed)
-        vit_gemm_bf16_run(g, packed);
+    vit_gemm_weights *w = vit_gemm_in_use();
+    const void *packed = vit_gemm_weights_lookup(w, g);
+    if (vit_gemm_weights_bf16_session(w) && g->K > 0) {
+        if (packed)
+            vit_gemm_bf16_run(g, packed);
+        else
+            vit_gemm_bf16_act(g);
+    } else if (packed && gemm_isa == VIT_GEMM_AVX512)
+        vit_gemm_kernel_run_packed(g, packed);
     else if (gemm_isa == VIT_GEMM_BLAS)
         gemm_blas(g);
     else
         vit_gemm_kernel_run(gemm_isa, g);
+}
+
+int vit_gemm_fp32_packing(void)
+{
+    vit_gemm_init();
+    return gemm_isa == VIT_GEMM_AVX512 && gemm_pack_fp32;
 }
 
 int vit_gemm_bf16_available(void)
@@ -98,8 +117,39 @@ int vit_gemm_bf16_available(void)
     return gemm_isa == VIT_GEMM_AVX512 && vit_cpu_has_avx512bf16();
 }
 
+/* The BLAS path of a product with a residual's scales: one row and up to 256 columns at a
+ * time through sgemv, then C = rs * C + ls * (that + bias). */
+static void gemm_blas_scaled(const vit_gemm_args *g)
+{
+    float tmp[256];
+    for (int r = 0; r < g->M; r++) {
+        const float *a = g->A + (size_t)r * g->lda;
+        float *c = g->C + (size_t)r * g->ldc;
+        for (int n0 = 0; n0 < g->N; n0 += 256) {
+            int nc = g->N - n0 < 256 ? g->N - n0 : 256;
+            if (g->trans_b)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, nc, g->K, g->alpha,
+                            g->B + (size_t)n0 * g->ldb, g->ldb, a, 1, 0.0f, tmp, 1);
+            else
+                cblas_sgemv(CblasRowMajor, CblasTrans, g->K, nc, g->alpha, g->B + n0, g->ldb, a, 1,
+                            0.0f, tmp, 1);
+            for (int j = 0; j < nc; j++) {
+                float v =
+                    (tmp[j] + (g->bias ? g->bias[n0 + j] : 0.0f)) * (g->ls ? g->ls[n0 + j] : 1.0f);
+                if (g->accumulate)
+                    v += c[n0 + j] * (g->rs ? g->rs[n0 + j] : 1.0f);
+                c[n0 + j] = g->gelu ? vit_gelu(v) : v;
+            }
+        }
+    }
+}
+
 static void gemm_blas(const vit_gemm_args *g)
 {
+    if (g->ls || g->rs) {
+        gemm_blas_scaled(g);
+        return;
+    }
     float beta = g->accumulate ? 1.0f : 0.0f;
     if (g->bias) {
         for (int r = 0; r < g->M; r++) {
@@ -122,7 +172,8 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M, N, K, alpha, A, lda, B, ldb, trans_b, bias, accumulate, C, ldc, 0};
+    vit_gemm_args g = {M,       N,    K,          alpha, A,   lda, B,    ldb,
+                       trans_b, bias, accumulate, C,     ldc, 0,   NULL, NULL};
     gemm_dispatch(&g);
 }
 
@@ -131,7 +182,16 @@ void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1};
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1, NULL, NULL};
+    gemm_dispatch(&g);
+}
+
+void vit_linear_residual(int M, int N, int K, const float *A, int lda, const float *W,
+                         const float *bias, const float *ls, const float *rs, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 1, C, ldc, 0, ls, rs};
     gemm_dispatch(&g);
 }
 

@@ -23,6 +23,11 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
 /* C[M,N] = beta * C + A[M,K] . W[N,K]^T (+ bias[N] when non-NULL); beta is 0 or 1. */
 void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, const float *bias,
                 float beta, float *C, int ldc);
+/* C[M,N] = rs[N] * C + ls[N] * (A[M,K] . W[N,K]^T + bias[N]), per column (ls, rs, bias may be
+ * NULL): a residual branch added to the stream with its layer and res scales in the product's
+ * epilogue, instead of a pass over the rows after it. */
+void vit_linear_residual(int M, int N, int K, const float *A, int lda, const float *W,
+                         const float *bias, const float *ls, const float *rs, float *C, int ldc);
 /* C[M,N] = GELU(A[M,K] . W[N,K]^T + bias[N]): an MLP's fc1 with its activation applied while
  * the result is still in registers (one pass over C fewer). */
 void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
@@ -30,28 +35,40 @@ void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *
 /* vit_linear with beta 0, rows split over the pool's threads, each calling one-thread sgemm. */
 void vit_linear_rows(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
                      const float *W, const float *bias, float *C, int ldc);
-/* ---- bf16 weights (gemm_weights.c) --------------------------------------------------------
- * The bf16 copies of one model's GEMM weights: every product whose B is a weight (not in the
- * session's own buffers) gets a packed bf16 copy, found again by the weight's address and shape.
- * Listed by a recording run of the first bf16 session (all exits), then packed; immutable after
- * that and shared by every bf16 session of the model. */
+/* ---- packed weights (gemm_weights.c) ------------------------------------------------------
+ * Packed copies of one model's GEMM weights, in bf16 or in fp32 laid out as the AVX-512 kernel
+ * reads them: every product whose B is a weight (not in the session's own buffers) gets a copy,
+ * found again by the weight's address and shape. Listed by a recording run of the model's
+ * first session in that precision (all exits), then packed; immutable after that and shared
+ * by every session of the model in that precision. */
 typedef struct vit_gemm_weights vit_gemm_weights;
 
+typedef enum vit_gemm_format {
+    VIT_GEMM_FORMAT_FP32, /* fp32 panels for the AVX-512 kernel (vit_gemm_fp32_packing) */
+    VIT_GEMM_FORMAT_BF16, /* bf16 pairs for the AVX512-BF16 kernel (vit_gemm_bf16_available) */
+} vit_gemm_format;
+
+/* 1 when fp32 weights are packed: the libvit AVX-512 backend is in use and VIT_GEMM_PACK is
+ * not 0. */
+int vit_gemm_fp32_packing(void);
 /* 1 when bf16 products can run here: AVX512-BF16 and the libvit AVX-512 backend in use (so
  * VIT_GEMM=avx2|blas also turns bf16 off). */
 int vit_gemm_bf16_available(void);
 /* A recorder: while it is in use on a thread, every product on that thread whose B lies outside
  * the given buffers (the session's arena and input) is listed. NULL when out of memory. */
-vit_gemm_weights *vit_gemm_weights_recorder(const void *arena, size_t arena_bytes,
-                                            const void *input, size_t input_bytes);
+vit_gemm_weights *vit_gemm_weights_recorder(vit_gemm_format format, const void *arena,
+                                            size_t arena_bytes, const void *input,
+                                            size_t input_bytes);
 /* Ends recording: packs every listed weight. -ENOMEM; the recorder is then unusable. */
 int vit_gemm_weights_finish(vit_gemm_weights *w);
 /* Accepts NULL; returns NULL. */
 vit_gemm_weights *vit_gemm_weights_free(vit_gemm_weights *w);
-/* Bytes of packed bf16 weights, and how many weights. */
+vit_gemm_format vit_gemm_weights_format(const vit_gemm_weights *w);
+/* Bytes of packed weights, and how many weights. */
 size_t vit_gemm_weights_bytes(const vit_gemm_weights *w, int *ret_count);
-/* Makes the calling thread's products use w (NULL: fp32 everywhere); returns the previous
- * value. A session sets it around a run; vit_threadpool_run hands the caller's to its workers. */
+/* Makes the calling thread's products use w (NULL: fp32, B packed per call); returns the
+ * previous value. A session sets it around a run; vit_threadpool_run hands the caller's to its
+ * workers. */
 vit_gemm_weights *vit_gemm_use(vit_gemm_weights *w);
 vit_gemm_weights *vit_gemm_in_use(void);
 

@@ -11,7 +11,7 @@
 #include "kernels/gemm_kernel.h"
 
 /* 1 when the CPU (and the OS) run AVX512-BF16: CPUID leaf 7 subleaf 1, EAX bit 5, with
- * AVX-512F usable. */
+ * AVX-512F and AVX-512BW (every such CPU has both) usable. */
 int vit_cpu_has_avx512bf16(void);
 
 /* Round to nearest even, NaN kept a NaN. */
@@ -27,5 +27,8 @@ void vit_bf16_pack(const float *b, int ldb, int trans_b, int n, int k, uint32_t 
 /* C = alpha * A . B (+ C) (+ bias) (GELU) as vit_gemm_kernel_run, B from `packed` (packed from a
  * B of g->N x g->K; g->B is not read). Only on a CPU where vit_cpu_has_avx512bf16. */
 void vit_gemm_bf16_run(const vit_gemm_args *g, const uint32_t *packed);
+/* The same with B an activation (g->B, either layout), converted and packed per call: a bf16
+ * session's q k^T and P v. Only on a CPU where vit_cpu_has_avx512bf16. */
+void vit_gemm_bf16_act(const vit_gemm_args *g);
 
 #endif

@@ -5,25 +5,58 @@
  * machine to them), which halves GEMM speed at ViT shapes; libvit's GEMMs are the whole cost.
  *
  * Blocking: K in blocks of KC; for each block, B is packed one panel of NR columns at a time
- * (KC x NR floats, L1-resident, zero-padded past N), then every MR-row strip of A is multiplied
- * against it straight from A (broadcast loads; A is never packed). The register tile is MR x NR
+ * (KC x NR floats, zero-padded past N), then every MR-row strip of A is multiplied against it
+ * straight from A (broadcast loads; A is never packed). The register tile is MR x NR
  * accumulators (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm). Ragged edges: rows past M
  * reuse the strip's first row and are not stored; columns past N are masked (AVX-512) or go
  * through a small tile (AVX2). The first K block writes (or accumulates into) C, later blocks add
  * to it; bias (and GELU, for fc1) are applied once, with the last block, while the tile is still
- * in registers. */
+ * in registers. KC is large (768: one block for every K of a ViT up to ViT-B's 768): each extra
+ * block stores and reloads all of C, which at ViT shapes (C of 0.3-1.2 MB) misses the L2 and
+ * cost more than a panel outgrowing the L1 does.
+ *
+ * Weights packed once (vit_f32_pack, AVX-512 only): a model's weights go through the same
+ * panels every frame, and transposing them per call cost 9-15% of a frame at one thread (more
+ * where few rows share a weight: the 49 tokens of a last stage, or each thread's half of the
+ * rows). vit_f32_pack lays a weight out as the panels pack_b would make, for all of K at once,
+ * and vit_gemm_kernel_run_packed reads them in place. */
 #include "kernels/gemm_kernel.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#define KC 256
+#define KC 768
+#define PACK_NR 32 /* the AVX-512 kernel's panel width */
+
+size_t vit_f32_packed_floats(int n, int k)
+{
+    return (size_t)((n + PACK_NR - 1) / PACK_NR) * PACK_NR * (size_t)k;
+}
+
+/* Once per model: each panel is zeroed, then filled one source row at a time (sequential
+ * reads; the panel's strided writes stay in the L2). */
+void vit_f32_pack(const float *b, int ldb, int trans_b, int n, int k, float *dst)
+{
+    for (int n0 = 0; n0 < n; n0 += PACK_NR, dst += (size_t)k * PACK_NR) {
+        int cols = n - n0 < PACK_NR ? n - n0 : PACK_NR;
+        if (cols < PACK_NR)
+            memset(dst, 0, (size_t)k * PACK_NR * sizeof(float));
+        for (int kk = 0; !trans_b && kk < k; kk++)
+            memcpy(dst + (size_t)kk * PACK_NR, b + (size_t)kk * ldb + n0, cols * sizeof(float));
+        for (int j = 0; trans_b && j < cols; j++) {
+            const float *src = b + (size_t)(n0 + j) * ldb;
+            for (int kk = 0; kk < k; kk++)
+                dst[(size_t)kk * PACK_NR + j] = src[kk];
+        }
+    }
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
 #include "kernels/fastmath.h"
 #include "kernels/tile512.h"
+#include "kernels/transpose512.h"
 
 vit_gemm_isa vit_gemm_kernel_detect(void)
 {
@@ -83,15 +116,10 @@ static void pack_b_blocks(const vit_gemm_args *g, int k0, int kc, int n0, int bl
             bp[k * nr + j] = w[(size_t)j * g->ldb + k];
 }
 
-static inline int tile_flags(const vit_gemm_args *g, int k0, int last)
-{
-    return (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0);
-}
-
 /* One register tile: C rows [0, rows) x columns [0, cols) (at c, stride ldc) from the A rows
  * arow (k0 applied; mr of them, short strips repeating the first) and the packed panel bp. */
 typedef void (*tile_fn)(int kc, const float *const *arow, const float *bp, float *c, int ldc,
-                        int rows, int cols, float alpha, int flags, const float *bias);
+                        int rows, int cols, const vit_tile_epilogue *ep);
 
 /* An ISA's kernel: mr x (2 * blk) register tiles, its block transpose for packing, and the tile
  * for a strip of `rows` rows. Its functions carry the ISA's target attribute: only
@@ -99,31 +127,36 @@ typedef void (*tile_fn)(int kc, const float *const *arow, const float *bp, float
 typedef struct gemm_kernel {
     int mr, blk;
     transpose_fn transpose;
-    tile_fn (*tile_for)(int rows);
+    tile_fn (*tile_for)(int rows, int cols);
 } gemm_kernel;
 
 #define GEMM_MR_MAX 12
 #define GEMM_NR_MAX 32
 
-/* The blocking of the file comment with kernel kn (plain code calling kn's functions). */
-static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g)
+/* The blocking of the file comment with kernel kn (plain code calling kn's functions). With
+ * `packed` (vit_f32_pack's panels of B, nr wide), B is read from there instead of packed. */
+static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g, const float *packed)
 {
     const int mr = kn->mr, nr = 2 * kn->blk;
-    float bp[KC * GEMM_NR_MAX] __attribute__((aligned(64)));
+    float stack_bp[KC * GEMM_NR_MAX] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < g->K; k0 += KC) {
         int kc = g->K - k0 < KC ? g->K - k0 : KC;
         int last = k0 + kc == g->K;
         for (int n0 = 0; n0 < g->N; n0 += nr) {
             int cols = g->N - n0 < nr ? g->N - n0 : nr;
-            pack_b_blocks(g, k0, kc, n0, kn->blk, kn->transpose, bp);
+            const float *bp = stack_bp;
+            if (packed)
+                bp = packed + ((size_t)(n0 / nr) * g->K + k0) * nr;
+            else
+                pack_b_blocks(g, k0, kc, n0, kn->blk, kn->transpose, stack_bp);
+            vit_tile_epilogue ep = vit_tile_epilogue_at(g, k0, last, n0);
             for (int m0 = 0; m0 < g->M; m0 += mr) {
                 int rows = g->M - m0 < mr ? g->M - m0 : mr;
                 const float *arow[GEMM_MR_MAX];
                 for (int i = 0; i < mr; i++)
                     arow[i] = g->A + (size_t)(m0 + (i < rows ? i : 0)) * g->lda + k0;
-                kn->tile_for(rows)(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc, rows,
-                                   cols, g->alpha, tile_flags(g, k0, last),
-                                   last && g->bias ? g->bias + n0 : NULL);
+                kn->tile_for(rows, cols)(kc, arow, bp, g->C + (size_t)m0 * g->ldc + n0, g->ldc,
+                                         rows, cols, &ep);
             }
         }
     }
@@ -131,49 +164,24 @@ static void gemm_blocked(const gemm_kernel *kn, const vit_gemm_args *g)
 
 /* ---- AVX-512: 12 x 32 ------------------------------------------------------------------- */
 
-/* Transposes 16 rows x 16 k of a Linear weight into bp[k][j0 .. j0+15] (row stride 32).
- * Within 128-bit lanes: 32-bit then 64-bit unpacks turn each group of 4 rows into vectors
- * holding those rows at k = 4 * lane + e; two rounds of 128-bit lane shuffles then gather the
- * four groups' lane l into one vector per k. */
+/* Transposes 16 rows x 16 k of a Linear weight into bp[k][j0 .. j0+15] (row stride 32),
+ * prefetching the next block's lines (weights not packed at load stream from memory). */
 __attribute__((target("avx512f"))) static void transpose16_512(const float *w, int ldw, float *bp)
 {
-    __m512 s[4][4];
-    for (int j = 0; j < 16; j++) /* the next block's lines: weights stream from memory */
+    for (int j = 0; j < 16; j++)
         _mm_prefetch((const char *)(w + (size_t)j * ldw + 64), _MM_HINT_T0);
-    for (int g = 0; g < 4; g++) {
-        __m512 a = _mm512_loadu_ps(w + (size_t)(4 * g) * ldw);
-        __m512 b = _mm512_loadu_ps(w + (size_t)(4 * g + 1) * ldw);
-        __m512 c = _mm512_loadu_ps(w + (size_t)(4 * g + 2) * ldw);
-        __m512 d = _mm512_loadu_ps(w + (size_t)(4 * g + 3) * ldw);
-        __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a, b));
-        __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a, b));
-        __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(c, d));
-        __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(c, d));
-        s[g][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-        s[g][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-        s[g][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-        s[g][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-    }
-    for (int e = 0; e < 4; e++) {
-        __m512 x0 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0x44);
-        __m512 x1 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0x44);
-        __m512 x2 = _mm512_shuffle_f32x4(s[0][e], s[1][e], 0xee);
-        __m512 x3 = _mm512_shuffle_f32x4(s[2][e], s[3][e], 0xee);
-        _mm512_store_ps(bp + (size_t)e * 32, _mm512_shuffle_f32x4(x0, x1, 0x88));
-        _mm512_store_ps(bp + (size_t)(4 + e) * 32, _mm512_shuffle_f32x4(x0, x1, 0xdd));
-        _mm512_store_ps(bp + (size_t)(8 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0x88));
-        _mm512_store_ps(bp + (size_t)(12 + e) * 32, _mm512_shuffle_f32x4(x2, x3, 0xdd));
-    }
+    vit_transpose16x16_512(w, (size_t)ldw, bp, 32);
 }
 
 #define MR512 12
 #define NR512 32
 
-/* One MR x 32 tile for mr in {4, 8, 12}: inlined into a wrapper per mr so every loop over rows
- * unrolls with a constant count and the accumulators stay in registers. */
+/* One MR x (16 * nv) tile for mr in {1, 2, 4, 8, 12} and nv in {1, 2} (a last panel of at most
+ * 16 columns computes only its first vector): inlined into a wrapper per (mr, nv) so every loop
+ * over rows unrolls with a constant count and the accumulators stay in registers. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-tile512(const int mr, int kc, const float *const *arow, const float *bp, float *c, int ldc,
-        int rows, int cols, float alpha, int flags, const float *bias)
+tile512(const int mr, const int nv, int kc, const float *const *arow, const float *bp, float *c,
+        int ldc, int rows, int cols, const vit_tile_epilogue *ep)
 {
     __m512 acc[MR512][2];
 #pragma GCC unroll 12
@@ -181,32 +189,47 @@ tile512(const int mr, int kc, const float *const *arow, const float *bp, float *
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(bp + k * NR512);
-        __m512 b1 = _mm512_load_ps(bp + k * NR512 + 16);
+        __m512 b1 = nv == 2 ? _mm512_load_ps(bp + k * NR512 + 16) : b0;
 #pragma GCC unroll 12
         for (int i = 0; i < mr; i++) {
             __m512 a = _mm512_set1_ps(arow[i][k]);
             acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+            if (nv == 2)
+                acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
     }
-    vit_tile512_store(mr, acc, c, ldc, rows, cols, alpha, flags, bias);
+    vit_tile512_store(mr, acc, c, ldc, rows, cols, ep);
 }
 
-#define TILE512_WRAPPER(MR)                                                                        \
-    __attribute__((target("avx512f"))) static void tile512_##MR(                                   \
+#define TILE512_WRAPPER(MR, NV)                                                                    \
+    __attribute__((target("avx512f"))) static void tile512_##MR##x##NV(                            \
         int kc, const float *const *arow, const float *bp, float *c, int ldc, int rows, int cols,  \
-        float alpha, int flags, const float *bias)                                                 \
+        const vit_tile_epilogue *ep)                                                               \
     {                                                                                              \
-        tile512(MR, kc, arow, bp, c, ldc, rows, cols, alpha, flags, bias);                         \
+        tile512(MR, NV, kc, arow, bp, c, ldc, rows, cols, ep);                                     \
     }
-TILE512_WRAPPER(12)
-TILE512_WRAPPER(8)
-TILE512_WRAPPER(4)
+TILE512_WRAPPER(12, 2)
+TILE512_WRAPPER(8, 2)
+TILE512_WRAPPER(4, 2)
+TILE512_WRAPPER(2, 2)
+TILE512_WRAPPER(1, 2)
+TILE512_WRAPPER(12, 1)
+TILE512_WRAPPER(8, 1)
+TILE512_WRAPPER(4, 1)
+TILE512_WRAPPER(2, 1)
+TILE512_WRAPPER(1, 1)
 
-/* Short last strips take a shorter tile rather than computing padding rows. */
-static tile_fn tile512_for(int rows)
+/* Short last strips take a shorter tile rather than computing padding rows (49 tokens: four
+ * strips of 12 and one row), and a last panel of at most 16 columns a half-width one (N = 48:
+ * 32 + 16 columns of work, not 64). */
+static tile_fn tile512_for(int rows, int cols)
 {
-    return rows > 8 ? tile512_12 : rows > 4 ? tile512_8 : tile512_4;
+    static const tile_fn full[] = {tile512_1x2, tile512_2x2, tile512_4x2, tile512_8x2,
+                                   tile512_12x2};
+    static const tile_fn half[] = {tile512_1x1, tile512_2x1, tile512_4x1, tile512_8x1,
+                                   tile512_12x1};
+    int i = rows > 8 ? 4 : rows > 4 ? 3 : rows > 2 ? 2 : rows > 1 ? 1 : 0;
+    return cols > 16 ? full[i] : half[i];
 }
 
 /* ---- AVX2 + FMA: 6 x 16 ----------------------------------------------------------------- */
@@ -240,8 +263,8 @@ __attribute__((target("avx2,fma"))) static void transpose8_256(const float *w, i
 
 __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *const *arow,
                                                         const float *bp, float *c, int ldc,
-                                                        int rows, int cols, float alpha, int flags,
-                                                        const float *bias)
+                                                        int rows, int cols,
+                                                        const vit_tile_epilogue *ep)
 {
     __m256 acc[MR256][2];
     for (int i = 0; i < MR256; i++)
@@ -257,7 +280,7 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
         }
     }
     float tile[MR256][NR256] __attribute__((aligned(32)));
-    __m256 va = _mm256_set1_ps(alpha);
+    __m256 va = _mm256_set1_ps(ep->alpha);
 #pragma GCC unroll 6
     for (int i = 0; i < MR256; i++) { /* constant indices keep acc in registers */
         _mm256_store_ps(tile[i], _mm256_mul_ps(acc[i][0], va));
@@ -266,15 +289,19 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
     for (int i = 0; i < rows; i++) {
         float *ci = c + (size_t)i * ldc;
         for (int j = 0; j < cols; j++) {
-            float v = tile[i][j] + (bias ? bias[j] : 0.0f) + (flags & TILE_LOAD_C ? ci[j] : 0.0f);
-            ci[j] = flags & TILE_GELU ? vit_fast_gelu(v) : v;
+            float v =
+                (tile[i][j] + (ep->bias ? ep->bias[j] : 0.0f)) * (ep->scale ? ep->scale[j] : 1.0f);
+            if (ep->flags & TILE_LOAD_C)
+                v += ci[j] * (ep->flags & TILE_SCALE_C ? ep->c_scale[j] : 1.0f);
+            ci[j] = ep->flags & TILE_GELU ? vit_fast_gelu(v) : v;
         }
     }
 }
 
-static tile_fn tile256_for(int rows)
+static tile_fn tile256_for(int rows, int cols)
 {
     (void)rows;
+    (void)cols;
     return tile256;
 }
 
@@ -286,9 +313,10 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
         for (int i = 0; i < g->M; i++)
             for (int j = 0; j < g->N; j++) {
                 float *c = g->C + (size_t)i * g->ldc + j;
-                *c = (g->accumulate ? *c : 0.0f) + (g->bias ? g->bias[j] : 0.0f);
-                if (g->gelu)
-                    *c = vit_fast_gelu(*c);
+                float v = (g->bias ? g->bias[j] : 0.0f) * (g->ls ? g->ls[j] : 1.0f);
+                if (g->accumulate)
+                    v += *c * (g->rs ? g->rs[j] : 1.0f);
+                *c = g->gelu ? vit_fast_gelu(v) : v;
             }
         return;
     }
@@ -296,10 +324,23 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
     _Static_assert(NR512 <= GEMM_NR_MAX && NR256 <= GEMM_NR_MAX, "bp holds a panel");
     static const gemm_kernel avx512 = {MR512, NR512 / 2, transpose16_512, tile512_for};
     static const gemm_kernel avx2 = {MR256, NR256 / 2, transpose8_256, tile256_for};
-    gemm_blocked(isa == VIT_GEMM_AVX512 ? &avx512 : &avx2, g);
+    gemm_blocked(isa == VIT_GEMM_AVX512 ? &avx512 : &avx2, g, NULL);
+}
+
+void vit_gemm_kernel_run_packed(const vit_gemm_args *g, const float *packed)
+{
+    static const gemm_kernel avx512 = {MR512, NR512 / 2, transpose16_512, tile512_for};
+    if (g->M > 0 && g->N > 0 && g->K > 0)
+        gemm_blocked(&avx512, g, packed);
 }
 
 #else /* not x86-64: cblas only */
+
+void vit_gemm_kernel_run_packed(const vit_gemm_args *g, const float *packed)
+{
+    (void)g;
+    (void)packed;
+}
 
 vit_gemm_isa vit_gemm_kernel_detect(void)
 {

@@ -3,6 +3,8 @@
 #ifndef VIT_GEMM_KERNEL_H
 #define VIT_GEMM_KERNEL_H
 
+#include <stddef.h>
+
 typedef struct vit_gemm_args {
     int M, N, K;
     float alpha;
@@ -16,7 +18,42 @@ typedef struct vit_gemm_args {
     float *C;
     int ldc;
     int gelu; /* apply GELU to the finished result (after bias and accumulate) */
+    /* A residual branch's scales, [N] or NULL: the result is ls * (alpha A.B + bias), and with
+     * accumulate C's old value counts as rs * C (C = rs * C + ls * branch, MetaFormer's res and
+     * layer scales). */
+    const float *ls, *rs;
 } vit_gemm_args;
+
+/* What a register tile's store does with its accumulators acc (tile512.h, the AVX2 tile):
+ * r = alpha * acc + bias; r *= scale; with TILE_LOAD_C r += C (times c_scale with
+ * TILE_SCALE_C); with TILE_GELU r = GELU(r); C = r. Per K block: bias and GELU with the last,
+ * C loaded by every block after the first and by the first when accumulating (then scaled by
+ * rs), scale (ls) by every block, as ls * (a + b) = ls * a + ls * b. */
+#define TILE_LOAD_C 1
+#define TILE_GELU 2
+#define TILE_SCALE_C 4
+
+typedef struct vit_tile_epilogue {
+    float alpha;
+    int flags;
+    const float *bias, *scale, *c_scale; /* at the tile's first column, or NULL */
+} vit_tile_epilogue;
+
+/* The epilogue of the tile at column n0 for the K block starting at k0 (last: the final one). */
+static inline vit_tile_epilogue vit_tile_epilogue_at(const vit_gemm_args *g, int k0, int last,
+                                                     int n0)
+{
+    int first_acc = k0 == 0 && g->accumulate;
+    vit_tile_epilogue e = {
+        g->alpha,
+        (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0) |
+            (first_acc && g->rs ? TILE_SCALE_C : 0),
+        last && g->bias ? g->bias + n0 : NULL,
+        g->ls ? g->ls + n0 : NULL,
+        first_acc && g->rs ? g->rs + n0 : NULL,
+    };
+    return e;
+}
 
 typedef enum vit_gemm_isa {
     VIT_GEMM_BLAS,   /* cblas_sgemm */
@@ -28,5 +65,15 @@ typedef enum vit_gemm_isa {
 vit_gemm_isa vit_gemm_kernel_detect(void);
 /* Runs on the calling thread; isa must be AVX2 or AVX512 and supported. */
 void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g);
+
+/* Floats of B [K, N] packed for the AVX-512 kernel: panels of 32 columns, each [K][32], zero
+ * past N. */
+size_t vit_f32_packed_floats(int n, int k);
+/* Packs B: trans_b: B is [n, k] (a Linear weight) with row stride ldb; else [k, n]. dst holds
+ * vit_f32_packed_floats(n, k) floats, 64-byte aligned. */
+void vit_f32_pack(const float *b, int ldb, int trans_b, int n, int k, float *dst);
+/* vit_gemm_kernel_run(VIT_GEMM_AVX512, g) with B read from `packed` (packed from a B of
+ * g->N x g->K; g->B is not read). Only where the AVX-512 kernel runs. */
+void vit_gemm_kernel_run_packed(const vit_gemm_args *g, const float *packed);
 
 #endif

@@ -1,14 +1,15 @@
-/* gemm_weights.c — the bf16 copies of a model's GEMM weights, and which thread uses them.
+/* gemm_weights.c — the packed copies of a model's GEMM weights (bf16, or fp32 in the AVX-512
+ * kernel's panels), and which thread uses them.
  *
  * The families hand vit_linear / vit_gemm plain float pointers, so a weight is known by its
- * address and the shape it is used with. Rather than teach every family about bf16, the first
- * bf16 session of a model runs the network once with a recorder in use (session.c): every
- * product whose B lies outside that session's arena and input is a weight, and is listed with
- * (address, N, K, ldb, trans_b). finish() sorts the list, drops repeats and packs each weight
- * into one 64-byte aligned block. A run then finds each product's copy by binary search on the
- * same key; a product without one (attention's activations, a weight used with another shape)
- * stays fp32. Which table a thread uses is thread-local: the session sets it around a run and
- * the thread pool passes the caller's to its workers. */
+ * address and the shape it is used with. Rather than teach every family about packing, the
+ * first session of a model in a precision runs the network once with a recorder in use
+ * (session.c): every product whose B lies outside that session's arena and input is a weight,
+ * and is listed with (address, N, K, ldb, trans_b). finish() sorts the list, drops repeats and
+ * packs each weight into one 64-byte aligned block. A run then finds each product's copy by
+ * binary search on the same key; a product without one (attention's activations, a weight used
+ * with another shape) packs its B per call, in fp32. Which table a thread uses is thread-local:
+ * the session sets it around a run and the thread pool passes the caller's to its workers. */
 #include "kernels/gemm_weights.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_kernel.h"
 
 typedef struct weight_entry {
     const float *b;
@@ -24,11 +26,12 @@ typedef struct weight_entry {
 } weight_entry;
 
 struct vit_gemm_weights {
+    vit_gemm_format format;
     int recording;
     const char *skip_lo[2], *skip_hi[2]; /* recording: the session's own buffers */
     weight_entry *items;
     size_t count, cap;
-    uint32_t *storage;
+    uint32_t *storage; /* 32-bit words: bf16 pairs or floats */
     size_t words;
 };
 
@@ -46,12 +49,14 @@ vit_gemm_weights *vit_gemm_in_use(void)
     return thread_weights;
 }
 
-vit_gemm_weights *vit_gemm_weights_recorder(const void *arena, size_t arena_bytes,
-                                            const void *input, size_t input_bytes)
+vit_gemm_weights *vit_gemm_weights_recorder(vit_gemm_format format, const void *arena,
+                                            size_t arena_bytes, const void *input,
+                                            size_t input_bytes)
 {
     vit_gemm_weights *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
+    w->format = format;
     w->recording = 1;
     w->skip_lo[0] = arena;
     w->skip_hi[0] = (const char *)arena + arena_bytes;
@@ -109,6 +114,14 @@ static void record(vit_gemm_weights *w, const vit_gemm_args *g)
     w->items[w->count++] = (weight_entry){g->B, g->N, g->K, g->ldb, g->trans_b, 0};
 }
 
+/* Words of one packed weight; a multiple of 16, so every weight starts 64-byte aligned. */
+static size_t packed_words(vit_gemm_format format, int n, int k)
+{
+    size_t words =
+        format == VIT_GEMM_FORMAT_BF16 ? vit_bf16_packed_words(n, k) : vit_f32_packed_floats(n, k);
+    return (words + 15) & ~(size_t)15;
+}
+
 int vit_gemm_weights_finish(vit_gemm_weights *w)
 {
     if (w->recording < 0)
@@ -122,7 +135,7 @@ int vit_gemm_weights_finish(vit_gemm_weights *w)
             continue;
         w->items[kept] = w->items[i];
         w->items[kept].offset = w->words;
-        w->words += vit_bf16_packed_words(w->items[i].n, w->items[i].k);
+        w->words += packed_words(w->format, w->items[i].n, w->items[i].k);
         kept++;
     }
     w->count = kept;
@@ -131,9 +144,23 @@ int vit_gemm_weights_finish(vit_gemm_weights *w)
         return -ENOMEM;
     for (size_t i = 0; i < w->count; i++) {
         const weight_entry *e = &w->items[i];
-        vit_bf16_pack(e->b, e->ldb, e->trans_b, e->n, e->k, w->storage + e->offset);
+        if (w->format == VIT_GEMM_FORMAT_BF16)
+            vit_bf16_pack(e->b, e->ldb, e->trans_b, e->n, e->k, w->storage + e->offset);
+        else
+            vit_f32_pack(e->b, e->ldb, e->trans_b, e->n, e->k,
+                         (float *)(void *)(w->storage + e->offset));
     }
     return 0;
+}
+
+vit_gemm_format vit_gemm_weights_format(const vit_gemm_weights *w)
+{
+    return w->format;
+}
+
+int vit_gemm_weights_bf16_session(const vit_gemm_weights *w)
+{
+    return w && !w->recording && w->format == VIT_GEMM_FORMAT_BF16;
 }
 
 size_t vit_gemm_weights_bytes(const vit_gemm_weights *w, int *ret_count)
@@ -143,7 +170,7 @@ size_t vit_gemm_weights_bytes(const vit_gemm_weights *w, int *ret_count)
     return w ? w->words * sizeof(uint32_t) : 0;
 }
 
-const uint32_t *vit_gemm_weights_lookup(vit_gemm_weights *w, const vit_gemm_args *g)
+const void *vit_gemm_weights_lookup(vit_gemm_weights *w, const vit_gemm_args *g)
 {
     if (!w)
         return NULL;

@@ -16,7 +16,7 @@ float vit_gelu(float x)
 #include "kernels/fastmath512.h"
 
 /* The same maths as vit_fast_gelu with AVX-512 instructions the compiler will not pick on its
- * own: a Newton-refined reciprocal instead of a division, scalef for 2^k, masked row tails. */
+ * own: a Newton-refined reciprocal instead of a division, masked row tails. */
 __attribute__((target("avx512f"))) static void bias_gelu_512(int rows, int N, float *x, int ldx,
                                                              const float *bias)
 {

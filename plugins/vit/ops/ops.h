@@ -26,7 +26,7 @@ void vit_layernorm_rows(int rows, int C, const float *x, int ldx, const float *g
                         const float *beta, float eps, float *y, int ldy);
 
 /* activation.c --------------------------------------------------------------------------- */
-float vit_gelu(float x); /* exact erf form, |error| < 3e-7 */
+float vit_gelu(float x); /* exact erf form, |error| < 3e-7 * max(1, |x|) */
 /* x[r][j] = GELU(x[r][j] + bias[j]) (bias may be NULL). */
 void vit_bias_gelu_rows(int rows, int N, float *x, int ldx, const float *bias);
 /* In place: GELU's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), and

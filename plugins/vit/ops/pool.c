@@ -42,15 +42,58 @@ void vit_avgpool_rows(const float *x, int H, int W, int C, int k, int s, int pad
     }
 }
 
-VIT_HOT void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, int p1, float *out,
-                                 int ldo)
+/* Channels per block of the fused mixer: its coefficients live on the stack. */
+#define MIX_BLOCK 64
+
+/* An interior pixel, channels [0, n) of a block: all nine taps, so the loop vectorises. */
+static inline void mixer_pixel9(const float *m, size_t row, int C, int n, const float *a,
+                                const float *coef, float *o)
 {
-    vit_avgpool_rows(x, H, W, C, 3, 1, 1, 0, p0, p1, out, ldo);
-    for (int p = p0; p < p1; p++) {
-        float *o = out + (size_t)p * ldo;
-        const float *xp = x + (size_t)p * C;
-        for (int c = 0; c < C; c++)
-            o[c] -= xp[c];
+    const float *u = m - row, *d = m + row;
+    for (int c = 0; c < n; c++) {
+        float sum =
+            u[c - C] + u[c] + u[c + C] + m[c - C] + m[c] + m[c + C] + d[c - C] + d[c] + d[c + C];
+        o[c] = a[c] * m[c] + coef[c] * (sum * (1.0f / 9.0f) - m[c]);
+    }
+}
+
+/* A border pixel (py, px): the taps inside the map, averaged over their count. */
+static void mixer_pixel_border(const float *x, int H, int W, int C, int py, int px, int n,
+                               const float *a, const float *coef, float *o)
+{
+    int y0 = py > 0 ? py - 1 : 0, x0 = px > 0 ? px - 1 : 0;
+    int y1 = py + 1 < H ? py + 1 : H - 1, x1 = px + 1 < W ? px + 1 : W - 1;
+    float inv = 1.0f / (float)((y1 - y0 + 1) * (x1 - x0 + 1)), sum[MIX_BLOCK] = {0};
+    for (int iy = y0; iy <= y1; iy++)
+        for (int ix = x0; ix <= x1; ix++) {
+            const float *t = x + ((size_t)iy * W + ix) * C;
+            for (int c = 0; c < n; c++)
+                sum[c] += t[c];
+        }
+    const float *m = x + ((size_t)py * W + px) * C;
+    for (int c = 0; c < n; c++)
+        o[c] = a[c] * m[c] + coef[c] * (sum[c] * inv - m[c]);
+}
+
+VIT_HOT void vit_pool_mixer_residual_rows(const float *x, int H, int W, int C, int p0, int p1,
+                                          float scale, const float *g, const float *ls,
+                                          const float *rs, float *out)
+{
+    for (int c0 = 0; c0 < C; c0 += MIX_BLOCK) {
+        int n = C - c0 < MIX_BLOCK ? C - c0 : MIX_BLOCK;
+        float a[MIX_BLOCK], coef[MIX_BLOCK];
+        for (int c = 0; c < n; c++) {
+            a[c] = rs ? rs[c0 + c] : 1.0f;
+            coef[c] = scale * (g ? g[c0 + c] : 1.0f) * (ls ? ls[c0 + c] : 1.0f);
+        }
+        for (int p = p0; p < p1; p++) {
+            int py = p / W, px = p % W;
+            float *o = out + (size_t)p * C + c0;
+            if (py > 0 && py + 1 < H && px > 0 && px + 1 < W)
+                mixer_pixel9(x + (size_t)p * C + c0, (size_t)W * C, C, n, a, coef, o);
+            else
+                mixer_pixel_border(x + c0, H, W, C, py, px, n, a, coef, o);
+        }
     }
 }
 

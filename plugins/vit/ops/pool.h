@@ -10,9 +10,13 @@
 void vit_avgpool_rows(const float *x, int H, int W, int C, int k, int s, int pad,
                       int count_include_pad, int p0, int p1, float *out, int ldo);
 
-/* out = AvgPool3x3(x) - x with stride 1, padding 1, count_include_pad=False (the PoolFormer
- * token mixer), fused. */
-void vit_pool_mixer_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo);
+/* The pooling mixer with its residual, one pass: out[p][c] = a[c] * x[p][c] + coef[c] *
+ * (AvgPool3x3(x)[p][c] - x[p][c]) (stride 1, padding 1, count_include_pad=False; out != x)
+ * with a = rs and coef = scale * g * ls (NULL vectors count as 1). With a GroupNorm(1)
+ * y = GN(x) (g = its gamma, scale = its 1/sqrt(var + eps)) this is rs * x + ls * (AvgPool(y) -
+ * y), since the average's weights sum to 1. */
+void vit_pool_mixer_residual_rows(const float *x, int H, int W, int C, int p0, int p1, float scale,
+                                  const float *g, const float *ls, const float *rs, float *out);
 
 /* 2x2 max pooling, stride 2, floor mode (output H/2 x W/2). */
 void vit_maxpool2_rows(const float *x, int H, int W, int C, int p0, int p1, float *out, int ldo);
