@@ -215,22 +215,28 @@ START_TEST(test_gemm_shapes_and_layouts)
 }
 END_TEST
 
-START_TEST(test_linear_gelu_fused)
+START_TEST(test_linear_act_fused)
 {
     if (!use_backend(_i))
         return;
-    /* K = 300 spans two K blocks: GELU must see the finished sum, once */
-    int M = 29, N = 70, K = 300;
+    /* K = 1600 spans three K blocks: the activation must see the finished sum, once */
+    int M = 29, N = 70, K = 1600;
     float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K),
           *b = vt_rand_array(N);
     float *C = vt_rand_array((size_t)M * N);
-    double *ref = malloc(sizeof(double) * M * N);
-    naive_linear(M, N, K, A, W, b, ref);
+    double *lin = malloc(sizeof(double) * M * N), *ref = malloc(sizeof(double) * M * N);
+    naive_linear(M, N, K, A, W, b, lin);
     for (int i = 0; i < M * N; i++)
-        ref[i] = 0.5 * ref[i] * (1.0 + erf(ref[i] / sqrt(2.0)));
+        ref[i] = 0.5 * lin[i] * (1.0 + erf(lin[i] / sqrt(2.0)));
     vit_linear_gelu(M, N, K, A, K, W, b, C, N);
-    ck_assert_double_lt(max_abs_diff(C, ref, (size_t)M * N), 1e-4);
-    free(A), free(W), free(b), free(C), free(ref);
+    double e = max_abs_diff(C, ref, (size_t)M * N);
+    ck_assert_msg(e < 1e-4, "%s GELU: error %g", backends[_i], e);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = lin[i] / (1.0 + exp(-lin[i]));
+    vit_linear_silu(M, N, K, A, K, W, b, C, N);
+    e = max_abs_diff(C, ref, (size_t)M * N);
+    ck_assert_msg(e < 1e-4, "%s SiLU: error %g", backends[_i], e);
+    free(A), free(W), free(b), free(C), free(lin), free(ref);
 }
 END_TEST
 
@@ -366,7 +372,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(tc, test_linear_bias_and_accumulate, 0, 3);
     tcase_add_loop_test(tc, test_linear_rows_threaded_split, 0, 3);
     tcase_add_loop_test(tc, test_gemm_shapes_and_layouts, 0, 3);
-    tcase_add_loop_test(tc, test_linear_gelu_fused, 0, 3);
+    tcase_add_loop_test(tc, test_linear_act_fused, 0, 3);
     tcase_add_loop_test(tc, test_linear_residual_scales, 0, 3);
     tcase_add_test(tc, test_split_range_covers_everything);
     tcase_add_test(tc, test_layernorm);

@@ -316,6 +316,10 @@ static void fc1_rows(block_job *j, int r0, int r1)
         vit_linear_gelu(r1 - r0, m->hidden, s->C, in, s->C, m->fc1_w, m->fc1_b, h, m->hidden);
         return;
     }
+    if (m->act1 == VIT_MF_ACT_SILU) { /* likewise */
+        vit_linear_silu(r1 - r0, m->hidden, s->C, in, s->C, m->fc1_w, m->fc1_b, h, m->hidden);
+        return;
+    }
     vit_gemm(r1 - r0, m->hidden, s->C, 1.0f, in, s->C, m->fc1_w, s->C, 1, m->fc1_b, 0, h,
              m->hidden);
     if (m->act1 == VIT_MF_ACT_STARRELU)

@@ -49,9 +49,9 @@ static void pw1_task(void *ctx, int r0, int r1, int task)
     const vit_conv2d *c = &j->bt->pw1;
     for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
         int c1 = chunk_end(c0, r1);
-        vit_gemm(c1 - c0, c->cout, c->cin, 1.0f, j->s->x + (size_t)c0 * c->cin, c->cin, c->weight,
-                 c->cin, 1, c->bias, 0, j->s->hidden + (size_t)c0 * c->cout, c->cout);
-        vit_mf_act_rows(VIT_MF_ACT_SILU, j->s->hidden, c->cout, c->cout, c0, c1);
+        /* SiLU in the product's epilogue */
+        vit_linear_silu(c1 - c0, c->cout, c->cin, j->s->x + (size_t)c0 * c->cin, c->cin, c->weight,
+                        c->bias, j->s->hidden + (size_t)c0 * c->cout, c->cout);
     }
 }
 
@@ -191,9 +191,8 @@ static void fold_task(void *ctx, int r0, int r1, int task)
             vit_layernorm_rows(1, D, j->tok + (size_t)v->tok_row[r] * D, D, v->norm.weight,
                                v->norm.bias, v->norm.eps, s->y + (size_t)r * D, D);
     }
-    vit_gemm(r1 - r0, C, D, 1.0f, src + (size_t)r0 * D, D, v->proj.weight, D, 1, v->proj.bias, 0,
-             s->t + (size_t)r0 * 2 * C + C, 2 * C);
-    vit_mf_act_rows(VIT_MF_ACT_SILU, s->t + C, 2 * C, C, r0, r1);
+    vit_linear_silu(r1 - r0, C, D, src + (size_t)r0 * D, D, v->proj.weight, v->proj.bias,
+                    s->t + (size_t)r0 * 2 * C + C, 2 * C);
     for (int r = r0; r < r1; r++)
         memcpy(s->t + (size_t)r * 2 * C, j->in + (size_t)r * C, (size_t)C * sizeof(float));
 }

@@ -57,4 +57,10 @@ static inline float vit_fast_gelu(float x)
     return 0.5f * x * (1.0f + vit_fast_erff(x * 0.70710678118654752f));
 }
 
+/* SiLU x / (1 + e^-x). */
+static inline float vit_fast_silu(float x)
+{
+    return x / (1.0f + vit_fast_expf(-x));
+}
+
 #endif

@@ -9,6 +9,7 @@
  * once per process; parallel work splits rows of A over the session's pool, each part a
  * single-threaded product. */
 #include <cblas.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "kernels/gemm_bf16.h"
 #include "kernels/gemm_kernel.h"
 #include "kernels/gemm_weights.h"
-#include "ops/ops.h" /* the BLAS path's bias and GELU epilogues (activation.c) */
+#include "ops/ops.h" /* the BLAS path's bias, GELU and SiLU epilogues (activation.c) */
 
 void openblas_set_num_threads(int num_threads);
 char *openblas_get_corename(void);
@@ -138,7 +139,9 @@ static void gemm_blas_scaled(const vit_gemm_args *g)
                     (tmp[j] + (g->bias ? g->bias[n0 + j] : 0.0f)) * (g->ls ? g->ls[n0 + j] : 1.0f);
                 if (g->accumulate)
                     v += c[n0 + j] * (g->rs ? g->rs[n0 + j] : 1.0f);
-                c[n0 + j] = g->gelu ? vit_gelu(v) : v;
+                c[n0 + j] = g->act == VIT_GEMM_ACT_GELU   ? vit_gelu(v)
+                            : g->act == VIT_GEMM_ACT_SILU ? v / (1.0f + expf(-v))
+                                                          : v;
             }
         }
     }
@@ -163,8 +166,10 @@ static void gemm_blas(const vit_gemm_args *g)
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans, g->M, g->N,
                 g->K, g->alpha, g->A, g->lda, g->B, g->ldb, beta, g->C, g->ldc);
-    if (g->gelu)
+    if (g->act == VIT_GEMM_ACT_GELU)
         vit_bias_gelu_rows(g->M, g->N, g->C, g->ldc, NULL);
+    else if (g->act == VIT_GEMM_ACT_SILU)
+        vit_silu_rows(g->M, g->N, g->C, g->ldc);
 }
 
 void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
@@ -182,7 +187,18 @@ void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, 1, NULL, NULL};
+    vit_gemm_args g = {M,    N,   K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, VIT_GEMM_ACT_GELU,
+                       NULL, NULL};
+    gemm_dispatch(&g);
+}
+
+void vit_linear_silu(int M, int N, int K, const float *A, int lda, const float *W,
+                     const float *bias, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M,    N,   K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, VIT_GEMM_ACT_SILU,
+                       NULL, NULL};
     gemm_dispatch(&g);
 }
 

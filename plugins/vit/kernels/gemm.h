@@ -32,6 +32,9 @@ void vit_linear_residual(int M, int N, int K, const float *A, int lda, const flo
  * the result is still in registers (one pass over C fewer). */
 void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
                      const float *bias, float *C, int ldc);
+/* The same with SiLU x / (1 + e^-x) (MobileViT's and HAT-Net's 1x1 expansions). */
+void vit_linear_silu(int M, int N, int K, const float *A, int lda, const float *W,
+                     const float *bias, float *C, int ldc);
 /* vit_linear with beta 0, rows split over the pool's threads, each calling one-thread sgemm. */
 void vit_linear_rows(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
                      const float *W, const float *bias, float *C, int ldc);

@@ -10,9 +10,9 @@
  * accumulators (AVX-512: 12 x 32 in 24 zmm; AVX2: 6 x 16 in 12 ymm). Ragged edges: rows past M
  * reuse the strip's first row and are not stored; columns past N are masked (AVX-512) or go
  * through a small tile (AVX2). The first K block writes (or accumulates into) C, later blocks add
- * to it; bias (and GELU, for fc1) are applied once, with the last block, while the tile is still
- * in registers. KC is large (768: one block for every K of a ViT up to ViT-B's 768): each extra
- * block stores and reloads all of C, which at ViT shapes (C of 0.3-1.2 MB) misses the L2 and
+ * to it; bias (and GELU or SiLU, for fc1) are applied once, with the last block, while the tile is
+ * still in registers. KC is large (768: one block for every K of a ViT up to ViT-B's 768): each
+ * extra block stores and reloads all of C, which at ViT shapes (C of 0.3-1.2 MB) misses the L2 and
  * cost more than a panel outgrowing the L1 does.
  *
  * Weights packed once (vit_f32_pack, AVX-512 only): a model's weights go through the same
@@ -293,7 +293,9 @@ __attribute__((target("avx2,fma"))) static void tile256(int kc, const float *con
                 (tile[i][j] + (ep->bias ? ep->bias[j] : 0.0f)) * (ep->scale ? ep->scale[j] : 1.0f);
             if (ep->flags & TILE_LOAD_C)
                 v += ci[j] * (ep->flags & TILE_SCALE_C ? ep->c_scale[j] : 1.0f);
-            ci[j] = ep->flags & TILE_GELU ? vit_fast_gelu(v) : v;
+            ci[j] = ep->flags & TILE_GELU   ? vit_fast_gelu(v)
+                    : ep->flags & TILE_SILU ? vit_fast_silu(v)
+                                            : v;
         }
     }
 }
@@ -316,7 +318,9 @@ void vit_gemm_kernel_run(vit_gemm_isa isa, const vit_gemm_args *g)
                 float v = (g->bias ? g->bias[j] : 0.0f) * (g->ls ? g->ls[j] : 1.0f);
                 if (g->accumulate)
                     v += *c * (g->rs ? g->rs[j] : 1.0f);
-                *c = g->gelu ? vit_fast_gelu(v) : v;
+                *c = g->act == VIT_GEMM_ACT_GELU   ? vit_fast_gelu(v)
+                     : g->act == VIT_GEMM_ACT_SILU ? vit_fast_silu(v)
+                                                   : v;
             }
         return;
     }

@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 
+/* The activation a product's epilogue applies (vit_gemm_args.act). */
+enum { VIT_GEMM_ACT_NONE, VIT_GEMM_ACT_GELU, VIT_GEMM_ACT_SILU };
+
 typedef struct vit_gemm_args {
     int M, N, K;
     float alpha;
@@ -17,7 +20,7 @@ typedef struct vit_gemm_args {
     int accumulate;    /* C += result, else C = result */
     float *C;
     int ldc;
-    int gelu; /* apply GELU to the finished result (after bias and accumulate) */
+    int act; /* VIT_GEMM_ACT_*: applied to the finished result (after bias and accumulate) */
     /* A residual branch's scales, [N] or NULL: the result is ls * (alpha A.B + bias), and with
      * accumulate C's old value counts as rs * C (C = rs * C + ls * branch, MetaFormer's res and
      * layer scales). */
@@ -26,12 +29,14 @@ typedef struct vit_gemm_args {
 
 /* What a register tile's store does with its accumulators acc (tile512.h, the AVX2 tile):
  * r = alpha * acc + bias; r *= scale; with TILE_LOAD_C r += C (times c_scale with
- * TILE_SCALE_C); with TILE_GELU r = GELU(r); C = r. Per K block: bias and GELU with the last,
+ * TILE_SCALE_C); with TILE_GELU r = GELU(r), TILE_SILU r = SiLU(r); C = r. Per K block: bias
+ * and the activation with the last,
  * C loaded by every block after the first and by the first when accumulating (then scaled by
  * rs), scale (ls) by every block, as ls * (a + b) = ls * a + ls * b. */
 #define TILE_LOAD_C 1
 #define TILE_GELU 2
 #define TILE_SCALE_C 4
+#define TILE_SILU 8
 
 typedef struct vit_tile_epilogue {
     float alpha;
@@ -46,7 +51,9 @@ static inline vit_tile_epilogue vit_tile_epilogue_at(const vit_gemm_args *g, int
     int first_acc = k0 == 0 && g->accumulate;
     vit_tile_epilogue e = {
         g->alpha,
-        (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) | (last && g->gelu ? TILE_GELU : 0) |
+        (k0 > 0 || g->accumulate ? TILE_LOAD_C : 0) |
+            (last && g->act == VIT_GEMM_ACT_GELU ? TILE_GELU : 0) |
+            (last && g->act == VIT_GEMM_ACT_SILU ? TILE_SILU : 0) |
             (first_acc && g->rs ? TILE_SCALE_C : 0),
         last && g->bias ? g->bias + n0 : NULL,
         g->ls ? g->ls + n0 : NULL,

@@ -1,6 +1,6 @@
 /* tile512.h — the end of an AVX-512 register tile, shared by the fp32 kernel (gemm_kernel.c)
  * and the bf16 one (gemm_bf16.c): scale by alpha, add bias, the layer scale, add what C holds
- * (res-scaled), GELU, and store the rows and columns that exist (columns past N masked).
+ * (res-scaled), GELU or SiLU, and store the rows and columns that exist (columns past N masked).
  * Included by those two files only. */
 #ifndef VIT_TILE512_H
 #define VIT_TILE512_H
@@ -54,6 +54,9 @@ vit_tile512_store(const int mr, __m512 (*acc)[2], float *c, int ldc, int rows, i
         if (flags & TILE_GELU) {
             r0 = vit_gelu512(r0);
             r1 = vit_gelu512(r1);
+        } else if (flags & TILE_SILU) {
+            r0 = vit_silu512(r0);
+            r1 = vit_silu512(r1);
         }
         _mm512_mask_storeu_ps(ci, m0, r0);
         _mm512_mask_storeu_ps(ci + 16, m1, r1);
