@@ -70,6 +70,8 @@ def main():
              ("EVA-02", "not supported")),
             ("mobilevitv2", None, set_key("architecture", "mobilevitv2_050"), 3,
              ("MobileViT v2", "not supported")),
+            ("levit_conv", None, set_key("architecture", "levit_conv_128s"), 3,
+             ("LeViT with convolutional weights", "levit_* checkpoint", "not supported")),
             ("rope_name", None, set_key("architecture", "vit_base_patch16_rope_reg1_gap_256"), 3,
              ("RoPE", "not supported")),
             ("depht", None, set_arg("depht", 2), 1,

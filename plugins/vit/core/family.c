@@ -29,6 +29,9 @@ static const struct {
     {"beit*", "BEiT (relative position bias)"},
     {"swinv2_*", "Swin v2 (cosine attention, log-spaced position bias)"},
     {"mobilevitv2_*", "MobileViT v2 (separable linear self-attention, GroupNorm transformers)"},
+    {"levit_conv_*", "LeViT with convolutional weights (levit_conv_*: 1x1 convs on NCHW maps in "
+                     "place of levit_*'s Linear layers; the levit_* checkpoint of the same size "
+                     "runs)"},
 };
 
 static int matches(const vit_family *f, const char *architecture)
