@@ -125,6 +125,10 @@ class Supervision(VitdTestCase):
 
     def test_losing_the_bus_exits_nonzero(self):
         vitd = self.start_vitd("pipelines:\n" + FAST)
+        # org.vitd1 is owned on the control connection before the event connection is opened: a
+        # bus killed in between is a failed start ("Failed to connect", exit 1), not a lost bus
+        # (seen under ASan). Wait for a Classification, which comes on the event connection.
+        self.client.wait_for("fast streaming", lambda: len(self.seqs("fast")) >= 1)
         self.bus.proc.kill()  # dbus-daemon dies: vitd must exit so systemd restarts it
         self.bus.proc.wait(10)
         self.assertEqual(vitd.proc.wait(15), 1)
