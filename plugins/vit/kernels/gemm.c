@@ -182,24 +182,26 @@ void vit_gemm(int M, int N, int K, float alpha, const float *A, int lda, const f
     gemm_dispatch(&g);
 }
 
-void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
-                     const float *bias, float *C, int ldc)
+/* C[M,N] = act(A . W^T + bias): a Linear layer with its activation in the epilogue. */
+static void linear_act(int M, int N, int K, const float *A, int lda, const float *W,
+                       const float *bias, float *C, int ldc, int act)
 {
     if (M <= 0 || N <= 0)
         return;
-    vit_gemm_args g = {M,    N,   K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, VIT_GEMM_ACT_GELU,
-                       NULL, NULL};
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, act, NULL, NULL};
     gemm_dispatch(&g);
+}
+
+void vit_linear_gelu(int M, int N, int K, const float *A, int lda, const float *W,
+                     const float *bias, float *C, int ldc)
+{
+    linear_act(M, N, K, A, lda, W, bias, C, ldc, VIT_GEMM_ACT_GELU);
 }
 
 void vit_linear_silu(int M, int N, int K, const float *A, int lda, const float *W,
                      const float *bias, float *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    vit_gemm_args g = {M,    N,   K, 1.0f, A, lda, W, K, 1, bias, 0, C, ldc, VIT_GEMM_ACT_SILU,
-                       NULL, NULL};
-    gemm_dispatch(&g);
+    linear_act(M, N, K, A, lda, W, bias, C, ldc, VIT_GEMM_ACT_SILU);
 }
 
 void vit_linear_residual(int M, int N, int K, const float *A, int lda, const float *W,
