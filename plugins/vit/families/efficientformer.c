@@ -223,18 +223,13 @@ static int build_stage(vit_binder *b, ef_net *n, int i, int cin)
 static int build_head(vit_binder *b, ef_net *n)
 {
     int64_t C = n->stages[n->num_stages - 1].dim;
-    int dist_classes = 0;
     n->norm = (vit_mf_norm){VIT_MF_NORM_LAYER, NULL, NULL, EF_LN_EPS};
     int r = vit_binder_get(b, &n->norm.weight, VIT_SHAPE(C), "norm.weight");
     if (r == 0)
         r = vit_binder_get(b, &n->norm.bias, VIT_SHAPE(C), "norm.bias");
     if (r == 0)
-        r = vit_mf_get_head(b, C, "head", &n->base.num_classes, &n->head_w, &n->head_b);
-    if (r == 0)
-        r = vit_mf_get_head(b, C, "head_dist", &dist_classes, &n->dist_w, &n->dist_b);
-    if (r == 0 && dist_classes != n->base.num_classes)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor head_dist.weight has %d rows, head has %d",
-                          b->model->weights->path, dist_classes, n->base.num_classes);
+        r = vit_mf_get_distilled_heads(b, C, &n->base.num_classes, &n->head_w, &n->head_b,
+                                       &n->dist_w, &n->dist_b);
     return r;
 }
 

@@ -263,7 +263,7 @@ static int build_stage(vit_binder *b, vit_ef2_net *n, int i, int cin, int H, int
 
 static int build_head(vit_binder *b, vit_ef2_net *n)
 {
-    int C = n->stages[n->num_stages - 1].dim, dist_classes = 0;
+    int C = n->stages[n->num_stages - 1].dim;
     vit_mf_bn bn;
     int r = vit_mf_get_bn(b, &bn, C, "norm");
     float *affine = r == 0 ? vit_mf_calloc(&n->base.allocs, 2 * (size_t)C, sizeof(float)) : NULL;
@@ -273,13 +273,8 @@ static int build_head(vit_binder *b, vit_ef2_net *n)
         return r;
     vit_bn_to_affine(C, bn.gamma, bn.beta, bn.mean, bn.var, VIT_EF2_BN_EPS, affine, affine + C);
     n->norm = (vit_mf_norm){VIT_MF_NORM_AFFINE, affine, affine + C, 0.0f};
-    r = vit_mf_get_head(b, C, "head", &n->base.num_classes, &n->head_w, &n->head_b);
-    if (r == 0)
-        r = vit_mf_get_head(b, C, "head_dist", &dist_classes, &n->dist_w, &n->dist_b);
-    if (r == 0 && dist_classes != n->base.num_classes)
-        return vit_errorf(b->err, -EINVAL, "%s: tensor head_dist.weight has %d rows, head has %d",
-                          b->model->weights->path, dist_classes, n->base.num_classes);
-    return r;
+    return vit_mf_get_distilled_heads(b, C, &n->base.num_classes, &n->head_w, &n->head_b,
+                                      &n->dist_w, &n->dist_b);
 }
 
 static int build_net(vit_binder *b, void *net)

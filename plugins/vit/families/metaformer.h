@@ -316,6 +316,11 @@ int vit_mf_get_ln_block(vit_binder *b, vit_mf_block *blk, const char *p, int64_t
  * *ret_num_classes (1 to 1000000) from the weight's rows, then *ret_w and *ret_b. */
 int vit_mf_get_head(vit_binder *b, int64_t C, const char *prefix, int *ret_num_classes,
                     const float **ret_w, const float **ret_b);
+/* A DeiT-style pair of classifiers, "head" and "head_dist" (vit_mf_get_head each), which must
+ * have as many classes: -EINVAL naming both counts otherwise. */
+int vit_mf_get_distilled_heads(vit_binder *b, int64_t C, int *ret_num_classes,
+                               const float **ret_head_w, const float **ret_head_b,
+                               const float **ret_dist_w, const float **ret_dist_b);
 /* The classifier of a map: logits[num_classes] = head_w . mean over tokens of x [H*W, C] +
  * head_b (s->work holds the mean). */
 void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, const float *head_b,

@@ -117,6 +117,20 @@ int vit_mf_get_head(vit_binder *b, int64_t C, const char *prefix, int *ret_num_c
     return r < 0 ? r : vit_binder_get(b, ret_b, VIT_SHAPE(hw->shape[0]), "%s.bias", prefix);
 }
 
+int vit_mf_get_distilled_heads(vit_binder *b, int64_t C, int *ret_num_classes,
+                               const float **ret_head_w, const float **ret_head_b,
+                               const float **ret_dist_w, const float **ret_dist_b)
+{
+    int dist_classes = 0;
+    int r = vit_mf_get_head(b, C, "head", ret_num_classes, ret_head_w, ret_head_b);
+    if (r == 0)
+        r = vit_mf_get_head(b, C, "head_dist", &dist_classes, ret_dist_w, ret_dist_b);
+    if (r == 0 && dist_classes != *ret_num_classes)
+        return vit_errorf(b->err, -EINVAL, "%s: tensor head_dist.weight has %d rows, head has %d",
+                          b->model->weights->path, dist_classes, *ret_num_classes);
+    return r;
+}
+
 int vit_mf_get_conv(vit_binder *b, vit_conv2d *ret, int cin, int cout, int stride, int pad,
                     int groups, int with_bias, const char *fmt, ...)
 {
