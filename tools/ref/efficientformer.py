@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import common
+from .layers import Mlp
 
 ARCHS = {
     "efficientformer_l1": dict(depths=[3, 2, 6, 4], embed_dims=[48, 96, 224, 448], num_vit=1),
@@ -88,16 +89,6 @@ class Meta4D(nn.Module):
     def forward(self, x):
         x = x + self.ls1(self.pool(x) - x)
         return x + self.ls2(self.mlp(x))
-
-
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class Meta3D(nn.Module):

@@ -38,6 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import common
+from .layers import Mlp
 
 
 def _v1(stem, chs, br, tdims, tdepths, nf):
@@ -104,15 +105,6 @@ class Attention(nn.Module):
         return self.proj((a @ v).transpose(1, 2).reshape(B, N, C))
 
 
-class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.silu(self.fc1(x)))
-
 
 class TransformerBlock(nn.Module):
     def __init__(self, dim, heads):
@@ -120,7 +112,7 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=EPS)
         self.attn = Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, eps=EPS)
-        self.mlp = Mlp(dim, 2 * dim)
+        self.mlp = Mlp(dim, 2 * dim, act=F.silu)
 
     def forward(self, x):
         x = x + self.attn(self.norm1(x))
