@@ -332,28 +332,32 @@ START_TEST(test_patch_embed_matches_convolution)
 END_TEST
 
 typedef struct count_ctx {
-    atomic_int hits[64];
+    int n;
+    atomic_int hits[200];
 } count_ctx;
 
 static void count_task(void *ctx, int task, int n)
 {
     count_ctx *c = ctx;
-    ck_assert_int_eq(n, 64);
+    ck_assert_int_eq(n, c->n);
     atomic_fetch_add(&c->hits[task], 1);
 }
 
+/* Both ways of handing out tasks: the per-thread-first bit mask (up to 64) and the counter. */
 START_TEST(test_threadpool_runs_each_task_once)
 {
+    static const int sizes[] = {2, 3, 5, 63, 64, 65, 200};
     for (int threads = 1; threads <= 4; threads++) {
         vit_threadpool *pool;
         ck_assert_int_eq(vit_threadpool_new(threads, &pool, NULL), 0);
         ck_assert_int_eq(vit_threadpool_threads(pool), threads);
         for (int round = 0; round < 200; round++) {
             count_ctx c;
-            for (int i = 0; i < 64; i++)
+            c.n = sizes[round % 7];
+            for (int i = 0; i < c.n; i++)
                 atomic_init(&c.hits[i], 0);
-            vit_threadpool_run(pool, 64, count_task, &c);
-            for (int i = 0; i < 64; i++)
+            vit_threadpool_run(pool, c.n, count_task, &c);
+            for (int i = 0; i < c.n; i++)
                 ck_assert_int_eq(atomic_load(&c.hits[i]), 1);
         }
         vit_threadpool_free(pool);
