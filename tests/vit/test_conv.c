@@ -55,26 +55,26 @@ typedef struct conv_case {
 } conv_case;
 
 static const conv_case cases[] = {
-    {3, 16, 7, 4, 2, 1, 30, 27, VIT_CONV_CHW, 1}, /* PoolFormer stem */
-    {3, 16, 7, 4, 3, 1, 32, 32, VIT_CONV_CHW, 2}, /* PVT stem */
-    {8, 12, 3, 2, 1, 1, 11, 9, VIT_CONV_HWC, 1},  /* downsample */
-    {8, 12, 3, 1, 1, 4, 7, 6, VIT_CONV_HWC, 2},   /* grouped */
-    {10, 6, 1, 1, 0, 1, 5, 7, VIT_CONV_HWC, 2},   /* pointwise = Linear */
-    {6, 6, 1, 1, 0, 2, 5, 7, VIT_CONV_HWC, 1},    /* grouped pointwise */
-    {70, 70, 3, 1, 1, 70, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, two channel tiles */
-    {9, 18, 3, 2, 1, 9, 10, 9, VIT_CONV_HWC, 2},  /* depthwise x2 (SReT pools) */
-    {40, 80, 3, 2, 1, 40, 9, 8, VIT_CONV_HWC, 2}, /* depthwise x2, two channel tiles */
-    {3, 8, 3, 2, 1, 1, 28, 28, VIT_CONV_CHW, 2},  /* SReT stem conv */
-    {5, 5, 5, 1, 2, 5, 6, 7, VIT_CONV_HWC, 1},    /* depthwise 5x5 */
-    {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},    /* depthwise on planar: im2col path */
-    {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},  /* patchify on token-major */
-    {12, 12, 9, 1, 4, 12, 9, 9, VIT_CONV_HWC, 1}, /* depthwise 9x9: too many taps, im2col */
-    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
-    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
-    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
-    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2}, /* depthwise, tiles of 64 and 32 */
-    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1}, /* depthwise, one tile of 48 */
-    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2}, /* depthwise, one tile of 16 */
+    {3, 16, 7, 4, 2, 1, 30, 27, VIT_CONV_CHW, 1},   /* PoolFormer stem */
+    {3, 16, 7, 4, 3, 1, 32, 32, VIT_CONV_CHW, 2},   /* PVT stem */
+    {8, 12, 3, 2, 1, 1, 11, 9, VIT_CONV_HWC, 1},    /* downsample */
+    {8, 12, 3, 1, 1, 4, 7, 6, VIT_CONV_HWC, 2},     /* grouped */
+    {10, 6, 1, 1, 0, 1, 5, 7, VIT_CONV_HWC, 2},     /* pointwise = Linear */
+    {6, 6, 1, 1, 0, 2, 5, 7, VIT_CONV_HWC, 1},      /* grouped pointwise */
+    {70, 70, 3, 1, 1, 70, 9, 8, VIT_CONV_HWC, 2},   /* depthwise, two channel tiles */
+    {9, 18, 3, 2, 1, 9, 10, 9, VIT_CONV_HWC, 2},    /* depthwise x2 (SReT pools) */
+    {40, 80, 3, 2, 1, 40, 9, 8, VIT_CONV_HWC, 2},   /* depthwise x2, two channel tiles */
+    {3, 8, 3, 2, 1, 1, 28, 28, VIT_CONV_CHW, 2},    /* SReT stem conv */
+    {5, 5, 5, 1, 2, 5, 6, 7, VIT_CONV_HWC, 1},      /* depthwise 5x5 */
+    {5, 5, 3, 1, 1, 5, 6, 7, VIT_CONV_CHW, 1},      /* depthwise on planar: im2col path */
+    {4, 8, 4, 4, 0, 1, 16, 12, VIT_CONV_HWC, 2},    /* patchify on token-major */
+    {12, 12, 9, 1, 4, 12, 9, 9, VIT_CONV_HWC, 1},   /* depthwise 9x9: too many taps, im2col */
+    {96, 96, 3, 2, 1, 96, 9, 8, VIT_CONV_HWC, 2},   /* depthwise, tiles of 64 and 32 */
+    {48, 48, 3, 1, 1, 48, 7, 6, VIT_CONV_HWC, 1},   /* depthwise, one tile of 48 */
+    {16, 16, 3, 2, 1, 16, 8, 9, VIT_CONV_HWC, 2},   /* depthwise, one tile of 16 */
+    {32, 32, 7, 1, 3, 32, 12, 11, VIT_CONV_HWC, 2}, /* depthwise 7x7 (ConvFormer), interior */
+    {64, 64, 3, 1, 0, 64, 6, 7, VIT_CONV_HWC, 1},   /* depthwise, no padding: all interior */
+    {48, 48, 3, 2, 0, 48, 9, 10, VIT_CONV_HWC, 2},  /* depthwise x2, no padding */
 };
 
 START_TEST(test_conv_matches_naive)
@@ -124,6 +124,34 @@ START_TEST(test_conv_matches_naive)
     free(x);
     free(w);
     free(b);
+}
+END_TEST
+
+/* vit_dwconv2d_silu_rows = the depthwise conv, then x / (1 + e^-x), on the AVX-512 tiles (16,
+ * 48, 64 + 32 channels, 3x3 and 7x7 with interior and border pixels) and the plain path (70). */
+START_TEST(test_dwconv_silu_matches_naive)
+{
+    static const int shapes[][5] = {{16, 3, 1, 9, 8},
+                                    {48, 3, 2, 9, 10},
+                                    {96, 3, 1, 7, 6},
+                                    {32, 7, 1, 12, 11},
+                                    {70, 3, 1, 6, 5}};
+    const int *sh = shapes[_i];
+    int C = sh[0], k = sh[1], stride = sh[2], H = sh[3], W = sh[4], pad = k / 2;
+    vit_conv2d c = {C, C, k, k, stride, stride, pad, pad, C, NULL, NULL, 0};
+    float *w = vt_rand_array((size_t)C * k * k), *b = vt_rand_array((size_t)C);
+    c.weight = w;
+    c.bias = b;
+    float *x = vt_rand_array((size_t)C * H * W), *xin = to_hwc(x, C, H, W);
+    int pixels;
+    double *want = naive_conv(&c, x, H, W, &pixels);
+    float *out = calloc((size_t)pixels * C, sizeof(float));
+    vit_dwconv2d_silu_rows(&c, xin, H, W, 0, pixels, out, C);
+    double err = 0;
+    for (size_t i = 0; i < (size_t)pixels * C; i++)
+        err = fmax(err, fabs(out[i] - want[i] / (1.0 + exp(-want[i]))));
+    ck_assert_msg(err < 1e-4, "channels %d, %dx%d: max|diff| %g", C, k, k, err);
+    free(w), free(b), free(x), free(xin), free(want), free(out);
 }
 END_TEST
 
@@ -177,6 +205,7 @@ static Suite *conv_suite(void)
     Suite *s = suite_create("vit-conv");
     TCase *tc = tcase_create("conv");
     tcase_add_loop_test(tc, test_conv_matches_naive, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    tcase_add_loop_test(tc, test_dwconv_silu_matches_naive, 0, 5);
     tcase_add_test(tc, test_out_size_and_checks);
     tcase_add_test(tc, test_fold_bn_equals_conv_then_bn);
     suite_add_tcase(s, tc);

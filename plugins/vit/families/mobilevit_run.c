@@ -63,8 +63,7 @@ static void dw_pw2_task(void *ctx, int r0, int r1, int task)
     int M = bt->dw.cout, Co = bt->pw2.cout;
     for (int c0 = r0; c0 < r1; c0 += MV_CHUNK) {
         int c1 = chunk_end(c0, r1);
-        vit_dwconv2d_rows(&bt->dw, s->hidden, bt->H, bt->W, c0, c1, s->hidden2, M);
-        vit_mf_act_rows(VIT_MF_ACT_SILU, s->hidden2, M, M, c0, c1);
+        vit_dwconv2d_silu_rows(&bt->dw, s->hidden, bt->H, bt->W, c0, c1, s->hidden2, M);
         vit_gemm(c1 - c0, Co, M, 1.0f, s->hidden2 + (size_t)c0 * M, M, bt->pw2.weight, M, 1,
                  bt->pw2.bias, bt->residual, j->out + (size_t)c0 * Co, Co);
     }

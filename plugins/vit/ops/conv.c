@@ -224,43 +224,87 @@ static void dw_pixel_any(const vit_conv2d *c, const float *x, int H, int W, int 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "kernels/fastmath512.h"
 
-/* dw_pixel_16s over output pixels [p0, p1) for a block of nb (a multiple of 16, at most
- * DW_BLOCK) channels in explicit zmm accumulators: the portable build's x86-64-v4 clone of the
- * plain loop ran 20-40% slower than -march=native's. */
+/* One output pixel's nv * 16 channels (o0 applied to x, bias and out) from the taps [ky0, ky1) x
+ * [kx0, kx1) that fall inside the map, then SiLU when asked. Always inlined with constant nv and
+ * silu, and from dw_rows_512_nv with constant tap ranges for interior pixels of 3x3 and 7x7
+ * kernels: every loop unrolls and the accumulators stay in zmm registers (with a variable nv
+ * they lived on the stack and every pixel called memcpy). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw_pixel_512(const int nv, const int silu, const vit_conv2d *c, const float *x, int W, int iy0,
+             int ix0, int ky0, int ky1, int kx0, int kx1, const float *bias, const float *wt,
+             float *o)
+{
+    __m512 acc[DW_BLOCK / 16];
+    for (int j = 0; j < nv; j++)
+        acc[j] = bias ? _mm512_loadu_ps(bias + 16 * j) : _mm512_setzero_ps();
+    for (int ky = ky0; ky < ky1; ky++)
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *xi = x + ((size_t)(iy0 + ky) * W + ix0 + kx) * c->cin;
+            const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
+            for (int j = 0; j < nv; j++)
+                acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(xi + 16 * j), _mm512_load_ps(w + 16 * j),
+                                         acc[j]);
+        }
+    for (int j = 0; j < nv; j++)
+        _mm512_storeu_ps(o + 16 * j, silu ? vit_silu512(acc[j]) : acc[j]);
+}
+
+/* dw_pixel_16s over output pixels [p0, p1) for a block of nv * 16 channels: the portable
+ * build's x86-64-v4 clone of the plain loop ran 20-40% slower than -march=native's. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw_rows_512_nv(const int nv, const int silu, const vit_conv2d *c, const float *x, int H, int W,
+               int OW, int o0, int p0, int p1, const float *wt, float *out, int ldo)
+{
+    const float *bias = c->bias ? c->bias + o0 : NULL;
+    const int kh = c->kh, kw = c->kw;
+    x += o0;
+    for (int p = p0; p < p1; p++) {
+        int iy0 = (p / OW) * c->stride_h - c->pad_h, ix0 = (p % OW) * c->stride_w - c->pad_w;
+        float *o = out + (size_t)p * ldo + o0;
+        int inside = iy0 >= 0 && ix0 >= 0 && iy0 + kh <= H && ix0 + kw <= W;
+        if (inside && kh == 3 && kw == 3)
+            dw_pixel_512(nv, silu, c, x, W, iy0, ix0, 0, 3, 0, 3, bias, wt, o);
+        else if (inside && kh == 7 && kw == 7)
+            dw_pixel_512(nv, silu, c, x, W, iy0, ix0, 0, 7, 0, 7, bias, wt, o);
+        else
+            dw_pixel_512(nv, silu, c, x, W, iy0, ix0, iy0 < 0 ? -iy0 : 0,
+                         iy0 + kh > H ? H - iy0 : kh, ix0 < 0 ? -ix0 : 0,
+                         ix0 + kw > W ? W - ix0 : kw, bias, wt, o);
+    }
+}
+
+#define DW_ROWS_512(SILU)                                                                          \
+    switch (nb / 16) {                                                                             \
+    case 4:                                                                                        \
+        dw_rows_512_nv(4, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        dw_rows_512_nv(3, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        dw_rows_512_nv(2, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
+        break;                                                                                     \
+    default:                                                                                       \
+        dw_rows_512_nv(1, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
+        break;                                                                                     \
+    }
+
+/* A block of nb channels, nb a multiple of 16 and at most DW_BLOCK (64), SiLU applied or not. */
 __attribute__((target("avx512f"))) static void dw_rows_512(const vit_conv2d *c, const float *x,
                                                            int H, int W, int OW, int o0, int nb,
                                                            int p0, int p1, const float *wt,
-                                                           float *out, int ldo)
+                                                           int silu, float *out, int ldo)
 {
-    const int nv = nb / 16;
-    for (int p = p0; p < p1; p++) {
-        int oy = p / OW, ox = p % OW;
-        __m512 acc[DW_BLOCK / 16];
-        for (int j = 0; j < nv; j++)
-            acc[j] = c->bias ? _mm512_loadu_ps(c->bias + o0 + 16 * j) : _mm512_setzero_ps();
-        for (int ky = 0; ky < c->kh; ky++) {
-            int iy = oy * c->stride_h - c->pad_h + ky;
-            if (iy < 0 || iy >= H)
-                continue;
-            for (int kx = 0; kx < c->kw; kx++) {
-                int ix = ox * c->stride_w - c->pad_w + kx;
-                if (ix < 0 || ix >= W)
-                    continue;
-                const float *xi = x + ((size_t)iy * W + ix) * c->cin + o0;
-                const float *w = wt + (ky * c->kw + kx) * DW_BLOCK;
-                for (int j = 0; j < nv; j++)
-                    acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(xi + 16 * j),
-                                             _mm512_load_ps(w + 16 * j), acc[j]);
-            }
-        }
-        for (int j = 0; j < nv; j++)
-            _mm512_storeu_ps(out + (size_t)p * ldo + o0 + 16 * j, acc[j]);
+    if (silu) {
+        DW_ROWS_512(1)
+    } else {
+        DW_ROWS_512(0)
     }
 }
 #endif
 
-VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
-                               float *out, int ldo)
+static VIT_HOT void dwconv_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
+                                int silu, float *out, int ldo)
 {
     int OW = vit_conv_out_size(W, c->kw, c->stride_w, c->pad_w);
     int kk = c->kh * c->kw, full_ok = c->cout == c->cin;
@@ -273,7 +317,7 @@ VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W
         int tiled = full_ok && nb % 16 == 0;
 #if defined(__x86_64__) && defined(__GNUC__)
         if (tiled && vit_have_avx512()) {
-            dw_rows_512(c, x, H, W, OW, o0, nb, p0, p1, wt, out, ldo);
+            dw_rows_512(c, x, H, W, OW, o0, nb, p0, p1, wt, silu, out, ldo);
             continue;
         }
 #endif
@@ -284,7 +328,21 @@ VIT_HOT void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W
             else
                 dw_pixel_any(c, x, H, W, p / OW, p % OW, o0, nb, wt, o);
         }
+        if (silu && p1 > p0)
+            vit_silu_rows(p1 - p0, nb, out + (size_t)p0 * ldo + o0, ldo);
     }
+}
+
+void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
+                       float *out, int ldo)
+{
+    dwconv_rows(c, x, H, W, p0, p1, 0, out, ldo);
+}
+
+void vit_dwconv2d_silu_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
+                            float *out, int ldo)
+{
+    dwconv_rows(c, x, H, W, p0, p1, 1, out, ldo);
 }
 
 void vit_conv2d_rows(const vit_conv2d *c, const float *x, vit_conv_layout layout, int H, int W,

@@ -71,6 +71,9 @@ void vit_conv2d_run(vit_threadpool *pool, const vit_conv2d *c, const float *x,
  * Output channel o reads input channel o / m (PyTorch's grouping). */
 void vit_dwconv2d_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
                        float *out, int ldo);
+/* The same followed by SiLU, applied in registers before the store where AVX-512 runs it. */
+void vit_dwconv2d_silu_rows(const vit_conv2d *c, const float *x, int H, int W, int p0, int p1,
+                            float *out, int ldo);
 
 /* BatchNorm (inference) folded into the conv before it: w'[o] = w[o] * s[o], b'[o] = (b[o] -
  * mean[o]) * s[o] + beta[o], s[o] = gamma[o] / sqrt(var[o] + eps); bias may be NULL (zero).
