@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "core/threadpool.h"
 #include "kernels/gemm_kernel.h"
 #include "ops/ops.h"
 
@@ -86,12 +87,54 @@ START_TEST(test_fp32_weights_recorded_and_found)
 }
 END_TEST
 
+/* vit_linear_cols over a pool: each thread's whole 32-column panels come from the packed copy
+ * (W is zeroed after packing), bias and accumulation included, with the bits of one product. */
+START_TEST(test_cols_split_reads_packed_slices)
+{
+    if (vit_gemm_select("avx512") < 0)
+        return;
+    enum { N = 100, K = 72 }; /* 4 panels, the last of 4 columns */
+    for (int M = 1; M <= 13; M += 12) {
+        float *A = vt_rand_array((size_t)M * K), *W = vt_rand_array((size_t)N * K);
+        float *b = vt_rand_array(N), *C = vt_rand_array((size_t)M * N);
+        float *plain = malloc((size_t)M * N * 4), *start = malloc((size_t)M * N * 4);
+        memcpy(start, C, (size_t)M * N * 4);
+        vit_gemm_weights *w = vit_gemm_weights_recorder(VIT_GEMM_FORMAT_FP32, NULL, 0, NULL, 0);
+        ck_assert_ptr_nonnull(w);
+        vit_gemm_use(w);
+        vit_linear_cols(NULL, M, N, K, A, K, W, b, 1.0f, C, N); /* one part: the whole weight */
+        vit_gemm_use(NULL);
+        ck_assert_int_eq(vit_gemm_weights_finish(w), 0);
+        int count = 0;
+        vit_gemm_weights_bytes(w, &count);
+        ck_assert_int_eq(count, 1);
+
+        memcpy(plain, start, (size_t)M * N * 4);
+        vit_linear(M, N, K, A, K, W, b, 1.0f, plain, N);
+        memset(W, 0, (size_t)N * K * 4);
+        for (int threads = 1; threads <= 3; threads++) {
+            vit_threadpool *pool;
+            ck_assert_int_eq(vit_threadpool_new(threads, &pool, NULL), 0);
+            memcpy(C, start, (size_t)M * N * 4);
+            vit_gemm_use(w);
+            vit_linear_cols(pool, M, N, K, A, K, W, b, 1.0f, C, N);
+            vit_gemm_use(NULL);
+            ck_assert_mem_eq(C, plain, (size_t)M * N * 4);
+            vit_threadpool_free(pool);
+        }
+        vit_gemm_weights_free(w);
+        free(A), free(W), free(b), free(C), free(plain), free(start);
+    }
+}
+END_TEST
+
 static Suite *weights_suite(void)
 {
     Suite *s = suite_create("vit-gemm-weights");
     TCase *tc = tcase_create("fp32");
     tcase_add_test(tc, test_packed_matches_per_call_packing);
     tcase_add_test(tc, test_fp32_weights_recorded_and_found);
+    tcase_add_test(tc, test_cols_split_reads_packed_slices);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -544,7 +544,8 @@ void vit_mf_mean_head(vit_mf_state *s, const float *x, const float *head_w, cons
                       int num_classes, float *logits)
 {
     vit_token_mean(x, s->C, s->H * s->W, s->C, s->work);
-    vit_linear(1, num_classes, s->C, s->work, s->C, head_w, head_b, 0.0f, logits, num_classes);
+    vit_linear_cols(s->pool, 1, num_classes, s->C, s->work, s->C, head_w, head_b, 0.0f, logits,
+                    num_classes);
 }
 
 /* ---- stages ------------------------------------------------------------------------------ */
@@ -593,7 +594,8 @@ void vit_mf_distilled_head(vit_mf_state *s, const float *x, const float *head_w,
     vit_mf_mean_head(s, x, head_w, head_b, num_classes, logits);
     if (!dist_w)
         return;
-    vit_linear(1, num_classes, s->C, s->work, s->C, dist_w, dist_b, 1.0f, logits, num_classes);
+    vit_linear_cols(s->pool, 1, num_classes, s->C, s->work, s->C, dist_w, dist_b, 1.0f, logits,
+                    num_classes);
     for (int k = 0; k < num_classes; k++)
         logits[k] *= 0.5f;
 }

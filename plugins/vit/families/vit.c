@@ -238,7 +238,7 @@ static void reduce_pool(const vit_net *n, const float *src, int first, float *fe
     }
 }
 
-static void vit_head(const vit_pass *p, float *logits)
+static void vit_head(const vit_pass *p, vit_threadpool *pool, float *logits)
 {
     const vit_net *n = p->n;
     int D = n->dim, K = n->num_classes;
@@ -262,9 +262,10 @@ static void vit_head(const vit_pass *p, float *logits)
         vit_layernorm_rows(feats, D, feat, D, n->fc_norm_w, n->fc_norm_b, n->eps, fn, D);
     else
         memcpy(fn, feat, (size_t)feats * D * sizeof(float));
-    vit_linear(1, K, D, fn, D, n->head_w, n->head_b, 0.0f, logits, K);
+    vit_linear_cols(pool, 1, K, D, fn, D, n->head_w, n->head_b, 0.0f, logits, K);
     if (n->dist_token) {
-        vit_linear(1, K, D, fn + D, D, n->head_dist_w, n->head_dist_b, 0.0f, p->a.logits2, K);
+        vit_linear_cols(pool, 1, K, D, fn + D, D, n->head_dist_w, n->head_dist_b, 0.0f,
+                        p->a.logits2, K);
         for (int k = 0; k < K; k++)
             logits[k] = 0.5f * (logits[k] + p->a.logits2[k]);
     }
@@ -279,7 +280,7 @@ static int vit_run_net(const vit_model *m, vit_run *run, const float *chw)
     vit_threadpool_run(run->pool, parts, embed_task, &p);
     for (p.layer = 0; p.layer < p.n->depth; p.layer++)
         vit_threadpool_run(run->pool, parts, block_task, &p);
-    vit_head(&p, run->logits);
+    vit_head(&p, run->pool, run->logits);
     return 0;
 }
 

@@ -88,11 +88,9 @@ static void gemm_blas(const vit_gemm_args *g);
 /* A product: in a bf16 session (the thread's weights are a bf16 table) in bf16, B from its
  * packed copy or, for an activation (attention's keys and values), converted per call; else
  * from the packed fp32 copy when the weights hold one (and the AVX-512 kernel is still the one
- * in use), else the fp32 backend packing B per call. */
-static void gemm_dispatch(const vit_gemm_args *g)
+ * in use), else the fp32 backend packing B per call. `packed` is what the lookup found. */
+static void gemm_run(const vit_gemm_args *g, vit_gemm_weights *w, const void *packed)
 {
-    vit_gemm_weights *w = vit_gemm_in_use();
-    const void *packed = vit_gemm_weights_lookup(w, g);
     if (vit_gemm_weights_bf16_session(w) && g->K > 0) {
         if (packed)
             vit_gemm_bf16_run(g, packed);
@@ -104,6 +102,33 @@ static void gemm_dispatch(const vit_gemm_args *g)
         gemm_blas(g);
     else
         vit_gemm_kernel_run(gemm_isa, g);
+}
+
+static void gemm_dispatch(const vit_gemm_args *g)
+{
+    vit_gemm_weights *w = vit_gemm_in_use();
+    gemm_run(g, w, vit_gemm_weights_lookup(w, g));
+}
+
+/* Columns [n0, n1) of product g, n0 a multiple of 32: the packed copies (fp32 and bf16) are
+ * panels of 32 columns, so the slice's panels are the whole weight's from panel n0 / 32 on.
+ * The lookup is made with the whole product, as the recording run saw it. */
+static void gemm_dispatch_cols(const vit_gemm_args *g, int n0, int n1)
+{
+    vit_gemm_weights *w = vit_gemm_in_use();
+    const void *packed = vit_gemm_weights_lookup(w, g);
+    vit_gemm_args s = *g;
+    s.N = n1 - n0;
+    s.B = g->B + (g->trans_b ? (size_t)n0 * g->ldb : (size_t)n0);
+    s.bias = g->bias ? g->bias + n0 : NULL;
+    s.ls = g->ls ? g->ls + n0 : NULL;
+    s.rs = g->rs ? g->rs + n0 : NULL;
+    s.C = g->C + n0;
+    if (packed && vit_gemm_weights_bf16_session(w))
+        packed = (const uint32_t *)packed + (size_t)n0 * ((g->K + 1) / 2);
+    else if (packed)
+        packed = (const float *)packed + (size_t)n0 * g->K;
+    gemm_run(&s, w, packed);
 }
 
 int vit_gemm_fp32_packing(void)
@@ -217,6 +242,26 @@ void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, co
                 float beta, float *C, int ldc)
 {
     vit_gemm(M, N, K, 1.0f, A, lda, W, K, 1, bias, beta != 0.0f, C, ldc);
+}
+
+static void cols_task(void *ctx, int task, int num_tasks)
+{
+    const vit_gemm_args *g = ctx;
+    int p0, p1;
+    vit_split_range((g->N + 31) / 32, num_tasks, task, &p0, &p1);
+    int n1 = 32 * p1 < g->N ? 32 * p1 : g->N;
+    if (32 * p0 < n1)
+        gemm_dispatch_cols(g, 32 * p0, n1);
+}
+
+void vit_linear_cols(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
+                     const float *W, const float *bias, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, beta != 0.0f, C, ldc, 0, NULL, NULL};
+    int parts = vit_threadpool_threads(pool), panels = (N + 31) / 32;
+    vit_threadpool_run(pool, parts < panels ? parts : panels, cols_task, &g);
 }
 
 typedef struct linear_job {

@@ -38,6 +38,10 @@ void vit_linear_silu(int M, int N, int K, const float *A, int lda, const float *
 /* vit_linear with beta 0, rows split over the pool's threads, each calling one-thread sgemm. */
 void vit_linear_rows(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
                      const float *W, const float *bias, float *C, int ldc);
+/* vit_linear with its columns split over the pool's threads (in whole 32-column panels): for
+ * products of few rows, a classifier head's one, which a split by rows leaves to one thread. */
+void vit_linear_cols(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
+                     const float *W, const float *bias, float beta, float *C, int ldc);
 /* ---- packed weights (gemm_weights.c) ------------------------------------------------------
  * Packed copies of one model's GEMM weights, in bf16 or in fp32 laid out as the AVX-512 kernel
  * reads them: every product whose B is a weight (not in the session's own buffers) gets a copy,
