@@ -349,7 +349,7 @@ static void mf2_head(const mf2_net *n, vit_mf_state *s, float *logits)
     vit_token_mean(s->x, C, s->H * s->W, C, feat);
     vit_layernorm_rows(1, C, feat, C, n->head_norm.weight, n->head_norm.bias, MF2_EPS, fn, C);
     if (Hd) { /* fc1 -> SquaredReLU -> LayerNorm -> fc2 */
-        vit_linear(1, Hd, C, fn, C, n->fc1_w, n->fc1_b, 0.0f, h, Hd);
+        vit_linear_cols(s->pool, 1, Hd, C, fn, C, n->fc1_w, n->fc1_b, 0.0f, h, Hd);
         for (int k = 0; k < Hd; k++)
             h[k] = h[k] > 0.0f ? h[k] * h[k] : 0.0f;
         vit_layernorm_rows(1, Hd, h, Hd, n->head_fc_norm.weight, n->head_fc_norm.bias, MF2_EPS, h,
@@ -357,8 +357,8 @@ static void mf2_head(const mf2_net *n, vit_mf_state *s, float *logits)
         fn = h;
         C = Hd;
     }
-    vit_linear(1, n->base.num_classes, C, fn, C, n->fc_w, n->fc_b, 0.0f, logits,
-               n->base.num_classes);
+    vit_linear_cols(s->pool, 1, n->base.num_classes, C, fn, C, n->fc_w, n->fc_b, 0.0f, logits,
+                    n->base.num_classes);
 }
 
 static size_t mf2_layout(const mf2_net *n, int threads, char *base, vit_mf_state *s)

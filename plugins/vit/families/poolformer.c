@@ -217,8 +217,8 @@ static void pf_head(const pf_net *n, vit_mf_state *s, float *logits)
         vit_layernorm_rows(1, C, feat, C, n->head_norm.weight, n->head_norm.bias, n->head_norm.eps,
                            fn, C);
     }
-    vit_linear(1, n->base.num_classes, C, fn, C, n->head_w, n->head_b, 0.0f, logits,
-               n->base.num_classes);
+    vit_linear_cols(s->pool, 1, n->base.num_classes, C, fn, C, n->head_w, n->head_b, 0.0f, logits,
+                    n->base.num_classes);
 }
 
 static int pf_run(const vit_model *m, vit_run *run, const float *chw)

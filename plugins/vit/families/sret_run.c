@@ -179,7 +179,7 @@ static void run_stage(vit_sret_pass *p, vit_threadpool *pool, const vit_sret_sta
     }
 }
 
-static void vit_sret_head(const vit_sret_pass *p, float *logits)
+static void vit_sret_head(const vit_sret_pass *p, vit_threadpool *pool, float *logits)
 {
     const vit_sret_net *n = p->n;
     const vit_sret_stage *st = &n->stages[n->num_stages - 1];
@@ -191,8 +191,8 @@ static void vit_sret_head(const vit_sret_pass *p, float *logits)
     for (int c = 0; c < C; c++)
         feat[c] /= (float)st->N;
     vit_layernorm_rows(1, C, feat, C, n->norm_w, n->norm_b, 1e-6f, p->a.feat_norm, C);
-    vit_linear(1, n->num_classes, C, p->a.feat_norm, C, n->head_w, n->head_b, 0.0f, logits,
-               n->num_classes);
+    vit_linear_cols(pool, 1, n->num_classes, C, p->a.feat_norm, C, n->head_w, n->head_b, 0.0f,
+                    logits, n->num_classes);
 }
 
 int vit_sret_run(const vit_model *m, vit_run *run, const float *chw)
@@ -215,6 +215,6 @@ int vit_sret_run(const vit_model *m, vit_run *run, const float *chw)
             p.x = out;
         }
     }
-    vit_sret_head(&p, run->logits);
+    vit_sret_head(&p, run->pool, run->logits);
     return 0;
 }
