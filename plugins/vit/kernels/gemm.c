@@ -244,14 +244,30 @@ void vit_linear(int M, int N, int K, const float *A, int lda, const float *W, co
     vit_gemm(M, N, K, 1.0f, A, lda, W, K, 1, bias, beta != 0.0f, C, ldc);
 }
 
+void vit_split_cols(int N, int parts, int i, int *n0, int *n1)
+{
+    int p0, p1;
+    vit_split_range((N + 31) / 32, parts, i, &p0, &p1);
+    *n0 = 32 * p0;
+    *n1 = 32 * p1 < N ? 32 * p1 : N;
+}
+
+void vit_linear_part(const vit_linear_spec *l, int n0, int n1)
+{
+    if (l->M <= 0 || n1 <= n0)
+        return;
+    vit_gemm_args g = {l->M, l->N,    l->K,          1.0f, l->A,   l->lda, l->W,  l->K,
+                       1,    l->bias, l->accumulate, l->C, l->ldc, l->act, l->ls, l->rs};
+    gemm_dispatch_cols(&g, n0, n1);
+}
+
 static void cols_task(void *ctx, int task, int num_tasks)
 {
     const vit_gemm_args *g = ctx;
-    int p0, p1;
-    vit_split_range((g->N + 31) / 32, num_tasks, task, &p0, &p1);
-    int n1 = 32 * p1 < g->N ? 32 * p1 : g->N;
-    if (32 * p0 < n1)
-        gemm_dispatch_cols(g, 32 * p0, n1);
+    int n0, n1;
+    vit_split_cols(g->N, num_tasks, task, &n0, &n1);
+    if (n0 < n1)
+        gemm_dispatch_cols(g, n0, n1);
 }
 
 void vit_linear_cols(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,

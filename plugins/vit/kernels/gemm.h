@@ -42,6 +42,25 @@ void vit_linear_rows(vit_threadpool *pool, int M, int N, int K, const float *A, 
  * products of few rows, a classifier head's one, which a split by rows leaves to one thread. */
 void vit_linear_cols(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
                      const float *W, const float *bias, float beta, float *C, int ldc);
+/* The activation a product's epilogue applies (vit_gemm_args.act, vit_linear_spec.act). */
+enum { VIT_GEMM_ACT_NONE, VIT_GEMM_ACT_GELU, VIT_GEMM_ACT_SILU };
+/* A Linear layer as data, for products split by columns: C[M, N] (stride ldc) = act(A[M, K] .
+ * W[N, K]^T + bias) or, with accumulate, rs * C + ls * (A . W^T + bias) (ls, rs, bias may be
+ * NULL; act, a VIT_GEMM_ACT_*, applies without accumulate). */
+typedef struct vit_linear_spec {
+    int M, N, K;
+    const float *A;
+    int lda;
+    const float *W, *bias;
+    int act, accumulate;
+    const float *ls, *rs;
+    float *C;
+    int ldc;
+} vit_linear_spec;
+/* Part i of `parts` of N columns, in whole 32-column panels (the packed copies' width). */
+void vit_split_cols(int N, int parts, int i, int *n0, int *n1);
+/* Output columns [n0, n1) of l (n0 from vit_split_cols), W read from its packed copy. */
+void vit_linear_part(const vit_linear_spec *l, int n0, int n1);
 /* ---- packed weights (gemm_weights.c) ------------------------------------------------------
  * Packed copies of one model's GEMM weights, in bf16 or in fp32 laid out as the AVX-512 kernel
  * reads them: every product whose B is a weight (not in the session's own buffers) gets a copy,

@@ -5,8 +5,7 @@
 
 #include <stddef.h>
 
-/* The activation a product's epilogue applies (vit_gemm_args.act). */
-enum { VIT_GEMM_ACT_NONE, VIT_GEMM_ACT_GELU, VIT_GEMM_ACT_SILU };
+#include "kernels/gemm.h" /* VIT_GEMM_ACT_* */
 
 typedef struct vit_gemm_args {
     int M, N, K;
