@@ -376,7 +376,7 @@ static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
 
 static int mlp_by_cols(const block_job *j, int rows)
 {
-    return j->s->threads > 1 && rows <= MLP_COLS_MAX_ROWS && j->fuse_residual && !j->m->has_dw;
+    return j->s->threads > 1 && rows <= VIT_MF_COLS_MAX_ROWS && j->fuse_residual && !j->m->has_dw;
 }
 
 static void norm_task(void *ctx, int r0, int r1, int task)

@@ -263,21 +263,26 @@ void vit_linear_part(const vit_linear_spec *l, int n0, int n1)
 
 static void cols_task(void *ctx, int task, int num_tasks)
 {
-    const vit_gemm_args *g = ctx;
+    const vit_linear_spec *l = ctx;
     int n0, n1;
-    vit_split_cols(g->N, num_tasks, task, &n0, &n1);
-    if (n0 < n1)
-        gemm_dispatch_cols(g, n0, n1);
+    vit_split_cols(l->N, num_tasks, task, &n0, &n1);
+    vit_linear_part(l, n0, n1);
+}
+
+void vit_linear_spec_cols(vit_threadpool *pool, const vit_linear_spec *l)
+{
+    if (l->M <= 0 || l->N <= 0)
+        return;
+    int parts = vit_threadpool_threads(pool), panels = (l->N + 31) / 32;
+    vit_threadpool_run(pool, parts < panels ? parts : panels, cols_task, (void *)l);
 }
 
 void vit_linear_cols(vit_threadpool *pool, int M, int N, int K, const float *A, int lda,
                      const float *W, const float *bias, float beta, float *C, int ldc)
 {
-    if (M <= 0 || N <= 0)
-        return;
-    vit_gemm_args g = {M, N, K, 1.0f, A, lda, W, K, 1, bias, beta != 0.0f, C, ldc, 0, NULL, NULL};
-    int parts = vit_threadpool_threads(pool), panels = (N + 31) / 32;
-    vit_threadpool_run(pool, parts < panels ? parts : panels, cols_task, &g);
+    vit_linear_spec l = {M,    N,    K, A,  lda, W, bias, VIT_GEMM_ACT_NONE, beta != 0.0f,
+                         NULL, NULL, C, ldc};
+    vit_linear_spec_cols(pool, &l);
 }
 
 typedef struct linear_job {

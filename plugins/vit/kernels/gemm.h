@@ -61,6 +61,8 @@ typedef struct vit_linear_spec {
 void vit_split_cols(int N, int parts, int i, int *n0, int *n1);
 /* Output columns [n0, n1) of l (n0 from vit_split_cols), W read from its packed copy. */
 void vit_linear_part(const vit_linear_spec *l, int n0, int n1);
+/* All of l, its columns split over the pool's threads. */
+void vit_linear_spec_cols(vit_threadpool *pool, const vit_linear_spec *l);
 /* ---- packed weights (gemm_weights.c) ------------------------------------------------------
  * Packed copies of one model's GEMM weights, in bf16 or in fp32 laid out as the AVX-512 kernel
  * reads them: every product whose B is a weight (not in the session's own buffers) gets a copy,
