@@ -353,25 +353,12 @@ static size_t ef_arena_bytes(const vit_model *m, int threads)
     return ef_layout(m->net, threads, NULL, &s);
 }
 
-typedef struct relu_job {
-    float *x;
-    int C;
-} relu_job;
-
-static void relu_task(void *ctx, int r0, int r1, int task)
-{
-    const relu_job *j = ctx;
-    vit_mf_act_rows(VIT_MF_ACT_RELU, j->x, j->C, j->C, r0, r1);
-}
-
 /* y = conv(x) then ReLU, swapping x and y. */
 static void ef_conv_relu(vit_mf_state *s, const vit_conv2d *c, const float *in,
                          vit_conv_layout layout, int H, int W)
 {
     int OH = vit_conv_out_size(H, c->kh, 2, 1), OW = vit_conv_out_size(W, c->kw, 2, 1);
-    vit_mf_conv(s, c, in, layout, H, W, s->y, c->cout);
-    relu_job j = {s->y, c->cout};
-    vit_mf_parallel(s, OH * OW, relu_task, &j);
+    vit_mf_conv_act(s, c, in, layout, H, W, s->y, c->cout, VIT_MF_ACT_RELU);
     float *t = s->x;
     s->x = s->y;
     s->y = t;

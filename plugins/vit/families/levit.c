@@ -461,7 +461,7 @@ static int lv_run(const vit_model *m, vit_run *run, const float *chw)
     lv_layout(n, run->threads, run->arena, &s);
     vit_mf_stem_run(&s, run->pool, &n->stem[0], chw, n->base.img_h, n->base.img_w);
     for (int i = 1; i < n->num_stems; i++) { /* act, then the next conv into y; swap */
-        vit_mf_act_rows(n->act, s.x, s.C, s.C, 0, s.H * s.W);
+        vit_mf_act_run(&s, n->act, s.x, s.C);
         const vit_conv2d *c = &n->stem[i];
         vit_mf_conv(&s, c, s.x, VIT_CONV_HWC, s.H, s.W, s.y, c->cout);
         float *t = s.x;

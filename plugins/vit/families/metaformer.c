@@ -81,6 +81,24 @@ void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1)
         relu_rows(x, ldx, N, r0, r1);
 }
 
+typedef struct act_job {
+    vit_mf_act act;
+    float *x;
+    int C;
+} act_job;
+
+static void act_task(void *ctx, int r0, int r1, int task)
+{
+    const act_job *j = ctx;
+    vit_mf_act_rows(j->act, j->x, j->C, j->C, r0, r1);
+}
+
+void vit_mf_act_run(vit_mf_state *s, vit_mf_act act, float *x, int C)
+{
+    act_job j = {act, x, C};
+    vit_mf_parallel(s, s->H * s->W, act_task, &j);
+}
+
 void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,
                  int H, int W, float *out, int ldo)
 {
@@ -371,9 +389,6 @@ static void mlp_dw_fc2_task(void *ctx, int r0, int r1, int task)
  * own share of fc1 and fc2, for two more barriers: norm rows, fc1 columns (+ act), fc2 columns
  * (+ residual). */
 
-#define MLP_COLS_MAX_ROWS                                                                          \
-    64 /* bench_ab at 2 threads: 64 beat 0 (EfficientFormer-L1 -12%) and 200 */
-
 static int mlp_by_cols(const block_job *j, int rows)
 {
     return j->s->threads > 1 && rows <= VIT_MF_COLS_MAX_ROWS && j->fuse_residual && !j->m->has_dw;
@@ -404,27 +419,18 @@ static void fc1_cols_task(void *ctx, int task, int num_tasks)
         vit_mf_act_rows(m->act1, s->hidden + n0, m->hidden, n1 - n0, 0, rows);
 }
 
-static void fc2_cols_task(void *ctx, int task, int num_tasks)
-{
-    block_job *j = ctx;
-    const vit_mf_mlp *m = j->m;
-    vit_mf_state *s = j->s;
-    int n0, n1;
-    vit_split_cols(s->C, num_tasks, task, &n0, &n1);
-    vit_linear_spec l = {
-        s->H * s->W,       s->C, m->hidden, s->hidden, m->hidden, m->fc2_w, m->fc2_b,
-        VIT_GEMM_ACT_NONE, 1,    j->ls,     j->rs,     s->x,      s->C};
-    vit_linear_part(&l, n0, n1);
-}
-
 static void mlp_cols_run(block_job *j, int rows)
 {
+    const vit_mf_mlp *m = j->m;
     vit_mf_state *s = j->s;
     if (j->norm)
         vit_mf_parallel(s, rows, norm_task, j);
-    int p1 = (j->m->hidden + 31) / 32, p2 = (s->C + 31) / 32;
-    vit_threadpool_run(s->pool, s->threads < p1 ? s->threads : p1, fc1_cols_task, j);
-    vit_threadpool_run(s->pool, s->threads < p2 ? s->threads : p2, fc2_cols_task, j);
+    int panels = (m->hidden + 31) / 32; /* fc1's act runs on each part's columns: its own task */
+    vit_threadpool_run(s->pool, s->threads < panels ? s->threads : panels, fc1_cols_task, j);
+    vit_linear_spec fc2 = {
+        rows, s->C,  m->hidden, s->hidden, m->hidden, m->fc2_w, m->fc2_b, VIT_GEMM_ACT_NONE,
+        1,    j->ls, j->rs,     s->x,      s->C};
+    vit_linear_spec_cols(s->pool, &fc2);
     if (mlp_takes_stats(j)) /* the parts' partials, as a row-parallel run would leave them */
         for (int t = 0, parts = vit_mf_parts(s, rows); t < parts; t++) {
             int r0, r1;

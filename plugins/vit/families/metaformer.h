@@ -216,6 +216,8 @@ void vit_mf_residual(vit_mf_state *s, const float *ls, const float *t);
 
 /* In place, rows [r0, r1) of x [.., N] (stride ldx). */
 void vit_mf_act_rows(vit_mf_act act, float *x, int ldx, int N, int r0, int r1);
+/* In place, the s->H * s->W rows of x [.., C], split over the pool. */
+void vit_mf_act_run(vit_mf_state *s, vit_mf_act act, float *x, int C);
 
 /* A conv over the pool into out (stride ldo), using s->conv_scratch. */
 void vit_mf_conv(vit_mf_state *s, const vit_conv2d *c, const float *x, vit_conv_layout layout,

@@ -273,33 +273,37 @@ dw_rows_512_nv(const int nv, const int silu, const vit_conv2d *c, const float *x
     }
 }
 
-#define DW_ROWS_512(SILU)                                                                          \
-    switch (nb / 16) {                                                                             \
-    case 4:                                                                                        \
-        dw_rows_512_nv(4, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
-        break;                                                                                     \
-    case 3:                                                                                        \
-        dw_rows_512_nv(3, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
-        break;                                                                                     \
-    case 2:                                                                                        \
-        dw_rows_512_nv(2, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
-        break;                                                                                     \
-    default:                                                                                       \
-        dw_rows_512_nv(1, SILU, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);                         \
-        break;                                                                                     \
+/* A block of nb channels, nb a multiple of 16 and at most DW_BLOCK (64): nv constant per case. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw_rows_512_act(const int silu, const vit_conv2d *c, const float *x, int H, int W, int OW, int o0,
+                int nb, int p0, int p1, const float *wt, float *out, int ldo)
+{
+    switch (nb / 16) {
+    case 4:
+        dw_rows_512_nv(4, silu, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);
+        break;
+    case 3:
+        dw_rows_512_nv(3, silu, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);
+        break;
+    case 2:
+        dw_rows_512_nv(2, silu, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);
+        break;
+    default:
+        dw_rows_512_nv(1, silu, c, x, H, W, OW, o0, p0, p1, wt, out, ldo);
+        break;
     }
+}
 
-/* A block of nb channels, nb a multiple of 16 and at most DW_BLOCK (64), SiLU applied or not. */
+/* The same with SiLU applied or not (each a constant inside). */
 __attribute__((target("avx512f"))) static void dw_rows_512(const vit_conv2d *c, const float *x,
                                                            int H, int W, int OW, int o0, int nb,
                                                            int p0, int p1, const float *wt,
                                                            int silu, float *out, int ldo)
 {
-    if (silu) {
-        DW_ROWS_512(1)
-    } else {
-        DW_ROWS_512(0)
-    }
+    if (silu)
+        dw_rows_512_act(1, c, x, H, W, OW, o0, nb, p0, p1, wt, out, ldo);
+    else
+        dw_rows_512_act(0, c, x, H, W, OW, o0, nb, p0, p1, wt, out, ldo);
 }
 #endif
 
